@@ -1,0 +1,1 @@
+//! # The rules of `tabula check` (filled in below)

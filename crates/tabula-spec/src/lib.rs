@@ -1,0 +1,391 @@
+//! # tabula-spec: host.toml → a validated [`HostSpec`]
+//!
+//! Pure: no process is started and no disk is touched here.
+//!
+//! - [`raw`]: the file as written (serde, unknown keys denied);
+//! - [`model`]: the validated spec every other crate reads;
+//! - [`check`]: the rules, each with a stable code, a severity, a place in
+//!   host.toml and a fix hint;
+//! - [`embedded`]: the hosts compiled into the binary (the document's
+//!   Surface Pro 8 is the default);
+//! - [`locate`]: from a key path (`partition[4].size`) to line and column.
+
+pub mod check;
+pub mod embedded;
+pub mod locate;
+pub mod model;
+pub mod path;
+pub mod raw;
+pub mod size;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use model::HostSpec;
+pub use path::{AbsPath, RelPath};
+pub use size::{Estimate, Size};
+
+/// A place in host.toml, as keys and array indices (`mount[3].path`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(into = "String")]
+pub struct KeyPath(Vec<Seg>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl KeyPath {
+    pub fn root() -> Self {
+        KeyPath(Vec::new())
+    }
+
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.to_owned()));
+        KeyPath(v)
+    }
+
+    /// `key[i]`: an element of an array (of tables).
+    pub fn index(&self, k: &str, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.to_owned()));
+        v.push(Seg::Index(i));
+        KeyPath(v)
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            match s {
+                Seg::Key(k) if first => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(i) => write!(f, "[{i}]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+impl From<KeyPath> for String {
+    fn from(k: KeyPath) -> String {
+        k.to_string()
+    }
+}
+
+/// One thing wrong with the spec's shape.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Problem {
+    pub at: KeyPath,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Where a spec was read from.
+#[derive(Debug, Clone)]
+pub enum SpecSource {
+    File(PathBuf),
+    Embedded(&'static embedded::EmbeddedHost),
+    /// Text given directly (tests, stdin).
+    Text {
+        name: String,
+        text: String,
+    },
+}
+
+impl fmt::Display for SpecSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecSource::File(p) => write!(f, "{}", p.display()),
+            SpecSource::Embedded(h) => write!(f, "the embedded host `{}`", h.name),
+            SpecSource::Text { name, .. } => f.write_str(name),
+        }
+    }
+}
+
+/// A spec that could not be read or has the wrong shape: every problem, with
+/// its place.
+#[derive(Debug, thiserror::Error)]
+pub struct SpecError {
+    pub source_name: String,
+    pub text: String,
+    pub problems: Vec<LocatedProblem>,
+}
+
+/// A problem with its resolved location.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocatedProblem {
+    #[serde(flatten)]
+    pub problem: Problem,
+    /// Byte range in the source, when it could be resolved.
+    #[serde(skip)]
+    pub span: Option<std::ops::Range<usize>>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} has {n} problem{}",
+            self.source_name,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {}", self.place(p))?;
+            write!(f, ": {}", p.problem.message)?;
+            if let Some(h) = &p.problem.hint {
+                write!(f, " (hint: {h})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SpecError {
+    fn place(&self, p: &LocatedProblem) -> String {
+        let mut s = self.source_name.clone();
+        if let (Some(l), Some(c)) = (p.line, p.column) {
+            s.push_str(&format!(":{l}:{c}"));
+        }
+        if !p.problem.at.is_root() {
+            s.push_str(&format!(" ({})", p.problem.at));
+        }
+        s
+    }
+
+    /// A report with the source snippet under each problem (miette), for a
+    /// terminal. Colour follows NO_COLOR and whether stderr is a terminal.
+    pub fn render_report(&self) -> String {
+        use miette::{
+            GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource,
+        };
+        use std::io::IsTerminal;
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stderr().is_terminal();
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+        let mut out = String::new();
+        for p in &self.problems {
+            let mut d = MietteDiagnostic::new(format!("{}: {}", self.place(p), p.problem.message));
+            if let Some(h) = &p.problem.hint {
+                d = d.with_help(h.clone());
+            }
+            if let Some(span) = &p.span {
+                d = d.with_label(LabeledSpan::at(span.clone(), "here"));
+            }
+            let report = miette::Report::new(d).with_source_code(NamedSource::new(
+                self.source_name.clone(),
+                self.text.clone(),
+            ));
+            let mut one = String::new();
+            if handler.render_report(&mut one, report.as_ref()).is_err() {
+                one = format!("{}: {}\n", self.place(p), p.problem.message);
+            }
+            out.push_str(&one);
+        }
+        let n = self.problems.len();
+        out.push_str(&format!(
+            "{} has {n} problem{}; nothing was written.\n",
+            self.source_name,
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+}
+
+/// A loaded spec with what is needed to point at places in it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub spec: HostSpec,
+    pub source_name: String,
+    pub text: String,
+    pub locator: locate::Locator,
+}
+
+impl Loaded {
+    /// Line and column (1-based) of a key path, or of its nearest ancestor.
+    pub fn line_col(&self, at: &KeyPath) -> Option<(usize, usize)> {
+        self.locator.line_col(at)
+    }
+}
+
+/// Read and validate a spec.
+///
+/// # Errors
+/// [`SpecError`] with every problem found, each with its place.
+pub fn load(source: &SpecSource) -> Result<Loaded, SpecError> {
+    let (name, text) = match source {
+        SpecSource::File(p) => {
+            let name = p.display().to_string();
+            match std::fs::read_to_string(p) {
+                Ok(t) => (name, t),
+                Err(e) => return Err(SpecError {
+                    source_name: name,
+                    text: String::new(),
+                    problems: vec![LocatedProblem {
+                        problem: Problem {
+                            at: KeyPath::root(),
+                            message: format!("cannot read the file: {e}"),
+                            hint: Some(
+                                "give an existing file with --spec, or run `tabula init host.toml`"
+                                    .into(),
+                            ),
+                        },
+                        span: None,
+                        line: None,
+                        column: None,
+                    }],
+                }),
+            }
+        }
+        SpecSource::Embedded(h) => (format!("{}.toml (embedded)", h.name), h.toml.to_owned()),
+        SpecSource::Text { name, text } => (name.clone(), text.clone()),
+    };
+    parse(&name, &text)
+}
+
+/// Parse and validate spec text.
+///
+/// # Errors
+/// [`SpecError`] with every problem found, each with its place.
+pub fn parse(name: &str, text: &str) -> Result<Loaded, SpecError> {
+    let locator = locate::Locator::new(text);
+    let fail = |problems: Vec<Problem>, spans: Vec<Option<std::ops::Range<usize>>>| {
+        let problems = problems
+            .into_iter()
+            .zip(spans)
+            .map(|(problem, span)| {
+                let span = span.or_else(|| locator.span(&problem.at));
+                let (line, column) = match &span {
+                    Some(s) => {
+                        let (l, c) = locate::line_col(text, s.start);
+                        (Some(l), Some(c))
+                    }
+                    None => (None, None),
+                };
+                LocatedProblem {
+                    problem,
+                    span,
+                    line,
+                    column,
+                }
+            })
+            .collect();
+        SpecError {
+            source_name: name.to_owned(),
+            text: text.to_owned(),
+            problems,
+        }
+    };
+    let raw: raw::RawSpec = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let (message, hint) = explain_toml_error(e.message());
+            return Err(fail(
+                vec![Problem {
+                    at: KeyPath::root(),
+                    message,
+                    hint,
+                }],
+                vec![e.span()],
+            ));
+        }
+    };
+    match HostSpec::from_raw(&raw) {
+        Ok(spec) => Ok(Loaded {
+            spec,
+            source_name: name.to_owned(),
+            text: text.to_owned(),
+            locator,
+        }),
+        Err(problems) => {
+            let n = problems.len();
+            Err(fail(problems, vec![None; n]))
+        }
+    }
+}
+
+/// Turn serde's message into one sentence and a hint (did-you-mean for an
+/// unknown key).
+fn explain_toml_error(msg: &str) -> (String, Option<String>) {
+    let msg = msg.trim().to_owned();
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            let known: Vec<&str> = expected
+                .split('`')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s)
+                .collect();
+            let hint = match did_you_mean(field, &known) {
+                Some(s) => format!("did you mean `{s}`? (known keys: {})", known.join(", ")),
+                None => format!("known keys here: {}", known.join(", ")),
+            };
+            return (format!("unknown key `{field}`"), Some(hint));
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return (
+            format!("missing key `{field}`"),
+            Some(format!(
+                "add `{field} = ...` to this table (see `tabula schema`)"
+            )),
+        );
+    }
+    if msg.starts_with("invalid type") {
+        return (
+            msg,
+            Some("check the value's type: strings need quotes, lists need [ ]".into()),
+        );
+    }
+    (msg, None)
+}
+
+/// The closest of `known` to `word`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// The JSON Schema of host.toml, for editors (taplo, Even Better TOML).
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(raw::RawSpec);
+    serde_json::to_value(&schema).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_paths_print_like_jq() {
+        let k = KeyPath::root().index("partition", 4).key("size");
+        assert_eq!(k.to_string(), "partition[4].size");
+    }
+
+    #[test]
+    fn suggests_close_keys_only() {
+        assert_eq!(did_you_mean("sise", &["size", "label"]), Some("size"));
+        assert_eq!(did_you_mean("zzz", &["size", "label"]), None);
+    }
+}

@@ -1,0 +1,187 @@
+//! # Byte sizes with explicit units
+//!
+//! `MB`/`GB`/`TB` are decimal (10^6, 10^9, 10^12 bytes), as drive makers and
+//! the architecture document use them ("256GB NVMe"); `MiB`/`GiB`/`TiB` are
+//! binary. A bare number is refused: a size without a unit is ambiguous.
+
+use std::fmt;
+
+use serde::Serialize;
+
+const UNITS: &[(&str, u64)] = &[
+    ("B", 1),
+    ("KB", 1_000),
+    ("MB", 1_000_000),
+    ("GB", 1_000_000_000),
+    ("TB", 1_000_000_000_000),
+    ("KiB", 1 << 10),
+    ("MiB", 1 << 20),
+    ("GiB", 1 << 30),
+    ("TiB", 1 << 40),
+];
+
+/// A size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Size(u64);
+
+impl Size {
+    pub const fn bytes(b: u64) -> Self {
+        Size(b)
+    }
+
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+
+    /// Parse "100MB", "2GiB", "2.5GB".
+    ///
+    /// # Errors
+    /// A message naming the accepted units.
+    pub fn parse(text: &str) -> Result<Size, String> {
+        let t = text.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("`{text}` has no unit; write e.g. \"{t}GB\" or \"{t}GiB\""))?;
+        let (num, unit) = t.split_at(split);
+        let unit = unit.trim();
+        let factor = UNITS
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(unit))
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                format!(
+                    "`{text}`: unknown unit `{unit}` (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
+                )
+            })?;
+        if num.is_empty() {
+            return Err(format!("`{text}` has no number"));
+        }
+        let bytes = match num.split_once('.') {
+            None => num.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)),
+            Some((int, frac)) => {
+                // Exact decimal arithmetic: "2.5GB" is 2_500_000_000 bytes.
+                let digits = format!("{int}{frac}");
+                let scale = 10u64.checked_pow(u32::try_from(frac.len()).unwrap_or(u32::MAX));
+                match (digits.parse::<u64>().ok(), scale) {
+                    (Some(d), Some(s)) if !frac.contains('.') => {
+                        d.checked_mul(factor).map(|v| v / s)
+                    }
+                    _ => None,
+                }
+            }
+        };
+        bytes
+            .map(Size)
+            .ok_or_else(|| format!("`{text}` is not a valid size"))
+    }
+
+    /// Human form: decimal units with up to one decimal ("2 GB", "208.9 GB").
+    pub fn human(self) -> String {
+        let b = self.0 as f64;
+        for (unit, f) in [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)] {
+            if b >= f {
+                let v = b / f;
+                return if (v - v.round()).abs() < 0.05 {
+                    format!("{:.0} {unit}", v.round())
+                } else {
+                    format!("{v:.1} {unit}")
+                };
+            }
+        }
+        format!("{} B", self.0)
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.human())
+    }
+}
+
+/// A size estimate: one value ("5GB") or a range ("30-50GB", "30GB-50GB").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Estimate {
+    pub min: Size,
+    pub max: Size,
+}
+
+impl Estimate {
+    /// # Errors
+    /// A message when either bound is not a size or min > max.
+    pub fn parse(text: &str) -> Result<Estimate, String> {
+        let t = text.trim().trim_start_matches('~');
+        let Some((lo, hi)) = t.split_once('-') else {
+            let s = Size::parse(t)?;
+            return Ok(Estimate { min: s, max: s });
+        };
+        let max = Size::parse(hi)?;
+        let unit: String = hi
+            .chars()
+            .skip_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let lo = lo.trim();
+        let min = if lo.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            Size::parse(&format!("{lo}{unit}"))?
+        } else {
+            Size::parse(lo)?
+        };
+        if min > max {
+            return Err(format!(
+                "`{text}`: the lower bound is above the upper bound"
+            ));
+        }
+        Ok(Estimate { min, max })
+    }
+}
+
+impl fmt::Display for Estimate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.max)
+        } else {
+            write!(f, "{}–{}", self.min, self.max)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_decimal_and_binary_units() {
+        assert_eq!(Size::parse("100MB").map(Size::as_u64), Ok(100_000_000));
+        assert_eq!(Size::parse("2GiB").map(Size::as_u64), Ok(2 << 30));
+        assert_eq!(Size::parse("2.5GB").map(Size::as_u64), Ok(2_500_000_000));
+        assert_eq!(Size::parse("256 GB").map(Size::as_u64), Ok(256_000_000_000));
+        assert_eq!(Size::parse("1gb").map(Size::as_u64), Ok(1_000_000_000));
+    }
+
+    #[test]
+    fn refuses_missing_or_unknown_units() {
+        assert!(Size::parse("100").is_err());
+        assert!(Size::parse("100XB").is_err());
+        assert!(Size::parse("GB").is_err());
+        assert!(Size::parse("1.2.3GB").is_err());
+        assert!(Size::parse("99999999999999999999TB").is_err());
+    }
+
+    #[test]
+    fn estimates_take_ranges() {
+        let e = Estimate::parse("30-50GB").expect("range");
+        assert_eq!(
+            (e.min.as_u64(), e.max.as_u64()),
+            (30_000_000_000, 50_000_000_000)
+        );
+        let e = Estimate::parse("~5GB").expect("single");
+        assert_eq!(e.min, e.max);
+        assert!(Estimate::parse("50-30GB").is_err());
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(Size::bytes(100_000_000).human(), "100 MB");
+        assert_eq!(Size::bytes(208_900_000_000).human(), "208.9 GB");
+    }
+}

@@ -1,0 +1,85 @@
+//! # The command line, as a clap model
+//!
+//! Man page and shell completions are generated from this same model
+//! (`tabula man`, `tabula completions SHELL`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+
+const AFTER_HELP: &str = "\
+The spec is --spec FILE, else ./host.toml when present, else the embedded
+Surface Pro 8 host. No command touches a disk it was not given with --disk.
+
+Exit codes: 0 ok, 1 findings or errors, 2 usage, 3 refused as unsafe,
+4 a needed external program is missing.
+
+Examples:
+  tabula check                      check the embedded host
+  tabula render --out ./flake       write the NixOS flake and docs
+  tabula init host.toml             start your own spec from the embedded one
+  tabula plan --disk disk.img       what apply would do to an image";
+
+/// tabula makes a declarative, impermanent NixOS host real from one host spec.
+#[derive(Debug, Parser)]
+#[command(name = "tabula", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The host spec (default: ./host.toml when present, else the embedded host)
+    #[arg(long, global = true, value_name = "FILE", env = "TABULA_SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Show debug logs on stderr, including every external command (-vv: trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    // --- the spec -----------------------------------------------------------
+    Check(cmd::spec::CheckArgs),
+    Render(cmd::spec::RenderArgs),
+    Docs(cmd::spec::DocsArgs),
+    Init(cmd::spec::InitArgs),
+    Schema(cmd::spec::SchemaArgs),
+
+    // --- the disk -----------------------------------------------------------
+    Plan(cmd::disk::PlanArgs),
+    Apply(cmd::disk::ApplyArgs),
+    Mount(cmd::disk::MountArgs),
+    Unmount(cmd::disk::UnmountArgs),
+    Install(cmd::disk::InstallArgs),
+    Keyfile(cmd::disk::KeyfileArgs),
+
+    // --- the running host ---------------------------------------------------
+    Audit(cmd::audit::AuditArgs),
+    Status(cmd::nixos::StatusArgs),
+    Rebuild(cmd::nixos::RebuildArgs),
+    Generations(cmd::nixos::GenerationsArgs),
+    Diff(cmd::nixos::DiffArgs),
+    Place(cmd::nixos::PlaceArgs),
+
+    // --- about tabula itself ------------------------------------------------
+    /// Print shell completions for SHELL on stdout
+    #[command(after_help = "Example:\n  tabula completions bash > /etc/bash_completion.d/tabula")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    #[command(after_help = "Example:\n  tabula man | man -l -")]
+    Man,
+}

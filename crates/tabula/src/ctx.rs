@@ -1,0 +1,106 @@
+//! # What every command shares: global flags, the spec, output style
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use tabula_spec::{HostSpec, Loaded, SpecSource};
+
+use crate::cli::Global;
+
+/// The context one command runs in.
+pub struct Ctx {
+    pub spec_path: Option<PathBuf>,
+    pub json: bool,
+    pub verbose: u8,
+    pub color: bool,
+}
+
+impl Ctx {
+    pub fn new(g: &Global) -> Self {
+        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        Ctx {
+            spec_path: g.spec.clone(),
+            json: g.json,
+            verbose: g.verbose,
+            color,
+        }
+    }
+
+    /// Where the spec comes from: `--spec FILE`, else `./host.toml` when
+    /// present, else the embedded default host.
+    pub fn spec_source(&self) -> SpecSource {
+        if let Some(p) = &self.spec_path {
+            return SpecSource::File(p.clone());
+        }
+        let local = Path::new("host.toml");
+        if local.is_file() {
+            return SpecSource::File(local.to_owned());
+        }
+        SpecSource::Embedded(tabula_spec::embedded::DEFAULT_HOST)
+    }
+
+    /// Load and validate the spec (a [`tabula_spec::SpecError`] on bad input).
+    pub fn load(&self) -> anyhow::Result<Loaded> {
+        let source = self.spec_source();
+        tracing::debug!("loading the host spec from {source}");
+        tabula_spec::load(&source).with_context(|| format!("loading the host spec from {source}"))
+    }
+
+    /// The validated spec alone.
+    pub fn spec(&self) -> anyhow::Result<HostSpec> {
+        Ok(self.load()?.spec)
+    }
+
+    /// Wrap `text` in an ANSI style when colour is on.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let code = match style {
+            Style::Error => "1;31",
+            Style::Warning => "1;33",
+            Style::Info => "1;36",
+            Style::Ok => "32",
+            Style::Dim => "2",
+            Style::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// Print a value as pretty JSON on stdout.
+    pub fn print_json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let s = serde_json::to_string_pretty(value).context("serialising JSON output")?;
+        println!("{s}");
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Error,
+    Warning,
+    Info,
+    Ok,
+    Dim,
+    Bold,
+}
+
+/// `-v` shows debug logs (every external command), `-vv` trace logs.
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TABULA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal())
+        .try_init();
+}
