@@ -234,10 +234,11 @@ pub fn load(source: &SpecSource) -> Result<Loaded, SpecError> {
             let name = p.display().to_string();
             match std::fs::read_to_string(p) {
                 Ok(t) => (name, t),
-                Err(e) => return Err(SpecError {
-                    source_name: name,
-                    text: String::new(),
-                    problems: vec![LocatedProblem {
+                Err(e) => {
+                    return Err(SpecError {
+                        source_name: name,
+                        text: String::new(),
+                        problems: vec![LocatedProblem {
                         problem: Problem {
                             at: KeyPath::root(),
                             message: format!("cannot read the file: {e}"),
@@ -250,7 +251,8 @@ pub fn load(source: &SpecSource) -> Result<Loaded, SpecError> {
                         line: None,
                         column: None,
                     }],
-                }),
+                    })
+                }
             }
         }
         SpecSource::Embedded(h) => (format!("{}.toml (embedded)", h.name), h.toml.to_owned()),

@@ -51,8 +51,8 @@ pub struct Global {
 pub enum Command {
     // --- the spec -----------------------------------------------------------
     Check(cmd::spec::CheckArgs),
-    Render(cmd::spec::RenderArgs),
-    Docs(cmd::spec::DocsArgs),
+    Render(cmd::render::RenderArgs),
+    Docs(cmd::render::DocsArgs),
     Init(cmd::spec::InitArgs),
     Schema(cmd::spec::SchemaArgs),
 

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod disk;
 pub mod nixos;
+pub mod render;
 pub mod spec;
 
 use clap::CommandFactory;
@@ -16,8 +17,8 @@ use crate::ctx::Ctx;
 pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
     match command {
         Command::Check(a) => spec::check(&a, ctx),
-        Command::Render(a) => spec::render(&a, ctx),
-        Command::Docs(a) => spec::docs(&a, ctx),
+        Command::Render(a) => render::render(&a, ctx),
+        Command::Docs(a) => render::docs(&a, ctx),
         Command::Init(a) => spec::init(&a, ctx),
         Command::Schema(a) => spec::schema(&a, ctx),
         Command::Plan(a) => disk::plan(&a, ctx),

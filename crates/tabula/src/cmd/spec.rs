@@ -1,4 +1,4 @@
-//! # `check`, `render`, `docs`, `init`, `schema`
+//! # `check`, `init`, `schema`
 
 use std::path::PathBuf;
 
@@ -12,26 +12,6 @@ use crate::exit;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  tabula check\n  tabula check --spec host.toml --json")]
 pub struct CheckArgs {}
-
-/// Render the NixOS flake and the host's documentation from the spec
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  tabula render --out ./flake\n  tabula render --spec host.toml --out /etc/nixos"
-)]
-pub struct RenderArgs {
-    /// Where to write the flake (created if missing)
-    #[arg(long, short, value_name = "DIR", default_value = "out")]
-    pub out: PathBuf,
-}
-
-/// Render only the host's documentation (Markdown and SVG)
-#[derive(Debug, Args)]
-#[command(after_help = "Example:\n  tabula docs --out ./docs")]
-pub struct DocsArgs {
-    /// Where to write the docs
-    #[arg(long, short, value_name = "DIR", default_value = "docs")]
-    pub out: PathBuf,
-}
 
 /// Write the embedded host out as a commented host.toml to start from
 #[derive(Debug, Args)]
@@ -54,14 +34,6 @@ pub struct SchemaArgs {}
 
 pub fn check(_: &CheckArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
     anyhow::bail!("`check` is not implemented yet")
-}
-
-pub fn render(_: &RenderArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`render` is not implemented yet")
-}
-
-pub fn docs(_: &DocsArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`docs` is not implemented yet")
 }
 
 pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
