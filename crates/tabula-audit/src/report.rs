@@ -232,6 +232,16 @@ fn plural(n: u64) -> &'static str {
 }
 
 impl Group {
+    /// The group's directory, exactly (bytes).
+    pub fn path_bytes(&self) -> &[u8] {
+        &self.raw_path
+    }
+
+    /// For a files group: the exact names of the lost files.
+    pub fn file_names(&self) -> &[Vec<u8>] {
+        &self.raw_names
+    }
+
     fn from_raw(g: RawGroup) -> Group {
         let path = String::from_utf8_lossy(&g.path).into_owned();
         let path_hex = std::str::from_utf8(&g.path)
