@@ -323,7 +323,7 @@ fn fifos_and_sockets_are_skipped() {
     let _sock = std::os::unix::net::UnixListener::bind(root.join("srv/sock")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &root.join("srv/fifo"),
+        root.join("srv/fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
