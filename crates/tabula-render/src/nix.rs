@@ -186,17 +186,51 @@ pub fn quote(text: &str) -> String {
     format!("\"{}\"", escape_str(text))
 }
 
-/// Text for a `# comment`: one line, control characters shown escaped.
+/// Text for a `# comment`: one line; `\` and control characters escaped so
+/// that [`comment_untext`] gives the original back.
 pub fn comment_text(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`comment_text`].
+pub fn comment_untext(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let hex: String = chars
+                    .by_ref()
+                    .skip_while(|c| *c == '{')
+                    .take_while(|c| *c != '}')
+                    .collect();
+                if let Some(c) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    out.push(c);
+                }
             }
-        })
-        .collect()
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 impl Expr {
@@ -461,6 +495,21 @@ mod tests {
         let text = l.print(0);
         assert!(text.contains("\"/etc/nixos\" # why: a note\\nwith a newline\n"));
         assert!(text.starts_with("[\n"));
+    }
+
+    #[test]
+    fn comments_round_trip() {
+        for c in [
+            "plain",
+            "a\nb",
+            "back\\slash \\n",
+            "\u{1}\u{7f}\r\t",
+            "ü # x",
+        ] {
+            let t = comment_text(c);
+            assert!(!t.contains(['\n', '\r']), "{t:?}");
+            assert_eq!(comment_untext(&t), c);
+        }
     }
 
     #[test]
