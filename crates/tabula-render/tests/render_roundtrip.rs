@@ -199,7 +199,7 @@ proptest! {
         prop_assert_eq!(desktop_unescape(desktop_value(text, "Name")), name.clone());
         let args = exec_args(&desktop_unescape(desktop_value(text, "Exec")));
         prop_assert_eq!(args.len(), 6, "{:?}", args);
-        prop_assert_eq!(&args[1..5], &["-s", "--", &format!("/nix/store/00000000000000000000000000000000-waydroid/bin/waydroid"), "show-full-ui"]);
+        prop_assert_eq!(&args[1..5], &["-s", "--", "/nix/store/00000000000000000000000000000000-waydroid/bin/waydroid", "show-full-ui"]);
         prop_assert_eq!(args[5].as_str(), arg.as_str());
 
         // The note is a comment (impermanence entries have no note field):
