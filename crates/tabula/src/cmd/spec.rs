@@ -57,7 +57,9 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         Ok(loaded) => (loaded.source_name.clone(), check::check(&loaded)),
         Err(e) => {
             if !ctx.json {
+                // The report already shows every problem with its snippet.
                 eprint!("{}", e.render_report());
+                return Ok(exit::FINDINGS);
             }
             (e.source_name.clone(), check::findings_from_error(&e))
         }
@@ -95,10 +97,13 @@ pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) 
             ctx.paint(Style::Bold, &format!("{} ({})", plural(sev), group.len()))
         );
         for f in group {
-            let place = match (f.line, f.column) {
+            let mut place = match (f.line, f.column) {
                 (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
                 _ => name.to_owned(),
             };
+            if !f.at.is_empty() {
+                place.push_str(&format!(" ({})", f.at));
+            }
             println!(
                 "  {} [{}] {}",
                 ctx.paint(style, sev.name()),
@@ -108,7 +113,7 @@ pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) 
             println!(
                 "      {} {}",
                 ctx.paint(Style::Dim, "at"),
-                ctx.paint(Style::Dim, &format!("{place} ({})", f.at))
+                ctx.paint(Style::Dim, &place)
             );
             if let Some(h) = &f.hint {
                 println!("      {} {h}", ctx.paint(Style::Ok, "fix:"));
