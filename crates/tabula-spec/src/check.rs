@@ -453,8 +453,7 @@ impl Checker<'_> {
             if today > eol {
                 let supported = Release::ALL
                     .into_iter()
-                    .filter(|x| Date::parse(x.end_of_life()).is_some_and(|d| d >= today))
-                    .next_back();
+                    .rfind(|x| Date::parse(x.end_of_life()).is_some_and(|d| d >= today));
                 let newest = Release::ALL[Release::ALL.len() - 1];
                 let hint = match supported {
                     Some(x) => format!("set release = \"{x}\" (tabula renders the option names of each release)"),

@@ -6,7 +6,11 @@ use proptest::prelude::*;
 use tabula_spec::check::{check_on, Date};
 use tabula_spec::{embedded, parse, AbsPath, Size};
 
-const TODAY: Date = Date { year: 2026, month: 11, day: 25 };
+const TODAY: Date = Date {
+    year: 2026,
+    month: 11,
+    day: 25,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

@@ -12,7 +12,6 @@ use crate::cli::Global;
 pub struct Ctx {
     pub spec_path: Option<PathBuf>,
     pub json: bool,
-    pub verbose: u8,
     pub color: bool,
 }
 
@@ -23,7 +22,6 @@ impl Ctx {
         Ctx {
             spec_path: g.spec.clone(),
             json: g.json,
-            verbose: g.verbose,
             color,
         }
     }
