@@ -181,6 +181,9 @@ fn general_rules_each_fire_on_one_breakage() {
         ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"16G\", mode = \"755\" }", "tmpfs-size"),
         ("{ path = \"/etc/nixos\", note = \"this host's flake\" },", "", "config-on-tmpfs"),
         ("release = \"24.11\"", "release = \"25.11\"", "release-eol"),
+        ("\"htop\"", "\"ht op\"", "container-invalid"),
+        ("apps = []", "apps = [\"firefox\"]", "container-invalid"),
+        ("{ name = \"arch\"", "{ name = \"ar ch\"", "container-invalid"),
     ];
     for (from, to, code) in cases {
         let fs = embedded_with(from, to);
