@@ -272,6 +272,11 @@ pub const RULES: &[Rule] = &[
         "a standalone host shares its disk with foreign systems",
     ),
     rule(
+        "container-invalid",
+        Severity::Error,
+        "a package, image, app id or VM name cannot be written where it goes",
+    ),
+    rule(
         "rootless-podman-storage",
         Severity::Info,
         "rootless Podman keeps images in each user's home, not /var/lib/containers",
@@ -1453,7 +1458,100 @@ impl Checker<'_> {
         }
     }
 
+    fn container_entries(&mut self, s: &HostSpec) {
+        let at = key("containers");
+        let plain = |t: &str, extra: &[u8]| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        let spaced =
+            |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control());
+        for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
+            if !is_attr_path(pkg) {
+                self.add(
+                    "container-invalid",
+                    at.key("nix_packages").index_only(i),
+                    format!("`{}` is not a nixpkgs attribute name", pkg.escape_debug()),
+                    Some("write the attribute as in `nix search nixpkgs`, e.g. \"ripgrep\" or \"kdePackages.kate\"".into()),
+                );
+            }
+        }
+        if let Some(d) = &s.containers.distrobox {
+            for (i, img) in d.images.iter().enumerate() {
+                if !plain(&img.name, b"-_.")
+                    || spaced(&img.image)
+                    || img.packages.iter().any(|p| spaced(p))
+                {
+                    self.add(
+                        "container-invalid",
+                        at.key("distrobox").index("images", i),
+                        format!("distrobox image `{}` cannot be written to distrobox.ini", img.name.escape_debug()),
+                        Some("name: letters, digits and `-_.`; image and packages: no spaces or line breaks".into()),
+                    );
+                }
+            }
+        }
+        if let Some(f) = &s.containers.flatpak {
+            for (i, app) in f.apps.iter().enumerate() {
+                if app.split('.').count() < 3 || !app.split('.').all(|p| plain(p, b"_-")) {
+                    self.add(
+                        "container-invalid",
+                        at.key("flatpak").key("apps").index_only(i),
+                        format!("`{}` is not a Flatpak application id", app.escape_debug()),
+                        Some(
+                            "use the reverse-DNS id from Flathub, e.g. \"org.mozilla.firefox\""
+                                .into(),
+                        ),
+                    );
+                }
+            }
+            if let Some(r) = &f.remote {
+                if !plain(&r.name, b"-_") || !r.url.starts_with("https://") || spaced(&r.url) {
+                    self.add(
+                        "container-invalid",
+                        at.key("flatpak").key("remote"),
+                        format!(
+                            "Flatpak remote `{}` needs a plain name and an https:// URL",
+                            r.name.escape_debug()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(p) = &s.containers.podman {
+            for (i, c) in p.containers.iter().enumerate() {
+                if !plain(&c.name, b"-_.") || spaced(&c.image) || c.ports.iter().any(|p| spaced(p))
+                {
+                    self.add(
+                        "container-invalid",
+                        at.key("podman").index("containers", i),
+                        format!("Podman container `{}` needs a plain name, and an image and ports without spaces", c.name.escape_debug()),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(m) = &s.containers.microvm {
+            for (i, vm) in m.vms.iter().enumerate() {
+                if !plain(&vm.name, b"-_") {
+                    self.add(
+                        "container-invalid",
+                        at.key("microvm").index("vms", i).key("name"),
+                        format!(
+                            "microVM name `{}` must be letters, digits, `-` and `_`",
+                            vm.name.escape_debug()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
     fn containers(&mut self, s: &HostSpec) {
+        self.container_entries(s);
         let Some(p) = &s.containers.podman else {
             return;
         };
