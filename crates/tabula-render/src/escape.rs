@@ -123,7 +123,7 @@ pub enum MountOptionError {
     Empty,
     #[error("a `,` separates mount options, so an option cannot contain one")]
     Comma,
-    #[error("fstab cannot hold whitespace or control characters in an option")]
+    #[error("fstab cannot hold a space, a tab or a control character in an option")]
     Whitespace,
 }
 
@@ -140,7 +140,9 @@ pub fn mount_option(opt: &str) -> Result<&str, MountOptionError> {
     if opt.contains(',') {
         return Err(MountOptionError::Comma);
     }
-    if opt.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // fstab separates its fields with spaces and tabs; other Unicode
+    // spaces are ordinary characters there.
+    if opt.chars().any(|c| c == ' ' || c == '\t' || c.is_control()) {
         return Err(MountOptionError::Whitespace);
     }
     Ok(opt)

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tabula_render::escape::desktop_unescape;
 use tabula_render::nix::comment_untext;
 use tabula_render::{render_flake, RenderError};
+use tabula_spec::check::{Finding, Severity};
 use tabula_spec::raw::RawPodmanContainer;
 use tabula_spec::HostSpec;
 
@@ -123,6 +124,14 @@ fn single_quoted_words(line: &str) -> Vec<String> {
         words.push(cur);
     }
     words
+}
+
+/// The check findings of a spec built in memory (the embedded text gives
+/// the places).
+fn check_of(spec: HostSpec) -> Vec<Finding> {
+    let mut loaded = tabula_spec::parse("test.toml", support::embedded_text()).unwrap();
+    loaded.spec = spec;
+    tabula_spec::check::check(&loaded)
 }
 
 fn eval(spec: &HostSpec) -> (tempfile::TempDir, Value) {
@@ -238,6 +247,20 @@ proptest! {
             match render_flake(&spec) {
                 Err(RenderError::Unrepresentable { at, .. }) => {
                     prop_assert!(at.starts_with(field), "refused at {} instead of {}", at, field);
+                    // `check` must reject what the renderer refuses, at the same
+                    // place. For distrobox.ini, check rejects whitespace and
+                    // control characters so far; the renderer also refuses
+                    // shell characters (see NOTES-render.md).
+                    let check_must_reject = which != 1
+                        || distro.is_empty()
+                        || distro.chars().any(|c| c.is_whitespace() || c.is_control());
+                    if check_must_reject {
+                        let findings = check_of(spec);
+                        prop_assert!(
+                            findings.iter().any(|f| f.severity == Severity::Error && at.starts_with(&f.at)),
+                            "render refused {} but check found no error there: {:?}", at, findings
+                        );
+                    }
                 }
                 Err(e) => prop_assert!(false, "unexpected error {}", e),
                 Ok(files) => match which {

@@ -14,7 +14,8 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
 use tabula_render::{FileStatus, OutFile, WriteReport};
-use tabula_spec::{HostSpec, Loaded};
+use tabula_spec::check::{Finding, Severity};
+use tabula_spec::HostSpec;
 
 use crate::ctx::{Ctx, Style};
 use crate::exit;
@@ -41,28 +42,6 @@ pub struct DocsArgs {
     pub out: PathBuf,
 }
 
-/// A check finding as `render` reports it.
-#[derive(Debug, Clone, Serialize)]
-struct FindingView {
-    severity: &'static str,
-    code: String,
-    message: String,
-    hint: Option<String>,
-    line: Option<usize>,
-    column: Option<usize>,
-}
-
-/// The check findings of the spec.
-///
-/// TODO(render): call `tabula_spec::check::check(loaded)` here once the lead
-/// lands it on main, mapping each `Finding { severity, code, message, hint,
-/// line, column, .. }` to a `FindingView`. Until then there are none, and
-/// `render` relies on the renderer's own refusals (`RenderError`).
-fn findings(loaded: &Loaded) -> Vec<FindingView> {
-    let _ = loaded;
-    Vec::new()
-}
-
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 struct Counts {
     errors: usize,
@@ -70,12 +49,12 @@ struct Counts {
     infos: usize,
 }
 
-fn count(findings: &[FindingView]) -> Counts {
-    let n = |s: &str| findings.iter().filter(|f| f.severity == s).count();
+fn count(findings: &[Finding]) -> Counts {
+    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     Counts {
-        errors: n("error"),
-        warnings: n("warning"),
-        infos: n("info"),
+        errors: n(Severity::Error),
+        warnings: n(Severity::Warning),
+        infos: n(Severity::Info),
     }
 }
 
@@ -100,38 +79,9 @@ fn doc_files(spec: &HostSpec) -> Vec<OutFile> {
 }
 
 pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let loaded = ctx.load()?;
-    let found = findings(&loaded);
+    // Refuses (exit 1, nothing written) when a check rule finds an error.
+    let (loaded, found) = ctx.load_checked()?;
     let counts = count(&found);
-    if counts.errors > 0 {
-        let mut msg = String::new();
-        for f in found.iter().filter(|f| f.severity == "error") {
-            let place = match (f.line, f.column) {
-                (Some(l), Some(c)) => format!("{}:{l}:{c}", loaded.source_name),
-                _ => loaded.source_name.clone(),
-            };
-            msg.push_str(&format!(
-                "{} [{}] {place}: {}\n",
-                ctx.paint(Style::Error, "error"),
-                f.code,
-                f.message
-            ));
-            if let Some(h) = &f.hint {
-                msg.push_str(&format!("  hint: {h}\n"));
-            }
-        }
-        msg.push_str(&format!(
-            "{} has {} check error{}: nothing was written (see `tabula check`)",
-            loaded.source_name,
-            counts.errors,
-            if counts.errors == 1 { "" } else { "s" }
-        ));
-        return Err(exit::Reported {
-            message: msg,
-            code: exit::FINDINGS,
-        }
-        .into());
-    }
     let spec = &loaded.spec;
     let mut files = tabula_render::render_flake(spec)
         .with_context(|| format!("rendering the flake of `{}`", spec.host.name))?;
