@@ -256,3 +256,44 @@ fn a_conflicting_custom_setting_is_caught_by_the_harness() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("conflicting"));
 }
+
+#[test]
+fn the_flake_evaluates_to_one_nixos_system_named_after_the_host() {
+    if !support::have_nix("the_flake_evaluates_to_one_nixos_system_named_after_the_host") {
+        return;
+    }
+    let (dir, _) = support::render_to_temp(&support::embedded());
+    // A stand-in nixosSystem that returns its arguments.
+    let expr = format!(
+        r#"let
+          f = import {}/flake.nix;
+          inputs = {{ self = {{ }}; nixpkgs.lib.nixosSystem = args: args; impermanence = {{ }}; nixos-hardware = {{ }}; microvm = {{ }}; }};
+          out = f.outputs inputs;
+        in {{
+          inherit (f) inputs description;
+          names = builtins.attrNames out.nixosConfigurations;
+          modules = map (m: baseNameOf (toString m)) out.nixosConfigurations."surface-pro-8".modules;
+          specialArgs = builtins.attrNames out.nixosConfigurations."surface-pro-8".specialArgs;
+        }}"#,
+        dir.path().display()
+    );
+    let out = support::nix_instantiate()
+        .args(["--eval", "--strict", "--json", "--expr", &expr])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["names"], json!(["surface-pro-8"]));
+    assert_eq!(v["modules"], json!(["surface-pro-8"]));
+    assert_eq!(v["specialArgs"], json!(["inputs"]));
+    let inputs = &v["inputs"];
+    assert_eq!(inputs["nixpkgs"]["url"], "github:NixOS/nixpkgs/nixos-24.11");
+    assert_eq!(inputs["microvm"]["inputs"]["nixpkgs"]["follows"], "nixpkgs");
+    assert!(inputs["impermanence"]["url"].is_string());
+    assert!(inputs["nixos-hardware"]["url"].is_string());
+    assert!(!dir.path().join("flake.lock").exists());
+}
