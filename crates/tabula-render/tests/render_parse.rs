@@ -98,3 +98,85 @@ fn the_flake_names_the_inputs_and_the_host() {
         assert!(flake.contains(needle), "missing {needle}\n{flake}");
     }
 }
+
+/// A host with only what host.toml requires: no LUKS, no desktop, no
+/// containers, no persistence. Every file still renders and parses, and
+/// only listed option paths are used.
+#[test]
+fn a_minimal_host_renders() {
+    let text = r#"
+[host]
+name = "mini"
+release = "25.11"
+primary_user = "me"
+
+[disk]
+size = "32GB"
+
+[[partition]]
+number = 1
+label = "ESP"
+size = "512MB"
+type = "esp"
+owner = "nixos"
+filesystem = { type = "vfat", uuid = "ABCD-1234" }
+
+[[partition]]
+number = 2
+label = "root"
+size = "rest"
+type = "linux"
+owner = "nixos"
+filesystem = { type = "ext4", uuid = "11111111-2222-3333-4444-555555555555" }
+
+[[mount]]
+path = "/"
+partition = "root"
+
+[[mount]]
+path = "/boot"
+partition = "ESP"
+
+[boot]
+loader = "grub"
+"#;
+    let spec = support::spec_from(text);
+    let files = tabula_render::render_flake(&spec).unwrap();
+    let listing =
+        tabula_render::options::parse_listing(tabula_render::options::listed(spec.host.release));
+    for f in files.iter().filter(|f| f.path.ends_with(".nix")) {
+        assert!(
+            support::rnix_errors(&f.contents).is_empty(),
+            "{}\n{}",
+            f.path,
+            f.contents
+        );
+        if f.path.starts_with("hosts/") {
+            for (p, ok) in support::assigned_paths(&f.contents, &listing) {
+                assert!(ok, "{}: {}", f.path, p.join("."));
+            }
+        }
+    }
+    let flake = &files
+        .iter()
+        .find(|f| f.path == "flake.nix")
+        .unwrap()
+        .contents;
+    assert!(
+        !flake.contains("impermanence") && !flake.contains("microvm"),
+        "{flake}"
+    );
+    let boot = &files
+        .iter()
+        .find(|f| f.path.ends_with("boot.nix"))
+        .unwrap()
+        .contents;
+    assert!(boot.contains(r#"efiSysMountPoint = "/boot";"#), "{boot}");
+    assert!(!boot.contains("extraEntries"), "{boot}");
+    if support::have_nix("a_minimal_host_renders") {
+        let (dir, _) = support::render_to_temp(&spec);
+        for f in files.iter().filter(|f| f.path.ends_with(".nix")) {
+            support::nix_parse(&dir.path().join(&f.path)).unwrap();
+        }
+    }
+}

@@ -121,14 +121,19 @@ fn flake(cx: &Ctx) -> String {
     top.set(
         "description",
         s(format!(
-            "{}{}: NixOS {} with full impermanence",
+            "{}{}: NixOS {}{}",
             spec.host.name,
             spec.host
                 .model
                 .as_deref()
                 .map(|m| format!(" ({m})"))
                 .unwrap_or_default(),
-            spec.host.release
+            spec.host.release,
+            if spec.mount("/").is_some_and(|m| m.is_tmpfs()) {
+                " with full impermanence"
+            } else {
+                ""
+            }
         )),
     );
     top.set("inputs", inputs.build());
