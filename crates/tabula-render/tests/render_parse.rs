@@ -180,3 +180,16 @@ loader = "grub"
         }
     }
 }
+
+#[test]
+fn a_usb_keyfile_without_systemd_stage_1_is_refused() {
+    let text = support::embedded_text().replace("initrd_systemd = true", "initrd_systemd = false");
+    let spec = support::spec_from(&text);
+    match tabula_render::render_flake(&spec) {
+        Err(tabula_render::RenderError::Unrepresentable { at, why, .. }) => {
+            assert_eq!(at, "boot.initrd_systemd");
+            assert!(why.contains("systemd stage 1"), "{why}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

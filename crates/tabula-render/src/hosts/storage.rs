@@ -172,6 +172,16 @@ pub(crate) fn filesystems(cx: &Ctx) -> Result<String, RenderError> {
         );
         if let Some(k) = &l.keyfile {
             let kat = lat.key("keyfile");
+            if !spec.boot.initrd_systemd {
+                // The `file:UUID=` form and keyFileTimeout are crypttab
+                // features: NixOS asserts keyFileTimeout needs systemd stage 1.
+                return Err(RenderError::bad(
+                    KeyPath::root().key("boot").key("initrd_systemd"),
+                    "false",
+                    "the stage 1 of a USB keyfile",
+                    "a keyfile on a USB stick needs systemd stage 1: set boot.initrd_systemd = true",
+                ));
+            }
             let uuid = checked_device(k.fs_uuid.clone(), kat.key("fs_uuid"))?;
             let path = checked_device(k.path.as_str().to_owned(), kat.key("path"))?;
             if path.contains(':') || uuid.contains(':') {
