@@ -35,7 +35,7 @@ pub fn render(spec: &HostSpec) -> String {
 fn partitions(spec: &HostSpec) -> String {
     let mut s = md::heading(2, "Partitions");
     let mut t = Table::new(&[
-        "#",
+        "No.",
         "Device",
         "Label",
         "Start",

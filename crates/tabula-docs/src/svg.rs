@@ -541,8 +541,8 @@ pub fn disk(spec: &HostSpec) -> Picture {
     )
     .to_owned();
     Picture {
-        width,
-        height,
+        width: width.ceil(),
+        height: height.ceil(),
         title: format!("Disk layout: {title}"),
         shapes,
         labels,
@@ -808,8 +808,8 @@ pub fn subvolumes(spec: &HostSpec) -> Picture {
         .map(|l| l.bbox().2 + MARGIN)
         .fold(width, f64::max);
     Picture {
-        width,
-        height: bottom + MARGIN,
+        width: width.ceil(),
+        height: (bottom + MARGIN).ceil(),
         title: format!("Subvolumes: {title}"),
         shapes,
         labels,
