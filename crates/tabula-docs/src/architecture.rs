@@ -535,7 +535,7 @@ fn desktop(spec: &HostSpec) -> String {
         };
         let runs = match (&sess.package, &sess.program) {
             (Some(pkg), Some(prog)) => {
-                let mut cmd = format!("{pkg}/{prog}");
+                let mut cmd = format!("cage -s -- ${{pkgs.{pkg}}}/{prog}");
                 for a in &sess.args {
                     cmd.push(' ');
                     cmd.push_str(a);

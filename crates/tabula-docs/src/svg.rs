@@ -393,7 +393,14 @@ pub fn disk(spec: &HostSpec) -> Picture {
     let mut labels = vec![];
     let mut title_l = Label::new("title", MARGIN, 14.0, vec![title.clone()], 16.0);
     title_l.bold = true;
-    let min_width = 960.0f64.max(title_l.text_w() + 2.0 * MARGIN);
+    // Wide enough for the title and for any label as a callout.
+    let widest_label = blocks
+        .iter()
+        .map(|b| Label::new("", 0.0, 0.0, b.lines.clone(), LABEL_SIZE).text_w() + 6.0)
+        .fold(0.0, f64::max);
+    let min_width = 960.0f64
+        .max(title_l.text_w() + 2.0 * MARGIN)
+        .max(widest_label + 2.0 * MARGIN);
     let bar_w = min_width - 2.0 * MARGIN;
     let subtitle = format!(
         "GPT, drawn to scale: 1 px ≈ {}; blocks narrower than {} px are widened to {} px",
@@ -461,7 +468,8 @@ pub fn disk(spec: &HostSpec) -> Picture {
         let mut l = Label::new(b.role.clone(), 0.0, 0.0, b.lines.clone(), LABEL_SIZE);
         l.plate = true;
         let w = l.text_w();
-        let want = (anchor - w / 2.0).clamp(MARGIN, right - w);
+        // Not `clamp`: it panics when the label is wider than the room.
+        let want = (anchor - w / 2.0).min(right - w).max(MARGIN);
         let mut placed = None;
         for (k, end) in lane_end.iter_mut().enumerate() {
             let x = want.max(*end + GAP);
@@ -754,7 +762,11 @@ pub fn subvolumes(spec: &HostSpec) -> Picture {
                 vec![e.to_string()],
                 size,
             ));
-            let px = |b: u64| (BAR_LEN * b as f64 / scale_total as f64).clamp(1.0, BAR_LEN);
+            let px = |b: u64| {
+                (BAR_LEN * b as f64 / scale_total as f64)
+                    .min(BAR_LEN)
+                    .max(1.0)
+            };
             shapes.push(Shape::Rect {
                 x: col_bar,
                 y: y + 5.0,

@@ -494,3 +494,38 @@ fn disabled_runtimes_are_not_rendered() {
     assert!(!iso.contains("microvm.nix"), "{iso}");
     assert!(doc(&render(&embedded()), "docs/ISOLATION_LAYERS.md").contains("## microvm.nix"));
 }
+
+// --- specs far from the embedded host ---------------------------------------
+
+#[test]
+fn a_minimal_spec_renders_every_document_without_panicking() {
+    let spec = common::parse(
+        "[host]\nname = \"mini\"\nrelease = \"24.11\"\nprimary_user = \"u\"\n[disk]\nsize = \"8GB\"\n[boot]\nloader = \"grub\"\n",
+    );
+    let docs = render(&spec);
+    assert_tables_consistent(&docs);
+    for d in docs.iter().filter(|d| d.path.ends_with(".svg")) {
+        roxmltree::Document::parse(&d.contents).unwrap();
+    }
+    assert!(!docs.iter().any(|d| d.path == "docs/subvolumes.svg"));
+    assert_readable(&svg::disk(&spec), "empty disk");
+}
+
+#[test]
+fn a_partition_that_does_not_fit_is_reported_not_drawn() {
+    let spec = disk_spec(&[5000, 5000], 6);
+    let docs = render(&spec);
+    assert!(doc(&docs, DISK_LAYOUT).contains("does not fit on the disk"));
+    assert_tables_consistent(&docs);
+    assert_readable(&svg::disk(&spec), "overfull disk");
+}
+
+#[test]
+fn a_very_long_label_widens_the_picture_instead_of_overflowing() {
+    let long = "x".repeat(180);
+    let text = common::host_text().replacen("label = \"kali\"", &format!("label = \"{long}\""), 1);
+    let spec = common::parse(&text);
+    let p = svg::disk(&spec);
+    assert_readable(&p, "long label");
+    assert!(p.width > 960.0);
+}
