@@ -762,11 +762,7 @@ pub fn subvolumes(spec: &HostSpec) -> Picture {
                 vec![e.to_string()],
                 size,
             ));
-            let px = |b: u64| {
-                (BAR_LEN * b as f64 / scale_total as f64)
-                    .min(BAR_LEN)
-                    .max(1.0)
-            };
+            let px = |b: u64| (BAR_LEN * b as f64 / scale_total as f64).clamp(1.0, BAR_LEN);
             shapes.push(Shape::Rect {
                 x: col_bar,
                 y: y + 5.0,
