@@ -85,34 +85,27 @@ fn partitions(spec: &HostSpec) -> String {
         ]);
     }
     s.push_str(&t.render());
-    let ends = facts::parts(spec)
-        .iter()
-        .filter_map(|p| p.extent)
-        .map(|e| e.end())
-        .max()
-        .unwrap_or(tabula_spec::model::ALIGN);
-    let disk_end = spec
-        .disk
-        .size
-        .as_u64()
-        .saturating_sub(tabula_spec::model::GPT_TAIL)
-        / tabula_spec::model::ALIGN
-        * tabula_spec::model::ALIGN;
-    let free = disk_end.saturating_sub(ends);
-    let _ = writeln!(
-        s,
-        "Unpartitioned: the first {} (protective MBR and GPT){}.\n",
-        facts::mib(tabula_spec::model::ALIGN),
-        if free > 0 {
-            format!(
-                ", and {} ({}) free at the end",
-                facts::human(free),
-                facts::mib(free)
-            )
-        } else {
-            ", and the backup GPT at the end".to_owned()
-        }
-    );
+    let gaps = facts::gaps(spec);
+    if gaps.is_empty() {
+        s.push_str("Unpartitioned: the first 1 MiB (protective MBR and GPT) and the backup GPT at the end.\n\n");
+    } else {
+        let g: Vec<String> = gaps
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} ({}) from {}",
+                    facts::human(g.size),
+                    facts::mib(g.size),
+                    facts::mib(g.start)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "Free space: {}; besides the first 1 MiB (protective MBR and GPT) and the backup GPT at the end.\n",
+            g.join(", ")
+        );
+    }
     let foreign: Vec<String> = spec
         .partitions
         .iter()
@@ -205,7 +198,19 @@ fn pool(spec: &HostSpec) -> String {
     if let Some(size) = facts::pool_size(spec) {
         t.row([
             "Size".to_owned(),
-            format!("{} ({})", facts::human(size), facts::mib(size)),
+            format!(
+                "{} ({}){}",
+                facts::human(size),
+                facts::mib(size),
+                if spec.luks.is_some() {
+                    format!(
+                        ": the partition less the {} LUKS2 header",
+                        facts::mib(tabula_spec::model::LUKS2_HEADER)
+                    )
+                } else {
+                    String::new()
+                }
+            ),
         ]);
     }
     if let Some(l) = &b.label {

@@ -75,11 +75,16 @@ pub fn group(n: u64) -> String {
     out
 }
 
-/// What the spec asked for: "100 MB" or "rest of the disk".
+/// What the spec asked for: "100 MB" or "rest of the disk", and the fixed
+/// start when there is one.
 pub fn declared(part: &Partition) -> String {
-    match part.size {
+    let size = match part.size {
         PartSize::Fixed(s) => s.human(),
         PartSize::Rest => "rest of the disk".to_owned(),
+    };
+    match part.start {
+        Some(start) => format!("{size} from {}", start.human()),
+        None => size,
     }
 }
 
@@ -154,18 +159,35 @@ pub fn pool_device(spec: &HostSpec) -> String {
     })
 }
 
-/// Size of the partition holding the pool, when it fits.
+/// Size of the btrfs pool: its partition less the LUKS2 header.
 pub fn pool_size(spec: &HostSpec) -> Option<u64> {
-    let part = luks_part(spec).or_else(|| {
-        spec.partitions
-            .iter()
-            .find(|p| fs_kind(p) == Some(FsType::Btrfs))
-    })?;
-    parts(spec)
-        .into_iter()
-        .find(|p| std::ptr::eq(p.part, part))
-        .and_then(|p| p.extent)
-        .map(|e| e.size)
+    spec.pool_size()
+}
+
+/// The free stretches of the disk worth naming (at least 1 MiB): between
+/// partitions (when a fixed `start` leaves a gap) and after the last one.
+pub fn gaps(spec: &HostSpec) -> Vec<Extent> {
+    let mut ext: Vec<Extent> = spec.extents().into_iter().flatten().collect();
+    ext.sort_by_key(|e| e.start);
+    let mut out = vec![];
+    let mut cursor = ALIGN;
+    for e in ext {
+        if e.start >= cursor + ALIGN {
+            out.push(Extent {
+                start: cursor,
+                size: e.start - cursor,
+            });
+        }
+        cursor = cursor.max(e.end());
+    }
+    let end = spec.usable_end();
+    if end >= cursor + ALIGN {
+        out.push(Extent {
+            start: cursor,
+            size: end - cursor,
+        });
+    }
+    out
 }
 
 /// The mounts of a subvolume (normally one).

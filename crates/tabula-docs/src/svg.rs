@@ -347,40 +347,50 @@ pub fn disk(spec: &HostSpec) -> Picture {
         size: u64,
         kind: Kind,
     }
-    let mut blocks: Vec<Block> = facts::parts(spec)
-        .into_iter()
-        .filter_map(|p| {
-            let e = p.extent?;
-            let part = p.part;
-            let kind = if facts::is_luks(spec, part) {
-                Kind::Encrypted
-            } else if matches!(part.owner, Owner::Foreign(_)) {
-                Kind::Foreign
-            } else {
-                Kind::Nixos
-            };
-            Some(Block {
-                role: format!("partition {}", part.number),
-                lines: vec![
-                    part.label.clone(),
-                    facts::human(e.size),
-                    facts::filesystem(spec, part),
-                ],
-                size: e.size,
-                kind,
-            })
-        })
-        .collect();
-    let used: u64 = blocks.iter().map(|b| b.size).sum();
-    let free = spec.disk.size.as_u64().saturating_sub(used);
-    // Free space worth seeing (the GPT's few MiB are not).
-    if free * 200 > spec.disk.size.as_u64() {
+    // Disk order (a fixed `start` may put a partition anywhere), with the
+    // free space between and after them when it is worth seeing (0.5 % of
+    // the disk: alignment slack is not).
+    let mut placed: Vec<(tabula_spec::model::Extent, &tabula_spec::model::Partition)> =
+        facts::parts(spec)
+            .into_iter()
+            .filter_map(|p| p.extent.map(|e| (e, p.part)))
+            .collect();
+    placed.sort_by_key(|(e, p)| (e.start, p.number));
+    let visible = |gap: u64| gap.saturating_mul(200) > spec.disk.size.as_u64();
+    let free_block = |size: u64| Block {
+        role: "free".into(),
+        lines: vec!["free".into(), facts::human(size)],
+        size,
+        kind: Kind::Free,
+    };
+    let mut blocks: Vec<Block> = vec![];
+    let mut cursor = tabula_spec::model::ALIGN;
+    for (e, part) in placed {
+        if e.start > cursor && visible(e.start - cursor) {
+            blocks.push(free_block(e.start - cursor));
+        }
+        cursor = cursor.max(e.end());
+        let kind = if facts::is_luks(spec, part) {
+            Kind::Encrypted
+        } else if matches!(part.owner, Owner::Foreign(_)) {
+            Kind::Foreign
+        } else {
+            Kind::Nixos
+        };
         blocks.push(Block {
-            role: "free".into(),
-            lines: vec!["free".into(), facts::human(free)],
-            size: free,
-            kind: Kind::Free,
+            role: format!("partition {}", part.number),
+            lines: vec![
+                part.label.clone(),
+                facts::human(e.size),
+                facts::filesystem(spec, part),
+            ],
+            size: e.size,
+            kind,
         });
+    }
+    let tail = spec.usable_end().saturating_sub(cursor);
+    if visible(tail) {
+        blocks.push(free_block(tail));
     }
 
     let title = format!(

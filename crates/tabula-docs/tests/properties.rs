@@ -86,27 +86,37 @@ fn a_changed_partition_size_changes_every_document_and_picture() {
     );
     assert_partition_table_matches(&spec);
     let after = render(&spec);
-    let old_pool = facts::human(facts::pool_size(&embedded()).unwrap());
-    let new_pool = facts::human(facts::pool_size(&spec).unwrap());
+    // The pool partition (drawn and listed) and the pool inside it (less
+    // the LUKS2 header) both shrink by 13 GB.
+    let part_size =
+        |spec: &tabula_spec::HostSpec| facts::human(spec.extents().last().unwrap().unwrap().size);
+    let pool_size = |spec: &tabula_spec::HostSpec| facts::human(facts::pool_size(spec).unwrap());
+    let (old_part, new_part) = (part_size(&embedded()), part_size(&spec));
+    let (old_pool, new_pool) = (pool_size(&embedded()), pool_size(&spec));
+    assert_ne!(old_part, new_part);
     assert_ne!(old_pool, new_pool);
-    for path in [
-        "docs/ARCHITECTURE.md",
-        DISK_LAYOUT,
-        "docs/disk.svg",
-        "docs/subvolumes.svg",
+    for (path, old, new) in [
+        ("docs/ARCHITECTURE.md", &old_part, &new_part),
+        ("docs/ARCHITECTURE.md", &old_pool, &new_pool),
+        (DISK_LAYOUT, &old_part, &new_part),
+        (DISK_LAYOUT, &old_pool, &new_pool),
+        ("docs/disk.svg", &old_part, &new_part),
+        ("docs/subvolumes.svg", &old_pool, &new_pool),
     ] {
-        assert!(doc(&before, path).contains(&old_pool), "{path} before");
+        assert!(doc(&before, path).contains(old.as_str()), "{path} before");
         assert!(
-            doc(&after, path).contains(&new_pool),
-            "{path} shows the new pool size"
+            doc(&after, path).contains(new.as_str()),
+            "{path} shows {new}"
         );
     }
     for d in &after {
-        assert!(
-            !d.contents.contains(&old_pool),
-            "{} still shows {old_pool}",
-            d.path
-        );
+        for old in [&old_part, &old_pool] {
+            assert!(
+                !d.contents.contains(old.as_str()),
+                "{} still shows {old}",
+                d.path
+            );
+        }
     }
     assert!(doc(&after, "docs/disk.svg").contains("33 GB"));
     assert!(doc(&after, DISK_LAYOUT).contains("33 GB"));
@@ -528,4 +538,38 @@ fn a_very_long_label_widens_the_picture_instead_of_overflowing() {
     let p = svg::disk(&spec);
     assert_readable(&p, "long label");
     assert!(p.width > 960.0);
+}
+
+#[test]
+fn a_fixed_start_leaves_free_space_drawn_and_listed_where_it_is() {
+    // Kali moved 30 GB further: a gap before it, drawn as a free block
+    // between alpine and kali.
+    let spec = edited(
+        "label = \"kali\"\nsize = \"20GB\"",
+        "label = \"kali\"\nsize = \"20GB\"\nstart = \"37GB\"",
+    );
+    let ext = spec.extents();
+    let alpine_end = ext[2].unwrap().end();
+    let gap = ext[3].unwrap().start - alpine_end;
+    assert!(gap > 29_000_000_000);
+    let docs = render(&spec);
+    assert!(doc(&docs, DISK_LAYOUT).contains(&format!(
+        "{} ({}) from {}",
+        facts::human(gap),
+        facts::mib(gap),
+        facts::mib(alpine_end)
+    )));
+    let p = svg::disk(&spec);
+    assert_readable(&p, "gap");
+    let roles: Vec<&str> = p
+        .labels
+        .iter()
+        .map(|l| l.role.as_str())
+        .filter(|r| r.starts_with("partition") || *r == "free")
+        .collect();
+    // Labels inside blocks come in disk order; callouts after them.
+    assert!(roles.contains(&"free"));
+    let free_i = roles.iter().position(|r| *r == "free").unwrap();
+    let kali_i = roles.iter().position(|r| *r == "partition 4").unwrap();
+    assert!(free_i < kali_i, "{roles:?}");
 }
