@@ -216,6 +216,7 @@ fn filesystem(spec: &HostSpec) -> String {
         "Type",
         "Options",
         "Survives reboot",
+        "In stage 1",
     ]);
     for m in &spec.mounts {
         let opts = facts::mount_options(spec, m);
@@ -228,13 +229,13 @@ fn filesystem(spec: &HostSpec) -> String {
             } else {
                 code(&opts.join(","))
             },
-            if m.is_tmpfs() {
-                "no (RAM)".to_owned()
-            } else if m.needed_for_boot {
-                "yes (mounted in stage 1)".to_owned()
+            if m.is_tmpfs() { "no (RAM)" } else { "yes" }.to_owned(),
+            if m.needed_for_boot || m.path.as_str() == "/" {
+                "yes"
             } else {
-                "yes".to_owned()
-            },
+                ""
+            }
+            .to_owned(),
         ]);
     }
     s.push_str(&t.render());

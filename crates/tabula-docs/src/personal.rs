@@ -49,6 +49,7 @@ pub fn render(spec: &HostSpec) -> String {
         }
     }
     s.push_str(&entries(spec));
+    s.push_str(&account(spec));
     s.push_str(&vault(spec));
     s.push_str(&runtime_data(spec));
     s.push_str(&crate::related(spec));
@@ -85,6 +86,48 @@ fn entries(spec: &HostSpec) -> String {
                 how,
                 e.note.as_deref().map(text).unwrap_or_default(),
             ]);
+        }
+    }
+    s.push_str(&t.render());
+    s
+}
+
+fn account(spec: &HostSpec) -> String {
+    let Some(u) = spec.users.iter().find(|u| u.name == spec.host.primary_user) else {
+        return String::new();
+    };
+    let mut s = md::heading(2, "Account");
+    let mut t = Table::new(&["Property", "Value"]);
+    if !u.groups.is_empty() {
+        let g: Vec<String> = u.groups.iter().map(|g| code(g)).collect();
+        t.row(["Groups".to_owned(), g.join(", ")]);
+    }
+    if let Some(sh) = &u.shell {
+        t.row(["Shell".to_owned(), code(sh)]);
+    }
+    match &u.hashed_password_file {
+        Some(f) => {
+            let survives = match tabula_spec::AbsPath::parse(f)
+                .ok()
+                .map(|p| facts::survival(spec, &p))
+            {
+                Some(Survival::Mount(m)) => format!(
+                    "on the mount {} ({}): survives a reboot",
+                    code(m.path.as_str()),
+                    text(&facts::source(spec, m))
+                ),
+                Some(Survival::Wiped) => {
+                    "**on the tmpfs root: lost at reboot, and with it the login**".to_owned()
+                }
+                None => "not an absolute path".to_owned(),
+            };
+            t.row([
+                "Password hash file".to_owned(),
+                format!("{}, {survives}", code(f)),
+            ]);
+        }
+        None => {
+            t.row(["Password hash file".to_owned(), "none declared".to_owned()]);
         }
     }
     s.push_str(&t.render());

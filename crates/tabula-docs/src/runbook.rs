@@ -151,8 +151,22 @@ fn install(spec: &HostSpec) -> String {
         .and_then(|l| l.keyfile.as_ref())
         .is_some()
     {
-        s.push_str("The install asks for the LUKS passphrase. To enrol the USB keyfile at the same time, add `--usb` with the stick's partition (see the keyfile procedure below).\n\n");
+        s.push_str("The install asks for the LUKS passphrase. To enrol the USB keyfile in the same run, give the stick (a new random key is written to it):\n\n");
+        if let Some(k) = spec.luks.as_ref().and_then(|l| l.keyfile.as_ref()) {
+            s.push_str(&md::fence(
+                "bash",
+                &format!(
+                    "sudo tabula install {} --disk {disk} --target {TARGET} --usb {}\n",
+                    spec_flag(),
+                    sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid))
+                ),
+            ));
+            s.push('\n');
+        }
     }
+    s.push_str("After the first boot, compare the running host with its spec, and see what the next reboot would wipe:\n\n");
+    s.push_str(&md::fence("bash", "tabula status\ntabula audit\n"));
+    s.push('\n');
     s
 }
 
