@@ -321,7 +321,7 @@ mod prop {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
         #[test]
         fn any_layout_is_labelled_without_overlap(
             sizes in proptest::collection::vec(1u64..60_000, 1..9),
@@ -572,4 +572,56 @@ fn a_fixed_start_leaves_free_space_drawn_and_listed_where_it_is() {
     let free_i = roles.iter().position(|r| *r == "free").unwrap();
     let kali_i = roles.iter().position(|r| *r == "partition 4").unwrap();
     assert!(free_i < kali_i, "{roles:?}");
+}
+
+/// Undo [`tabula_docs::md::text`]: what a Markdown reader shows.
+fn shown(cell: &str) -> String {
+    let cell = cell
+        .replace("<br>", "\n")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let mut out = String::new();
+    let mut esc = false;
+    for c in cell.chars() {
+        if esc {
+            out.push(c);
+            esc = false;
+        } else if c == '\\' {
+            esc = true;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+mod escaping {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Any note survives the trip into a table cell and back, and the
+        /// table keeps its shape.
+        #[test]
+        fn any_note_round_trips_through_a_table_cell(note in "[a-z |<>&\n`*_\\[\\]$#!~\\\\]{1,24}") {
+            let toml_str = note
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let text = common::host_text().replacen(
+                "note = \"this host's flake\"",
+                &format!("note = \"{toml_str}\""),
+                1,
+            );
+            let docs = render(&common::parse(&text));
+            assert_tables_consistent(&docs);
+            let arch = doc(&docs, "docs/ARCHITECTURE.md");
+            let rows = common::table_after(arch, "Entries kept under");
+            let row = rows.iter().find(|r| r[0] == "`/etc/nixos`").unwrap();
+            let seen = shown(&row[3]);
+            prop_assert_eq!(seen.trim(), note.trim());
+        }
+    }
 }
