@@ -783,16 +783,18 @@ pub fn subvolumes(spec: &HostSpec) -> Picture {
                 dashed: false,
                 rx: 2.0,
             });
-            shapes.push(Shape::Rect {
-                x: col_bar,
-                y: y + 5.0,
-                w: px(e.max.as_u64()),
-                h: chip_h - 10.0,
-                fill: fill.to_owned(),
-                stroke,
-                dashed: true,
-                rx: 2.0,
-            });
+            if e.max > e.min {
+                shapes.push(Shape::Rect {
+                    x: col_bar,
+                    y: y + 5.0,
+                    w: px(e.max.as_u64()),
+                    h: chip_h - 10.0,
+                    fill: fill.to_owned(),
+                    stroke,
+                    dashed: true,
+                    rx: 2.0,
+                });
+            }
             shapes.push(Shape::Rect {
                 x: col_bar,
                 y: y + 5.0,
