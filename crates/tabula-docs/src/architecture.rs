@@ -336,25 +336,23 @@ fn impermanence(spec: &HostSpec) -> String {
             code(p.root.as_str())
         );
         let mut t = Table::new(&["Path", "Kind", "How it survives", "Why"]);
-        let how =
-            |covered: &Option<tabula_spec::AbsPath>, path: &tabula_spec::AbsPath| match covered {
-                Some(c) => format!("covered by the mount {}", code(c.as_str())),
-                None => match facts::survival(spec, path) {
-                    Survival::Mount(m) if m.path.as_str() != "/" => {
-                        format!("on the mount {}", code(m.path.as_str()))
-                    }
-                    _ => format!(
-                        "bind-mounted from {}",
-                        code(&facts::under_root(&p.root, path))
-                    ),
-                },
-            };
+        let how = |covered: &Option<tabula_spec::AbsPath>,
+                   path: &tabula_spec::AbsPath,
+                   kind: &str| match covered {
+            Some(c) => format!("covered by the mount {}", code(c.as_str())),
+            None => match facts::survival(spec, path) {
+                Survival::Mount(m) if m.path.as_str() != "/" => {
+                    format!("on the mount {}", code(m.path.as_str()))
+                }
+                _ => facts::kept_in(&p.root, path, kind == "directory"),
+            },
+        };
         for (kind, list) in [("directory", &p.directories), ("file", &p.files)] {
             for e in list {
                 t.row([
                     code(e.path.as_str()),
                     kind.to_owned(),
-                    how(&e.covered_by, &e.path),
+                    how(&e.covered_by, &e.path, kind),
                     e.note.as_deref().map(text).unwrap_or_default(),
                 ]);
             }
@@ -367,7 +365,7 @@ fn impermanence(spec: &HostSpec) -> String {
                     t.row([
                         code(abs.as_str()),
                         format!("{kind} of {}", text(user)),
-                        how(&e.covered_by, &abs),
+                        how(&e.covered_by, &abs, kind),
                         e.note.as_deref().map(text).unwrap_or_default(),
                     ]);
                 }

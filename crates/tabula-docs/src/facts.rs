@@ -419,3 +419,14 @@ pub fn under_root(root: &AbsPath, path: &AbsPath) -> String {
         format!("{root}{path}")
     }
 }
+
+/// How impermanence keeps an entry that no mount holds: a directory is
+/// bind-mounted from the persistent root, a file is put in place from it.
+pub fn kept_in(root: &AbsPath, path: &AbsPath, directory: bool) -> String {
+    let from = crate::md::code(&under_root(root, path));
+    if directory {
+        format!("bind-mounted from {from}")
+    } else {
+        format!("kept in {from}, put in place at boot")
+    }
+}

@@ -76,8 +76,8 @@ fn entries(spec: &HostSpec) -> String {
                 (Some(c), _) => format!("mount: covered by {}", code(c.as_str())),
                 (None, Survival::Mount(m)) => format!("mount: on {}", code(m.path.as_str())),
                 (None, Survival::Wiped) => format!(
-                    "entry: bind-mounted from {}",
-                    code(&facts::under_root(&root, &abs))
+                    "entry: {}",
+                    facts::kept_in(&root, &abs, kind == "directory")
                 ),
             };
             t.row([
