@@ -24,6 +24,7 @@ pub fn render(spec: &HostSpec) -> String {
     s.push_str(&impermanence(spec));
     s.push_str(&containers(spec));
     s.push_str(&desktop(spec));
+    s.push_str(&boot(spec));
     s.push_str(&security(spec));
     s.push_str(&build(spec));
     s.push_str(&uuids(spec));
@@ -560,6 +561,101 @@ fn desktop(spec: &HostSpec) -> String {
         ]);
     }
     s.push_str(&t.render());
+    s
+}
+
+fn boot(spec: &HostSpec) -> String {
+    let b = &spec.boot;
+    let mut s = md::heading(2, "Boot");
+    let mut items = vec![];
+    let loader = match b.loader {
+        tabula_spec::model::Loader::Grub => "GRUB",
+        tabula_spec::model::Loader::Refind => "rEFInd",
+    };
+    let on = |path: &str| {
+        spec.mount(path)
+            .map(|m| format!(" on {}, {}", code(path), text(&facts::source(spec, m))))
+            .unwrap_or_default()
+    };
+    items.push(format!(
+        "Loader: {loader}{}; kernels and initrds{}",
+        on("/boot/efi"),
+        on("/boot")
+    ));
+    let mut stage1 = format!(
+        "Stage 1: {} initrd",
+        if b.initrd_systemd {
+            "systemd"
+        } else {
+            "scripted"
+        }
+    );
+    if !spec.hardware.initrd_modules.is_empty() {
+        let m: Vec<String> = spec
+            .hardware
+            .initrd_modules
+            .iter()
+            .map(|m| code(m))
+            .collect();
+        stage1.push_str(&format!(" with {}", m.join(", ")));
+    }
+    items.push(stage1);
+    if let Some(l) = &spec.luks {
+        let mut unlock = format!(
+            "Unlock: {} as {}",
+            code(&l.uuid),
+            code(&format!("/dev/mapper/{}", l.name))
+        );
+        if let Some(k) = &l.keyfile {
+            unlock.push_str(&format!(
+                ", with {} from the USB stick {}",
+                code(k.path.as_str()),
+                code(&k.fs_uuid)
+            ));
+            if let Some(t) = k.timeout {
+                unlock.push_str(&format!(" (waits {t} s)"));
+            }
+            if k.password_fallback {
+                unlock.push_str(", else the passphrase");
+            }
+        }
+        items.push(unlock);
+    }
+    let early: Vec<String> = spec
+        .mounts
+        .iter()
+        .filter(|m| m.needed_for_boot)
+        .map(|m| code(m.path.as_str()))
+        .collect();
+    if !early.is_empty() {
+        items.push(format!("Mounted in stage 1: {}", early.join(", ")));
+    }
+    for i in items {
+        s.push_str(&md::bullet(&i));
+    }
+    s.push('\n');
+    if !b.entries.is_empty() {
+        let mut t = Table::new(&["Menu entry", "System", "EFI loader", "Its partition"]);
+        for e in &b.entries {
+            let part: Vec<String> = spec
+                .partitions
+                .iter()
+                .filter(|p| p.owner.name() == e.system)
+                .map(|p| format!("{} ({})", code(&facts::device(spec, p)), text(&p.label)))
+                .collect();
+            t.row([
+                text(&e.name),
+                text(&e.system),
+                code(&e.efi),
+                if part.is_empty() {
+                    "—".to_owned()
+                } else {
+                    part.join(", ")
+                },
+            ]);
+        }
+        s.push_str(&t.render());
+    }
     s
 }
 
