@@ -75,7 +75,7 @@ fn preamble(spec: &HostSpec, title: &str) -> String {
 }
 
 /// The links between the generated documents.
-fn related(spec: &HostSpec) -> String {
+fn related(_spec: &HostSpec) -> String {
     let mut t = md::Table::new(&["Document", "What it shows"]);
     let rows: [(&str, &str); 5] = [
         ("ARCHITECTURE.md", "High-level overview"),
@@ -91,9 +91,6 @@ fn related(spec: &HostSpec) -> String {
         ("RUNBOOK.md", "Step-by-step procedures with exact commands"),
     ];
     for (file, what) in rows {
-        if file == "DISK_LAYOUT.md" && spec.partitions.is_empty() {
-            continue;
-        }
         t.row([format!("[{}]({file})", md::text(file)), md::text(what)]);
     }
     format!("{}{}", md::heading(2, "Related documentation"), t.render())
