@@ -28,7 +28,7 @@ pub fn render(spec: &HostSpec) -> String {
     s.push_str(&security(spec));
     s.push_str(&build(spec));
     s.push_str(&uuids(spec));
-    s.push_str(&crate::related(spec));
+    s.push_str(&crate::related());
     s
 }
 

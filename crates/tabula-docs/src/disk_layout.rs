@@ -28,7 +28,7 @@ pub fn render(spec: &HostSpec) -> String {
     s.push_str(&partitions(spec));
     s.push_str(&luks(spec));
     s.push_str(&pool(spec));
-    s.push_str(&crate::related(spec));
+    s.push_str(&crate::related());
     s
 }
 

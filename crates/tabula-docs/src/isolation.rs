@@ -70,7 +70,7 @@ pub fn render(spec: &HostSpec) -> String {
     for z in &zones {
         s.push_str(&zone_section(spec, *z));
     }
-    s.push_str(&crate::related(spec));
+    s.push_str(&crate::related());
     s
 }
 

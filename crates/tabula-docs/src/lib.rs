@@ -75,7 +75,7 @@ fn preamble(spec: &HostSpec, title: &str) -> String {
 }
 
 /// The links between the generated documents.
-fn related(_spec: &HostSpec) -> String {
+fn related() -> String {
     let mut t = md::Table::new(&["Document", "What it shows"]);
     let rows: [(&str, &str); 5] = [
         ("ARCHITECTURE.md", "High-level overview"),

@@ -52,7 +52,7 @@ pub fn render(spec: &HostSpec) -> String {
     s.push_str(&account(spec));
     s.push_str(&vault(spec));
     s.push_str(&runtime_data(spec));
-    s.push_str(&crate::related(spec));
+    s.push_str(&crate::related());
     s
 }
 

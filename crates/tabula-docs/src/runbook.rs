@@ -44,7 +44,7 @@ pub fn render(spec: &HostSpec) -> String {
         reset(spec),
         &mut s,
     );
-    s.push_str(&crate::related(spec));
+    s.push_str(&crate::related());
     s
 }
 
