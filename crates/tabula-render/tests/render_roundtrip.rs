@@ -176,6 +176,8 @@ proptest! {
         image in nasty(),
         note in nasty(),
         url in nasty(),
+        program in nasty().prop_filter("a program path", |p| !p.is_empty() && !p.starts_with('/')),
+        desktop_names in nasty(),
     ) {
         if !support::have_nix("strings_in_nix_come_back_unchanged") {
             return Ok(());
@@ -187,6 +189,8 @@ proptest! {
             s.comment = Some(comment.clone());
             s.name = name.clone();
             s.args = vec!["show-full-ui".into(), arg.clone()];
+            s.program = Some(program.clone());
+            s.desktop_names = Some(desktop_names.clone());
         }
         spec.containers.podman.as_mut().unwrap().containers = vec![RawPodmanContainer {
             name: "svc".into(),
@@ -208,7 +212,9 @@ proptest! {
         prop_assert_eq!(desktop_unescape(desktop_value(text, "Name")), name.clone());
         let args = exec_args(&desktop_unescape(desktop_value(text, "Exec")));
         prop_assert_eq!(args.len(), 6, "{:?}", args);
-        prop_assert_eq!(&args[1..5], &["-s", "--", "/nix/store/00000000000000000000000000000000-waydroid/bin/waydroid", "show-full-ui"]);
+        let program_path = format!("/nix/store/00000000000000000000000000000000-waydroid/{program}");
+        prop_assert_eq!(&args[1..5], &["-s", "--", program_path.as_str(), "show-full-ui"]);
+        prop_assert_eq!(desktop_unescape(desktop_value(text, "DesktopNames")), desktop_names.clone());
         prop_assert_eq!(args[5].as_str(), arg.as_str());
 
         // The note is a comment (impermanence entries have no note field):
