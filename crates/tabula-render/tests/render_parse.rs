@@ -193,3 +193,15 @@ fn a_usb_keyfile_without_systemd_stage_1_is_refused() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[test]
+fn a_nul_anywhere_is_refused() {
+    let mut spec = support::embedded();
+    spec.users[0].description = Some("a\0b".into());
+    match tabula_render::render_flake(&spec) {
+        Err(tabula_render::RenderError::Unrepresentable { at, .. }) => {
+            assert_eq!(at, "hosts/surface-pro-8/users.nix");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

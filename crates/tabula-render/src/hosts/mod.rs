@@ -59,6 +59,16 @@ pub(crate) fn render(spec: &HostSpec) -> Result<Vec<OutFile>, RenderError> {
         OutFile::create_once(format!("{dir}/custom.nix"), custom(&cx)),
     ];
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // No format tabula writes can carry NUL (Nix strings end there); check
+    // rejects it field by field, this is the last line of defence.
+    if let Some(f) = files.iter().find(|f| f.contents.contains('\0')) {
+        return Err(RenderError::bad(
+            &f.path,
+            "\0",
+            "text in a generated file",
+            "a value of the spec holds a NUL character, which no generated file can carry",
+        ));
+    }
     Ok(files)
 }
 
