@@ -205,3 +205,44 @@ fn a_nul_anywhere_is_refused() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// Each refusal names the field in host.toml.
+#[test]
+fn refusals_name_the_field() {
+    type Edit = fn(&mut tabula_spec::HostSpec);
+    let cases: [(&str, Edit); 7] = [
+        ("host.name", |s| s.host.name = "bad_name".into()),
+        ("mount[11].options[0]", |s| {
+            s.mounts[11].options = vec!["umask=0077,ro".into()]
+        }),
+        ("desktop.session[2].id", |s| {
+            s.desktop.as_mut().unwrap().sessions[2].id = "../x".into()
+        }),
+        ("desktop.default_session", |s| {
+            s.desktop.as_mut().unwrap().default_session = Some("nope".into())
+        }),
+        ("boot.entry[1].name", |s| {
+            s.boot.entries[1].name = "Kali\nLinux".into()
+        }),
+        ("mount[11].partition", |s| {
+            s.mounts[11].source = tabula_spec::model::MountSource::Partition {
+                partition: "missing".into(),
+            }
+        }),
+        ("containers.distrobox.images[0].name", |s| {
+            s.containers.distrobox.as_mut().unwrap().images[0].name = "a b".into()
+        }),
+    ];
+    for (field, edit) in cases {
+        let mut spec = support::embedded();
+        assert_eq!(spec.mounts[11].path.as_str(), "/boot/efi");
+        edit(&mut spec);
+        let err = tabula_render::render_flake(&spec).unwrap_err();
+        let at = match &err {
+            tabula_render::RenderError::Unrepresentable { at, .. }
+            | tabula_render::RenderError::Missing { at, .. } => at.clone(),
+        };
+        assert_eq!(at, field, "{err}");
+        assert!(err.to_string().starts_with(field), "{err}");
+    }
+}
