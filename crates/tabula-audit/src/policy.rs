@@ -29,6 +29,15 @@ pub enum Class {
 }
 
 impl Class {
+    /// The name in JSON and text (`persisted-by-mount`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::PersistedByMount => "persisted-by-mount",
+            Class::PersistedByEntry => "persisted-by-entry",
+            Class::Ephemeral => "ephemeral",
+        }
+    }
+
     fn priority(self) -> u8 {
         match self {
             Class::PersistedByEntry => 3,
@@ -223,13 +232,38 @@ impl Policy {
                 );
             }
         }
+        // The mount of the persistence root: a bind mount of a directory
+        // inside it is a persistence entry, claimed by the spec or not
+        // (a host not yet rebuilt after an entry was removed).
+        let pers_mount = p.persistence_root.as_deref().and_then(|pr| {
+            let mut want = root.to_vec();
+            want.extend_from_slice(trim_slash(pr.as_bytes()));
+            mounts
+                .iter()
+                .rev()
+                .find(|m| trim_slash(&m.mount_point) == want.as_slice())
+        });
         for m in mounts {
             let mp = trim_slash(&m.mount_point);
             if mp.len() <= root.len() || !is_at_or_under(mp, root) {
                 continue;
             }
             let rel = String::from_utf8_lossy(&mp[root.len()..]).into_owned();
-            let (class, reason) = if is_persistent_fstype(&m.fstype) {
+            let from_persist = pers_mount.filter(|pm| {
+                pm.mount_id != m.mount_id
+                    && pm.source == m.source
+                    && pm.fstype == m.fstype
+                    && is_at_or_under(trim_slash(&m.root), trim_slash(&pm.root))
+            });
+            let (class, reason) = if let Some(pm) = from_persist {
+                (
+                    Class::PersistedByEntry,
+                    format!(
+                        "bind mount from the persistence root ({})",
+                        String::from_utf8_lossy(&pm.mount_point)
+                    ),
+                )
+            } else if is_persistent_fstype(&m.fstype) {
                 (
                     Class::PersistedByMount,
                     format!("mount of {} ({})", m.source, m.fstype),
@@ -594,5 +628,41 @@ mod tests {
         // Covered entries are kept by their mount, not by a bind mount.
         assert_eq!(class("/home/user/.config"), Some(Class::PersistedByMount));
         assert!(p.homes.iter().any(|(u, h)| u == "root" && h == "/root"));
+    }
+
+    #[test]
+    fn live_table_classifies_binds_from_the_persistence_root() {
+        let spec = tabula_spec::load(&tabula_spec::SpecSource::Embedded(
+            tabula_spec::embedded::DEFAULT_HOST,
+        ))
+        .expect("embedded spec loads")
+        .spec;
+        let table = crate::mountinfo::parse(
+            "\
+22 1 0:20 / / rw shared:1 - tmpfs none rw,mode=755
+30 22 0:25 / /run rw shared:10 - tmpfs tmpfs rw
+40 22 0:31 /@system/nix /nix rw shared:20 - btrfs /dev/mapper/pool rw
+41 22 0:31 /@system/persist /persist rw shared:21 - btrfs /dev/mapper/pool rw
+45 22 0:31 /@system/persist/srv/old /srv/old rw shared:21 - btrfs /dev/mapper/pool rw
+46 22 0:31 /@system/state /var/lib rw shared:22 - btrfs /dev/mapper/pool rw
+",
+        );
+        let p = Policy::from_mounts(&spec, &table, b"/", None).expect("policy");
+        let class = |path: &str| p.start(path.as_bytes()).1.map(|r| r.class);
+        assert_eq!(class("/srv/old/x"), Some(Class::PersistedByEntry));
+        assert_eq!(class("/var/lib/x"), Some(Class::PersistedByMount));
+        assert_eq!(class("/persist/x"), Some(Class::PersistedByMount));
+        assert_eq!(class("/run/x"), Some(Class::Ephemeral));
+        assert_eq!(class("/srv/new"), None);
+        // /etc/nixos is not mounted here: the spec's entry still claims it.
+        assert_eq!(class("/etc/nixos"), Some(Class::PersistedByEntry));
+        assert_eq!(p.mounts_from, MountSource::System);
+        // A root that is not a tmpfs persists whole.
+        let ext4 = crate::mountinfo::parse("1 0 8:1 / / rw - ext4 /dev/vda rw\n");
+        let p = Policy::from_mounts(&spec, &ext4, b"/", None).expect("policy");
+        assert_eq!(
+            p.start(b"/").1.map(|r| r.class),
+            Some(Class::PersistedByMount)
+        );
     }
 }

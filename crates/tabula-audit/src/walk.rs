@@ -464,6 +464,11 @@ impl Shared<'_> {
         while let Some(ent) = iter.next() {
             let ent = match ent {
                 Ok(e) => e,
+                // The directory was removed while it was being read.
+                Err(Errno::NOENT) => {
+                    totals.vanished += 1;
+                    break;
+                }
                 Err(e) => {
                     totals.unreadable += 1;
                     self.problem(

@@ -335,3 +335,99 @@ fn fifos_and_sockets_are_skipped() {
     assert_eq!(r.totals.lost, 1);
     assert_eq!(group(&r, "/srv").count, 1);
 }
+
+/// With /home on the tmpfs, per-user entries (relative to each home) are
+/// what keeps a home's content, and suggestions go to the user's table.
+#[test]
+fn per_user_entries_judge_an_ephemeral_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::file(root, "home/user/.config/app/rc", 10);
+    common::file(root, "home/user/.ssh/id_ed25519", 400);
+    common::file(root, "home/user/junk/big.iso", 5000);
+    common::file(root, "home/user/.viminfo", 20);
+    let text = common::spec_text(&[])
+        .replace(
+            "[[mount]]\npath = \"/home\"\nsubvolume = \"@user/home\"\n",
+            "",
+        )
+        .replace(", covered_by = \"/home\"", "");
+    assert!(!text.contains("covered_by = \"/home\""));
+    let spec = common::spec(&text);
+    assert!(spec.mount("/home").is_none());
+    let policy = tabula_audit::policy_for(&spec, root, Mounts::Spec).unwrap();
+    let r = tabula_audit::audit_with(&policy, root, &WalkOptions::default()).unwrap();
+    assert_eq!(r.totals.lost, 2, "{:#?}", r.groups);
+    assert_eq!(r.totals.persisted_by_entry, 2);
+    // The home itself is never a tree group: entries are relative to it.
+    assert_eq!(group(&r, "/home/user/junk").kind, GroupKind::Tree);
+    assert_eq!(group(&r, "/home/user").files, vec![".viminfo"]);
+    let s = tabula_audit::suggest(&r, &policy, &spec);
+    let (dirs, files) = &s.users["user"];
+    assert_eq!(dirs, &vec!["junk".to_owned()]);
+    assert_eq!(files, &vec![".viminfo".to_owned()]);
+    let again = run(root, &common::merge_suggestion(&text, &s.to_toml()));
+    assert_eq!(again.totals.lost, 0, "{:#?}", again.groups);
+}
+
+#[test]
+fn device_nodes_are_skipped() {
+    if !common::is_root() {
+        eprintln!("SKIP: making a device node needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    common::dir(dir.path(), "srv");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.path().join("srv/null"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        rustix::fs::makedev(1, 3),
+    )
+    .unwrap();
+    let r = run(dir.path(), &common::spec_text(&[]));
+    assert_eq!(r.totals.special, 1);
+    assert_eq!(r.totals.lost, 0);
+}
+
+/// Files and directories vanishing (and appearing) during the walk are
+/// counted or reported, never a failure.
+#[test]
+fn a_tree_changing_under_the_walk() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    for i in 0..50 {
+        for j in 0..20 {
+            common::file(&root, &format!("srv/d{i}/e{j}/f"), 1);
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = Arc::clone(&stop);
+        let root = root.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let i = n % 50;
+                let d = root.join(format!("srv/d{i}"));
+                let _ = std::fs::remove_dir_all(&d);
+                for j in 0..20 {
+                    let _ = std::fs::create_dir_all(d.join(format!("e{j}")));
+                    let _ = std::fs::write(d.join(format!("e{j}/f")), "x");
+                }
+                n += 1;
+            }
+        })
+    };
+    let spec = common::spec(&common::spec_text(&[]));
+    for _ in 0..8 {
+        let r = tabula_audit::audit(&spec, &root, Mounts::Spec, &WalkOptions::default()).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert!(r.totals.lost <= 1000 + 20);
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+}

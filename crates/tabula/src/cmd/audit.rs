@@ -97,7 +97,7 @@ pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 "{}",
                 ctx.paint(
                     Style::Dim,
-                    &format!("rule: {} is {:?} ({})", r.path, r.class, r.reason)
+                    &format!("rule: {} is {} ({})", r.path, r.class.name(), r.reason)
                 )
             );
         }
