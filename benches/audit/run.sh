@@ -60,7 +60,8 @@ if command -v hyperfine >/dev/null; then
     -n "tabula audit (2 threads)" "$AUDIT" \
     -n "tabula audit --jobs 1" "$AUDIT1" \
     -n "find -xdev -printf" "$FIND" \
-    --export-markdown "$BASE/hyperfine.md" >&2
+    --export-markdown "$BASE/hyperfine.md"
+  echo
   cat "$BASE/hyperfine.md"
 else
   for name in AUDIT AUDIT1 FIND; do
