@@ -1,1 +1,12 @@
-//! # tabula-nixos
+//! # tabula-nixos: day-two operations on a NixOS host
+//!
+//! - [`drvname`]: store path names → package, version, output (Nix's rules);
+//! - [`store`]: closures and sizes from the store's database, read-only, or
+//!   through `nix-store` when the database cannot be opened;
+//! - [`diff`]: what changed between two closures (pure);
+//! - [`generations`]: the system profile's generations.
+
+pub mod diff;
+pub mod drvname;
+pub mod generations;
+pub mod store;
