@@ -5,8 +5,10 @@
 //!   through `nix-store` when the database cannot be opened;
 //! - [`diff`]: what changed between two closures (pure);
 //! - [`generations`]: the system profile's generations.
+//! - [`place`]: the document's container decision tree, and its change to host.toml.
 
 pub mod diff;
 pub mod drvname;
 pub mod generations;
+pub mod place;
 pub mod store;
