@@ -6,9 +6,11 @@
 //! - [`diff`]: what changed between two closures (pure);
 //! - [`generations`]: the system profile's generations.
 //! - [`place`]: the document's container decision tree, and its change to host.toml.
+//! - [`rebuild`]: the rebuild pipeline (check, build, diff, ask, switch) as a plan.
 
 pub mod diff;
 pub mod drvname;
 pub mod generations;
 pub mod place;
+pub mod rebuild;
 pub mod store;

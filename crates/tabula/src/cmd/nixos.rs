@@ -4,13 +4,14 @@
 //! prints and picks the exit code; the work is in the library.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
 use tabula_nixos::diff::{self as closure_diff, Change, ClosureDiff};
 use tabula_nixos::generations::{self, BOOTED_SYSTEM, DEFAULT_PROFILE};
 use tabula_nixos::place::{self, Kind, Placement};
+use tabula_nixos::rebuild::{self, Action, Step};
 use tabula_nixos::store::{self, Method, Store, StoreError};
 
 use crate::ctx::{Ctx, Style};
@@ -325,7 +326,6 @@ macro_rules! pending {
 
 pending! {
     StatusArgs / status: "The live host (or a mounted layout) against its spec",
-    RebuildArgs / rebuild: "check, build, switch, boot, test or roll back the system",
 }
 
 // --- place ------------------------------------------------------------------
@@ -520,4 +520,219 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool)> 
     place::write_atomic(&path, applied.text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok((path, true))
+}
+
+// --- rebuild ----------------------------------------------------------------
+
+const REBUILD_HELP: &str = "\
+Every step's command is printed before it runs. After the build, the package
+diff between the running system and the new one is shown, and tabula asks
+before it touches the system (--yes answers for you; without a terminal and
+without --yes it refuses). switch/boot add a generation to the system profile
+with `nix-env --set` and run the new system's switch-to-configuration, as
+nixos-rebuild does after its build. Switching needs root.
+
+Examples:
+  tabula rebuild check
+  tabula rebuild switch --dry           print every command, run none
+  sudo tabula rebuild switch
+  sudo tabula rebuild boot --flake ~/src/host --yes
+  sudo tabula rebuild rollback";
+
+/// Check, build, switch, boot, test or roll back the system, showing what changes first
+#[derive(Debug, Args)]
+#[command(after_help = REBUILD_HELP)]
+pub struct RebuildArgs {
+    /// check, build, switch, boot, test or rollback
+    #[arg(value_enum)]
+    pub action: ActionArg,
+    /// The flake directory
+    #[arg(long, value_name = "DIR", default_value = "/etc/nixos")]
+    pub flake: PathBuf,
+    /// The nixosConfigurations attribute (default: the spec's host name)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Where the build result link goes (default: a fresh temp dir)
+    #[arg(long, value_name = "PATH")]
+    pub out_link: Option<PathBuf>,
+    /// Print every command it would run, and run none
+    #[arg(long)]
+    pub dry: bool,
+    /// Do not ask before switching
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Skip `nix flake check`
+    #[arg(long)]
+    pub no_check: bool,
+    /// The system profile
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
+    pub profile: PathBuf,
+    /// The running system
+    #[arg(long, value_name = "PATH", default_value = generations::CURRENT_SYSTEM)]
+    pub current_system: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ActionArg {
+    /// nix flake check
+    Check,
+    /// check, build and show the diff
+    Build,
+    /// ... and switch to it now
+    Switch,
+    /// ... and make it the default at the next boot
+    Boot,
+    /// ... and activate it until the next boot
+    Test,
+    /// go back to the previous generation
+    Rollback,
+}
+
+impl From<ActionArg> for Action {
+    fn from(a: ActionArg) -> Action {
+        match a {
+            ActionArg::Check => Action::Check,
+            ActionArg::Build => Action::Build,
+            ActionArg::Switch => Action::Switch,
+            ActionArg::Boot => Action::Boot,
+            ActionArg::Test => Action::Test,
+            ActionArg::Rollback => Action::Rollback,
+        }
+    }
+}
+
+/// The generation before the profile's current one.
+fn previous_generation(profile: &Path) -> Option<PathBuf> {
+    let links = generations::links(profile).ok()?;
+    let current = std::fs::read_link(profile).ok()?;
+    let name = current.file_name()?;
+    let at = links
+        .iter()
+        .position(|(_, l)| l.file_name() == Some(name))?;
+    at.checked_sub(1).map(|i| links[i].1.clone())
+}
+
+pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let action: Action = a.action.into();
+    let host = match &a.host {
+        Some(h) => h.clone(),
+        None => ctx.spec()?.host.name,
+    };
+    let mut _tmp = None;
+    let out_link = match (&a.out_link, a.dry) {
+        (Some(p), _) => p.clone(),
+        (None, true) => std::env::temp_dir().join("tabula-rebuild-XXXXXX/result"),
+        (None, false) => {
+            let (d, p) =
+                rebuild::fresh_out_link().context("creating a temp dir for the build result")?;
+            _tmp = Some(d);
+            p
+        }
+    };
+    let inputs = rebuild::Inputs {
+        flake: a.flake.clone(),
+        host,
+        out_link,
+        profile: a.profile.clone(),
+        current_system: a.current_system.clone(),
+        previous: previous_generation(&a.profile),
+        no_check: a.no_check,
+    };
+    let steps = rebuild::plan(action, &inputs);
+    if a.dry {
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({
+                "action": action, "dry": true, "steps": steps,
+            }))?;
+        } else {
+            println!(
+                "{}",
+                ctx.paint(
+                    Style::Dim,
+                    &format!("# tabula rebuild {} --dry: nothing is run", action.name())
+                )
+            );
+            for s in &steps {
+                println!("{}", s.display());
+            }
+        }
+        return Ok(exit::OK);
+    }
+    // Everything that can stop the run is checked before the first command.
+    let asks = steps.iter().any(|s| matches!(s, Step::Confirm { .. }));
+    if asks && !a.yes && !std::io::stdin().is_terminal() {
+        return Err(exit::Refused(format!(
+            "`rebuild {}` asks before it changes the system, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
+            action.name()
+        ))
+        .into());
+    }
+    if let Some(missing) = rebuild::missing_program(&steps, &inputs) {
+        return Err(missing.into());
+    }
+    if action.changes_system() && !rebuild::is_root() {
+        return Err(exit::Refused(format!(
+            "`rebuild {}` changes the system profile and activates a system: run it as root (sudo tabula rebuild {})",
+            action.name(),
+            action.name()
+        ))
+        .into());
+    }
+    let say = |text: String| {
+        if ctx.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    };
+    for s in &steps {
+        match s {
+            Step::Run { why, cmd, argv } => {
+                say(format!(
+                    "{} {}",
+                    ctx.paint(Style::Info, "==>"),
+                    ctx.paint(Style::Bold, why)
+                ));
+                say(format!("$ {argv}"));
+                cmd.run_inherit()
+                    .with_context(|| format!("tabula rebuild {}: {why}", action.name()))?;
+            }
+            Step::Diff { old, new } => {
+                if !old.exists() {
+                    say(format!(
+                        "(no {}: nothing to compare the new system with)",
+                        old.display()
+                    ));
+                    continue;
+                }
+                let resolve = |p: &Path| {
+                    generations::resolve(&p.to_string_lossy(), &a.profile, Path::new(BOOTED_SYSTEM))
+                };
+                let r = diff_paths(
+                    Store::open_or_cli(Path::new(store::DEFAULT_DB)),
+                    &resolve(old)?,
+                    &resolve(new)?,
+                )?;
+                if ctx.json {
+                    eprintln!("{}", serde_json::to_string_pretty(&diff_json(&r))?);
+                } else {
+                    print_diff(&r, ctx);
+                }
+            }
+            Step::Confirm { question } => {
+                if a.yes {
+                    continue;
+                }
+                eprint!("{question} [y/N] ");
+                std::io::stderr().flush()?;
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                    say("Not switched: nothing changed.".into());
+                    return Ok(exit::OK);
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
 }
