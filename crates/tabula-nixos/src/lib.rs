@@ -7,10 +7,12 @@
 //! - [`generations`]: the system profile's generations.
 //! - [`place`]: the document's container decision tree, and its change to host.toml.
 //! - [`rebuild`]: the rebuild pipeline (check, build, diff, ask, switch) as a plan.
+//! - [`status`]: the live host (or a mounted layout) against its spec.
 
 pub mod diff;
 pub mod drvname;
 pub mod generations;
 pub mod place;
 pub mod rebuild;
+pub mod status;
 pub mod store;

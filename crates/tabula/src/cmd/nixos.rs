@@ -12,6 +12,7 @@ use tabula_nixos::diff::{self as closure_diff, Change, ClosureDiff};
 use tabula_nixos::generations::{self, BOOTED_SYSTEM, DEFAULT_PROFILE};
 use tabula_nixos::place::{self, Kind, Placement};
 use tabula_nixos::rebuild::{self, Action, Step};
+use tabula_nixos::status::{self, State};
 use tabula_nixos::store::{self, Method, Store, StoreError};
 
 use crate::ctx::{Ctx, Style};
@@ -311,21 +312,6 @@ pub fn diff(a: &DiffArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         print_diff(&r, ctx);
     }
     Ok(exit::OK)
-}
-
-macro_rules! pending {
-    ($($name:ident / $fn:ident: $doc:literal),* $(,)?) => {$(
-        #[doc = $doc]
-        #[derive(Debug, Args)]
-        pub struct $name {}
-        pub fn $fn(_: &$name, _: &Ctx) -> anyhow::Result<u8> {
-            anyhow::bail!(concat!("`", stringify!($fn), "` is not implemented yet"))
-        }
-    )*};
-}
-
-pending! {
-    StatusArgs / status: "The live host (or a mounted layout) against its spec",
 }
 
 // --- place ------------------------------------------------------------------
@@ -735,4 +721,88 @@ pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+// --- status -----------------------------------------------------------------
+
+const STATUS_HELP: &str = "\
+Reads the system's own tables: /proc/self/mountinfo (source, subvolume,
+filesystem, options including compression), statvfs (tmpfs fill, pool space),
+/sys/block/dm-*/dm (the LUKS mapping), btrfs subvolume list, btrfs qgroup show
+(usage only when quotas are on; tabula never walks the pool), blkid.
+Exit 1 when anything is drift or missing.
+
+Examples:
+  tabula status
+  tabula status --target /mnt          a layout mounted by `tabula mount`
+  tabula status --json | jq '.items[] | select(.state != \"ok\")'";
+
+/// The live host (or a layout mounted under DIR) against its spec: ok, drift or missing
+#[derive(Debug, Args)]
+#[command(after_help = STATUS_HELP)]
+pub struct StatusArgs {
+    /// Check a layout mounted under DIR (e.g. /mnt) instead of the running system
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+}
+
+pub fn status(a: &StatusArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let spec = ctx.spec()?;
+    let target = match &a.target {
+        Some(t) => {
+            Some(std::fs::canonicalize(t).with_context(|| format!("--target {}", t.display()))?)
+        }
+        None => None,
+    };
+    let probe = status::probe(&spec, target.as_deref());
+    let items = status::evaluate(&spec, target.as_deref(), &probe);
+    let findings = status::has_findings(&items);
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "host": spec.host.name,
+            "target": target,
+            "ok": !findings,
+            "items": items,
+        }))?;
+    } else {
+        let name_w = items
+            .iter()
+            .map(|i| i.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for i in &items {
+            let style = match i.state {
+                State::Ok => Style::Ok,
+                State::Drift => Style::Warning,
+                State::Missing => Style::Error,
+                State::Unknown => Style::Dim,
+            };
+            println!(
+                "{}  {:<11}  {:<name_w$}  {}",
+                ctx.paint(style, &format!("{:<7}", i.state.word())),
+                i.kind,
+                i.name,
+                i.detail
+            );
+        }
+        let count = |s: State| items.iter().filter(|i| i.state == s).count();
+        println!(
+            "{}",
+            ctx.paint(
+                Style::Bold,
+                &format!(
+                    "{} ok, {} drift, {} missing, {} unknown ({} against {})",
+                    count(State::Ok),
+                    count(State::Drift),
+                    count(State::Missing),
+                    count(State::Unknown),
+                    target
+                        .as_ref()
+                        .map_or("the running system".to_owned(), |t| t.display().to_string()),
+                    spec.host.name
+                )
+            )
+        );
+    }
+    Ok(if findings { exit::FINDINGS } else { exit::OK })
 }
