@@ -1,6 +1,13 @@
 //! `tabula rebuild`: `--dry` prints the exact commands and runs none
-//! (proved with TABULA_ARGV_LOG); the refusals and the missing-Nix exit.
+//! (proved with TABULA_ARGV_LOG); the refusals and the missing-Nix exit; and
+//! switch, test, boot and rollback run for real on a Nix store in a private
+//! mount namespace (`fixtures/nixos/rebuild.sh`) with a flake whose system's
+//! switch-to-configuration only logs how it was called.
 #![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 
 use assert_cmd::Command as Bin;
 use predicates::prelude::*;
@@ -111,4 +118,140 @@ fn missing_nix_exits_4_naming_it() {
         .code(4)
         .stderr(predicate::str::contains("`nix`").and(predicate::str::contains("nix-bin")));
     nothing_ran(d.path());
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn world() -> Option<&'static Path> {
+    static WORLD: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
+    WORLD
+        .get_or_init(|| {
+            let missing: Vec<&str> = ["unshare", "nix-build", "nix-env", "nix"]
+                .into_iter()
+                .filter(|p| !have(p))
+                .collect();
+            if !is_root() || !missing.is_empty() {
+                eprintln!(
+                    "SKIP nixos_rebuild (real run): needs root and unshare + Nix (Debian nix-bin); missing: {missing:?}, root: {}",
+                    is_root()
+                );
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("out");
+            std::fs::create_dir(&out).unwrap();
+            let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nixos");
+            let o = Command::new("unshare")
+                .args(["-m", "--propagation", "private", "sh"])
+                .arg(fixtures.join("rebuild.sh"))
+                .env("TABULA", env!("CARGO_BIN_EXE_tabula"))
+                .env("OUT", &out)
+                .env("FIXTURES", &fixtures)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success() && out.join("finished").exists(),
+                "rebuild.sh failed: {}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            Some((dir, out))
+        })
+        .as_ref()
+        .map(|(_, out)| out.as_path())
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+fn argv(dir: &Path, name: &str) -> Vec<Vec<String>> {
+    read(dir, name)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn switch_test_boot_and_rollback_run_for_real() {
+    let Some(w) = world() else { return };
+    for step in ["switch", "test", "boot", "rollback"] {
+        assert_eq!(
+            read(w, &format!("{step}.code")).trim(),
+            "0",
+            "{step}: {}",
+            read(w, &format!("{step}.err"))
+        );
+    }
+    let out = w.to_str().unwrap();
+    let flake = format!("{out}/flake");
+    let nix = |rest: &[&str]| -> Vec<String> {
+        ["nix", "--extra-experimental-features", "nix-command flakes"]
+            .iter()
+            .chain(rest)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let attr = format!("{flake}#nixosConfigurations.testhost.config.system.build.toplevel");
+    let result = format!("{out}/result-switch");
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        argv(w, "switch.argv"),
+        [
+            nix(&["flake", "check", &flake]),
+            nix(&["build", &attr, "--out-link", &result]),
+            v(&[
+                "nix-env",
+                "-p",
+                "/nix/var/nix/profiles/system",
+                "--set",
+                &result
+            ]),
+            v(&[&format!("{result}/bin/switch-to-configuration"), "switch"]),
+        ]
+    );
+    // Each step is printed before it runs; the diff comes before the switch.
+    let text = read(w, "switch.out");
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in\n{text}"))
+    };
+    assert!(at("==> check the flake") < at("==> build the system"));
+    assert!(at("==> build the system") < at("hello 2.10 → 2.12"));
+    assert!(
+        at("oldtool 1.0")
+            < at(&format!(
+                "$ nix-env -p /nix/var/nix/profiles/system --set {result}"
+            ))
+    );
+    assert!(at("$ nix-env") < at("switch-to-configuration switch"));
+    // `test` makes no generation; `boot` does; rollback goes back to 1.
+    let test = argv(w, "test.argv");
+    assert_eq!(test.len(), 2, "{test:?}");
+    assert!(test.iter().all(|a| a[0] != "nix-env"));
+    assert_eq!(argv(w, "boot.argv").len(), 3);
+    assert!(read(w, "after-switch.profile")
+        .trim()
+        .ends_with("-nixos-system-testhost-24.11.20241115.bbbbbbb"));
+    assert!(read(w, "after-rollback.profile")
+        .trim()
+        .ends_with("-nixos-system-testhost-24.11.20241101.aaaaaaa"));
+    assert!(read(w, "rollback.out").contains("hello 2.12 → 2.10"));
+    assert_eq!(
+        read(w, "switch.log"),
+        "24.11.20241115.bbbbbbb switch\n24.11.20241115.bbbbbbb test\n24.11.20241115.bbbbbbb boot\n24.11.20241101.aaaaaaa switch\n"
+    );
 }
