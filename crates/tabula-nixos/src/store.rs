@@ -3,10 +3,13 @@
 //! Two ways, same answer:
 //! - [`Store::Db`]: the store's SQLite database (`/nix/var/nix/db/db.sqlite`,
 //!   tables `ValidPaths` and `Refs`), opened read-only. When no write-ahead
-//!   log is pending it is opened `immutable` (no locks at all); when a
-//!   `db.sqlite-wal` exists (a running nix-daemon keeps recent registrations
-//!   there) it is opened `mode=ro`, which reads the log without writing the
-//!   database or blocking Nix's writers. One recursive query gives a closure.
+//!   log is pending it is opened `immutable` (no locks, nothing written, not
+//!   even a -shm file); when a `db.sqlite-wal` exists (a running nix-daemon
+//!   keeps recent registrations there) it is opened `mode=ro`, which reads
+//!   the log under WAL's reader protocol: it never writes the database and
+//!   never blocks Nix's writers, and a checkpoint running meanwhile cannot
+//!   hand it a torn page, which `immutable` (no change detection) could.
+//!   One recursive query gives a closure.
 //! - [`Store::Cli`]: `nix-store -q --requisites` and `nix-store -q --size`,
 //!   for when the database cannot be opened (not root, another store layout).
 //!
@@ -282,6 +285,27 @@ mod tests {
             before,
             "read-only means untouched"
         );
+    }
+
+    #[test]
+    fn registrations_still_in_the_write_ahead_log_are_seen() {
+        // Like a running nix-daemon: the writer keeps the database open in
+        // WAL mode, so new rows sit in db.sqlite-wal, not in db.sqlite.
+        let dir = tempfile::tempdir().unwrap();
+        let db = fake_db(dir.path());
+        let writer = Connection::open(&db).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+                 INSERT INTO ValidPaths (path, hash, registrationTime, narSize)
+                   VALUES ('/nix/store/e-new-1.0', 'h', 0, 5);
+                 INSERT INTO Refs VALUES (5, 3);",
+            )
+            .unwrap();
+        assert!(dir.path().join("db.sqlite-wal").metadata().unwrap().len() > 0);
+        let s = Store::open_db(&db).unwrap();
+        assert_eq!(s.closure_size("/nix/store/e-new-1.0").unwrap(), 5 + 3 + 20);
+        drop(writer);
     }
 
     #[test]
