@@ -242,6 +242,18 @@ fn switch_test_boot_and_rollback_run_for_real() {
     let test = argv(w, "test.argv");
     assert_eq!(test.len(), 2, "{test:?}");
     assert!(test.iter().all(|a| a[0] != "nix-env"));
+    let j: serde_json::Value = serde_json::from_str(&read(w, "test.out")).unwrap();
+    assert_eq!(j["action"], "test");
+    assert_eq!(j["completed"], true);
+    assert_eq!(j["ran"].as_array().unwrap().len(), 2);
+    assert!(j["result"]
+        .as_str()
+        .unwrap()
+        .ends_with("-nixos-system-testhost-24.11.20241115.bbbbbbb"));
+    assert!(
+        read(w, "test.err").contains("\"name\": \"hello\""),
+        "the diff goes to stderr with --json"
+    );
     assert_eq!(argv(w, "boot.argv").len(), 3);
     assert!(read(w, "after-switch.profile")
         .trim()

@@ -671,9 +671,23 @@ pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             println!("{text}");
         }
     };
+    let mut ran: Vec<&str> = Vec::new();
+    let summary = |ran: &[&str], completed: bool| -> anyhow::Result<()> {
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({
+                "action": action,
+                "dry": false,
+                "completed": completed,
+                "result": std::fs::canonicalize(&inputs.out_link).ok(),
+                "ran": ran,
+            }))?;
+        }
+        Ok(())
+    };
     for s in &steps {
         match s {
             Step::Run { why, cmd, argv } => {
+                ran.push(argv);
                 say(format!(
                     "{} {}",
                     ctx.paint(Style::Info, "==>"),
@@ -715,11 +729,13 @@ pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 std::io::stdin().lock().read_line(&mut line)?;
                 if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
                     say("Not switched: nothing changed.".into());
+                    summary(&ran, false)?;
                     return Ok(exit::OK);
                 }
             }
         }
     }
+    summary(&ran, true)?;
     Ok(exit::OK)
 }
 
