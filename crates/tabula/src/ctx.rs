@@ -12,6 +12,8 @@ use crate::cli::Global;
 pub struct Ctx {
     pub spec_path: Option<PathBuf>,
     pub json: bool,
+    /// `-v` count: 1 debug, 2 trace.
+    pub verbose: u8,
     pub color: bool,
 }
 
@@ -22,6 +24,7 @@ impl Ctx {
         Ctx {
             spec_path: g.spec.clone(),
             json: g.json,
+            verbose: g.verbose,
             color,
         }
     }
