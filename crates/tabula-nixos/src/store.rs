@@ -203,8 +203,9 @@ fn cli_closure(root: &str) -> Result<Vec<PathInfo>, StoreError> {
         .map(str::to_owned)
         .collect();
     let mut out = Vec::with_capacity(paths.len());
-    // Batches keep argv far below the kernel's limit on big closures.
-    for chunk in paths.chunks(1000) {
+    // Batches of 8000 paths (about 600 KB of argv) stay well below the
+    // kernel's 2 MB limit; a typical system closure takes one call.
+    for chunk in paths.chunks(8000) {
         let text = nix_store().args(["-q", "--size"]).args(chunk).run()?.text();
         let sizes: Vec<u64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
         if sizes.len() != chunk.len() {
