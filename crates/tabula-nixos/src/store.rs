@@ -47,7 +47,9 @@ pub enum StoreError {
     },
     #[error("{path} is not a valid path in the Nix store database {db}")]
     NotValid { path: String, db: PathBuf },
-    #[error(transparent)]
+    /// Not transparent: the CLI finds the [`tabula_run::Error`] in the chain
+    /// (a missing `nix-store` is exit 4).
+    #[error("asking nix-store")]
     Run(#[from] tabula_run::Error),
     #[error("`nix-store -q --size` printed {got} sizes for {want} paths")]
     SizeCount { got: usize, want: usize },
@@ -307,6 +309,17 @@ mod tests {
         let s = Store::open_db(&db).unwrap();
         assert_eq!(s.closure_size("/nix/store/e-new-1.0").unwrap(), 5 + 3 + 20);
         drop(writer);
+    }
+
+    #[test]
+    fn a_failed_command_stays_in_the_error_chain() {
+        let e = anyhow::Error::new(StoreError::from(tabula_run::Error::NotFound {
+            program: "nix-store".into(),
+            hint: None,
+        }));
+        assert!(e
+            .chain()
+            .any(|c| c.downcast_ref::<tabula_run::Error>().is_some()));
     }
 
     #[test]

@@ -319,6 +319,8 @@ fn diff_by_name_text_and_errors() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
+    assert_eq!(read(w, "diff-nonix.code").trim(), "4");
+    assert!(read(w, "diff-nonix.err").contains("`nix-store` was not found"));
     assert_eq!(read(w, "diff-bad.code").trim(), "1");
     let err = read(w, "diff-bad.err");
     assert!(
