@@ -267,3 +267,35 @@ fn switch_test_boot_and_rollback_run_for_real() {
         "24.11.20241115.bbbbbbb switch\n24.11.20241115.bbbbbbb test\n24.11.20241115.bbbbbbb boot\n24.11.20241101.aaaaaaa switch\n"
     );
 }
+
+#[test]
+fn switching_as_another_user_is_refused_before_anything_runs() {
+    if !is_root() || !have("setpriv") || !have("nix") {
+        eprintln!("SKIP: needs root (to drop to nobody with setpriv) and nix");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    // nobody must be able to write the argv log for the proof to mean anything.
+    std::fs::set_permissions(
+        d.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    // A copy nobody can run wherever the build tree is (CI may build under
+    // a 0700 home).
+    let bin = d.path().join("tabula");
+    std::fs::copy(env!("CARGO_BIN_EXE_tabula"), &bin).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["rebuild", "switch", "--yes", "--flake"])
+        .arg(d.path())
+        .env("TABULA_ARGV_LOG", d.path().join("argv.log"))
+        .env_remove("TABULA_SPEC")
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("run it as root"));
+    nothing_ran(d.path());
+}

@@ -27,7 +27,7 @@ pub struct StoreArgs {
     /// The booted system's link, to mark the booted generation
     #[arg(long, value_name = "PATH", default_value = BOOTED_SYSTEM)]
     pub booted_system: PathBuf,
-    /// The Nix store's database, read read-only
+    /// The Nix store's database (opened read-only; never written or locked)
     #[arg(long, value_name = "FILE", default_value = store::DEFAULT_DB)]
     pub nix_db: PathBuf,
     /// Do not read the database: ask `nix-store` (slower; what happens on its
