@@ -19,6 +19,7 @@ if [ "${TABULA_BENCH_INNER:-}" != 1 ]; then
   [ -x "$TABULA" ] || { echo "build tabula first: cargo build --release -p tabula" >&2; exit 4; }
   exec env TABULA_BENCH_INNER=1 TABULA="$TABULA" unshare -m --propagation private sh "$0" "$N" "$RUNS"
 fi
+[ -d /nix ] || mkdir /nix
 mount -t tmpfs -o size=1g tabula-bench-nix /nix
 export NIX_CONFIG='build-users-group =
 sandbox = false
