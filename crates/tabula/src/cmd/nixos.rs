@@ -708,11 +708,26 @@ pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 let resolve = |p: &Path| {
                     generations::resolve(&p.to_string_lossy(), &a.profile, Path::new(BOOTED_SYSTEM))
                 };
-                let r = diff_paths(
-                    Store::open_or_cli(Path::new(store::DEFAULT_DB)),
-                    &resolve(old)?,
-                    &resolve(new)?,
-                )?;
+                // The diff informs the question; when it cannot be read the
+                // user is told so and still asked.
+                let r = resolve(old)
+                    .and_then(|o| Ok((o, resolve(new)?)))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|(o, n)| {
+                        diff_paths(Store::open_or_cli(Path::new(store::DEFAULT_DB)), &o, &n)
+                    });
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!(
+                            "{} could not compare {} with {}: {e:#}",
+                            ctx.paint(Style::Warning, "warning:"),
+                            old.display(),
+                            new.display()
+                        );
+                        continue;
+                    }
+                };
                 if ctx.json {
                     eprintln!("{}", serde_json::to_string_pretty(&diff_json(&r))?);
                 } else {
