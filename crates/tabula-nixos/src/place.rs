@@ -253,24 +253,47 @@ pub const DEFAULT_DEV_IMAGE: &str = "quay.io/toolbx/arch-toolbox:latest";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlaceError {
-    #[error(
-        "`{name}` is not a name tabula can write into host.toml (use letters, digits and `-_.+`)"
-    )]
-    BadName { name: String },
+    #[error("`{name}` cannot be placed as {kind}: {rule}")]
+    BadName {
+        name: String,
+        kind: &'static str,
+        rule: &'static str,
+    },
     #[error("`{name}` is not a Flathub application id: a GUI app is placed by its id, e.g. org.mozilla.firefox (see `flatpak search {name}`)")]
     NotAppId { name: String },
+    #[error(
+        "`{value}` cannot be written to the spec: an image or port has no spaces or line breaks"
+    )]
+    Spaced { value: String },
     #[error("host.toml is not valid TOML: {0}")]
     Toml(String),
     #[error("`{path}` in host.toml is a {found}, not a list")]
     NotAList { path: String, found: String },
 }
 
-fn plain_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
+fn plain(s: &str, extra: &[u8]) -> bool {
+    s.len() <= 128
+        && s.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
-        && s.as_bytes()[0].is_ascii_alphanumeric()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
+/// A nixpkgs attribute path (`ripgrep`, `kdePackages.kate`), as the spec's
+/// check rules accept it.
+fn attr_path(s: &str) -> bool {
+    s.len() <= 128
+        && s.split('.').all(|part| {
+            part.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-'".contains(&b))
+        })
+}
+
+fn spaced(s: &str) -> bool {
+    s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Reverse-DNS with at least three parts, as Flathub requires.
@@ -288,27 +311,41 @@ fn app_id(s: &str) -> bool {
 /// Walk the tree for `kind`.
 ///
 /// # Errors
-/// [`PlaceError::BadName`] or [`PlaceError::NotAppId`] for a name that cannot
-/// go into the spec.
+/// [`PlaceError::BadName`], [`PlaceError::NotAppId`] or
+/// [`PlaceError::Spaced`] for what cannot go into the spec.
 pub fn decide(name: &str, kind: Kind, opts: &Options) -> Result<Placement, PlaceError> {
-    let bad = || PlaceError::BadName {
+    // The same rules as the spec's `container-invalid` check, so a placement
+    // never writes what `tabula check` would then refuse.
+    let bad = |rule| PlaceError::BadName {
         name: name.to_owned(),
+        kind: kind.name(),
+        rule,
     };
-    let change = match kind {
-        Kind::Gui => {
-            if !app_id(name) {
-                return Err(PlaceError::NotAppId {
-                    name: name.to_owned(),
-                });
-            }
-            SpecChange::FlatpakApp {
-                app_id: name.to_owned(),
-            }
+    for v in opts.image.iter().chain(&opts.ports) {
+        if spaced(v) {
+            return Err(PlaceError::Spaced { value: v.clone() });
         }
-        _ if !plain_name(name) => return Err(bad()),
+    }
+    let change = match kind {
+        Kind::Cli if !attr_path(name) => {
+            return Err(bad(
+                "a nixpkgs attribute name, e.g. ripgrep or kdePackages.kate",
+            ))
+        }
         Kind::Cli => SpecChange::NixPackage {
             package: name.to_owned(),
         },
+        Kind::Gui if !app_id(name) => {
+            return Err(PlaceError::NotAppId {
+                name: name.to_owned(),
+            })
+        }
+        Kind::Gui => SpecChange::FlatpakApp {
+            app_id: name.to_owned(),
+        },
+        Kind::Dev | Kind::Service if !plain(name, b"-_.") => {
+            return Err(bad("a container name is letters, digits and `-_.`"))
+        }
         Kind::Dev => SpecChange::DistroboxImage {
             name: name.to_owned(),
             image: opts
@@ -324,6 +361,9 @@ pub fn decide(name: &str, kind: Kind, opts: &Options) -> Result<Placement, Place
                 .unwrap_or_else(|| format!("docker.io/library/{name}:latest")),
             ports: opts.ports.clone(),
         },
+        Kind::Untrusted if !plain(name, b"-_") => {
+            return Err(bad("a microVM name is letters, digits, `-` and `_`"))
+        }
         Kind::Untrusted => SpecChange::Microvm {
             name: name.to_owned(),
         },

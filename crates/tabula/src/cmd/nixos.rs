@@ -497,12 +497,32 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool)> 
     if !applied.changed {
         return Ok((path, false));
     }
-    tabula_spec::parse(&path.to_string_lossy(), &applied.text).with_context(|| {
+    let edited = tabula_spec::parse(&path.to_string_lossy(), &applied.text).with_context(|| {
         format!(
             "the edited {} would not be a valid spec; nothing written",
             path.display()
         )
     })?;
+    // Refuse an edit that `tabula check` would then refuse; errors the file
+    // already had are not this command's business.
+    let errors = |l: &tabula_spec::Loaded| -> std::collections::BTreeSet<String> {
+        tabula_spec::check::check(l)
+            .into_iter()
+            .filter(|f| f.severity == tabula_spec::check::Severity::Error)
+            .map(|f| format!("{} [{}] {}", f.at, f.code, f.message))
+            .collect()
+    };
+    let before = errors(&loaded);
+    let new: Vec<String> = errors(&edited).difference(&before).cloned().collect();
+    if !new.is_empty() {
+        return Err(exit::Refused(format!(
+            "placing {} would make {} fail `tabula check`; nothing written:\n  {}",
+            p.name,
+            path.display(),
+            new.join("\n  ")
+        ))
+        .into());
+    }
     place::write_atomic(&path, applied.text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok((path, true))
