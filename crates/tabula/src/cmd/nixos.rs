@@ -248,6 +248,9 @@ pub(crate) fn print_diff(r: &DiffResult, ctx: &Ctx) {
             Change::Resized => ("·", Style::Dim),
         };
         let versions = match p.change {
+            // A path without a version (`etc`, `unit-foo`) shows no version.
+            Change::Added if p.added_versions == [""] => String::new(),
+            Change::Removed if p.removed_versions == [""] => String::new(),
             Change::Added => closure_diff::show_versions(&p.added_versions),
             Change::Removed => closure_diff::show_versions(&p.removed_versions),
             Change::Resized => "(same version)".to_owned(),
@@ -266,8 +269,13 @@ pub(crate) fn print_diff(r: &DiffResult, ctx: &Ctx) {
                 closure_diff::human(p.size_delta)
             )
         };
+        let versions = if versions.is_empty() {
+            versions
+        } else {
+            format!(" {versions}")
+        };
         println!(
-            "  {} {} {versions}{size}",
+            "  {} {}{versions}{size}",
             ctx.paint(style, mark),
             ctx.paint(Style::Bold, &p.name)
         );
