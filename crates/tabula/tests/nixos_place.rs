@@ -212,3 +212,37 @@ fn questions_are_asked_one_by_one_on_a_terminal() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no branch"), "{out}");
 }
+
+#[test]
+fn a_runtime_that_is_off_is_switched_on_and_said_so() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("host.toml");
+    let off = HOST.replacen(
+        "[containers.microvm]\nenable = true",
+        "[containers.microvm]\nenable = false",
+        1,
+    );
+    assert_ne!(off, HOST);
+    std::fs::write(&file, &off).unwrap();
+    tabula(d.path())
+        .args(["place", "sandbox", "--kind", "untrusted", "--apply"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "[containers.microvm] enable = true (it was off)",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        off.replacen(
+            "[containers.microvm]\nenable = false\nvms = []",
+            "[containers.microvm]\nenable = true\nvms = [{ name = \"sandbox\" }]",
+            1
+        )
+    );
+    // A name the spec's check would refuse is refused before anything is written.
+    tabula(d.path())
+        .args(["place", "bad.name", "--kind", "untrusted", "--apply"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("microVM name"));
+}

@@ -449,8 +449,8 @@ pub fn place(a: &PlaceArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
         ctx.print_json(&serde_json::json!({
             "placement": p,
-            "applied": written.as_ref().map(|(path, changed)| serde_json::json!({
-                "file": path, "changed": changed,
+            "applied": written.as_ref().map(|(path, changed, enabled)| serde_json::json!({
+                "file": path, "changed": changed, "enabled_runtime": enabled,
             })),
         }))?;
         return Ok(exit::OK);
@@ -467,8 +467,15 @@ pub fn place(a: &PlaceArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         w.runtime, w.kernel, w.filesystem, w.network, w.overhead, w.use_case
     );
     println!("  change:  {}", p.change.describe());
+    if let Some((_, _, true)) = &written {
+        let (table, _) = p.change.key();
+        println!(
+            "  also:    [{}] enable = true (it was off)",
+            table.join(".")
+        );
+    }
     match written {
-        Some((path, true)) => println!(
+        Some((path, true, _)) => println!(
             "{}",
             ctx.paint(
                 Style::Ok,
@@ -478,7 +485,7 @@ pub fn place(a: &PlaceArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 )
             )
         ),
-        Some((path, false)) => println!("already in {}: nothing to write", path.display()),
+        Some((path, false, _)) => println!("already in {}: nothing to write", path.display()),
         None => println!(
             "{}",
             ctx.paint(Style::Dim, "(add --apply to write it into host.toml)")
@@ -489,7 +496,8 @@ pub fn place(a: &PlaceArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 
 /// Write the placement into the spec file: refused for the embedded host;
 /// the result is checked to still be a valid spec before it replaces the file.
-fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool)> {
+/// Returns the file, whether it changed, and whether the runtime was switched on.
+fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool, bool)> {
     let path = match ctx.spec_source() {
         tabula_spec::SpecSource::File(path) => path,
         other => {
@@ -503,7 +511,7 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool)> 
     let applied = place::apply(&loaded.text, &p.change)
         .with_context(|| format!("editing {}", path.display()))?;
     if !applied.changed {
-        return Ok((path, false));
+        return Ok((path, false, false));
     }
     let edited = tabula_spec::parse(&path.to_string_lossy(), &applied.text).with_context(|| {
         format!(
@@ -533,7 +541,7 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool)> 
     }
     place::write_atomic(&path, applied.text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok((path, true))
+    Ok((path, true, applied.enabled))
 }
 
 // --- rebuild ----------------------------------------------------------------
