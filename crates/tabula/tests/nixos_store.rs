@@ -199,6 +199,33 @@ fn generations_lists_every_generation_with_its_facts() {
             assert!(g["date"].as_str().unwrap().starts_with("20"), "{file}");
         }
     }
+    // The same numbers, dates and current mark as `nix-env --list-generations`
+    // ("   3   2026-11-25 17:47:33   (current)", in UTC here).
+    let nix: Vec<(u64, String, bool)> = read(w, "nix-env-generations.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[0].parse().unwrap(),
+                format!("{} {}", f[1], f[2]),
+                l.contains("(current)"),
+            )
+        })
+        .collect();
+    let ours: Vec<(u64, String, bool)> = json(w, "generations-db.json")["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["number"].as_u64().unwrap(),
+                g["date"].as_str().unwrap().to_owned(),
+                g["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ours, nix);
     assert_eq!(json(w, "generations-db.json")["method"], "database");
     assert_eq!(json(w, "generations-cli.json")["method"], "cli");
     let text = read(w, "generations.txt");
