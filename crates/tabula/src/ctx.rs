@@ -30,14 +30,17 @@ impl Ctx {
     }
 
     /// Where the spec comes from: `--spec FILE`, else `./host.toml` when
-    /// present, else the embedded default host.
+    /// present, else `/etc/nixos/host.toml` (where `render` and `install`
+    /// put it on the installed machine), else the embedded default host.
     pub fn spec_source(&self) -> SpecSource {
         if let Some(p) = &self.spec_path {
             return SpecSource::File(p.clone());
         }
-        let local = Path::new("host.toml");
-        if local.is_file() {
-            return SpecSource::File(local.to_owned());
+        for candidate in ["host.toml", "/etc/nixos/host.toml"] {
+            let p = Path::new(candidate);
+            if p.is_file() {
+                return SpecSource::File(p.to_owned());
+            }
         }
         SpecSource::Embedded(tabula_spec::embedded::DEFAULT_HOST)
     }

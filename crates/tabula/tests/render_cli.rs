@@ -154,7 +154,14 @@ fn re_rendering_changes_nothing_and_keeps_custom_nix() {
         .filter(|(p, s)| s == "written" && !p.starts_with("docs/"))
         .map(|(p, _)| p)
         .collect();
-    assert_eq!(written, [format!("{HOST}/security.nix")]);
+    // The spec itself travels with the flake, so it changes too.
+    assert_eq!(
+        written,
+        ["host.toml".to_owned(), format!("{HOST}/security.nix")]
+    );
+    assert!(std::fs::read_to_string(out.join("host.toml"))
+        .unwrap()
+        .contains("allowed_tcp_ports = [22]"));
     let sec = std::fs::read_to_string(out.join(HOST).join("security.nix")).unwrap();
     assert!(sec.contains("allowedTCPPorts = [ 22 ];"), "{sec}");
 }
@@ -167,6 +174,7 @@ fn every_reported_file_is_the_flake_or_under_docs() {
     for path in statuses(&v).keys() {
         assert!(
             path == "flake.nix"
+                || path == "host.toml"
                 || path.starts_with(&format!("{HOST}/"))
                 || path.starts_with("docs/"),
             "{path}"

@@ -93,6 +93,9 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         );
     }
     files.extend(docs);
+    // The spec travels with the flake: on the installed machine
+    // /etc/nixos/host.toml is what every tabula command reads.
+    files.push(OutFile::generated("host.toml", loaded.text.clone()));
     let report = tabula_render::write_files(&a.out, &files)
         .with_context(|| format!("writing the flake into {}", a.out.display()))?;
     print_report(ctx, &a.out, spec, &counts, &report)?;
