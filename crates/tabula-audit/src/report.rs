@@ -153,7 +153,11 @@ impl Report {
             plural(self.groups.len() as u64)
         );
         if !self.groups.is_empty() {
-            let _ = writeln!(s, "{:>10} {:>8}  {:<16}  PATH", "BYTES", "FILES", "NEWEST");
+            let _ = writeln!(
+                s,
+                "{:>10} {:>8}  {:<16}  PATH",
+                "BYTES", "FILES", "NEWEST (UTC)"
+            );
         }
         let shown = if limit == 0 {
             self.groups.len()
@@ -199,13 +203,16 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "kept: {} by mounts, {} by persistence entries, {} ephemeral by design; \
-             {} special files skipped, {} other filesystems not entered, {} vanished during the walk",
+            "kept: {} by mounts, {} by persistence entries, {} ephemeral by design \
+             (counted where the walk stopped); skipped: {} special file{}, \
+             {} other filesystem{} not entered, {} vanished during the walk",
             t.persisted_by_mount,
             t.persisted_by_entry,
             t.ephemeral,
             t.special,
+            plural(t.special),
             t.other_filesystem,
+            plural(t.other_filesystem),
             t.vanished
         );
         if !self.problems.is_empty() {
