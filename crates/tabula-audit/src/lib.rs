@@ -26,7 +26,7 @@ use serde::Serialize;
 use tabula_spec::HostSpec;
 
 pub use policy::{Class, MountSource, Policy, PolicyError, Rule};
-pub use report::{suggest, Group, Report, Suggestion};
+pub use report::{suggest, Group, Report, Suggestion, UserSuggestion};
 pub use walk::{WalkError, WalkOptions};
 
 /// Where the mount table comes from.

@@ -280,8 +280,8 @@ impl Group {
 pub struct Suggestion {
     pub directories: Vec<String>,
     pub files: Vec<String>,
-    /// Per user: (directories, files), relative to the home.
-    pub users: BTreeMap<String, (Vec<String>, Vec<String>)>,
+    /// Per user, relative to the home.
+    pub users: BTreeMap<String, UserSuggestion>,
     /// Paths no entry can name (not UTF-8, a line break), with the reason.
     pub unpersistable: Vec<(String, String)>,
     /// Groups whose file list was cut (see `names_cap`): run again after
@@ -289,6 +289,13 @@ pub struct Suggestion {
     pub incomplete: Vec<String>,
     /// The spec has no `[persistence]` yet: a root must be chosen.
     pub needs_root: bool,
+}
+
+/// Entries for one user's `[persistence.users.NAME]`, relative to the home.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserSuggestion {
+    pub directories: Vec<String>,
+    pub files: Vec<String>,
 }
 
 /// The host.toml entries that would keep what the report found lost.
@@ -317,9 +324,9 @@ pub fn suggest(report: &Report, policy: &Policy, spec: &HostSpec) -> Suggestion 
                 if RelPath::parse(rel).is_ok() {
                     let e = s.users.entry(user.clone()).or_default();
                     if dir {
-                        e.0.push(rel.to_owned());
+                        e.directories.push(rel.to_owned());
                     } else {
-                        e.1.push(rel.to_owned());
+                        e.files.push(rel.to_owned());
                     }
                     return;
                 }
@@ -351,9 +358,9 @@ pub fn suggest(report: &Report, policy: &Policy, spec: &HostSpec) -> Suggestion 
     }
     s.directories.sort();
     s.files.sort();
-    for (d, f) in s.users.values_mut() {
-        d.sort();
-        f.sort();
+    for u in s.users.values_mut() {
+        u.directories.sort();
+        u.files.sort();
     }
     s
 }
@@ -393,10 +400,10 @@ impl Suggestion {
             list(&mut s, "directories", &self.directories);
             list(&mut s, "files", &self.files);
         }
-        for (user, (d, f)) in &self.users {
+        for (user, u) in &self.users {
             let _ = writeln!(s, "\n[persistence.users.{}]", key(user));
-            list(&mut s, "directories", d);
-            list(&mut s, "files", f);
+            list(&mut s, "directories", &u.directories);
+            list(&mut s, "files", &u.files);
         }
         for (p, why) in &self.unpersistable {
             let _ = writeln!(

@@ -367,9 +367,9 @@ fn per_user_entries_judge_an_ephemeral_home() {
     assert_eq!(group(&r, "/home/user/junk").kind, GroupKind::Tree);
     assert_eq!(group(&r, "/home/user").files, vec![".viminfo"]);
     let s = tabula_audit::suggest(&r, &policy, &spec);
-    let (dirs, files) = &s.users["user"];
-    assert_eq!(dirs, &vec!["junk".to_owned()]);
-    assert_eq!(files, &vec![".viminfo".to_owned()]);
+    let u = &s.users["user"];
+    assert_eq!(u.directories, vec!["junk".to_owned()]);
+    assert_eq!(u.files, vec![".viminfo".to_owned()]);
     let again = run(root, &common::merge_suggestion(&text, &s.to_toml()));
     assert_eq!(again.totals.lost, 0, "{:#?}", again.groups);
 }
