@@ -109,6 +109,9 @@ pub const DEFAULT_IGNORES: &[(&str, &str)] = &[
 /// (a directory entry would hide what NixOS writes there at boot).
 const BOUNDARIES: &[&str] = &["/etc", "/var", "/usr", "/bin", "/lib", "/lib64", "/home"];
 
+/// The upper directory of NixOS's /etc overlay: its content is /etc's.
+pub const ETC_UPPER: &str = "/.rw-etc/upper";
+
 /// Symlink targets under these prefixes are NixOS-generated `/etc` entries.
 pub const NIXOS_ETC_TARGETS: &[&[u8]] = &[b"/etc/static/", b"/nix/store/", b"/etc/zoneinfo/"];
 
@@ -323,6 +326,24 @@ impl Policy {
         for (path, why) in DEFAULT_IGNORES {
             p.insert(path, Class::Ephemeral, (*why).to_owned());
         }
+        // NixOS's /etc overlay (`system.etc.overlay`, etc-activation.nix):
+        // /etc is an overlay whose writable upper directory lives on the
+        // root tmpfs; what is written to /etc lands there.
+        p.mark(ETC_UPPER, F_NIXOS_ETC | F_BOUNDARY);
+        for (path, why) in DEFAULT_IGNORES {
+            if let Some(rest) = path.strip_prefix("/etc/") {
+                p.insert(
+                    &format!("{ETC_UPPER}/{rest}"),
+                    Class::Ephemeral,
+                    (*why).to_owned(),
+                );
+            }
+        }
+        p.insert(
+            "/.rw-etc/work",
+            Class::Ephemeral,
+            "NixOS: work directory of the /etc overlay".into(),
+        );
         if let Some(clean) = etc_clean {
             for line in clean.lines().map(str::trim).filter(|l| !l.is_empty()) {
                 let rel = line.trim_start_matches('/');

@@ -305,13 +305,19 @@ pub fn suggest(report: &Report, policy: &Policy, spec: &HostSpec) -> Suggestion 
         ..Suggestion::default()
     };
     let add = |path: Vec<u8>, dir: bool, s: &mut Suggestion| {
-        let Ok(text) = String::from_utf8(path.clone()) else {
+        let Ok(mut text) = String::from_utf8(path.clone()) else {
             s.unpersistable.push((
                 String::from_utf8_lossy(&path).into_owned(),
                 "the name is not UTF-8, which host.toml cannot hold".into(),
             ));
             return;
         };
+        // What the /etc overlay stores is persisted under its /etc name.
+        if let Some(rest) = text.strip_prefix(crate::policy::ETC_UPPER) {
+            if rest.starts_with('/') {
+                text = format!("/etc{rest}");
+            }
+        }
         if let Err(e) = AbsPath::parse(&text) {
             s.unpersistable.push((text, e));
             return;

@@ -435,3 +435,33 @@ fn a_tree_changing_under_the_walk() {
     stop.store(true, Ordering::Relaxed);
     churn.join().unwrap();
 }
+
+/// NixOS's /etc overlay keeps what is written to /etc in /.rw-etc/upper on
+/// the root tmpfs: judged like /etc, suggested under its /etc name.
+#[test]
+fn etc_overlay_upper_directory_is_judged_as_etc() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::file(root, ".rw-etc/upper/adjtime", 7);
+    common::file(root, ".rw-etc/upper/passwd", 70);
+    common::symlink(root, ".rw-etc/upper/hosts", "/etc/static/hosts");
+    common::file(
+        root,
+        ".rw-etc/upper/NetworkManager/system-connections/home.nmconnection",
+        90,
+    );
+    common::file(root, ".rw-etc/work/work/x", 1);
+    let text = common::spec_text(&[]);
+    let spec = common::spec(&text);
+    let policy = tabula_audit::policy_for(&spec, root, Mounts::Spec).unwrap();
+    let r = tabula_audit::audit_with(&policy, root, &WalkOptions::default()).unwrap();
+    assert_eq!(r.totals.lost, 2, "{:#?}", r.groups);
+    assert_eq!(group(&r, "/.rw-etc/upper").files, vec!["adjtime"]);
+    assert_eq!(
+        group(&r, "/.rw-etc/upper/NetworkManager").kind,
+        GroupKind::Tree
+    );
+    let s = tabula_audit::suggest(&r, &policy, &spec);
+    assert_eq!(s.directories, vec!["/etc/NetworkManager"]);
+    assert_eq!(s.files, vec!["/etc/adjtime"]);
+}
