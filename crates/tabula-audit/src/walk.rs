@@ -15,11 +15,13 @@
 //! the report), plus one `statx` per opened directory for the mount check.
 //!
 //! ## Parallelism
-//! Each worker thread keeps its own LIFO stack of directories (depth first,
-//! so few directories are open at once); when another worker is idle it
-//! hands over the older half of its stack (the subtrees nearest the root,
-//! the largest). A directory's handle is shared by its pending children
-//! (`Arc<OwnedFd>`) and closes when the last of them has opened itself.
+//! Worker threads share one LIFO stack of directories (depth first, so few
+//! directories are open at once). A worker publishes the subdirectories it
+//! found and takes the next directory under one lock per directory: cheap
+//! next to reading a directory, and a worker the scheduler stops on a busy
+//! machine holds back nothing but the directory it is reading. A
+//! directory's handle is shared by its pending children (`Arc<OwnedFd>`)
+//! and closes when the last of them has opened itself.
 //!
 //! ## Memory
 //! Lost entries are aggregated bottom-up into one [`RawGroup`] per wholly
@@ -351,33 +353,29 @@ fn raise_fd_limit() {
 impl Shared<'_> {
     fn worker(&self) {
         let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut local: Vec<Job> = Vec::new();
+        let mut children: Vec<Job> = Vec::new();
         let mut totals = Totals::default();
-        loop {
-            let job = match local.pop() {
-                Some(j) => j,
-                None => match self.take_shared() {
-                    Some(j) => j,
-                    None => break,
-                },
-            };
-            self.process(job, &mut local, buf.spare_capacity_mut(), &mut totals);
+        let mut job = self.next(lock(&self.stack));
+        while let Some(j) = job {
+            self.process(j, &mut children, buf.spare_capacity_mut(), &mut totals);
+            // Publish the children and take the next directory under one
+            // lock: one lock per directory is cheap next to reading it, and
+            // a worker that the scheduler stops holds nothing back.
+            let mut s = lock(&self.stack);
+            s.extend(children.drain(..));
             if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
-                let _g = lock(&self.stack);
                 self.cv.notify_all();
+            } else if s.len() > 1 && self.idle.load(Ordering::Relaxed) > 0 {
+                self.cv.notify_one();
             }
-            if local.len() > 1 && self.idle.load(Ordering::Relaxed) > 0 {
-                let half = local.len() / 2;
-                let mut s = lock(&self.stack);
-                s.extend(local.drain(..half));
-                self.cv.notify_all();
-            }
+            job = self.next(s);
         }
         lock(&self.totals).merge(&totals);
     }
 
-    fn take_shared(&self) -> Option<Job> {
-        let mut s = lock(&self.stack);
+    /// The next directory (LIFO: depth first), waiting while others work;
+    /// `None` when the walk is done.
+    fn next<'s>(&'s self, mut s: MutexGuard<'s, Vec<Job>>) -> Option<Job> {
         loop {
             if let Some(j) = s.pop() {
                 return Some(j);
@@ -406,7 +404,7 @@ impl Shared<'_> {
     fn process(
         &self,
         job: Job,
-        local: &mut Vec<Job>,
+        out: &mut Vec<Job>,
         buf: &mut [MaybeUninit<u8>],
         totals: &mut Totals,
     ) {
@@ -590,7 +588,7 @@ impl Shared<'_> {
                     boundary: self.policy.flags(cref) & F_BOUNDARY != 0,
                     st: Mutex::default(),
                 });
-                local.push(Job {
+                out.push(Job {
                     dir: JobDir::At(Arc::clone(&fd)),
                     node: child,
                     pref: cref,
