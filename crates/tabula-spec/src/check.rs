@@ -552,7 +552,11 @@ impl Checker<'_> {
             );
         }
         for p in &s.partitions {
-            if !numbers.insert(p.number) || p.number <= last_number || p.number == 0 {
+            if !numbers.insert(p.number)
+                || p.number <= last_number
+                || p.number == 0
+                || p.number > 128
+            {
                 self.add(
                     "partition-number",
                     at(p.index).key("number"),
@@ -684,8 +688,10 @@ impl Checker<'_> {
                             "partition-overlap",
                             at(p.index).key("start"),
                             format!(
-                                "partition `{}` starts at byte {} but the previous one ends at {}",
-                                p.label, e.start, prev_end
+                                "partition `{}` starts at {} but the previous one ends at {}",
+                                p.label,
+                                crate::Size::bytes(e.start),
+                                crate::Size::bytes(prev_end)
                             ),
                             Some("move its start or shrink the partition before it".into()),
                         );
@@ -724,8 +730,16 @@ impl Checker<'_> {
             self.add(
                 "uuid-malformed",
                 at,
-                format!("`{}` is not a {kind} UUID", uuid.escape_debug()),
-                Some(format!("a {kind} UUID is {}", kind.uuid_form())),
+                format!(
+                    "`{}` is not {} {kind} UUID",
+                    uuid.escape_debug(),
+                    article(kind.name())
+                ),
+                Some(format!(
+                    "{} {kind} UUID is {}",
+                    article(kind.name()),
+                    kind.uuid_form()
+                )),
             );
         }
     }
@@ -1648,6 +1662,15 @@ impl Checker<'_> {
                 Some("rootless storage lives in /home (persistent here); keep this mount for rootful containers or drop it".into()),
             );
         }
+    }
+}
+
+/// "an" before a filesystem name read letter by letter or starting with a
+/// vowel sound (an ext4, an NTFS, an XFS), else "a".
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u' | 'n' | 'x') => "an",
+        _ => "a",
     }
 }
 
