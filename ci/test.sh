@@ -52,6 +52,6 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test (every crate, every layer)"
-cargo test --workspace --locked 2>&1 | tee target/test.log
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test.log
 # Print one plain closing line with the totals of every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test.log
