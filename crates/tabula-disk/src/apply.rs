@@ -200,8 +200,8 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
                 if spec.luks.as_ref().is_some_and(|s| s.uuid.eq_ignore_ascii_case(&l.uuid)))
         });
         if luks_ok {
-            if let Some(k) = opts.keyfile.as_ref().filter(|p| p.exists()) {
-                keyfile_opens = Some(key_opens(&node, &Key::File(k.clone()))?);
+            if let Some(k) = &opts.keyfile {
+                keyfile_opens = Some(k.exists() && key_opens(&node, &Key::File(k.clone()))?);
             }
             let closed = disk.partitions.iter().any(|p| {
                 p.node == node && matches!(&p.content, Content::Luks(l) if l.open.is_none())

@@ -17,6 +17,7 @@ pub mod loopdev;
 pub mod mount;
 pub mod plan;
 pub mod probe;
+pub mod secret;
 
 pub use plan::{Action, Line, Plan, PlanOptions, Step};
 pub use probe::DiskProbe;

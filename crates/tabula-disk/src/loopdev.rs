@@ -69,6 +69,13 @@ impl LoopDevice {
         rescan_partitions(&self.device)
     }
 
+    /// Leave the device attached past this guard (a mounted layout needs
+    /// it); `tabula unmount --disk IMAGE` detaches it. Returns its name.
+    pub fn keep(mut self) -> String {
+        self.detached = true;
+        self.device.clone()
+    }
+
     /// Detach now, reporting failure (Drop detaches quietly otherwise).
     ///
     /// # Errors
@@ -121,6 +128,25 @@ pub fn rescan_partitions(device: &str) -> Result<()> {
     Ok(())
 }
 
+/// Detach every loop device backing `image` (after `tabula mount` of an
+/// image). Returns the devices detached.
+///
+/// # Errors
+/// When losetup fails.
+pub fn detach_image(image: &Path) -> Result<Vec<String>> {
+    let out = Cmd::new("losetup")
+        .args(["--noheadings", "--output", "NAME", "-j"])
+        .arg(image)
+        .run()?;
+    let mut done = Vec::new();
+    for dev in out.text().lines().map(str::trim).filter(|l| !l.is_empty()) {
+        drop_partitions(dev);
+        Cmd::new("losetup").args(["-d", dev]).run()?;
+        done.push(dev.to_owned());
+    }
+    Ok(done)
+}
+
 /// Create `path` as a sparse file of `size` bytes (it must not exist).
 ///
 /// # Errors
@@ -164,6 +190,15 @@ impl Target {
                 "{} is neither a block device nor an image file",
                 path.display()
             )))
+        }
+    }
+
+    /// Keep an image's loop device attached past this value (see
+    /// [`LoopDevice::keep`]); returns the device.
+    pub fn keep(self) -> String {
+        match self {
+            Target::Block(d) => d,
+            Target::Image(l) => l.keep(),
         }
     }
 
