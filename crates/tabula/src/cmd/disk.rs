@@ -89,11 +89,16 @@ fn print_plan(ctx: &Ctx, plan: &Plan) {
         ctx.paint(Style::Bold, &format!("plan for {}", plan.device))
     );
     for l in &plan.lines {
+        // What is kept is dimmed so that the changes stand out.
+        let reason = if l.action == Action::Keep {
+            ctx.paint(Style::Dim, &l.reason)
+        } else {
+            l.reason.clone()
+        };
         println!(
-            "  {}  {:<w$}  {}",
+            "  {}  {:<w$}  {reason}",
             paint_action(ctx, l.action),
-            l.object,
-            l.reason
+            l.object
         );
     }
     let count = |a: Action| plan.lines.iter().filter(|l| l.action == a).count();
