@@ -155,7 +155,11 @@ pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             no_open: true,
             ..Default::default()
         };
-        let (_, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
+        let (probe, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
+        if ctx.verbose > 0 {
+            // -v: what the plan was computed from.
+            eprintln!("{}", serde_json::to_string_pretty(&probe)?);
+        }
         plan
     } else {
         let size = args.size.unwrap_or(spec.disk.size.as_u64());
