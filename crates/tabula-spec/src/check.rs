@@ -1,1 +1,1610 @@
-//! # The rules of `tabula check` (filled in below)
+//! # The rules of `tabula check`
+//!
+//! Each rule has a stable code, a severity, a place in host.toml and a fix
+//! hint. Rules read the validated [`HostSpec`]; what could not even be built
+//! (a bad size, an unknown key) is a [`crate::SpecError`] instead, which
+//! `tabula check` shows with the code [`SPEC_SHAPE`].
+//!
+//! Pure: the date used for end-of-life checks is a parameter.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::model::{
+    FsType, HostSpec, Kdf, Loader, MountSource, Owner, PartSize, PartType, Release, SessionKind,
+};
+use crate::path::AbsPath;
+use crate::{KeyPath, Loaded, SpecError};
+
+/// The code of findings that come from a spec that could not be built.
+pub const SPEC_SHAPE: &str = "spec-shape";
+
+/// Microsoft's minimum disk size for Windows 11.
+const WINDOWS_11_MIN: u64 = 64_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// One rule, for `tabula check --rules` and the README.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rule {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+/// Every rule tabula knows, in the order they run.
+pub const RULES: &[Rule] = &[
+    rule(
+        SPEC_SHAPE,
+        Severity::Error,
+        "the file cannot be read as a host spec (syntax, unknown key, bad value)",
+    ),
+    rule(
+        "release-unsupported",
+        Severity::Error,
+        "the boot loader or a feature has no NixOS module in this release",
+    ),
+    rule(
+        "release-eol",
+        Severity::Warning,
+        "the NixOS release is past its end of life",
+    ),
+    rule(
+        "hostname-invalid",
+        Severity::Error,
+        "the host name is not a valid host name (letters, digits, `-`, at most 63)",
+    ),
+    rule(
+        "partition-number",
+        Severity::Error,
+        "partition numbers are duplicated or out of disk order",
+    ),
+    rule(
+        "partition-label-duplicate",
+        Severity::Error,
+        "two partitions share a GPT name",
+    ),
+    rule(
+        "partition-label-invalid",
+        Severity::Error,
+        "a GPT name is empty, too long (36) or holds control characters",
+    ),
+    rule(
+        "partition-rest-twice",
+        Severity::Error,
+        "more than one partition takes the rest of the disk",
+    ),
+    rule(
+        "partition-overlap",
+        Severity::Error,
+        "a partition starts before the previous one ends",
+    ),
+    rule(
+        "partition-exceeds-disk",
+        Severity::Error,
+        "the partitions do not fit on the disk",
+    ),
+    rule(
+        "partition-no-content",
+        Severity::Error,
+        "a partition has neither a filesystem nor the LUKS container, or both",
+    ),
+    rule(
+        "foreign-formatted",
+        Severity::Error,
+        "a partition owned by another system is marked to be formatted",
+    ),
+    rule(
+        "esp-shared-formatted",
+        Severity::Error,
+        "an ESP shared with another system is marked to be formatted",
+    ),
+    rule(
+        "windows-too-small",
+        Severity::Warning,
+        "the Windows partition is under Microsoft's 64 GB minimum",
+    ),
+    rule(
+        "uuid-malformed",
+        Severity::Error,
+        "a UUID does not have its filesystem's form",
+    ),
+    rule(
+        "label-too-long",
+        Severity::Error,
+        "a filesystem label is longer than the filesystem allows",
+    ),
+    rule(
+        "luks-partition",
+        Severity::Error,
+        "the LUKS container's partition is missing or not marked `luks = true`",
+    ),
+    rule(
+        "kdf-weakened",
+        Severity::Warning,
+        "the LUKS key derivation is weaker than argon2id with cryptsetup's defaults",
+    ),
+    rule(
+        "keyfile-driver-missing",
+        Severity::Error,
+        "the USB keyfile's filesystem driver is not in the initrd",
+    ),
+    rule(
+        "keyfile-usb-missing",
+        Severity::Warning,
+        "the initrd lacks the USB drivers needed to read the keyfile stick",
+    ),
+    rule(
+        "keyfile-password-fallback",
+        Severity::Info,
+        "how the container is unlocked when the stick is absent",
+    ),
+    rule(
+        "subvolume-duplicate",
+        Severity::Error,
+        "a subvolume is declared twice",
+    ),
+    rule(
+        "subvolume-parent-undeclared",
+        Severity::Error,
+        "a nested subvolume's parent is not declared",
+    ),
+    rule(
+        "estimates-exceed-pool",
+        Severity::Warning,
+        "the subvolume estimates' upper bounds exceed the pool",
+    ),
+    rule(
+        "estimates-fit-pool",
+        Severity::Info,
+        "the subvolume estimates against the pool, with the figures",
+    ),
+    rule(
+        "mount-duplicate",
+        Severity::Error,
+        "two mounts share a mount point",
+    ),
+    rule(
+        "mount-source-undeclared",
+        Severity::Error,
+        "a mount's subvolume or partition is not declared",
+    ),
+    rule(
+        "mount-option-invalid",
+        Severity::Error,
+        "a mount option cannot be represented (`,`, space, control characters)",
+    ),
+    rule(
+        "root-not-tmpfs",
+        Severity::Warning,
+        "the root filesystem is not a tmpfs, so nothing is wiped at boot",
+    ),
+    rule(
+        "tmpfs-size",
+        Severity::Warning,
+        "the tmpfs root's size is malformed or larger than the RAM",
+    ),
+    rule(
+        "needed-for-boot",
+        Severity::Error,
+        "a filesystem needed at boot is not marked `needed_for_boot`",
+    ),
+    rule(
+        "persist-not-persistent",
+        Severity::Error,
+        "the persistence root is on no persistent filesystem",
+    ),
+    rule(
+        "entry-covered-by-mount",
+        Severity::Warning,
+        "a persistence entry is already on a persistent mount",
+    ),
+    rule(
+        "covered-by-wrong",
+        Severity::Error,
+        "`covered_by` names a mount that does not persist the entry",
+    ),
+    rule(
+        "entry-duplicate",
+        Severity::Error,
+        "a persistence entry is listed twice",
+    ),
+    rule(
+        "config-on-tmpfs",
+        Severity::Warning,
+        "the configuration's location (/etc/nixos) is not persisted",
+    ),
+    rule(
+        "user-undeclared",
+        Severity::Warning,
+        "the primary user or a persistence user is not declared in [[user]]",
+    ),
+    rule(
+        "user-no-password",
+        Severity::Warning,
+        "a user has no password file while users are immutable",
+    ),
+    rule(
+        "password-file-not-persistent",
+        Severity::Error,
+        "a password file is lost at reboot",
+    ),
+    rule(
+        "session-invalid",
+        Severity::Error,
+        "a desktop session is incomplete, duplicated or cannot be written safely",
+    ),
+    rule(
+        "session-default-unknown",
+        Severity::Error,
+        "the default session is not one of the sessions",
+    ),
+    rule(
+        "boot-entry-invalid",
+        Severity::Error,
+        "a boot entry names an unknown system or cannot be written safely",
+    ),
+    rule(
+        "foreign-unreachable",
+        Severity::Warning,
+        "a foreign system has no boot entry",
+    ),
+    rule(
+        "not-dual-boot",
+        Severity::Info,
+        "a standalone host shares its disk with foreign systems",
+    ),
+    rule(
+        "container-invalid",
+        Severity::Error,
+        "a package, image, app id or VM name cannot be written where it goes",
+    ),
+    rule(
+        "rootless-podman-storage",
+        Severity::Info,
+        "rootless Podman keeps images in each user's home, not /var/lib/containers",
+    ),
+    rule(
+        "text-unrepresentable",
+        Severity::Error,
+        "a value holds characters its file format cannot carry",
+    ),
+];
+
+const fn rule(code: &'static str, severity: Severity, summary: &'static str) -> Rule {
+    Rule {
+        code,
+        severity,
+        summary,
+    }
+}
+
+fn severity_of(code: &str) -> Severity {
+    RULES
+        .iter()
+        .find(|r| r.code == code)
+        .map_or(Severity::Error, |r| r.severity)
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Key path in host.toml (`partition[4].size`).
+    pub at: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+/// A civil date (UTC), for end-of-life checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Date {
+    /// Today in UTC, from the system clock.
+    pub fn today() -> Date {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Date::from_days(i64::try_from(secs / 86_400).unwrap_or(0))
+    }
+
+    /// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    pub fn from_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Date {
+            year: i32::try_from(year).unwrap_or(i32::MAX),
+            month: u32::try_from(month).unwrap_or(1),
+            day: u32::try_from(day).unwrap_or(1),
+        }
+    }
+
+    /// Parse `YYYY-MM-DD`.
+    pub fn parse(s: &str) -> Option<Date> {
+        let mut it = s.splitn(3, '-');
+        Some(Date {
+            year: it.next()?.parse().ok()?,
+            month: it.next()?.parse().ok()?,
+            day: it.next()?.parse().ok()?,
+        })
+    }
+}
+
+/// Run every rule against today's date.
+pub fn check(loaded: &Loaded) -> Vec<Finding> {
+    check_on(loaded, Date::today())
+}
+
+/// Run every rule as if today were `today`. Findings come sorted by
+/// severity, then by place in the file.
+pub fn check_on(loaded: &Loaded, today: Date) -> Vec<Finding> {
+    let mut c = Checker {
+        loaded,
+        out: Vec::new(),
+    };
+    let s = &loaded.spec;
+    c.release(s, today);
+    c.host(s);
+    c.partitions(s);
+    c.luks(s);
+    c.btrfs(s);
+    c.mounts(s);
+    c.persistence(s);
+    c.users(s);
+    c.desktop(s);
+    c.boot(s);
+    c.containers(s);
+    let mut out = c.out;
+    out.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(
+                a.line
+                    .unwrap_or(usize::MAX)
+                    .cmp(&b.line.unwrap_or(usize::MAX)),
+            )
+            .then(a.code.cmp(b.code))
+    });
+    out
+}
+
+/// Findings for a spec that could not be built: one per problem.
+pub fn findings_from_error(err: &SpecError) -> Vec<Finding> {
+    err.problems
+        .iter()
+        .map(|p| Finding {
+            code: SPEC_SHAPE,
+            severity: Severity::Error,
+            message: p.problem.message.clone(),
+            hint: p.problem.hint.clone(),
+            at: p.problem.at.to_string(),
+            line: p.line,
+            column: p.column,
+        })
+        .collect()
+}
+
+/// Whether any finding is an error.
+pub fn has_errors(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.severity == Severity::Error)
+}
+
+struct Checker<'a> {
+    loaded: &'a Loaded,
+    out: Vec<Finding>,
+}
+
+fn key(k: &str) -> KeyPath {
+    KeyPath::root().key(k)
+}
+
+/// Characters no line-based file (desktop entry, GRUB menu, crypttab) can hold.
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control())
+}
+
+impl Checker<'_> {
+    fn add(&mut self, code: &'static str, at: KeyPath, message: String, hint: Option<String>) {
+        let (line, column) = match self.loaded.line_col(&at) {
+            Some((l, c)) => (Some(l), Some(c)),
+            None => (None, None),
+        };
+        self.out.push(Finding {
+            code,
+            severity: severity_of(code),
+            message,
+            hint,
+            at: at.to_string(),
+            line,
+            column,
+        });
+    }
+
+    fn release(&mut self, s: &HostSpec, today: Date) {
+        let r = s.host.release;
+        if let Some(eol) = Date::parse(r.end_of_life()) {
+            if today > eol {
+                let supported = Release::ALL
+                    .into_iter()
+                    .rfind(|x| Date::parse(x.end_of_life()).is_some_and(|d| d >= today));
+                let newest = Release::ALL[Release::ALL.len() - 1];
+                let hint = match supported {
+                    Some(x) => format!("set release = \"{x}\" (tabula renders the option names of each release)"),
+                    None if newest == r => "move to a supported NixOS release; tabula knows none newer".into(),
+                    None => format!(
+                        "every release tabula knows is past its end of life; {newest} is the newest (ended {})",
+                        newest.end_of_life()
+                    ),
+                };
+                self.add(
+                    "release-eol",
+                    key("host").key("release"),
+                    format!(
+                        "NixOS {r} reached its end of life on {}: it gets no security updates",
+                        r.end_of_life()
+                    ),
+                    Some(hint),
+                );
+            }
+        }
+        if s.boot.loader == Loader::Refind && r < Release::R2505 {
+            self.add(
+                "release-unsupported",
+                key("boot").key("loader"),
+                format!("NixOS {r} has no rEFInd module (boot.loader.refind arrived in 25.05)"),
+                Some(
+                    "use loader = \"grub\" (it chain-loads the other systems) or a newer release"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    fn host(&mut self, s: &HostSpec) {
+        let n = &s.host.name;
+        let ok = !n.is_empty()
+            && n.len() <= 63
+            && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !n.starts_with('-')
+            && !n.ends_with('-');
+        if !ok {
+            self.add(
+                "hostname-invalid",
+                key("host").key("name"),
+                format!("`{}` is not a valid host name", n.escape_debug()),
+                Some("use letters, digits and `-` (at most 63), e.g. \"surface-pro-8\"".into()),
+            );
+        }
+    }
+
+    fn partitions(&mut self, s: &HostSpec) {
+        let at = |i: usize| KeyPath::root().index("partition", i);
+        let mut labels: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut last_number = 0;
+        let mut numbers = BTreeSet::new();
+        let rest: Vec<usize> = s
+            .partitions
+            .iter()
+            .filter(|p| p.size == PartSize::Rest)
+            .map(|p| p.index)
+            .collect();
+        for &i in rest.iter().skip(1) {
+            self.add(
+                "partition-rest-twice",
+                at(i).key("size"),
+                format!(
+                    "partition `{}` also takes the rest of the disk; only one can",
+                    s.partitions[i].label
+                ),
+                Some("give every partition but one a size".into()),
+            );
+        }
+        for p in &s.partitions {
+            if !numbers.insert(p.number) || p.number <= last_number || p.number == 0 {
+                self.add(
+                    "partition-number",
+                    at(p.index).key("number"),
+                    format!(
+                        "partition number {} is duplicated, zero or out of disk order",
+                        p.number
+                    ),
+                    Some("number partitions 1, 2, 3, ... in the order they lie on the disk".into()),
+                );
+            }
+            last_number = last_number.max(p.number);
+            if let Some(prev) = labels.insert(&p.label, p.index) {
+                self.add(
+                    "partition-label-duplicate",
+                    at(p.index).key("label"),
+                    format!(
+                        "partition label `{}` is also used by partition[{prev}]",
+                        p.label
+                    ),
+                    Some(
+                        "mounts and the LUKS container find partitions by label: make each unique"
+                            .into(),
+                    ),
+                );
+            }
+            if p.label.is_empty() || p.label.encode_utf16().count() > 36 || has_control(&p.label) {
+                self.add(
+                    "partition-label-invalid",
+                    at(p.index).key("label"),
+                    format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", p.label.escape_debug()),
+                    Some("use a short name such as \"boot\"".into()),
+                );
+            }
+            let has_fs = p.filesystem.is_some();
+            if has_fs == p.luks && p.owner.is_nixos() {
+                self.add(
+                    "partition-no-content",
+                    at(p.index),
+                    format!(
+                        "NixOS partition `{}` must hold either a filesystem or the LUKS container{}",
+                        p.label,
+                        if has_fs { ", not both" } else { "" }
+                    ),
+                    Some("add `filesystem = { type = \"ext4\" }` or `luks = true`".into()),
+                );
+            }
+            if !p.owner.is_nixos() && p.format {
+                self.add(
+                    "foreign-formatted",
+                    at(p.index).key("format"),
+                    format!("partition `{}` belongs to {} but is marked to be formatted", p.label, p.owner.name()),
+                    Some("remove `format = true`: tabula verifies foreign partitions and never formats them".into()),
+                );
+            }
+            if p.kind == PartType::Esp && !p.shared_with.is_empty() && p.format {
+                self.add(
+                    "esp-shared-formatted",
+                    at(p.index).key("format"),
+                    format!(
+                        "the ESP `{}` is shared with {} but marked to be formatted: that would erase their boot loaders",
+                        p.label,
+                        p.shared_with.join(", ")
+                    ),
+                    Some("set `format = false`".into()),
+                );
+            }
+            if p.owner.name().eq_ignore_ascii_case("windows") && p.kind == PartType::WindowsData {
+                if let PartSize::Fixed(size) = p.size {
+                    if size.as_u64() < WINDOWS_11_MIN {
+                        self.add(
+                            "windows-too-small",
+                            at(p.index).key("size"),
+                            format!("the Windows partition is {size}, under Microsoft's 64 GB minimum for Windows 11"),
+                            Some("Windows 11 may refuse to install or update; give it 64GB or more if it must be updated".into()),
+                        );
+                    }
+                }
+            }
+            if let Some(fs) = &p.filesystem {
+                if let Some(uuid) = &fs.uuid {
+                    self.uuid(fs.kind, uuid, at(p.index).key("filesystem").key("uuid"));
+                }
+                if let Some(label) = &fs.label {
+                    let max = match fs.kind {
+                        FsType::Vfat => 11,
+                        FsType::Ext4 => 16,
+                        FsType::Exfat => 15,
+                        FsType::Xfs => 12,
+                        FsType::Ntfs => 128,
+                        FsType::Btrfs | FsType::Swap => 255,
+                    };
+                    if label.len() > max || has_control(label) {
+                        self.add(
+                            "label-too-long",
+                            at(p.index).key("filesystem").key("label"),
+                            format!(
+                                "{} labels hold at most {max} bytes; `{}` has {}",
+                                fs.kind,
+                                label.escape_debug(),
+                                label.len()
+                            ),
+                            Some("shorten the label".into()),
+                        );
+                    }
+                }
+            }
+        }
+        let extents = s.extents();
+        let mut prev_end = 0u64;
+        let mut fits = true;
+        for (p, e) in s.partitions.iter().zip(&extents) {
+            match e {
+                None => fits = false,
+                Some(e) => {
+                    if e.start < prev_end {
+                        self.add(
+                            "partition-overlap",
+                            at(p.index).key("start"),
+                            format!(
+                                "partition `{}` starts at byte {} but the previous one ends at {}",
+                                p.label, e.start, prev_end
+                            ),
+                            Some("move its start or shrink the partition before it".into()),
+                        );
+                    }
+                    prev_end = e.end();
+                }
+            }
+        }
+        if !fits {
+            let fixed: u64 = s
+                .partitions
+                .iter()
+                .map(|p| match p.size {
+                    PartSize::Fixed(x) => crate::model::align_up(x.as_u64()),
+                    PartSize::Rest => 0,
+                })
+                .sum();
+            self.add(
+                "partition-exceeds-disk",
+                key("disk").key("size"),
+                format!(
+                    "the partitions need {} (plus any \"rest\") but the disk has {} usable",
+                    crate::Size::bytes(fixed),
+                    crate::Size::bytes(s.usable_end().saturating_sub(crate::model::ALIGN))
+                ),
+                Some("shrink a partition or check the disk size".into()),
+            );
+        }
+    }
+
+    fn uuid(&mut self, kind: FsType, uuid: &str, at: KeyPath) {
+        if !kind.uuid_ok(uuid) {
+            self.add(
+                "uuid-malformed",
+                at,
+                format!("`{}` is not a {kind} UUID", uuid.escape_debug()),
+                Some(format!("a {kind} UUID is {}", kind.uuid_form())),
+            );
+        }
+    }
+
+    fn luks(&mut self, s: &HostSpec) {
+        let Some(l) = &s.luks else { return };
+        let at = key("luks");
+        match s.partition(&l.partition) {
+            None => self.add(
+                "luks-partition",
+                at.key("partition"),
+                format!("no partition is labelled `{}`", l.partition),
+                Some("name the partition that holds the container".into()),
+            ),
+            Some(p) if !p.luks => self.add(
+                "luks-partition",
+                KeyPath::root().index("partition", p.index).key("luks"),
+                format!(
+                    "partition `{}` holds the LUKS container but is not marked `luks = true`",
+                    p.label
+                ),
+                Some("add `luks = true` to it".into()),
+            ),
+            Some(_) => {}
+        }
+        if !crate::model::is_rfc4122(&l.uuid) {
+            self.add(
+                "uuid-malformed",
+                at.key("uuid"),
+                format!("`{}` is not a LUKS UUID", l.uuid.escape_debug()),
+                Some("a LUKS UUID is an RFC 4122 UUID (8-4-4-4-12 hex digits)".into()),
+            );
+        }
+        if l.name.is_empty() || l.name.contains(['/', ' ']) || has_control(&l.name) {
+            self.add(
+                "text-unrepresentable",
+                at.key("name"),
+                format!("`{}` cannot be a device-mapper name", l.name.escape_debug()),
+                Some("use a plain name such as \"pool\"".into()),
+            );
+        }
+        let weakened = [
+            (l.kdf != Kdf::Argon2id).then(|| format!("kdf = \"{}\"", l.kdf.name())),
+            l.pbkdf_iterations
+                .map(|n| format!("pbkdf_iterations = {n}")),
+            l.pbkdf_memory_kib
+                .map(|n| format!("pbkdf_memory_kib = {n}")),
+            l.pbkdf_time_ms.map(|n| format!("pbkdf_time_ms = {n}")),
+        ];
+        let weakened: Vec<String> = weakened.into_iter().flatten().collect();
+        if !weakened.is_empty() {
+            self.add(
+                "kdf-weakened",
+                at.key("kdf"),
+                format!(
+                    "the key derivation is weakened ({}): fine for tests, not for a real disk",
+                    weakened.join(", ")
+                ),
+                Some("remove these keys to use argon2id with cryptsetup's benchmarked cost".into()),
+            );
+        }
+        if let Some(k) = &l.keyfile {
+            let kat = at.key("keyfile");
+            self.uuid(k.fs_type, &k.fs_uuid, kat.key("fs_uuid"));
+            let modules: BTreeSet<&str> = s
+                .hardware
+                .initrd_modules
+                .iter()
+                .map(String::as_str)
+                .collect();
+            let driver = k.fs_type.kernel_module();
+            if !modules.contains(driver) {
+                self.add(
+                    "keyfile-driver-missing",
+                    kat.key("fs_type"),
+                    format!(
+                        "the keyfile stick is {} but `{driver}` is not in hardware.initrd_modules: stage 1 cannot read the key",
+                        k.fs_type
+                    ),
+                    Some(format!("add \"{driver}\" to initrd_modules under [hardware]")),
+                );
+            }
+            let usb: Vec<&str> = ["xhci_pci", "usb_storage", "uas"]
+                .into_iter()
+                .filter(|m| !modules.contains(m))
+                .collect();
+            if !usb.is_empty() {
+                self.add(
+                    "keyfile-usb-missing",
+                    KeyPath::root().key("hardware").key("initrd_modules"),
+                    format!("the initrd lacks {} to see the USB stick", usb.join(", ")),
+                    Some(format!(
+                        "add {} to initrd_modules",
+                        usb.iter()
+                            .map(|m| format!("\"{m}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            }
+            let how = if k.password_fallback {
+                format!(
+                    "stage 1 waits {} s for the stick {}, then asks for the passphrase",
+                    k.timeout.unwrap_or(10),
+                    k.fs_uuid
+                )
+            } else {
+                "without the stick the container stays locked (password_fallback = false)"
+                    .to_owned()
+            };
+            self.add("keyfile-password-fallback", kat, how, None);
+        }
+    }
+
+    fn btrfs(&mut self, s: &HostSpec) {
+        let Some(b) = &s.btrfs else { return };
+        let mut seen = BTreeSet::new();
+        for sv in &b.subvolumes {
+            let at = KeyPath::root().key("btrfs").index("subvolume", sv.index);
+            if !seen.insert(sv.path.as_str()) {
+                self.add(
+                    "subvolume-duplicate",
+                    at.key("path"),
+                    format!("subvolume `{}` is declared twice", sv.path),
+                    None,
+                );
+            }
+            if let Some(parent) = sv.parent() {
+                if b.subvolume(parent).is_none() {
+                    self.add(
+                        "subvolume-parent-undeclared",
+                        at.key("path"),
+                        format!(
+                            "subvolume `{}` is nested in `{parent}`, which is not declared",
+                            sv.path
+                        ),
+                        Some(format!(
+                            "add a [[btrfs.subvolume]] with path = \"{parent}\" before it"
+                        )),
+                    );
+                }
+            }
+        }
+        if let Some(u) = &b.uuid {
+            self.uuid(FsType::Btrfs, u, key("btrfs").key("uuid"));
+        }
+        let (lo, hi) = b
+            .subvolumes
+            .iter()
+            .filter_map(|s| s.estimate)
+            .fold((0u64, 0u64), |(lo, hi), e| {
+                (lo + e.min.as_u64(), hi + e.max.as_u64())
+            });
+        if hi == 0 {
+            return;
+        }
+        let Some(pool) = s.pool_size() else { return };
+        let figures = format!(
+            "the subvolume estimates add up to {}–{}; the pool holds {}",
+            crate::Size::bytes(lo),
+            crate::Size::bytes(hi),
+            crate::Size::bytes(pool)
+        );
+        if hi > pool {
+            self.add(
+                "estimates-exceed-pool",
+                key("btrfs"),
+                format!("{figures}: the upper bounds exceed it by {}", crate::Size::bytes(hi - pool)),
+                Some("btrfs shares space between subvolumes, so this only bites if they all grow to their upper bound; enable quotas or trim the estimates".into()),
+            );
+        } else {
+            self.add(
+                "estimates-fit-pool",
+                key("btrfs"),
+                format!(
+                    "{figures} ({} left at the upper bounds)",
+                    crate::Size::bytes(pool - hi)
+                ),
+                None,
+            );
+        }
+    }
+
+    fn mounts(&mut self, s: &HostSpec) {
+        let mut seen: BTreeMap<&AbsPath, usize> = BTreeMap::new();
+        for m in &s.mounts {
+            let at = KeyPath::root().index("mount", m.index);
+            if let Some(prev) = seen.insert(&m.path, m.index) {
+                self.add(
+                    "mount-duplicate",
+                    at.key("path"),
+                    format!("`{}` is mounted twice (also mount[{prev}])", m.path),
+                    Some("keep one mount per mount point".into()),
+                );
+            }
+            match &m.source {
+                MountSource::Subvolume { subvolume } => {
+                    let declared = s
+                        .btrfs
+                        .as_ref()
+                        .is_some_and(|b| b.subvolume(subvolume).is_some());
+                    if !declared {
+                        self.add(
+                            "mount-source-undeclared",
+                            at.key("subvolume"),
+                            format!(
+                                "`{}` mounts subvolume `{subvolume}`, which is not declared",
+                                m.path
+                            ),
+                            Some(format!(
+                                "add a [[btrfs.subvolume]] with path = \"{subvolume}\""
+                            )),
+                        );
+                    }
+                }
+                MountSource::Partition { partition } => match s.partition(partition) {
+                    None => self.add(
+                        "mount-source-undeclared",
+                        at.key("partition"),
+                        format!(
+                            "`{}` mounts partition `{partition}`, which is not declared",
+                            m.path
+                        ),
+                        Some(
+                            match crate::did_you_mean(
+                                partition,
+                                &s.partitions
+                                    .iter()
+                                    .map(|p| p.label.as_str())
+                                    .collect::<Vec<_>>(),
+                            ) {
+                                Some(l) => format!("did you mean `{l}`?"),
+                                None => "name a partition by its label".into(),
+                            },
+                        ),
+                    ),
+                    Some(p) if p.filesystem.is_none() => self.add(
+                        "mount-source-undeclared",
+                        at.key("partition"),
+                        format!(
+                            "`{}` mounts partition `{partition}`, which declares no filesystem",
+                            m.path
+                        ),
+                        Some("add `filesystem = { type = ... }` to the partition".into()),
+                    ),
+                    Some(_) => {}
+                },
+                MountSource::Tmpfs { size, mode } => {
+                    let size_ok = size
+                        .trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%'])
+                        .parse::<u64>()
+                        .is_ok();
+                    let mode_ok = mode.as_deref().is_none_or(|m| {
+                        (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
+                    });
+                    if !size_ok || !mode_ok {
+                        self.add(
+                            "tmpfs-size",
+                            at.key("tmpfs"),
+                            format!(
+                                "tmpfs size `{}` / mode `{}` is not in tmpfs syntax",
+                                size.escape_debug(),
+                                mode.as_deref().unwrap_or("").escape_debug()
+                            ),
+                            Some("write size like \"2G\" or \"25%\" and mode like \"755\"".into()),
+                        );
+                    } else if let (Some(ram), Some(bytes)) = (s.host.ram, tmpfs_bytes(size)) {
+                        if bytes > ram.as_u64() {
+                            self.add(
+                                "tmpfs-size",
+                                at.key("tmpfs").key("size"),
+                                format!("the tmpfs root may grow to {size}, more than the {ram} of RAM"),
+                                Some("lower it: a full tmpfs root pushes the machine into swap or the OOM killer".into()),
+                            );
+                        }
+                    }
+                }
+            }
+            for (i, o) in m.options.iter().enumerate() {
+                if o.is_empty() || o.contains([',', ' ', '\t']) || has_control(o) {
+                    self.add(
+                        "mount-option-invalid",
+                        at.key("options").index_only(i),
+                        format!("mount option `{}` cannot be written (empty, or holds `,`, a space or a control character)", o.escape_debug()),
+                        Some("give each option as its own list element: [\"noatime\", \"umask=0077\"]".into()),
+                    );
+                }
+            }
+        }
+        if let Some(b) = &s.btrfs {
+            for (i, o) in b.mount_options.iter().enumerate() {
+                if o.is_empty() || o.contains([',', ' ', '\t']) || has_control(o) {
+                    self.add(
+                        "mount-option-invalid",
+                        key("btrfs").key("mount_options").index_only(i),
+                        format!("mount option `{}` cannot be written", o.escape_debug()),
+                        Some("give each option as its own list element".into()),
+                    );
+                }
+            }
+            if let Some(c) = &b.compression {
+                let ok = matches!(c.split(':').next(), Some("zstd" | "lzo" | "zlib" | "none"))
+                    && c.split_once(':')
+                        .is_none_or(|(_, l)| l.parse::<u8>().is_ok());
+                if !ok {
+                    self.add(
+                        "mount-option-invalid",
+                        key("btrfs").key("compression"),
+                        format!("compression `{}` is not one btrfs knows", c.escape_debug()),
+                        Some("use zstd, zstd:N (1-15), lzo, zlib or none".into()),
+                    );
+                }
+            }
+        }
+        match s.mount("/") {
+            Some(m) if m.is_tmpfs() => {}
+            _ => self.add(
+                "root-not-tmpfs",
+                key("mount"),
+                "`/` is not a tmpfs: nothing is wiped at boot, so impermanence does nothing".into(),
+                Some("add a [[mount]] with path = \"/\" and tmpfs = { size = \"2G\", mode = \"755\" }".into()),
+            ),
+        }
+        // What stage 1 must mount before the system can activate.
+        let mut needed: Vec<(AbsPath, String)> = Vec::new();
+        for p in ["/nix", "/var/lib", "/var/log"] {
+            if let Ok(p) = AbsPath::parse(p) {
+                needed.push((
+                    p,
+                    "activation needs it before systemd mounts anything".into(),
+                ));
+            }
+        }
+        if let Some(ps) = &s.persistence {
+            needed.push((
+                ps.root.clone(),
+                "the impermanence module binds from it during activation".into(),
+            ));
+        }
+        for u in &s.users {
+            if let Some(f) = u
+                .hashed_password_file
+                .as_deref()
+                .and_then(|f| AbsPath::parse(f).ok())
+            {
+                needed.push((
+                    f,
+                    format!(
+                        "user `{}`'s password file is read during activation",
+                        u.name
+                    ),
+                ));
+            }
+        }
+        let mut flagged = BTreeSet::new();
+        for (path, why) in needed {
+            if let Some(m) = s.mount_holding(&path) {
+                if !m.is_tmpfs() && !m.needed_for_boot && flagged.insert(m.index) {
+                    let what = if m.path == path {
+                        String::new()
+                    } else {
+                        format!(" holds {path}:")
+                    };
+                    self.add(
+                        "needed-for-boot",
+                        KeyPath::root().index("mount", m.index).key("path"),
+                        format!(
+                            "`{}`{what} {why}, but it is not marked needed_for_boot",
+                            m.path
+                        ),
+                        Some("add `needed_for_boot = true` to this mount".into()),
+                    );
+                }
+            }
+        }
+    }
+
+    fn persistence(&mut self, s: &HostSpec) {
+        let Some(ps) = &s.persistence else {
+            self.config_location(s);
+            return;
+        };
+        let at = key("persistence");
+        let listed = ps.directories.len()
+            + ps.files.len()
+            + ps.users
+                .values()
+                .map(|u| u.directories.len() + u.files.len())
+                .sum::<usize>();
+        if !s.persistent_by_mount(&ps.root) {
+            let holder = s
+                .mount_holding(&ps.root)
+                .map_or("nothing".to_owned(), |m| format!("the tmpfs at {}", m.path));
+            self.add(
+                "persist-not-persistent",
+                at.key("root"),
+                format!(
+                    "the persistence root {} is on {holder}, no persistent filesystem: every one of the {listed} entries listed under it is lost at reboot",
+                    ps.root
+                ),
+                Some(format!(
+                    "add a subvolume (e.g. @system/persist) and a [[mount]] at {} with needed_for_boot = true",
+                    ps.root
+                )),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let system = ps
+            .directories
+            .iter()
+            .map(|e| ("directories", e))
+            .chain(ps.files.iter().map(|e| ("files", e)));
+        for (list, e) in system {
+            let eat = at.index(list, e.index);
+            if !seen.insert(e.path.clone()) {
+                self.add(
+                    "entry-duplicate",
+                    eat.key("path"),
+                    format!("{} is listed twice", e.path),
+                    None,
+                );
+            }
+            self.covered(s, &e.path, e.covered_by.as_ref(), eat);
+        }
+        for (user, up) in &ps.users {
+            let home = s.home_of(user);
+            let uat = at.key("users").key(user);
+            let mut seen = BTreeSet::new();
+            let entries = up
+                .directories
+                .iter()
+                .map(|e| ("directories", e))
+                .chain(up.files.iter().map(|e| ("files", e)));
+            for (list, e) in entries {
+                let eat = uat.index(list, e.index);
+                let full = home.join(&e.path);
+                if !seen.insert(full.clone()) {
+                    self.add(
+                        "entry-duplicate",
+                        eat.key("path"),
+                        format!("{full} is listed twice"),
+                        None,
+                    );
+                }
+                self.covered(s, &full, e.covered_by.as_ref(), eat);
+            }
+        }
+        self.config_location(s);
+    }
+
+    /// An entry on a persistent mount is covered by it; `covered_by` says so.
+    fn covered(&mut self, s: &HostSpec, path: &AbsPath, covered_by: Option<&AbsPath>, at: KeyPath) {
+        let holder = s.mount_holding(path).filter(|m| !m.is_tmpfs());
+        match (holder, covered_by) {
+            (Some(m), None) => {
+                let what = match &m.source {
+                    MountSource::Subvolume { subvolume } => format!(" (subvolume {subvolume})"),
+                    MountSource::Partition { partition } => format!(" (partition {partition})"),
+                    MountSource::Tmpfs { .. } => String::new(),
+                };
+                self.add(
+                    "entry-covered-by-mount",
+                    at.key("path"),
+                    format!(
+                        "{path} is already on the persistent mount {}{what}: a bind mount from the persistence root would hide the real directory",
+                        m.path
+                    ),
+                    Some(format!("add covered_by = \"{}\" to keep it as intent without rendering it, or remove it", m.path)),
+                );
+            }
+            (Some(m), Some(c)) if &m.path != c => self.add(
+                "covered-by-wrong",
+                at.key("covered_by"),
+                format!("{path} is held by the mount {}, not {c}", m.path),
+                Some(format!("write covered_by = \"{}\"", m.path)),
+            ),
+            (None, Some(c)) => self.add(
+                "covered-by-wrong",
+                at.key("covered_by"),
+                format!("{path} is not on a persistent mount, so {c} does not cover it: it would be lost at reboot"),
+                Some("remove covered_by so the entry is rendered as a bind mount".into()),
+            ),
+            _ => {}
+        }
+    }
+
+    fn config_location(&mut self, s: &HostSpec) {
+        let Ok(etc_nixos) = AbsPath::parse("/etc/nixos") else {
+            return;
+        };
+        if s.persistent_by_mount(&etc_nixos) {
+            return;
+        }
+        let by_entry = s.persistence.as_ref().is_some_and(|ps| {
+            s.persistent_by_mount(&ps.root)
+                && ps
+                    .directories
+                    .iter()
+                    .any(|e| e.covered_by.is_none() && etc_nixos.is_under(&e.path))
+        });
+        if !by_entry {
+            self.add(
+                "config-on-tmpfs",
+                key("persistence"),
+                "the configuration's location /etc/nixos is on the tmpfs root: the flake is lost at every reboot".into(),
+                Some("add { path = \"/etc/nixos\" } to [persistence] directories".into()),
+            );
+        }
+    }
+
+    fn users(&mut self, s: &HostSpec) {
+        let declared: BTreeSet<&str> = s.users.iter().map(|u| u.name.as_str()).collect();
+        if !declared.contains(s.host.primary_user.as_str()) {
+            self.add(
+                "user-undeclared",
+                key("host").key("primary_user"),
+                format!("the primary user `{}` is not declared in [[user]]: users are immutable, so nobody could log in", s.host.primary_user),
+                Some(format!("add [[user]] with name = \"{}\" and a hashed_password_file", s.host.primary_user)),
+            );
+        }
+        if let Some(ps) = &s.persistence {
+            for name in ps.users.keys() {
+                if !declared.contains(name.as_str()) && name != &s.host.primary_user {
+                    self.add(
+                        "user-undeclared",
+                        key("persistence").key("users").key(name),
+                        format!("persistence lists user `{name}`, who is not declared in [[user]]"),
+                        None,
+                    );
+                }
+            }
+        }
+        for (i, u) in s.users.iter().enumerate() {
+            let at = KeyPath::root().index("user", i);
+            let ok_name = !u.name.is_empty()
+                && u.name.len() <= 32
+                && u.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !ok_name {
+                self.add(
+                    "text-unrepresentable",
+                    at.key("name"),
+                    format!("`{}` is not a valid user name", u.name.escape_debug()),
+                    Some("use lower-case letters, digits, `_` and `-`".into()),
+                );
+            }
+            match u.hashed_password_file.as_deref() {
+                None => self.add(
+                    "user-no-password",
+                    at.key("name"),
+                    format!("user `{}` has no hashed_password_file: with immutable users they cannot log in with a password", u.name),
+                    Some("add hashed_password_file = \"/persist/secrets/NAME.passwd\" (mkpasswd -m yescrypt > FILE)".into()),
+                ),
+                Some(f) => match AbsPath::parse(f) {
+                    Err(m) => self.add("password-file-not-persistent", at.key("hashed_password_file"), m, None),
+                    Ok(p) if !s.persistent_by_mount(&p) => self.add(
+                        "password-file-not-persistent",
+                        at.key("hashed_password_file"),
+                        format!("{p} is on the tmpfs root: the password is gone at reboot and `{}` is locked out", u.name),
+                        Some("keep it under the persistence root, e.g. /persist/secrets".into()),
+                    ),
+                    Ok(_) => {}
+                },
+            }
+            if let Some(d) = &u.description {
+                if has_control(d) {
+                    self.add(
+                        "text-unrepresentable",
+                        at.key("description"),
+                        "the description holds control characters (it lands in /etc/passwd)".into(),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    fn desktop(&mut self, s: &HostSpec) {
+        let Some(d) = &s.desktop else { return };
+        let at = key("desktop");
+        if d.display_manager != "sddm" {
+            self.add(
+                "session-invalid",
+                at.key("display_manager"),
+                format!("display manager `{}` is not supported", d.display_manager),
+                Some("use \"sddm\"".into()),
+            );
+        }
+        let mut ids = BTreeSet::new();
+        for ses in &d.sessions {
+            let sat = at.index("session", ses.index);
+            let id_ok = !ses.id.is_empty()
+                && ses
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !id_ok || !ids.insert(ses.id.as_str()) {
+                self.add(
+                    "session-invalid",
+                    sat.key("id"),
+                    format!(
+                        "session id `{}` is duplicated or not a plain file name",
+                        ses.id.escape_debug()
+                    ),
+                    Some("use letters, digits, `-` and `_`; each id once".into()),
+                );
+            }
+            for (field, value) in [
+                ("name", Some(&ses.name)),
+                ("comment", ses.comment.as_ref()),
+                ("desktop_names", ses.desktop_names.as_ref()),
+            ] {
+                if value.is_some_and(|v| has_control(v)) {
+                    self.add(
+                        "text-unrepresentable",
+                        sat.key(field),
+                        format!("the session's {field} holds a line break or control character, which a .desktop file cannot carry"),
+                        Some("keep it on one line".into()),
+                    );
+                }
+            }
+            if ses.args.iter().any(|a| has_control(a)) {
+                self.add(
+                    "text-unrepresentable",
+                    sat.key("args"),
+                    "an argument holds a line break or control character, which an Exec line cannot carry".into(),
+                    None,
+                );
+            }
+            if ses.kind == SessionKind::Cage {
+                let pkg_ok = ses.package.as_deref().is_some_and(is_attr_path);
+                let prog_ok = ses.program.as_deref().is_some_and(|p| {
+                    crate::RelPath::parse(p).is_ok() && !p.contains([' ', '"', '\\', '$'])
+                });
+                if !pkg_ok || !prog_ok {
+                    self.add(
+                        "session-invalid",
+                        sat,
+                        format!("cage session `{}` needs `package` (a nixpkgs attribute) and `program` (a path in it such as \"bin/brave\")", ses.id),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(def) = &d.default_session {
+            if !d.sessions.iter().any(|x| &x.id == def) {
+                self.add(
+                    "session-default-unknown",
+                    at.key("default_session"),
+                    format!("default session `{def}` is not among the sessions"),
+                    Some(format!(
+                        "use one of: {}",
+                        d.sessions
+                            .iter()
+                            .map(|x| x.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            }
+        }
+    }
+
+    fn boot(&mut self, s: &HostSpec) {
+        let owners: BTreeSet<&str> = s
+            .partitions
+            .iter()
+            .filter_map(|p| match &p.owner {
+                Owner::Foreign(o) => Some(o.as_str()),
+                Owner::Nixos => None,
+            })
+            .collect();
+        let mut reached = BTreeSet::new();
+        for (i, e) in s.boot.entries.iter().enumerate() {
+            let at = KeyPath::root().key("boot").index("entry", i);
+            if !owners.contains(e.system.as_str()) {
+                self.add(
+                    "boot-entry-invalid",
+                    at.key("system"),
+                    format!(
+                        "boot entry `{}` boots `{}`, which owns no partition",
+                        e.name, e.system
+                    ),
+                    Some(format!(
+                        "use one of: {}",
+                        owners.iter().copied().collect::<Vec<_>>().join(", ")
+                    )),
+                );
+            }
+            reached.insert(e.system.as_str());
+            if has_control(&e.name) || e.name.is_empty() {
+                self.add(
+                    "text-unrepresentable",
+                    at.key("name"),
+                    "a boot entry's name is empty or holds control characters".into(),
+                    None,
+                );
+            }
+            let efi_ok = e.efi.starts_with('/')
+                && !e.efi.contains(['\'', '"', ' ', '\\', '$', ';'])
+                && !has_control(&e.efi)
+                && !e.efi.split('/').any(|c| c == "..");
+            if !efi_ok {
+                self.add(
+                    "boot-entry-invalid",
+                    at.key("efi"),
+                    format!(
+                        "`{}` is not a plain EFI path on the ESP",
+                        e.efi.escape_debug()
+                    ),
+                    Some("write it like \"/EFI/Microsoft/Boot/bootmgfw.efi\"".into()),
+                );
+            }
+        }
+        let bootable = |o: &str| {
+            s.partitions.iter().any(|p| {
+                p.owner.name() == o
+                    && matches!(
+                        p.kind,
+                        PartType::Linux | PartType::LinuxRoot | PartType::WindowsData
+                    )
+            })
+        };
+        for o in &owners {
+            if bootable(o) && !reached.contains(o) {
+                self.add(
+                    "foreign-unreachable",
+                    KeyPath::root().key("boot"),
+                    format!("`{o}` has a partition but no boot entry: it can only be started from the firmware's boot menu"),
+                    Some(format!("add [[boot.entry]] with system = \"{o}\" and its EFI loader")),
+                );
+            }
+        }
+        let foreign: Vec<&str> = owners.iter().copied().filter(|o| bootable(o)).collect();
+        if s.host.standalone && !foreign.is_empty() {
+            let how = if s.boot.entries.is_empty() {
+                "no boot entries are declared, so they are reached only through the firmware's boot menu".to_owned()
+            } else {
+                format!(
+                    "they are reached through the {} menu: {}",
+                    match s.boot.loader {
+                        Loader::Grub => "GRUB",
+                        Loader::Refind => "rEFInd",
+                    },
+                    s.boot
+                        .entries
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            self.add(
+                "not-dual-boot",
+                key("host").key("role"),
+                format!(
+                    "the host is \"primary (not dual-boot)\" yet {} other system{} share the disk ({}); NixOS owns the boot menu and {how}",
+                    foreign.len(),
+                    if foreign.len() == 1 { "" } else { "s" },
+                    foreign.join(", ")
+                ),
+                None,
+            );
+        }
+    }
+
+    fn container_entries(&mut self, s: &HostSpec) {
+        let at = key("containers");
+        let plain = |t: &str, extra: &[u8]| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        let spaced =
+            |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control());
+        for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
+            if !is_attr_path(pkg) {
+                self.add(
+                    "container-invalid",
+                    at.key("nix_packages").index_only(i),
+                    format!("`{}` is not a nixpkgs attribute name", pkg.escape_debug()),
+                    Some("write the attribute as in `nix search nixpkgs`, e.g. \"ripgrep\" or \"kdePackages.kate\"".into()),
+                );
+            }
+        }
+        if let Some(d) = &s.containers.distrobox {
+            for (i, img) in d.images.iter().enumerate() {
+                if !plain(&img.name, b"-_.")
+                    || spaced(&img.image)
+                    || img.packages.iter().any(|p| spaced(p))
+                {
+                    self.add(
+                        "container-invalid",
+                        at.key("distrobox").index("images", i),
+                        format!("distrobox image `{}` cannot be written to distrobox.ini", img.name.escape_debug()),
+                        Some("name: letters, digits and `-_.`; image and packages: no spaces or line breaks".into()),
+                    );
+                }
+            }
+        }
+        if let Some(f) = &s.containers.flatpak {
+            for (i, app) in f.apps.iter().enumerate() {
+                if app.split('.').count() < 3 || !app.split('.').all(|p| plain(p, b"_-")) {
+                    self.add(
+                        "container-invalid",
+                        at.key("flatpak").key("apps").index_only(i),
+                        format!("`{}` is not a Flatpak application id", app.escape_debug()),
+                        Some(
+                            "use the reverse-DNS id from Flathub, e.g. \"org.mozilla.firefox\""
+                                .into(),
+                        ),
+                    );
+                }
+            }
+            if let Some(r) = &f.remote {
+                if !plain(&r.name, b"-_") || !r.url.starts_with("https://") || spaced(&r.url) {
+                    self.add(
+                        "container-invalid",
+                        at.key("flatpak").key("remote"),
+                        format!(
+                            "Flatpak remote `{}` needs a plain name and an https:// URL",
+                            r.name.escape_debug()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(p) = &s.containers.podman {
+            for (i, c) in p.containers.iter().enumerate() {
+                if !plain(&c.name, b"-_.") || spaced(&c.image) || c.ports.iter().any(|p| spaced(p))
+                {
+                    self.add(
+                        "container-invalid",
+                        at.key("podman").index("containers", i),
+                        format!("Podman container `{}` needs a plain name, and an image and ports without spaces", c.name.escape_debug()),
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(m) = &s.containers.microvm {
+            for (i, vm) in m.vms.iter().enumerate() {
+                if !plain(&vm.name, b"-_") {
+                    self.add(
+                        "container-invalid",
+                        at.key("microvm").index("vms", i).key("name"),
+                        format!(
+                            "microVM name `{}` must be letters, digits, `-` and `_`",
+                            vm.name.escape_debug()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+
+    fn containers(&mut self, s: &HostSpec) {
+        self.container_entries(s);
+        let Some(p) = &s.containers.podman else {
+            return;
+        };
+        if !(p.enable && p.rootless) {
+            return;
+        }
+        if let Some(m) = s.mount("/var/lib/containers") {
+            self.add(
+                "rootless-podman-storage",
+                KeyPath::root().index("mount", m.index),
+                "rootless Podman keeps images and containers under each user's ~/.local/share/containers, not /var/lib/containers: this mount only serves rootful containers".into(),
+                Some("rootless storage lives in /home (persistent here); keep this mount for rootful containers or drop it".into()),
+            );
+        }
+    }
+}
+
+/// A nixpkgs attribute path such as `brave` or `kdePackages.kate`.
+fn is_attr_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'\'')
+        })
+}
+
+/// tmpfs `size=` in bytes (k/m/g suffixes are binary, as in mount(8)).
+fn tmpfs_bytes(size: &str) -> Option<u64> {
+    let (num, mult) = match size.chars().last()? {
+        'k' | 'K' => (&size[..size.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&size[..size.len() - 1], 1 << 20),
+        'g' | 'G' => (&size[..size.len() - 1], 1 << 30),
+        '%' => return None,
+        _ => (size, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+trait IndexOnly {
+    fn index_only(&self, i: usize) -> KeyPath;
+}
+
+impl IndexOnly for KeyPath {
+    /// `options[i]` when `self` is already `options`.
+    fn index_only(&self, i: usize) -> KeyPath {
+        let mut k = self.clone();
+        k.0.push(crate::Seg::Index(i));
+        k
+    }
+}

@@ -18,6 +18,8 @@ use crate::{KeyPath, Problem};
 /// GPT alignment and the space the GPT takes at each end of the disk.
 pub const ALIGN: u64 = 1 << 20;
 pub const GPT_TAIL: u64 = 33 * 512;
+/// What a LUKS2 header takes by default (cryptsetup's data offset).
+pub const LUKS2_HEADER: u64 = 16 << 20;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HostSpec {
@@ -202,6 +204,8 @@ pub struct Partition {
     pub number: u32,
     pub label: String,
     pub size: PartSize,
+    /// A fixed start, when given.
+    pub start: Option<Size>,
     pub kind: PartType,
     pub owner: Owner,
     pub shared_with: Vec<String>,
@@ -563,6 +567,7 @@ impl HostSpec {
                 } else {
                     PartSize::Fixed(p.size(at.key("size"), &rp.size).unwrap_or(Size::bytes(0)))
                 };
+                let start = rp.start.as_deref().and_then(|s| p.size(at.key("start"), s));
                 let kind = PartType::parse(&rp.kind).unwrap_or_else(|| {
                     p.unknown(at.key("type"), &rp.kind, &PartType::ALL.map(PartType::name));
                     PartType::Linux
@@ -592,6 +597,7 @@ impl HostSpec {
                     number: rp.number,
                     label: rp.label.clone(),
                     size,
+                    start,
                     kind,
                     owner,
                     shared_with: rp.shared_with.clone(),
@@ -858,10 +864,12 @@ impl HostSpec {
     }
 
     /// Where each partition lands, in `partitions` order: 1 MiB aligned,
-    /// packed from the first MiB, "rest" taking what the others leave up to
-    /// the backup GPT. `None` for a partition that does not fit.
+    /// at its fixed `start` when given, else right after the previous one;
+    /// "rest" takes what the others leave up to the backup GPT. `None` for a
+    /// partition that does not fit on the disk. Overlaps are left for
+    /// [`crate::check`] to report (compare each start with the previous end).
     pub fn extents(&self) -> Vec<Option<Extent>> {
-        let disk_end = self.disk.size.as_u64().saturating_sub(GPT_TAIL) / ALIGN * ALIGN;
+        let disk_end = self.usable_end();
         let fixed_after = |i: usize| -> u64 {
             self.partitions[i + 1..]
                 .iter()
@@ -874,6 +882,9 @@ impl HostSpec {
         let mut at = ALIGN;
         let mut out = Vec::with_capacity(self.partitions.len());
         for (i, p) in self.partitions.iter().enumerate() {
+            if let Some(s) = p.start {
+                at = align_up(s.as_u64());
+            }
             let size = match p.size {
                 PartSize::Fixed(s) => align_up(s.as_u64()),
                 PartSize::Rest => disk_end.saturating_sub(at).saturating_sub(fixed_after(i)),
@@ -886,6 +897,37 @@ impl HostSpec {
             at += size;
         }
         out
+    }
+
+    /// The last usable byte boundary (aligned down, before the backup GPT).
+    pub fn usable_end(&self) -> u64 {
+        self.disk.size.as_u64().saturating_sub(GPT_TAIL) / ALIGN * ALIGN
+    }
+
+    /// The size of the btrfs pool: the LUKS partition less the LUKS2 header
+    /// (16 MiB), or the partition holding btrfs directly.
+    pub fn pool_size(&self) -> Option<u64> {
+        let ext = self.extents();
+        let (i, header) = match &self.luks {
+            Some(l) => (
+                self.partitions
+                    .iter()
+                    .position(|p| p.label == l.partition)?,
+                LUKS2_HEADER,
+            ),
+            None => (
+                self.partitions.iter().position(|p| {
+                    p.filesystem
+                        .as_ref()
+                        .is_some_and(|f| f.kind == FsType::Btrfs)
+                })?,
+                0,
+            ),
+        };
+        ext.get(i)
+            .copied()
+            .flatten()
+            .map(|e| e.size.saturating_sub(header))
     }
 
     pub fn partition(&self, label: &str) -> Option<&Partition> {

@@ -94,6 +94,9 @@ pub struct RawPartition {
     pub label: String,
     /// A size with unit ("100MB", "2GiB") or "rest" for what is left.
     pub size: String,
+    /// Where it starts, when fixed (an existing foreign partition); by
+    /// default right after the previous one, 1 MiB aligned.
+    pub start: Option<String>,
     /// esp, linux, linux-root, luks, swap, windows-data, windows-reserved, windows-recovery.
     #[serde(rename = "type")]
     pub kind: String,

@@ -12,7 +12,6 @@ use crate::cli::Global;
 pub struct Ctx {
     pub spec_path: Option<PathBuf>,
     pub json: bool,
-    pub verbose: u8,
     pub color: bool,
 }
 
@@ -23,7 +22,6 @@ impl Ctx {
         Ctx {
             spec_path: g.spec.clone(),
             json: g.json,
-            verbose: g.verbose,
             color,
         }
     }
@@ -46,6 +44,36 @@ impl Ctx {
         let source = self.spec_source();
         tracing::debug!("loading the host spec from {source}");
         tabula_spec::load(&source).with_context(|| format!("loading the host spec from {source}"))
+    }
+
+    /// Load the spec and refuse it when a check rule finds an error: for
+    /// commands that act on the spec (render, plan, apply, install). The
+    /// findings are logged as warnings so the user sees why.
+    pub fn load_checked(&self) -> anyhow::Result<(Loaded, Vec<tabula_spec::check::Finding>)> {
+        let loaded = self.load()?;
+        let findings = tabula_spec::check::check(&loaded);
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity == tabula_spec::check::Severity::Error)
+            .map(|f| {
+                let place = f
+                    .line
+                    .map_or(String::new(), |l| format!(":{l}:{}", f.column.unwrap_or(1)));
+                format!("  {}{place} [{}] {}", loaded.source_name, f.code, f.message)
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(crate::exit::Reported {
+                message: format!(
+                    "the spec has {} error(s); nothing was done:\n{}\nrun `tabula check` for the fixes",
+                    errors.len(),
+                    errors.join("\n")
+                ),
+                code: crate::exit::FINDINGS,
+            }
+            .into());
+        }
+        Ok((loaded, findings))
     }
 
     /// The validated spec alone.

@@ -5,13 +5,29 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::ctx::Ctx;
+use tabula_spec::check::{self, Finding, Severity};
+
+use crate::ctx::{Ctx, Style};
 use crate::exit;
 
 /// Check the host spec: every rule, with its code, place and a fix
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  tabula check\n  tabula check --spec host.toml --json")]
-pub struct CheckArgs {}
+#[command(after_help = "\
+Exit status: 0 when no rule finds an error (warnings and infos are shown),
+1 when one does or the file cannot be read as a spec.
+
+Examples:
+  tabula check                         the embedded Surface Pro 8 host
+  tabula check --spec host.toml --json
+  tabula check --rules                 every rule with its code")]
+pub struct CheckArgs {
+    /// List every rule (code, severity, what it finds) instead of checking
+    #[arg(long)]
+    pub rules: bool,
+    /// Hide infos
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 /// Write the embedded host out as a commented host.toml to start from
 #[derive(Debug, Args)]
@@ -32,8 +48,112 @@ pub struct InitArgs {
 #[command(after_help = "Example:\n  tabula schema > host.schema.json")]
 pub struct SchemaArgs {}
 
-pub fn check(_: &CheckArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`check` is not implemented yet")
+pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if a.rules {
+        return list_rules(ctx);
+    }
+    let source = ctx.spec_source();
+    let (name, findings) = match tabula_spec::load(&source) {
+        Ok(loaded) => (loaded.source_name.clone(), check::check(&loaded)),
+        Err(e) => {
+            if !ctx.json {
+                // The report already shows every problem with its snippet.
+                eprint!("{}", e.render_report());
+                return Ok(exit::FINDINGS);
+            }
+            (e.source_name.clone(), check::findings_from_error(&e))
+        }
+    };
+    let errors = check::has_errors(&findings);
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "spec": name,
+            "ok": !errors,
+            "findings": findings,
+        }))?;
+    } else {
+        print_findings(ctx, &name, &findings, a.quiet);
+    }
+    Ok(if errors { exit::FINDINGS } else { exit::OK })
+}
+
+/// Findings grouped by severity, errors first, each with its place and fix.
+pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) {
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        if quiet && sev == Severity::Info {
+            continue;
+        }
+        let group: Vec<&Finding> = findings.iter().filter(|f| f.severity == sev).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let style = match sev {
+            Severity::Error => Style::Error,
+            Severity::Warning => Style::Warning,
+            Severity::Info => Style::Info,
+        };
+        println!(
+            "{}",
+            ctx.paint(Style::Bold, &format!("{} ({})", plural(sev), group.len()))
+        );
+        for f in group {
+            let mut place = match (f.line, f.column) {
+                (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
+                _ => name.to_owned(),
+            };
+            if !f.at.is_empty() {
+                place.push_str(&format!(" ({})", f.at));
+            }
+            println!(
+                "  {} [{}] {}",
+                ctx.paint(style, sev.name()),
+                f.code,
+                f.message
+            );
+            println!(
+                "      {} {}",
+                ctx.paint(Style::Dim, "at"),
+                ctx.paint(Style::Dim, &place)
+            );
+            if let Some(h) = &f.hint {
+                println!("      {} {h}", ctx.paint(Style::Ok, "fix:"));
+            }
+        }
+        println!();
+    }
+    let count = |s| findings.iter().filter(|f| f.severity == s).count();
+    let summary = format!(
+        "{name}: {} error(s), {} warning(s), {} info(s)",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    let style = if check::has_errors(findings) {
+        Style::Error
+    } else {
+        Style::Ok
+    };
+    println!("{}", ctx.paint(style, &summary));
+}
+
+fn plural(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "Errors",
+        Severity::Warning => "Warnings",
+        Severity::Info => "Infos",
+    }
+}
+
+fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
+    if ctx.json {
+        ctx.print_json(&check::RULES)?;
+        return Ok(exit::OK);
+    }
+    let width = check::RULES.iter().map(|r| r.code.len()).max().unwrap_or(0);
+    for r in check::RULES {
+        println!("{:width$}  {:7}  {}", r.code, r.severity.name(), r.summary);
+    }
+    Ok(exit::OK)
 }
 
 pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {

@@ -1,0 +1,223 @@
+//! `tabula check`'s rules against the document's literal transcription, the
+//! embedded host, and specs broken one way at a time.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use tabula_spec::check::{check_on, Date, Finding, Severity};
+use tabula_spec::{embedded, load, parse, SpecSource};
+
+const LITERAL: &str = include_str!("fixtures/document-literal.toml");
+const TODAY: Date = Date {
+    year: 2026,
+    month: 11,
+    day: 25,
+};
+
+fn findings(name: &str, text: &str) -> Vec<Finding> {
+    let loaded = parse(name, text).unwrap_or_else(|e| panic!("{e}"));
+    check_on(&loaded, TODAY)
+}
+
+fn find<'a>(fs: &'a [Finding], code: &str) -> Vec<&'a Finding> {
+    fs.iter().filter(|f| f.code == code).collect()
+}
+
+fn one<'a>(fs: &'a [Finding], code: &str) -> &'a Finding {
+    let hits = find(fs, code);
+    assert!(!hits.is_empty(), "no `{code}` finding in:\n{fs:#?}");
+    hits[0]
+}
+
+/// The embedded host with one text replacement applied.
+fn embedded_with(from: &str, to: &str) -> Vec<Finding> {
+    let text = embedded::SURFACE_PRO_8.toml;
+    assert!(
+        text.contains(from),
+        "the embedded host no longer contains {from:?}"
+    );
+    findings("edited.toml", &text.replacen(from, to, 1))
+}
+
+#[test]
+fn literal_persist_root_is_lost_at_reboot() {
+    let fs = findings("literal.toml", LITERAL);
+    let f = one(&fs, "persist-not-persistent");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("/persist"), "{}", f.message);
+    assert!(f.message.contains("22 entries"), "{}", f.message);
+    assert_eq!(f.at, "persistence.root");
+    assert!(f.line.is_some());
+}
+
+#[test]
+fn literal_entries_under_persistent_mounts_are_flagged() {
+    let fs = findings("literal.toml", LITERAL);
+    let covered = find(&fs, "entry-covered-by-mount");
+    // 4 system directories under /var/lib and all 13 per-user entries under /home.
+    assert_eq!(covered.len(), 4 + 13, "{covered:#?}");
+    assert!(covered.iter().all(|f| f.severity == Severity::Warning));
+    let var_lib = covered
+        .iter()
+        .filter(|f| {
+            f.message
+                .contains("mount /var/lib (subvolume @system/state)")
+        })
+        .count();
+    let home = covered
+        .iter()
+        .filter(|f| f.message.contains("mount /home (subvolume @user/home)"))
+        .count();
+    assert_eq!((var_lib, home), (4, 13));
+}
+
+#[test]
+fn literal_estimates_exceed_the_180gb_pool() {
+    let fs = findings("literal.toml", LITERAL);
+    let f = one(&fs, "estimates-exceed-pool");
+    assert!(f.message.contains("190 GB"), "{}", f.message);
+    // The 180 GB partition less the 16 MiB LUKS2 header.
+    assert!(
+        f.message.contains("180 GB") || f.message.contains("180.0 GB") || f.message.contains("179"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn literal_reports_the_rest_of_the_documents_contradictions() {
+    let fs = findings("literal.toml", LITERAL);
+    assert_eq!(one(&fs, "config-on-tmpfs").severity, Severity::Warning);
+    let w = one(&fs, "windows-too-small");
+    assert!(
+        w.message.contains("20 GB") && w.message.contains("64 GB"),
+        "{}",
+        w.message
+    );
+    assert_eq!(w.at, "partition[4].size");
+    assert_eq!(one(&fs, "rootless-podman-storage").severity, Severity::Info);
+    let d = one(&fs, "not-dual-boot");
+    assert_eq!(d.severity, Severity::Info);
+    assert!(
+        d.message.contains("alpine") && d.message.contains("kali") && d.message.contains("windows"),
+        "{}",
+        d.message
+    );
+    assert_eq!(find(&fs, "foreign-unreachable").len(), 3);
+    assert_eq!(one(&fs, "release-eol").severity, Severity::Warning);
+    assert_eq!(one(&fs, "release-unsupported").at, "boot.loader");
+    assert_eq!(one(&fs, "keyfile-driver-missing").severity, Severity::Error);
+    // /nix, /var/lib and /var/log are not marked needed at boot.
+    assert_eq!(find(&fs, "needed-for-boot").len(), 3);
+}
+
+#[test]
+fn embedded_host_has_no_error_and_reports_real_pool_figures() {
+    let loaded = load(&SpecSource::Embedded(embedded::DEFAULT_HOST)).unwrap();
+    let fs = check_on(&loaded, TODAY);
+    let errors: Vec<_> = fs
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let fit = one(&fs, "estimates-fit-pool");
+    // 256 GB disk less 47.1 GB of other partitions, less the GPT and LUKS header.
+    let pool = loaded.spec.pool_size().unwrap();
+    assert!((208_000_000_000..209_000_000_000).contains(&pool), "{pool}");
+    assert!(fit.message.contains("191 GB"), "{}", fit.message);
+    assert!(find(&fs, "entry-covered-by-mount").is_empty());
+    assert!(find(&fs, "config-on-tmpfs").is_empty());
+    assert!(!find(&fs, "windows-too-small").is_empty());
+}
+
+#[test]
+fn release_eol_depends_on_the_date() {
+    let loaded = load(&SpecSource::Embedded(embedded::DEFAULT_HOST)).unwrap();
+    let before = check_on(
+        &loaded,
+        Date {
+            year: 2025,
+            month: 6,
+            day: 30,
+        },
+    );
+    assert!(find(&before, "release-eol").is_empty());
+    let after = check_on(
+        &loaded,
+        Date {
+            year: 2025,
+            month: 7,
+            day: 1,
+        },
+    );
+    assert_eq!(find(&after, "release-eol").len(), 1);
+}
+
+#[test]
+fn general_rules_each_fire_on_one_breakage() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("size = \"2GB\"\ntype = \"linux\"", "size = \"rest\"\ntype = \"linux\"", "partition-rest-twice"),
+        ("number = 3\n", "number = 2\n", "partition-number"),
+        ("size = \"20GB\"\ntype = \"windows-data\"", "size = \"250GB\"\ntype = \"windows-data\"", "partition-exceeds-disk"),
+        ("label = \"kali\"\nsize = \"20GB\"", "label = \"kali\"\nsize = \"20GB\"\nstart = \"5GB\"", "partition-overlap"),
+        ("path = \"/var/log\"\n", "path = \"/var/lib\"\n", "mount-duplicate"),
+        ("subvolume = \"@shared/waydroid\"", "subvolume = \"@shared/waydroyd\"", "mount-source-undeclared"),
+        ("partition = \"boot\"\n", "partition = \"bot\"\n", "mount-source-undeclared"),
+        ("path = \"@shared\"\n", "path = \"@common\"\n", "subvolume-parent-undeclared"),
+        ("subvolume = \"@system/logs\"\nneeded_for_boot = true", "subvolume = \"@system/logs\"", "needed-for-boot"),
+        ("initrd_modules = [\"nvme\", \"xhci_pci\", \"usb_storage\", \"uas\", \"sd_mod\", \"exfat\"]", "initrd_modules = [\"nvme\", \"sd_mod\"]", "keyfile-driver-missing"),
+        ("initrd_modules = [\"nvme\", \"xhci_pci\", \"usb_storage\", \"uas\", \"sd_mod\", \"exfat\"]", "initrd_modules = [\"nvme\", \"sd_mod\", \"exfat\"]", "keyfile-usb-missing"),
+        ("uuid = \"2CE0-6722\"", "uuid = \"2CE06722\"", "uuid-malformed"),
+        ("uuid = \"0eaf7961-48c5-4b55-8a8f-04cd0b71de07\"", "uuid = \"0eaf7961-48c5-4b55-8a8f\"", "uuid-malformed"),
+        ("fs_uuid = \"223C-F3F8\"", "fs_uuid = \"223C-F3F8-00\"", "uuid-malformed"),
+        ("filesystem = { type = \"ntfs\" }", "filesystem = { type = \"ntfs\", uuid = \"XYZ\" }", "uuid-malformed"),
+        ("format = false\n", "format = true\n", "esp-shared-formatted"),
+        ("kdf = \"argon2id\"", "kdf = \"pbkdf2\"", "kdf-weakened"),
+        ("options = [\"umask=0077\"]", "options = [\"umask=0077,ro\"]", "mount-option-invalid"),
+        ("default_session = \"plasma\"", "default_session = \"kde\"", "session-default-unknown"),
+        ("comment = \"Android in a container\"", "comment = \"Android\\nin a container\"", "text-unrepresentable"),
+        ("system = \"kali\"", "system = \"parrot\"", "boot-entry-invalid"),
+        ("covered_by = \"/var/lib\" },\n  { path = \"/var/lib/systemd\"", "covered_by = \"/home\" },\n  { path = \"/var/lib/systemd\"", "covered-by-wrong"),
+        ("hashed_password_file = \"/persist/secrets/user.passwd\"", "hashed_password_file = \"/etc/user.passwd\"", "password-file-not-persistent"),
+        ("name = \"surface-pro-8\"", "name = \"surface pro 8\"", "hostname-invalid"),
+        ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"16G\", mode = \"755\" }", "tmpfs-size"),
+        ("{ path = \"/etc/nixos\", note = \"this host's flake\" },", "", "config-on-tmpfs"),
+        ("release = \"24.11\"", "release = \"25.11\"", "release-eol"),
+        ("\"htop\"", "\"ht op\"", "container-invalid"),
+        ("apps = []", "apps = [\"firefox\"]", "container-invalid"),
+        ("{ name = \"arch\"", "{ name = \"ar ch\"", "container-invalid"),
+    ];
+    for (from, to, code) in cases {
+        let fs = embedded_with(from, to);
+        let hits = find(&fs, code);
+        assert!(
+            !hits.is_empty(),
+            "replacing {from:?} by {to:?} gave no `{code}`:\n{fs:#?}"
+        );
+        assert!(
+            hits.iter().all(|f| f.line.is_some()),
+            "`{code}` has no line: {hits:#?}"
+        );
+        assert!(
+            hits.iter().all(|f| f.hint.is_some()
+                || f.severity != Severity::Error
+                || *code == "text-unrepresentable"),
+            "`{code}` has no hint"
+        );
+    }
+}
+
+#[test]
+fn findings_point_at_the_right_line() {
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "subvolume = \"@shared/waydroid\"",
+        "subvolume = \"@shared/waydroyd\"",
+        1,
+    );
+    let fs = findings("edited.toml", &text);
+    let f = one(&fs, "mount-source-undeclared");
+    let line = text
+        .lines()
+        .position(|l| l.contains("@shared/waydroyd"))
+        .unwrap()
+        + 1;
+    assert_eq!(f.line, Some(line));
+}
