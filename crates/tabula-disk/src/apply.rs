@@ -8,6 +8,9 @@
 //! after a kill converges; [`verify`] reads everything back and plans again:
 //! the result must have no step left.
 //!
+//! A killed apply leaves at most a temporary top-level mount of the pool
+//! behind; the next run unmounts it before probing.
+//!
 //! Secrets (the passphrase) reach cryptsetup on stdin only
 //! (`--key-file -` with [`Cmd::stdin_secret`]), never argv or logs.
 
@@ -24,6 +27,11 @@ use crate::mount::TopLevel;
 use crate::plan::{self, Plan, PlanOptions, Step};
 use crate::probe::{self, Content, DiskProbe};
 use crate::{Error, Result};
+
+/// Test hook: when set to N, `execute` aborts the process (as a kill would)
+/// right after its N-th step. The VM test uses it to kill apply at every
+/// step in turn and prove that the rerun converges.
+pub const ABORT_AFTER: &str = "TABULA_TEST_ABORT_AFTER_STEP";
 
 /// A secret passphrase; its bytes never show in `Debug`.
 #[derive(Clone, Default)]
@@ -191,6 +199,7 @@ pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> 
 /// # Errors
 /// When probing fails.
 pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(DiskProbe, Plan)> {
+    release_stale_top_levels()?;
     let mut disk = probe::probe(device)?;
     let mut keyfile_opens = None;
     if let Some(node) = luks_node(spec, &disk) {
@@ -218,6 +227,25 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
     }
     let plan = plan::plan(spec, &disk, &opts.plan_options(keyfile_opens));
     Ok((disk, plan))
+}
+
+/// Unmount the pool top levels a killed apply left in its temporary
+/// directories (`tabula-pool.*`): they are tabula's own and would make the
+/// rerun refuse a busy pool.
+fn release_stale_top_levels() -> Result<()> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Ok(());
+    };
+    let prefix = std::env::temp_dir().join("tabula-pool.");
+    let prefix = prefix.to_string_lossy();
+    for m in crate::busy::parse_mountinfo(&text) {
+        if m.mount_point.starts_with(prefix.as_ref()) {
+            tracing::info!("unmounting {} left by an interrupted apply", m.mount_point);
+            Cmd::new("umount").arg(&m.mount_point).run()?;
+            let _ = std::fs::remove_dir(&m.mount_point);
+        }
+    }
+    Ok(())
 }
 
 /// Busy entries that block writing: everything except the spec's own open
@@ -460,6 +488,7 @@ pub fn execute(
 ) -> Result<Vec<Step>> {
     let mut ran = Vec::new();
     let mut top: Option<TopLevel> = None;
+    let abort_after: Option<usize> = std::env::var(ABORT_AFTER).ok().and_then(|v| v.parse().ok());
     let total = plan.steps.len();
     let passphrase = || {
         opts.passphrase.clone().ok_or_else(|| {
@@ -654,6 +683,10 @@ pub fn execute(
         };
         if did {
             ran.push(step.clone());
+        }
+        if abort_after.is_some_and(|n| n == i + 1) {
+            // Test hook: die like `kill -9` would, with no cleanup at all.
+            std::process::abort();
         }
     }
     if let Some(t) = top.take() {

@@ -29,6 +29,12 @@ fn lift(e: tabula_disk::Error) -> anyhow::Error {
     }
 }
 
+/// The spec, refused when a check rule finds an error (the disk commands
+/// act on it).
+fn checked_spec(ctx: &Ctx) -> anyhow::Result<HostSpec> {
+    Ok(ctx.load_checked()?.0.spec)
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     Size::parse(s).map(Size::as_u64)
 }
@@ -146,7 +152,7 @@ pub struct PlanArgs {
 }
 
 pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    let spec = checked_spec(ctx)?;
     let plan = if args.disk.exists() {
         let target = Target::open(&args.disk, true).map_err(lift)?;
         let opts = ApplyOptions {
@@ -156,10 +162,8 @@ pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             ..Default::default()
         };
         let (probe, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
-        if ctx.verbose > 0 {
-            // -v: what the plan was computed from.
-            eprintln!("{}", serde_json::to_string_pretty(&probe)?);
-        }
+        // -v: what the plan was computed from.
+        tracing::debug!("probe: {}", serde_json::to_string_pretty(&probe)?);
         plan
     } else {
         let size = args.size.unwrap_or(spec.disk.size.as_u64());
@@ -432,7 +436,7 @@ fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec, device: &str) -> anyh
 }
 
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    let spec = checked_spec(ctx)?;
     let target = open_for_write(&spec, &args.disk, args.size)?;
     run_apply(args, ctx, &spec, target.device())?;
     Ok(exit::OK)
@@ -501,7 +505,7 @@ fn do_mount(
 }
 
 pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    let spec = checked_spec(ctx)?;
     let target = Target::open(&args.disk, false).map_err(lift)?;
     let device = target.device().to_owned();
     let needs_key = spec
@@ -545,7 +549,7 @@ struct UnmountReport {
 }
 
 pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
     let unmounted = dmount::unmount_layout(&spec, &args.target).map_err(lift)?;
     let mut detached = Vec::new();
     if let Some(d) = args.disk.as_ref().filter(|d| d.is_file()) {
@@ -590,7 +594,7 @@ pub struct InstallArgs {
 }
 
 pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    let spec = checked_spec(ctx)?;
     let target = open_for_write(&spec, &args.apply.disk, args.apply.size)?;
     let device = target.device().to_owned();
     run_apply(&args.apply, ctx, &spec, &device)?;
@@ -675,7 +679,7 @@ pub struct KeyfileArgs {
 }
 
 pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
     let key = keyfile_path(&spec, &args.keyfile, &args.usb)?
         .ok_or_else(|| Refused("give --keyfile FILE or --usb DIR".into()))?;
     let target = Target::open(&args.disk, false).map_err(lift)?;
