@@ -111,13 +111,17 @@ impl ApplyOptions {
         }
     }
 
-    /// A key that can unlock an existing container: the keyfile first.
-    fn unlock_key(&self) -> Option<Key> {
-        self.keyfile
-            .as_ref()
-            .filter(|p| p.exists())
-            .map(|p| Key::File(p.clone()))
-            .or_else(|| self.passphrase.clone().map(Key::Passphrase))
+    /// A key to unlock the container: the passphrase when given (it is the
+    /// key every run of apply formats or proves), else the keyfile when it
+    /// is known to open it. A keyfile whose slot a killed run did not add
+    /// yet must not be tried: the rerun would fail before converging.
+    fn unlock_key(&self, keyfile_opens: Option<bool>) -> Option<Key> {
+        self.passphrase.clone().map(Key::Passphrase).or_else(|| {
+            self.keyfile
+                .as_ref()
+                .filter(|_| keyfile_opens == Some(true))
+                .map(|p| Key::File(p.clone()))
+        })
     }
 }
 
@@ -216,7 +220,7 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
                 p.node == node && matches!(&p.content, Content::Luks(l) if l.open.is_none())
             });
             if closed && !opts.no_open && device_mapper_available() {
-                if let Some(key) = opts.unlock_key() {
+                if let Some(key) = opts.unlock_key(keyfile_opens) {
                     open_container(spec, &node, &key)?;
                     disk = probe::probe(device)?;
                 }
@@ -611,7 +615,11 @@ pub fn execute(
                     false
                 } else {
                     let node = node_of(device, *partition)?;
-                    let key = opts.unlock_key().ok_or_else(|| {
+                    let keyfile_opens = match &opts.keyfile {
+                        Some(k) if k.exists() => Some(key_opens(&node, &Key::File(k.clone()))?),
+                        _ => None,
+                    };
+                    let key = opts.unlock_key(keyfile_opens).ok_or_else(|| {
                         Error::Refused(
                             "opening the container needs the passphrase or the keyfile".into(),
                         )
