@@ -31,7 +31,7 @@ tabula_run() {
   rm -f "$work/t.img"
   local s e
   s=$(now)
-  "$bin" --spec "$spec" apply --disk "$work/t.img" --size 1GiB --yes --no-open \
+  "$bin" --spec "$spec" apply --disk "$work/t.img" --size 1GiB --yes --no-open 2>/dev/null \
     --passphrase-file "$work/pass" --keyfile "$work/key" >/dev/null
   e=$(now)
   echo "$s $e" | awk '{printf "%.3f\n", $2 - $1}'
