@@ -272,6 +272,16 @@ pub const RULES: &[Rule] = &[
         "a standalone host shares its disk with foreign systems",
     ),
     rule(
+        "keyfile-needs-systemd",
+        Severity::Error,
+        "the USB keyfile needs systemd in stage 1",
+    ),
+    rule(
+        "esp-too-small",
+        Severity::Warning,
+        "rEFInd copies kernels to an ESP too small for them",
+    ),
+    rule(
         "container-invalid",
         Severity::Error,
         "a package, image, app id or VM name cannot be written where it goes",
@@ -479,11 +489,11 @@ impl Checker<'_> {
                 );
             }
         }
-        if s.boot.loader == Loader::Refind && r < Release::R2505 {
+        if s.boot.loader == Loader::Refind && r < Release::R2511 {
             self.add(
                 "release-unsupported",
                 key("boot").key("loader"),
-                format!("NixOS {r} has no rEFInd module (boot.loader.refind arrived in 25.05)"),
+                format!("tabula renders rEFInd (boot.loader.refind) only from NixOS 25.11; {r} has no such module it can rely on"),
                 Some(
                     "use loader = \"grub\" (it chain-loads the other systems) or a newer release"
                         .into(),
@@ -801,7 +811,24 @@ impl Checker<'_> {
                 "without the stick the container stays locked (password_fallback = false)"
                     .to_owned()
             };
-            self.add("keyfile-password-fallback", kat, how, None);
+            self.add("keyfile-password-fallback", kat.clone(), how, None);
+            if !s.boot.initrd_systemd {
+                self.add(
+                    "keyfile-needs-systemd",
+                    KeyPath::root().key("boot").key("initrd_systemd"),
+                    "the USB keyfile is read with crypttab's `file:UUID=` form and keyFileTimeout, which need systemd in stage 1".into(),
+                    Some("set initrd_systemd = true under [boot]".into()),
+                );
+            }
+            let p = k.path.as_str();
+            if p.contains([':', ' ', '\t']) || has_control(p) {
+                self.add(
+                    "text-unrepresentable",
+                    kat.key("path"),
+                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", p.escape_debug()),
+                    Some("rename the key file on the stick, e.g. /keys/host.key".into()),
+                );
+            }
         }
     }
 
@@ -1356,6 +1383,30 @@ impl Checker<'_> {
     }
 
     fn boot(&mut self, s: &HostSpec) {
+        if s.boot.loader == Loader::Refind {
+            for (i, e) in s.boot.entries.iter().enumerate() {
+                if e.name.contains('"') {
+                    self.add(
+                        "text-unrepresentable",
+                        KeyPath::root().key("boot").index("entry", i).key("name"),
+                        "rEFInd menu titles cannot hold `\"`".into(),
+                        Some("drop the quotes from the title".into()),
+                    );
+                }
+            }
+            if let Some(esp) = s.partitions.iter().find(|p| p.kind == PartType::Esp) {
+                if let PartSize::Fixed(size) = esp.size {
+                    if size.as_u64() < 500_000_000 {
+                        self.add(
+                            "esp-too-small",
+                            KeyPath::root().index("partition", esp.index).key("size"),
+                            format!("rEFInd copies every generation's kernel and initrd to the ESP, which is only {size}"),
+                            Some("use loader = \"grub\" (it reads kernels from /boot) or an ESP of 500MB or more".into()),
+                        );
+                    }
+                }
+            }
+        }
         let owners: BTreeSet<&str> = s
             .partitions
             .iter()
@@ -1467,6 +1518,12 @@ impl Checker<'_> {
         };
         let spaced =
             |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control());
+        // distrobox assemble reads its ini with shell code: no quoting at all.
+        let ini_unsafe = |t: &str, brackets: bool| {
+            spaced(t)
+                || t.contains(['"', '\'', '\\', '$', '`', '#', ';', '='])
+                || (brackets && t.contains(['[', ']']))
+        };
         for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
             if !is_attr_path(pkg) {
                 self.add(
@@ -1480,14 +1537,14 @@ impl Checker<'_> {
         if let Some(d) = &s.containers.distrobox {
             for (i, img) in d.images.iter().enumerate() {
                 if !plain(&img.name, b"-_.")
-                    || spaced(&img.image)
-                    || img.packages.iter().any(|p| spaced(p))
+                    || ini_unsafe(&img.image, true)
+                    || img.packages.iter().any(|p| ini_unsafe(p, false))
                 {
                     self.add(
                         "container-invalid",
                         at.key("distrobox").index("images", i),
                         format!("distrobox image `{}` cannot be written to distrobox.ini", img.name.escape_debug()),
-                        Some("name: letters, digits and `-_.`; image and packages: no spaces or line breaks".into()),
+                        Some("name: letters, digits and `-_.`; image and packages: no spaces, line breaks or shell characters (\" ' \\ $ ` # ; =)".into()),
                     );
                 }
             }

@@ -184,6 +184,10 @@ fn general_rules_each_fire_on_one_breakage() {
         ("\"htop\"", "\"ht op\"", "container-invalid"),
         ("apps = []", "apps = [\"firefox\"]", "container-invalid"),
         ("{ name = \"arch\"", "{ name = \"ar ch\"", "container-invalid"),
+        ("image = \"quay.io/toolbx/arch-toolbox:latest\"", "image = \"quay.io/$(reboot)\"", "container-invalid"),
+        ("initrd_systemd = true", "initrd_systemd = false", "keyfile-needs-systemd"),
+        ("path = \"/keys/surface-pro-8.key\"", "path = \"/keys/a:b.key\"", "text-unrepresentable"),
+        ("loader = \"grub\"", "loader = \"refind\"", "release-unsupported"),
     ];
     for (from, to, code) in cases {
         let fs = embedded_with(from, to);
@@ -203,6 +207,18 @@ fn general_rules_each_fire_on_one_breakage() {
             "`{code}` has no hint"
         );
     }
+}
+
+#[test]
+fn refind_on_25_11_warns_about_the_small_esp() {
+    let text = embedded::SURFACE_PRO_8
+        .toml
+        .replacen("loader = \"grub\"", "loader = \"refind\"", 1)
+        .replacen("release = \"24.11\"", "release = \"25.11\"", 1);
+    let fs = findings("refind.toml", &text);
+    assert!(find(&fs, "release-unsupported").is_empty(), "{fs:#?}");
+    let f = one(&fs, "esp-too-small");
+    assert!(f.message.contains("100 MB"), "{}", f.message);
 }
 
 #[test]

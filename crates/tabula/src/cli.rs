@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::cmd;
 
 const AFTER_HELP: &str = "\
-The spec is --spec FILE, else ./host.toml when present, else the embedded
-Surface Pro 8 host. No command touches a disk it was not given with --disk.
+The spec is --spec FILE, else ./host.toml, else /etc/nixos/host.toml, else
+the embedded Surface Pro 8 host. No command touches a disk it was not given with --disk.
 
 Exit codes: 0 ok, 1 findings or errors, 2 usage, 3 refused as unsafe,
 4 a needed external program is missing.
@@ -36,7 +36,7 @@ pub struct Cli {
 /// Flags every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The host spec (default: ./host.toml when present, else the embedded host)
+    /// The host spec (default: ./host.toml, else /etc/nixos/host.toml, else the embedded host)
     #[arg(long, global = true, value_name = "FILE", env = "TABULA_SPEC")]
     pub spec: Option<PathBuf>,
     /// Print machine-readable JSON on stdout instead of text

@@ -12,6 +12,8 @@ use crate::cli::Global;
 pub struct Ctx {
     pub spec_path: Option<PathBuf>,
     pub json: bool,
+    /// `-v` count: 1 debug, 2 trace.
+    pub verbose: u8,
     pub color: bool,
 }
 
@@ -22,19 +24,23 @@ impl Ctx {
         Ctx {
             spec_path: g.spec.clone(),
             json: g.json,
+            verbose: g.verbose,
             color,
         }
     }
 
     /// Where the spec comes from: `--spec FILE`, else `./host.toml` when
-    /// present, else the embedded default host.
+    /// present, else `/etc/nixos/host.toml` (where `render` and `install`
+    /// put it on the installed machine), else the embedded default host.
     pub fn spec_source(&self) -> SpecSource {
         if let Some(p) = &self.spec_path {
             return SpecSource::File(p.clone());
         }
-        let local = Path::new("host.toml");
-        if local.is_file() {
-            return SpecSource::File(local.to_owned());
+        for candidate in ["host.toml", "/etc/nixos/host.toml"] {
+            let p = Path::new(candidate);
+            if p.is_file() {
+                return SpecSource::File(p.to_owned());
+            }
         }
         SpecSource::Embedded(tabula_spec::embedded::DEFAULT_HOST)
     }

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    sigpipe::reset();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

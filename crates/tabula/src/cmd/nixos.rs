@@ -1,25 +1,875 @@
 //! # `status`, `rebuild`, `generations`, `diff`, `place`
-//! (placeholder: the day-two issue fills this in)
+//!
+//! The day-two commands over [`tabula_nixos`]: this file parses arguments,
+//! prints and picks the exit code; the work is in the library.
 
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 use clap::Args;
+use tabula_nixos::diff::{self as closure_diff, Change, ClosureDiff};
+use tabula_nixos::generations::{self, BOOTED_SYSTEM, DEFAULT_PROFILE};
+use tabula_nixos::place::{self, Kind, Placement};
+use tabula_nixos::rebuild::{self, Action, Step};
+use tabula_nixos::status::{self, State};
+use tabula_nixos::store::{self, Method, Store, StoreError};
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Style};
+use crate::exit;
 
-macro_rules! pending {
-    ($($name:ident / $fn:ident: $doc:literal),* $(,)?) => {$(
-        #[doc = $doc]
-        #[derive(Debug, Args)]
-        pub struct $name {}
-        pub fn $fn(_: &$name, _: &Ctx) -> anyhow::Result<u8> {
-            anyhow::bail!(concat!("`", stringify!($fn), "` is not implemented yet"))
-        }
-    )*};
+/// Where the store is read from (shared by `generations` and `diff`).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The system profile whose generations are listed
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
+    pub profile: PathBuf,
+    /// The booted system's link, to mark the booted generation
+    #[arg(long, value_name = "PATH", default_value = BOOTED_SYSTEM)]
+    pub booted_system: PathBuf,
+    /// The Nix store's database (opened read-only; never written or locked)
+    #[arg(long, value_name = "FILE", default_value = store::DEFAULT_DB)]
+    pub nix_db: PathBuf,
+    /// Do not read the database: ask `nix-store` (slower; what happens on its
+    /// own when the database cannot be opened)
+    #[arg(long)]
+    pub no_db: bool,
 }
 
-pending! {
-    StatusArgs / status: "The live host (or a mounted layout) against its spec",
-    RebuildArgs / rebuild: "check, build, switch, boot, test or roll back the system",
-    GenerationsArgs / generations: "List the system generations",
-    DiffArgs / diff: "Packages and size changed between two generations",
-    PlaceArgs / place: "Where should this software run? The document's decision tree",
+impl StoreArgs {
+    fn store(&self) -> Store {
+        if self.no_db {
+            Store::Cli
+        } else {
+            Store::open_or_cli(&self.nix_db)
+        }
+    }
+}
+
+fn method_note(m: Method) -> &'static str {
+    match m {
+        Method::Database => "read from the Nix store database",
+        Method::Cli => "read through nix-store",
+    }
+}
+
+// --- generations ------------------------------------------------------------
+
+const GENERATIONS_HELP: &str = "\
+The date is the generation link's time (UTC); the closure size is the NAR size
+of every store path the generation needs.
+
+Examples:
+  tabula generations
+  tabula generations --json | jq '.generations[] | select(.current)'";
+
+/// List the system generations (number, date, NixOS version, kernel, closure size)
+#[derive(Debug, Args)]
+#[command(after_help = GENERATIONS_HELP)]
+pub struct GenerationsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn generations(a: &GenerationsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let store = a.store.store();
+    let gens = generations::list(&a.store.profile, &a.store.booted_system, Some(&store))?;
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "profile": a.store.profile,
+            "method": store.method(),
+            "generations": gens,
+        }))?;
+        return Ok(exit::OK);
+    }
+    let dash = || "-".to_owned();
+    let rows: Vec<[String; 6]> = gens
+        .iter()
+        .map(|g| {
+            let mut marks = Vec::new();
+            if g.current {
+                marks.push("current");
+            }
+            if g.booted {
+                marks.push("booted");
+            }
+            [
+                g.number.to_string(),
+                g.date.clone(),
+                g.nixos_version.clone().unwrap_or_else(dash),
+                g.kernel.clone().unwrap_or_else(dash),
+                g.closure_size
+                    .map(|s| closure_diff::human(i64::try_from(s).unwrap_or(i64::MAX)))
+                    .unwrap_or_else(dash),
+                marks.join(", "),
+            ]
+        })
+        .collect();
+    let head = ["GEN", "DATE (UTC)", "NIXOS", "KERNEL", "CLOSURE", ""];
+    let mut w = head.map(str::len);
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |r: &[String; 6]| {
+        format!(
+            "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4]
+        )
+        .trim_end()
+        .to_owned()
+    };
+    println!(
+        "{}",
+        ctx.paint(Style::Bold, &line(&head.map(str::to_owned)))
+    );
+    for r in &rows {
+        let l = line(r);
+        if r[5].contains("current") {
+            println!("{}", ctx.paint(Style::Ok, &l));
+        } else {
+            println!("{l}");
+        }
+    }
+    println!(
+        "{}",
+        ctx.paint(
+            Style::Dim,
+            &format!(
+                "{} generations of {} ({})",
+                gens.len(),
+                a.store.profile.display(),
+                method_note(store.method())
+            )
+        )
+    );
+    Ok(exit::OK)
+}
+
+// --- diff -------------------------------------------------------------------
+
+const DIFF_HELP: &str = "\
+A and B are generation numbers, `current`, `booted`, or paths into the store
+(/run/current-system, ./result, /nix/store/...). Packages are grouped by name
+and version as `nix store diff-closures` groups them; sizes are NAR sizes.
+
+Examples:
+  tabula diff 41 42
+  tabula diff booted current
+  tabula diff /run/current-system ./result --json";
+
+/// Packages added, removed, up- or downgraded between two systems, and the size change
+#[derive(Debug, Args)]
+#[command(after_help = DIFF_HELP)]
+pub struct DiffArgs {
+    /// The old system
+    pub a: String,
+    /// The new system
+    pub b: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Two closures compared, and how they were read.
+pub(crate) struct DiffResult {
+    pub old: String,
+    pub new: String,
+    pub method: Method,
+    pub diff: ClosureDiff,
+}
+
+/// Diff two store paths; when the database does not know one of them, both
+/// are read again through `nix-store` so the two sides agree.
+pub(crate) fn diff_paths(store: Store, old: &str, new: &str) -> anyhow::Result<DiffResult> {
+    let read = |s: &Store| -> Result<_, StoreError> { Ok((s.closure(old)?, s.closure(new)?)) };
+    let (store, (a, b)) = match read(&store) {
+        Ok(c) => (store, c),
+        Err(e @ StoreError::NotValid { .. }) if store.method() == Method::Database => {
+            tracing::info!("{e}: asking nix-store instead");
+            let cli = Store::Cli;
+            let c =
+                read(&cli).with_context(|| format!("reading the closures of {old} and {new}"))?;
+            (cli, c)
+        }
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("reading the closures of {old} and {new}"))
+            )
+        }
+    };
+    Ok(DiffResult {
+        old: old.to_owned(),
+        new: new.to_owned(),
+        method: store.method(),
+        diff: closure_diff::diff(&a, &b),
+    })
+}
+
+pub(crate) fn print_diff(r: &DiffResult, ctx: &Ctx) {
+    let d = &r.diff;
+    println!("{} → {}", r.old, r.new);
+    let counts: Vec<String> = [
+        Change::Added,
+        Change::Removed,
+        Change::Upgraded,
+        Change::Downgraded,
+        Change::Changed,
+        Change::Resized,
+    ]
+    .into_iter()
+    .filter_map(|c| {
+        let n = d.count(c);
+        (n > 0).then(|| format!("{n} {}", c.word()))
+    })
+    .collect();
+    if counts.is_empty() {
+        println!("Packages: no change");
+    } else {
+        println!("Packages: {}", counts.join(", "));
+    }
+    for p in &d.packages {
+        let (mark, style) = match p.change {
+            Change::Added => ("+", Style::Ok),
+            Change::Removed => ("-", Style::Error),
+            Change::Upgraded => ("↑", Style::Info),
+            Change::Downgraded => ("↓", Style::Warning),
+            Change::Changed => ("~", Style::Info),
+            Change::Resized => ("·", Style::Dim),
+        };
+        let versions = match p.change {
+            // A path without a version (`etc`, `unit-foo`) shows no version.
+            Change::Added if p.added_versions == [""] => String::new(),
+            Change::Removed if p.removed_versions == [""] => String::new(),
+            Change::Added => closure_diff::show_versions(&p.added_versions),
+            Change::Removed => closure_diff::show_versions(&p.removed_versions),
+            Change::Resized => "(same version)".to_owned(),
+            _ => format!(
+                "{} → {}",
+                closure_diff::show_versions(&p.removed_versions),
+                closure_diff::show_versions(&p.added_versions)
+            ),
+        };
+        let size = if p.size_delta == 0 {
+            String::new()
+        } else {
+            format!(
+                "  {}{}",
+                if p.size_delta > 0 { "+" } else { "" },
+                closure_diff::human(p.size_delta)
+            )
+        };
+        let versions = if versions.is_empty() {
+            versions
+        } else {
+            format!(" {versions}")
+        };
+        println!(
+            "  {} {}{versions}{size}",
+            ctx.paint(style, mark),
+            ctx.paint(Style::Bold, &p.name)
+        );
+    }
+    let sign = if d.size_delta > 0 { "+" } else { "" };
+    println!(
+        "Closure: {} paths, {} → {} paths, {} ({sign}{})",
+        d.old_paths,
+        closure_diff::human(i64::try_from(d.old_size).unwrap_or(i64::MAX)),
+        d.new_paths,
+        closure_diff::human(i64::try_from(d.new_size).unwrap_or(i64::MAX)),
+        closure_diff::human(d.size_delta)
+    );
+    println!(
+        "{}",
+        ctx.paint(Style::Dim, &format!("({})", method_note(r.method)))
+    );
+}
+
+pub(crate) fn diff_json(r: &DiffResult) -> serde_json::Value {
+    serde_json::json!({
+        "old": r.old,
+        "new": r.new,
+        "method": r.method,
+        "packages": r.diff.packages,
+        "old_paths": r.diff.old_paths,
+        "new_paths": r.diff.new_paths,
+        "old_size": r.diff.old_size,
+        "new_size": r.diff.new_size,
+        "size_delta": r.diff.size_delta,
+    })
+}
+
+pub fn diff(a: &DiffArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let resolve = |w: &str| generations::resolve(w, &a.store.profile, &a.store.booted_system);
+    let old = resolve(&a.a)?;
+    let new = resolve(&a.b)?;
+    let r = diff_paths(a.store.store(), &old, &new)?;
+    if ctx.json {
+        ctx.print_json(&diff_json(&r))?;
+    } else {
+        print_diff(&r, ctx);
+    }
+    Ok(exit::OK)
+}
+
+// --- place ------------------------------------------------------------------
+
+const PLACE_HELP: &str = "\
+The tree, in the document's order: a CLI tool or system utility runs as a Nix
+package; a development environment in a Distrobox container; a GUI application
+as a Flatpak from Flathub (NAME is its app id); a long-running service in a
+rootless Podman container; untrusted code or CI/CD in a microvm.nix VM.
+Without --kind the questions are asked one by one (on a terminal only).
+--apply adds the entry to host.toml (--spec FILE, else ./host.toml), keeping
+its comments and layout; `tabula render` turns it into configuration.
+
+Examples:
+  tabula place ripgrep --kind cli
+  tabula place org.mozilla.firefox --kind gui --apply
+  tabula place postgres --kind service --image docker.io/library/postgres:16 --port 5432:5432
+  tabula place ci-runner                      (asks the tree's questions)";
+
+/// Where should this software run? The document's container decision tree
+#[derive(Debug, Args)]
+#[command(after_help = PLACE_HELP)]
+pub struct PlaceArgs {
+    /// The software: a package or container name, or a Flathub app id for a GUI app
+    pub name: String,
+    /// What it is (else the tree's questions are asked)
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// The image of a Distrobox (dev) or Podman (service) container
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// A port a service publishes, as Podman writes it (8080:80); repeatable
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<String>,
+    /// Write the change into host.toml
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KindArg {
+    /// A CLI tool or system utility
+    Cli,
+    /// A development environment (compiler, interpreter)
+    Dev,
+    /// A GUI application (browser, chat, office)
+    Gui,
+    /// A long-running service (database, web server)
+    Service,
+    /// Untrusted code or a CI/CD workload
+    Untrusted,
+}
+
+impl From<KindArg> for Kind {
+    fn from(k: KindArg) -> Kind {
+        match k {
+            KindArg::Cli => Kind::Cli,
+            KindArg::Dev => Kind::Dev,
+            KindArg::Gui => Kind::Gui,
+            KindArg::Service => Kind::Service,
+            KindArg::Untrusted => Kind::Untrusted,
+        }
+    }
+}
+
+fn usage(message: String) -> anyhow::Error {
+    exit::Reported {
+        message,
+        code: exit::USAGE,
+    }
+    .into()
+}
+
+/// Ask the tree's questions on the terminal until one is answered yes.
+fn ask_kind(name: &str) -> anyhow::Result<Option<Kind>> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(usage(format!(
+            "error: no --kind given and no terminal to ask on\n  hint: tabula place {name} --kind cli|dev|gui|service|untrusted"
+        )));
+    }
+    let mut lines = stdin.lock().lines();
+    let mut err = std::io::stderr();
+    for kind in Kind::ALL {
+        loop {
+            write!(err, "{} [y/n] ", kind.question())?;
+            err.flush()?;
+            let Some(line) = lines.next().transpose()? else {
+                return Err(usage("error: no answer (end of input)".into()));
+            };
+            match line.trim().to_ascii_lowercase().as_str() {
+                "y" | "yes" => return Ok(Some(kind)),
+                "n" | "no" => break,
+                _ => writeln!(err, "please answer y or n")?,
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn place(a: &PlaceArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let kind = match a.kind {
+        Some(k) => k.into(),
+        None => match ask_kind(&a.name)? {
+            Some(k) => k,
+            None => {
+                return Err(exit::Reported {
+                    message: "The document's decision tree has no branch for software that is none of these: \
+                              not placed.\n  hint: pick the closest with --kind"
+                        .into(),
+                    code: exit::FINDINGS,
+                }
+                .into())
+            }
+        },
+    };
+    let opts = place::Options {
+        image: a.image.clone(),
+        ports: a.ports.clone(),
+    };
+    let p = place::decide(&a.name, kind, &opts).map_err(|e| usage(format!("error: {e}")))?;
+    let written = if a.apply {
+        Some(apply_placement(&p, ctx)?)
+    } else {
+        None
+    };
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "placement": p,
+            "applied": written.as_ref().map(|(path, changed, enabled)| serde_json::json!({
+                "file": path, "changed": changed, "enabled_runtime": enabled,
+            })),
+        }))?;
+        return Ok(exit::OK);
+    }
+    let w = p.why;
+    println!(
+        "{}  {}",
+        ctx.paint(Style::Bold, &p.name),
+        ctx.paint(Style::Info, &format!("→ {}", p.answer))
+    );
+    println!("  because: {} yes", p.question);
+    println!(
+        "  {}: kernel {}, filesystem {}, network {}, overhead {} (use case: {})",
+        w.runtime, w.kernel, w.filesystem, w.network, w.overhead, w.use_case
+    );
+    println!("  change:  {}", p.change.describe());
+    if let Some((_, _, true)) = &written {
+        let (table, _) = p.change.key();
+        println!(
+            "  also:    [{}] enable = true (it was off)",
+            table.join(".")
+        );
+    }
+    match written {
+        Some((path, true, _)) => println!(
+            "{}",
+            ctx.paint(
+                Style::Ok,
+                &format!(
+                    "written to {} (run `tabula render` to make it configuration)",
+                    path.display()
+                )
+            )
+        ),
+        Some((path, false, _)) => println!("already in {}: nothing to write", path.display()),
+        None => println!(
+            "{}",
+            ctx.paint(Style::Dim, "(add --apply to write it into host.toml)")
+        ),
+    }
+    Ok(exit::OK)
+}
+
+/// Write the placement into the spec file: refused for the embedded host;
+/// the result is checked to still be a valid spec before it replaces the file.
+/// Returns the file, whether it changed, and whether the runtime was switched on.
+fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool, bool)> {
+    let path = match ctx.spec_source() {
+        tabula_spec::SpecSource::File(path) => path,
+        other => {
+            return Err(exit::Refused(format!(
+                "--apply writes host.toml, but the spec is {other}, which is built into tabula\n  hint: run `tabula init host.toml` first, then `tabula place ... --apply` in that folder (or pass --spec FILE)"
+            ))
+            .into())
+        }
+    };
+    let loaded = ctx.load()?;
+    let applied = place::apply(&loaded.text, &p.change)
+        .with_context(|| format!("editing {}", path.display()))?;
+    if !applied.changed {
+        return Ok((path, false, false));
+    }
+    let edited = tabula_spec::parse(&path.to_string_lossy(), &applied.text).with_context(|| {
+        format!(
+            "the edited {} would not be a valid spec; nothing written",
+            path.display()
+        )
+    })?;
+    // Refuse an edit that `tabula check` would then refuse; errors the file
+    // already had are not this command's business.
+    let errors = |l: &tabula_spec::Loaded| -> std::collections::BTreeSet<String> {
+        tabula_spec::check::check(l)
+            .into_iter()
+            .filter(|f| f.severity == tabula_spec::check::Severity::Error)
+            .map(|f| format!("{} [{}] {}", f.at, f.code, f.message))
+            .collect()
+    };
+    let before = errors(&loaded);
+    let new: Vec<String> = errors(&edited).difference(&before).cloned().collect();
+    if !new.is_empty() {
+        return Err(exit::Refused(format!(
+            "placing {} would make {} fail `tabula check`; nothing written:\n  {}",
+            p.name,
+            path.display(),
+            new.join("\n  ")
+        ))
+        .into());
+    }
+    place::write_atomic(&path, applied.text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok((path, true, applied.enabled))
+}
+
+// --- rebuild ----------------------------------------------------------------
+
+const REBUILD_HELP: &str = "\
+Every step's command is printed before it runs. After the build, the package
+diff between the running system and the new one is shown, and tabula asks
+before it touches the system (--yes answers for you; without a terminal and
+without --yes it refuses). switch/boot add a generation to the system profile
+with `nix-env --set` and run the new system's switch-to-configuration, as
+nixos-rebuild does after its build. Switching needs root.
+
+Examples:
+  tabula rebuild check
+  tabula rebuild switch --dry           print every command, run none
+  sudo tabula rebuild switch
+  sudo tabula rebuild boot --flake ~/src/host --yes
+  sudo tabula rebuild rollback";
+
+/// Check, build, switch, boot, test or roll back the system, showing what changes first
+#[derive(Debug, Args)]
+#[command(after_help = REBUILD_HELP)]
+pub struct RebuildArgs {
+    /// check, build, switch, boot, test or rollback
+    #[arg(value_enum)]
+    pub action: ActionArg,
+    /// The flake directory
+    #[arg(long, value_name = "DIR", default_value = "/etc/nixos")]
+    pub flake: PathBuf,
+    /// The nixosConfigurations attribute (default: the spec's host name)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Where the build result link goes (default: a fresh temp dir)
+    #[arg(long, value_name = "PATH")]
+    pub out_link: Option<PathBuf>,
+    /// Print every command it would run, and run none
+    #[arg(long)]
+    pub dry: bool,
+    /// Do not ask before switching
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Skip `nix flake check`
+    #[arg(long)]
+    pub no_check: bool,
+    /// The system profile
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
+    pub profile: PathBuf,
+    /// The running system
+    #[arg(long, value_name = "PATH", default_value = generations::CURRENT_SYSTEM)]
+    pub current_system: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ActionArg {
+    /// nix flake check
+    Check,
+    /// check, build and show the diff
+    Build,
+    /// ... and switch to it now
+    Switch,
+    /// ... and make it the default at the next boot
+    Boot,
+    /// ... and activate it until the next boot
+    Test,
+    /// go back to the previous generation
+    Rollback,
+}
+
+impl From<ActionArg> for Action {
+    fn from(a: ActionArg) -> Action {
+        match a {
+            ActionArg::Check => Action::Check,
+            ActionArg::Build => Action::Build,
+            ActionArg::Switch => Action::Switch,
+            ActionArg::Boot => Action::Boot,
+            ActionArg::Test => Action::Test,
+            ActionArg::Rollback => Action::Rollback,
+        }
+    }
+}
+
+/// The generation before the profile's current one.
+fn previous_generation(profile: &Path) -> Option<PathBuf> {
+    let links = generations::links(profile).ok()?;
+    let current = std::fs::read_link(profile).ok()?;
+    let name = current.file_name()?;
+    let at = links
+        .iter()
+        .position(|(_, l)| l.file_name() == Some(name))?;
+    at.checked_sub(1).map(|i| links[i].1.clone())
+}
+
+pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let action: Action = a.action.into();
+    let host = match &a.host {
+        Some(h) => h.clone(),
+        None => ctx.spec()?.host.name,
+    };
+    let mut _tmp = None;
+    let out_link = match (&a.out_link, a.dry) {
+        (Some(p), _) => p.clone(),
+        (None, true) => std::env::temp_dir().join("tabula-rebuild-XXXXXX/result"),
+        (None, false) => {
+            let (d, p) =
+                rebuild::fresh_out_link().context("creating a temp dir for the build result")?;
+            _tmp = Some(d);
+            p
+        }
+    };
+    let inputs = rebuild::Inputs {
+        flake: a.flake.clone(),
+        host,
+        out_link,
+        profile: a.profile.clone(),
+        current_system: a.current_system.clone(),
+        previous: previous_generation(&a.profile),
+        no_check: a.no_check,
+    };
+    let steps = rebuild::plan(action, &inputs);
+    if a.dry {
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({
+                "action": action, "dry": true, "steps": steps,
+            }))?;
+        } else {
+            println!(
+                "{}",
+                ctx.paint(
+                    Style::Dim,
+                    &format!("# tabula rebuild {} --dry: nothing is run", action.name())
+                )
+            );
+            for s in &steps {
+                println!("{}", s.display());
+            }
+        }
+        return Ok(exit::OK);
+    }
+    // Everything that can stop the run is checked before the first command.
+    let asks = steps.iter().any(|s| matches!(s, Step::Confirm { .. }));
+    if asks && !a.yes && !std::io::stdin().is_terminal() {
+        return Err(exit::Refused(format!(
+            "`rebuild {}` asks before it changes the system, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
+            action.name()
+        ))
+        .into());
+    }
+    if let Some(missing) = rebuild::missing_program(&steps, &inputs) {
+        return Err(missing.into());
+    }
+    if action.changes_system() && !rebuild::is_root() {
+        return Err(exit::Refused(format!(
+            "`rebuild {}` changes the system profile and activates a system: run it as root (sudo tabula rebuild {})",
+            action.name(),
+            action.name()
+        ))
+        .into());
+    }
+    let say = |text: String| {
+        if ctx.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    };
+    let mut ran: Vec<&str> = Vec::new();
+    let summary = |ran: &[&str], completed: bool| -> anyhow::Result<()> {
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({
+                "action": action,
+                "dry": false,
+                "completed": completed,
+                "result": std::fs::canonicalize(&inputs.out_link).ok(),
+                "ran": ran,
+            }))?;
+        }
+        Ok(())
+    };
+    for s in &steps {
+        match s {
+            Step::Run { why, cmd, argv } => {
+                ran.push(argv);
+                say(format!(
+                    "{} {}",
+                    ctx.paint(Style::Info, "==>"),
+                    ctx.paint(Style::Bold, why)
+                ));
+                say(format!("$ {argv}"));
+                cmd.run_inherit()
+                    .with_context(|| format!("tabula rebuild {}: {why}", action.name()))?;
+            }
+            Step::Diff { old, new } => {
+                if !old.exists() {
+                    say(format!(
+                        "(no {}: nothing to compare the new system with)",
+                        old.display()
+                    ));
+                    continue;
+                }
+                let resolve = |p: &Path| {
+                    generations::resolve(&p.to_string_lossy(), &a.profile, Path::new(BOOTED_SYSTEM))
+                };
+                // The diff informs the question; when it cannot be read the
+                // user is told so and still asked.
+                let r = resolve(old)
+                    .and_then(|o| Ok((o, resolve(new)?)))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|(o, n)| {
+                        diff_paths(Store::open_or_cli(Path::new(store::DEFAULT_DB)), &o, &n)
+                    });
+                let r = match r {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!(
+                            "{} could not compare {} with {}: {e:#}",
+                            ctx.paint(Style::Warning, "warning:"),
+                            old.display(),
+                            new.display()
+                        );
+                        continue;
+                    }
+                };
+                if ctx.json {
+                    eprintln!("{}", serde_json::to_string_pretty(&diff_json(&r))?);
+                } else {
+                    print_diff(&r, ctx);
+                }
+            }
+            Step::Confirm { question } => {
+                if a.yes {
+                    continue;
+                }
+                eprint!("{question} [y/N] ");
+                std::io::stderr().flush()?;
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                    say("Not switched: nothing changed.".into());
+                    summary(&ran, false)?;
+                    return Ok(exit::OK);
+                }
+            }
+        }
+    }
+    summary(&ran, true)?;
+    Ok(exit::OK)
+}
+
+// --- status -----------------------------------------------------------------
+
+const STATUS_HELP: &str = "\
+Reads the system's own tables: /proc/self/mountinfo (source, subvolume,
+filesystem, options including compression), statvfs (tmpfs fill, pool space),
+/sys/block/dm-*/dm (the LUKS mapping), btrfs subvolume list, btrfs qgroup show
+(usage only when quotas are on; tabula never walks the pool), blkid.
+Exit 1 when anything is drift or missing.
+
+Examples:
+  tabula status
+  tabula status --target /mnt          a layout mounted by `tabula mount`
+  tabula status --json | jq '.items[] | select(.state != \"ok\")'";
+
+/// The live host (or a layout mounted under DIR) against its spec: ok, drift or missing
+#[derive(Debug, Args)]
+#[command(after_help = STATUS_HELP)]
+pub struct StatusArgs {
+    /// Check a layout mounted under DIR (e.g. /mnt) instead of the running system
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+}
+
+pub fn status(a: &StatusArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let spec = ctx.spec()?;
+    let target = match &a.target {
+        Some(t) => {
+            Some(std::fs::canonicalize(t).with_context(|| format!("--target {}", t.display()))?)
+        }
+        None => None,
+    };
+    let probe = status::probe(&spec, target.as_deref());
+    let items = status::evaluate(&spec, target.as_deref(), &probe);
+    let findings = status::has_findings(&items);
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "host": spec.host.name,
+            "target": target,
+            "ok": !findings,
+            "items": items,
+        }))?;
+    } else {
+        let name_w = items
+            .iter()
+            .map(|i| i.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for i in &items {
+            let style = match i.state {
+                State::Ok => Style::Ok,
+                State::Drift => Style::Warning,
+                State::Missing => Style::Error,
+                State::Unknown => Style::Dim,
+            };
+            println!(
+                "{}  {:<11}  {:<name_w$}  {}",
+                ctx.paint(style, &format!("{:<7}", i.state.word())),
+                i.kind,
+                i.name,
+                i.detail
+            );
+        }
+        let count = |s: State| items.iter().filter(|i| i.state == s).count();
+        println!(
+            "{}",
+            ctx.paint(
+                Style::Bold,
+                &format!(
+                    "{} ok, {} drift, {} missing, {} unknown ({} against {})",
+                    count(State::Ok),
+                    count(State::Drift),
+                    count(State::Missing),
+                    count(State::Unknown),
+                    target
+                        .as_ref()
+                        .map_or("the running system".to_owned(), |t| t.display().to_string()),
+                    spec.host.name
+                )
+            )
+        );
+    }
+    Ok(if findings { exit::FINDINGS } else { exit::OK })
 }

@@ -1,15 +1,29 @@
 //! # `render` and `docs`: the flake and the host's documentation
+//!
+//! Both are pure rendering ([`tabula_render::render_flake`],
+//! [`tabula_docs::render`]) followed by one atomic write
+//! ([`tabula_render::write_files`]): nothing is written when the spec has
+//! check errors or a value cannot be rendered, unchanged files keep their
+//! mtime, and `hosts/<name>/custom.nix` is created once and never
+//! overwritten.
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use clap::Args;
+use serde::Serialize;
+use tabula_render::{FileStatus, OutFile, WriteReport};
+use tabula_spec::check::{Finding, Severity};
+use tabula_spec::HostSpec;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Style};
+use crate::exit;
 
 /// Render the NixOS flake and the host's documentation from the spec
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tabula render --out ./flake\n  tabula render --spec host.toml --out /etc/nixos"
+    after_help = "Examples:\n  tabula render                         writes ./out (flake.nix, hosts/NAME/*.nix, docs/)\n  tabula render --out ./flake\n  tabula render --spec host.toml --out /etc/nixos --json\n\nThen: cd DIR && nix flake lock && sudo nixos-rebuild switch --flake .#NAME\n(no flake.lock is written: it cannot be made offline)."
 )]
 pub struct RenderArgs {
     /// Where to write the flake (created if missing)
@@ -19,17 +33,152 @@ pub struct RenderArgs {
 
 /// Render only the host's documentation (Markdown and SVG)
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  tabula docs --out ./docs")]
+#[command(
+    after_help = "Examples:\n  tabula docs                 writes ./out/docs/\n  tabula docs --out ./flake   the same place `render --out ./flake` puts them"
+)]
 pub struct DocsArgs {
-    /// Where to write the docs
-    #[arg(long, short, value_name = "DIR", default_value = "docs")]
+    /// The output directory; the docs land under its docs/ folder
+    #[arg(long, short, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
 }
 
-pub fn render(_: &RenderArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`render` is not implemented yet")
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct Counts {
+    errors: usize,
+    warnings: usize,
+    infos: usize,
 }
 
-pub fn docs(_: &DocsArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`docs` is not implemented yet")
+fn count(findings: &[Finding]) -> Counts {
+    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    Counts {
+        errors: n(Severity::Error),
+        warnings: n(Severity::Warning),
+        infos: n(Severity::Info),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    out: String,
+    host: &'a str,
+    release: &'a str,
+    findings: Counts,
+    files: &'a [tabula_render::write::FileReport],
+    written: usize,
+    unchanged: usize,
+    kept: usize,
+}
+
+/// The docs as files of the output directory (their paths start with docs/).
+fn doc_files(spec: &HostSpec) -> Vec<OutFile> {
+    tabula_docs::render(spec)
+        .into_iter()
+        .map(|d| OutFile::generated(d.path, d.contents))
+        .collect()
+}
+
+pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    // Refuses (exit 1, nothing written) when a check rule finds an error.
+    let (loaded, found) = ctx.load_checked()?;
+    let counts = count(&found);
+    let spec = &loaded.spec;
+    let mut files = tabula_render::render_flake(spec)
+        .with_context(|| format!("rendering the flake of `{}`", spec.host.name))?;
+    let docs = doc_files(spec);
+    if let Some(clash) = docs.iter().find(|d| files.iter().any(|f| f.path == d.path)) {
+        anyhow::bail!(
+            "the docs and the flake both want to write {}; report this as a bug",
+            clash.path
+        );
+    }
+    files.extend(docs);
+    // The spec travels with the flake: on the installed machine
+    // /etc/nixos/host.toml is what every tabula command reads.
+    files.push(OutFile::generated("host.toml", loaded.text.clone()));
+    let report = tabula_render::write_files(&a.out, &files)
+        .with_context(|| format!("writing the flake into {}", a.out.display()))?;
+    print_report(ctx, &a.out, spec, &counts, &report)?;
+    Ok(exit::OK)
+}
+
+pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let spec = ctx.spec()?;
+    let files = doc_files(&spec);
+    let report = tabula_render::write_files(&a.out, &files)
+        .with_context(|| format!("writing the docs into {}", a.out.display()))?;
+    print_report(ctx, &a.out, &spec, &Counts::default(), &report)?;
+    Ok(exit::OK)
+}
+
+fn print_report(
+    ctx: &Ctx,
+    out: &Path,
+    spec: &HostSpec,
+    counts: &Counts,
+    report: &WriteReport,
+) -> anyhow::Result<()> {
+    let written = report.count(FileStatus::Written);
+    let unchanged = report.count(FileStatus::Unchanged);
+    let kept = report.count(FileStatus::Kept);
+    if ctx.json {
+        let report = Report {
+            out: out.display().to_string(),
+            host: &spec.host.name,
+            release: spec.host.release.as_str(),
+            findings: *counts,
+            files: &report.files,
+            written,
+            unchanged,
+            kept,
+        };
+        return ctx.print_json(&report);
+    }
+    let mut s = String::new();
+    if counts.warnings + counts.infos > 0 {
+        let warnings = format!(
+            "{} warning{}",
+            counts.warnings,
+            if counts.warnings == 1 { "" } else { "s" }
+        );
+        let _ = writeln!(
+            s,
+            "check: {}, {} info{} (details: tabula check)",
+            ctx.paint(Style::Warning, &warnings),
+            counts.infos,
+            if counts.infos == 1 { "" } else { "s" },
+        );
+    } else {
+        let _ = writeln!(s, "check: no findings");
+    }
+    let title = format!(
+        "{} (NixOS {}) -> {}",
+        spec.host.name,
+        spec.host.release,
+        out.display()
+    );
+    let _ = writeln!(s, "{}", ctx.paint(Style::Bold, &title));
+    for f in &report.files {
+        let (style, word) = match f.status {
+            FileStatus::Written => (Style::Ok, "written  "),
+            FileStatus::Unchanged => (Style::Dim, "unchanged"),
+            FileStatus::Kept => (Style::Info, "kept     "),
+        };
+        let _ = writeln!(s, "  {} {}", ctx.paint(style, word), f.path);
+    }
+    let _ = writeln!(
+        s,
+        "{}: {written} written, {unchanged} unchanged, {kept} kept (yours: never overwritten)",
+        out.display()
+    );
+    emit(&s)
+}
+
+/// Print to stdout; a closed pipe (`tabula render | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
 }

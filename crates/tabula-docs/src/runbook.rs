@@ -1,0 +1,467 @@
+//! # RUNBOOK.md: step-by-step procedures for this host
+//!
+//! Every command is complete for this host: its disk, UUIDs, mapper name,
+//! keyfile path, subvolumes and mount options come from the spec, and every
+//! spec value placed in a shell command is quoted for the shell. The
+//! `tabula` commands follow the provisioning and day-two issues' interface
+//! (`--disk`, `--target`, `--reset`, `--wipe`, `rebuild rollback`).
+
+use std::fmt::Write as _;
+
+use tabula_spec::model::{MountSource, Owner};
+use tabula_spec::HostSpec;
+
+use crate::facts;
+use crate::md::{self, code, text};
+
+/// Where procedures mount the layout.
+const TARGET: &str = "/mnt";
+
+pub fn render(spec: &HostSpec) -> String {
+    let mut s = crate::preamble(spec, "Runbook");
+    let _ = writeln!(
+        s,
+        "Procedures for {} with the exact commands. The disk is {}; check it with {} before anything that writes.\n",
+        code(&spec.host.name),
+        code(&facts::disk_device(spec)),
+        code("lsblk -o NAME,SIZE,MODEL,PARTLABEL")
+    );
+    let mut n = 0;
+    let mut section = |title: &str, body: String, s: &mut String| {
+        if body.is_empty() {
+            return;
+        }
+        n += 1;
+        s.push_str(&md::heading(2, &format!("{n}. {title}")));
+        s.push_str(&body);
+    };
+    section("Install from the NixOS installer", install(spec), &mut s);
+    section(&rescue_title(spec), rescue(spec), &mut s);
+    section("Add or replace the USB keyfile", keyfile(spec), &mut s);
+    section("Roll back a generation", rollback(spec), &mut s);
+    section(
+        "Reset the system subvolumes, keeping user data",
+        reset(spec),
+        &mut s,
+    );
+    s.push_str(&crate::related());
+    s
+}
+
+/// A word for POSIX sh: as is when it holds only safe characters, else in
+/// single quotes.
+pub fn sh(word: &str) -> String {
+    // `#` starts a comment only at the start of a word.
+    let safe = !word.is_empty()
+        && !word.starts_with('#')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@,+-%#".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn spec_flag() -> &'static str {
+    "--spec host.toml"
+}
+
+fn install(spec: &HostSpec) -> String {
+    let disk = sh(&facts::disk_device(spec));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Boot the NixOS {} installer with this host's {} at hand (on a USB stick or fetched), then:\n",
+        spec.host.release,
+        code("host.toml")
+    );
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "# 1. Check the spec and look at the plan (writes nothing)"
+    );
+    let _ = writeln!(b, "tabula check {}", spec_flag());
+    let _ = writeln!(b, "sudo tabula plan {} --disk {disk}", spec_flag());
+    let _ = writeln!(b);
+    let _ = writeln!(
+        b,
+        "# 2. Partition, format, mount at {TARGET}, render the flake and run nixos-install"
+    );
+    let _ = writeln!(
+        b,
+        "sudo tabula install {} --disk {disk} --target {TARGET}",
+        spec_flag()
+    );
+    let users: Vec<_> = spec
+        .users
+        .iter()
+        .filter_map(|u| u.hashed_password_file.as_ref().map(|f| (u, f)))
+        .collect();
+    if !users.is_empty() {
+        let _ = writeln!(b);
+        let _ = writeln!(
+            b,
+            "# 3. Password hashes, read from files (the root is wiped at boot)"
+        );
+        let mut dirs: Vec<String> = users
+            .iter()
+            .map(|(_, f)| match f.rsplit_once('/') {
+                Some((d, _)) if !d.is_empty() => d.to_owned(),
+                _ => "/".to_owned(),
+            })
+            .collect();
+        dirs.dedup();
+        for d in dirs {
+            let _ = writeln!(b, "sudo install -d -m 700 {}", sh(&format!("{TARGET}{d}")));
+        }
+        for (u, f) in users {
+            let target = sh(&format!("{TARGET}{f}"));
+            let _ = writeln!(
+                b,
+                "mkpasswd -m yescrypt | sudo tee {target} >/dev/null   # password of {}",
+                textbox_safe(&u.name)
+            );
+            let _ = writeln!(b, "sudo chmod 600 {target}");
+        }
+    }
+    let _ = writeln!(b);
+    let _ = writeln!(b, "# 4. Leave the installer");
+    let _ = writeln!(b, "sudo tabula unmount --disk {disk} --target {TARGET}");
+    let _ = writeln!(b, "sudo reboot");
+    s.push_str(&md::fence("bash", &b));
+    s.push('\n');
+    let kept: Vec<String> = spec
+        .partitions
+        .iter()
+        .filter(|p| !p.format)
+        .map(|p| format!("{} ({})", code(&facts::device(spec, p)), text(&p.label)))
+        .collect();
+    if !kept.is_empty() {
+        let _ = writeln!(
+            s,
+            "The plan must show {} as `keep`; if it says `refuse`, the disk differs from the spec there: stop and compare with [DISK_LAYOUT.md](DISK_LAYOUT.md). A plan line `DESTROY` is applied only with `--wipe NAME`.\n",
+            kept.join(", ")
+        );
+    }
+    if spec
+        .luks
+        .as_ref()
+        .and_then(|l| l.keyfile.as_ref())
+        .is_some()
+    {
+        s.push_str("The install asks for the LUKS passphrase. To enrol the USB keyfile in the same run, give the stick (a new random key is written to it):\n\n");
+        if let Some(k) = spec.luks.as_ref().and_then(|l| l.keyfile.as_ref()) {
+            s.push_str(&md::fence(
+                "bash",
+                &format!(
+                    "sudo tabula install {} --disk {disk} --target {TARGET} --usb {}\n",
+                    spec_flag(),
+                    sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid))
+                ),
+            ));
+            s.push('\n');
+        }
+    }
+    s.push_str("After the first boot, compare the running host with its spec, and see what the next reboot would wipe:\n\n");
+    s.push_str(&md::fence("bash", "tabula status\ntabula audit\n"));
+    s.push('\n');
+    s
+}
+
+/// The recovery system: a foreign partition whose owner is Alpine.
+fn rescue_part(spec: &HostSpec) -> Option<&tabula_spec::model::Partition> {
+    spec.partitions.iter().find(
+        |p| matches!(&p.owner, Owner::Foreign(o) if o.to_ascii_lowercase().contains("alpine")),
+    )
+}
+
+fn rescue_title(spec: &HostSpec) -> String {
+    match rescue_part(spec) {
+        Some(p) => format!("Rescue from the {} partition", p.label),
+        None => "Rescue from a live system".to_owned(),
+    }
+}
+
+fn rescue(spec: &HostSpec) -> String {
+    let mut s = String::new();
+    let disk = sh(&facts::disk_device(spec));
+    match rescue_part(spec) {
+        Some(p) => {
+            let entry = spec
+                .boot
+                .entries
+                .iter()
+                .find(|e| e.system == p.owner.name());
+            let _ = writeln!(
+                s,
+                "Choose {}{} at boot and log in as root. Install the tools once: {}.\n",
+                entry
+                    .map(|e| format!("the boot menu entry **{}**", text(&e.name)))
+                    .unwrap_or_else(|| format!("the system on {}", code(&facts::device(spec, p)))),
+                entry
+                    .map(|_| format!(" (on {})", code(&facts::device(spec, p))))
+                    .unwrap_or_default(),
+                code("apk add cryptsetup btrfs-progs e2fsprogs dosfstools exfatprogs")
+            );
+        }
+        None => s.push_str("Boot any Linux live system with cryptsetup and btrfs-progs.\n\n"),
+    }
+    let Some(l) = &spec.luks else {
+        let _ = writeln!(s, "Mount the layout:\n");
+        s.push_str(&md::fence(
+            "bash",
+            &format!("tabula mount --disk {disk} --target {TARGET}\n"),
+        ));
+        s.push('\n');
+        return s;
+    };
+    let luks_dev = sh(&format!("/dev/disk/by-uuid/{}", l.uuid));
+    let name = sh(&l.name);
+    s.push_str(&md::heading(3, "Unlock the pool"));
+    if let Some(k) = &l.keyfile {
+        s.push_str("With the USB keyfile:\n\n");
+        let mut b = String::new();
+        let _ = writeln!(b, "mkdir -p /mnt/key");
+        let _ = writeln!(
+            b,
+            "mount -t {} -o ro {} /mnt/key",
+            sh(k.fs_type.name()),
+            sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid))
+        );
+        let _ = writeln!(
+            b,
+            "cryptsetup open --key-file {} {luks_dev} {name}",
+            sh(&format!("/mnt/key{}", k.path))
+        );
+        let _ = writeln!(b, "umount /mnt/key");
+        s.push_str(&md::fence("bash", &b));
+        s.push_str("\nOr with the passphrase:\n\n");
+    }
+    s.push_str(&md::fence(
+        "bash",
+        &format!("cryptsetup open {luks_dev} {name}\n"),
+    ));
+    s.push('\n');
+    s.push_str(&md::heading(3, "Mount the layout"));
+    let _ = writeln!(
+        s,
+        "With tabula (it opens the container itself when it is still closed):\n"
+    );
+    s.push_str(&md::fence(
+        "bash",
+        &format!("tabula mount --disk {disk} --target {TARGET}\n"),
+    ));
+    s.push_str("\nOr by hand, parents before the mounts inside them:\n\n");
+    s.push_str(&md::fence("bash", &raw_mounts(spec)));
+    s.push_str("\nWhen done:\n\n");
+    s.push_str(&md::fence(
+        "bash",
+        &format!("umount -R {TARGET}\ncryptsetup close {name}\n"),
+    ));
+    s.push('\n');
+    s
+}
+
+/// The mount commands for the whole layout under [`TARGET`].
+pub fn raw_mounts(spec: &HostSpec) -> String {
+    let pool = sh(&facts::pool_device(spec));
+    let mut b = String::new();
+    for m in spec.mounts_in_order() {
+        let at = if m.path.as_str() == "/" {
+            TARGET.to_owned()
+        } else {
+            format!("{TARGET}{}", m.path)
+        };
+        let at = sh(&at);
+        if m.path.as_str() != "/" {
+            let _ = writeln!(b, "mkdir -p {at}");
+        }
+        let opts = facts::mount_options(spec, m);
+        let o = if opts.is_empty() {
+            String::new()
+        } else {
+            format!(" -o {}", sh(&opts.join(",")))
+        };
+        match &m.source {
+            MountSource::Tmpfs { .. } => {
+                let _ = writeln!(b, "mount -t tmpfs{o} none {at}");
+            }
+            MountSource::Subvolume { .. } => {
+                let _ = writeln!(b, "mount -t btrfs{o} {pool} {at}");
+            }
+            MountSource::Partition { partition } => {
+                let part = spec.partition(partition);
+                let dev = match part
+                    .and_then(|p| p.filesystem.as_ref())
+                    .and_then(|f| f.uuid.as_ref())
+                {
+                    Some(u) => format!("/dev/disk/by-uuid/{u}"),
+                    None => format!("/dev/disk/by-partlabel/{partition}"),
+                };
+                let ty = part
+                    .and_then(facts::fs_kind)
+                    .map(|k| format!(" -t {}", sh(k.name())))
+                    .unwrap_or_default();
+                let _ = writeln!(b, "mount{ty}{o} {} {at}", sh(&dev));
+            }
+        }
+    }
+    b
+}
+
+fn keyfile(spec: &HostSpec) -> String {
+    let Some(l) = &spec.luks else {
+        return String::new();
+    };
+    let Some(k) = &l.keyfile else {
+        return String::new();
+    };
+    let disk = sh(&facts::disk_device(spec));
+    let usb = sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid));
+    let luks_dev = sh(&format!("/dev/disk/by-uuid/{}", l.uuid));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "The key is the file {} on the USB stick whose {} filesystem has the UUID {}. Both commands need an existing key (the passphrase) and never leave the container without a usable key.\n",
+        code(k.path.as_str()),
+        text(k.fs_type.name()),
+        code(&k.fs_uuid)
+    );
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "# Add a key slot for a new random keyfile written to the stick"
+    );
+    let _ = writeln!(b, "sudo tabula keyfile add --disk {disk} --usb {usb}");
+    let _ = writeln!(b);
+    let _ = writeln!(
+        b,
+        "# Replace it (a lost or copied stick): the old key slot is removed"
+    );
+    let _ = writeln!(b, "sudo tabula keyfile replace --disk {disk} --usb {usb}");
+    s.push_str(&md::fence("bash", &b));
+    s.push_str("\nBy hand, with the stick mounted at `/mnt/key`:\n\n");
+    let key = sh(&format!("/mnt/key{}", k.path));
+    let mut b = String::new();
+    let _ = writeln!(b, "dd if=/dev/urandom of={key}.new bs=512 count=8");
+    let _ = writeln!(b, "# add: the new key next to the passphrase");
+    let _ = writeln!(b, "cryptsetup luksAddKey {luks_dev} {key}.new");
+    let _ = writeln!(b, "# replace: the slot of the old key takes the new one");
+    let _ = writeln!(
+        b,
+        "cryptsetup luksChangeKey --key-file {key} {luks_dev} {key}.new"
+    );
+    let _ = writeln!(b, "mv {key}.new {key}");
+    let _ = writeln!(b, "# check that it opens the container");
+    let _ = writeln!(
+        b,
+        "cryptsetup open --test-passphrase --key-file {key} {luks_dev}"
+    );
+    s.push_str(&md::fence("bash", &b));
+    s.push('\n');
+    if let Some(t) = k.timeout {
+        let _ = writeln!(
+            s,
+            "At boot the initrd waits {t} s for the stick{}.\n",
+            if k.password_fallback {
+                ", then asks for the passphrase"
+            } else {
+                ""
+            }
+        );
+    }
+    s
+}
+
+fn rollback(spec: &HostSpec) -> String {
+    let flake = sh(&facts::flake_ref(spec, facts::FLAKE_DIR));
+    let mut s = String::new();
+    let mut b = String::new();
+    let _ = writeln!(b, "# The generations, current and booted marked");
+    let _ = writeln!(b, "tabula generations");
+    let _ = writeln!(b);
+    let _ = writeln!(b, "# Back to the previous generation");
+    let _ = writeln!(b, "sudo tabula rebuild rollback");
+    let _ = writeln!(b);
+    let _ = writeln!(b, "# The same without tabula");
+    let _ = writeln!(b, "sudo nixos-rebuild switch --rollback --flake {flake}");
+    s.push_str(&md::fence("bash", &b));
+    let menu = match spec.boot.loader {
+        tabula_spec::model::Loader::Grub => "GRUB's *NixOS - All configurations* submenu",
+        tabula_spec::model::Loader::Refind => "rEFInd's generation entries",
+    };
+    let _ = writeln!(
+        s,
+        "\nWhen the new generation does not boot, pick an older one in {menu}, then run the rollback above to make it the default.\n"
+    );
+    s
+}
+
+/// The subvolumes a reset recreates: the ones holding what Nix rebuilds
+/// (the store) and what may be lost (logs). Everything else stays.
+pub fn reset_set(spec: &HostSpec) -> Vec<String> {
+    ["/nix", "/var/log"]
+        .into_iter()
+        .filter_map(|p| spec.mount(p))
+        .filter_map(|m| match &m.source {
+            MountSource::Subvolume { subvolume } => Some(subvolume.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reset(spec: &HostSpec) -> String {
+    let reset = reset_set(spec);
+    if reset.is_empty() {
+        return String::new();
+    }
+    let disk = sh(&facts::disk_device(spec));
+    let names: Vec<String> = reset.iter().map(|r| sh(r)).collect();
+    let kept: Vec<String> = spec
+        .btrfs
+        .iter()
+        .flat_map(|b| &b.subvolumes)
+        .filter(|sv| !reset.contains(&sv.path))
+        .map(|sv| code(&sv.path))
+        .collect();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Recreates {} empty to reinstall the system from scratch; {} stay byte-identical. Run it from the NixOS installer.\n",
+        reset.iter().map(|r| code(r)).collect::<Vec<_>>().join(" and "),
+        kept.join(", ")
+    );
+    let mut b = String::new();
+    let _ = writeln!(b, "# Each reset shows as DESTROY");
+    let _ = writeln!(
+        b,
+        "sudo tabula plan {} --disk {disk} --reset {}",
+        spec_flag(),
+        names.join(" ")
+    );
+    let wipes: Vec<String> = names.iter().map(|n| format!("--wipe {n}")).collect();
+    let _ = writeln!(
+        b,
+        "sudo tabula apply {} --disk {disk} --reset {} --yes {}",
+        spec_flag(),
+        names.join(" "),
+        wipes.join(" ")
+    );
+    let _ = writeln!(b);
+    let _ = writeln!(b, "# Fill the new store again");
+    let _ = writeln!(
+        b,
+        "sudo tabula install {} --disk {disk} --target {TARGET}",
+        spec_flag()
+    );
+    s.push_str(&md::fence("bash", &b));
+    s.push('\n');
+    s
+}
+
+/// A spec string on one line of a shell comment.
+fn textbox_safe(s: &str) -> String {
+    crate::textbox::clean(s)
+}

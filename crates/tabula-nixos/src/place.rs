@@ -1,0 +1,558 @@
+//! # Where should software run? The document's container decision tree
+//!
+//! Pure: [`decide`] walks the tree for a kind of software and returns the
+//! runtime, the row of the document's comparison table that says why, and
+//! the change to host.toml; [`apply`] makes that change in the file's text
+//! with toml_edit, so comments and layout stay as they were and only the one
+//! list grows. Writing the file is the caller's business.
+
+use serde::Serialize;
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+/// The kinds of software the tree tells apart, in the tree's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Cli,
+    Dev,
+    Gui,
+    Service,
+    Untrusted,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Cli,
+        Kind::Dev,
+        Kind::Gui,
+        Kind::Service,
+        Kind::Untrusted,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Cli => "cli",
+            Kind::Dev => "dev",
+            Kind::Gui => "gui",
+            Kind::Service => "service",
+            Kind::Untrusted => "untrusted",
+        }
+    }
+
+    /// The tree's question for this branch, as the document asks it.
+    pub fn question(self) -> &'static str {
+        match self {
+            Kind::Cli => "Is it a CLI tool or system utility?",
+            Kind::Dev => "Is it a development environment (compiler, interpreter)?",
+            Kind::Gui => "Is it a GUI application (browser, chat, office)?",
+            Kind::Service => "Is it a long-running service (database, web server)?",
+            Kind::Untrusted => "Is it untrusted code or CI/CD workload?",
+        }
+    }
+
+    pub fn runtime(self) -> Runtime {
+        match self {
+            Kind::Cli => Runtime::NixNative,
+            Kind::Dev => Runtime::Distrobox,
+            Kind::Gui => Runtime::Flatpak,
+            Kind::Service => Runtime::Podman,
+            Kind::Untrusted => Runtime::Microvm,
+        }
+    }
+}
+
+/// The runtimes of the document's comparison table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    NixNative,
+    Distrobox,
+    Flatpak,
+    Podman,
+    Microvm,
+}
+
+/// One row of the document's "Container Runtime Comparison" table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub runtime: &'static str,
+    pub kernel: &'static str,
+    pub filesystem: &'static str,
+    pub network: &'static str,
+    pub overhead: &'static str,
+    pub use_case: &'static str,
+}
+
+impl Runtime {
+    pub fn row(self) -> Row {
+        let r = |runtime, kernel, filesystem, network, overhead, use_case| Row {
+            runtime,
+            kernel,
+            filesystem,
+            network,
+            overhead,
+            use_case,
+        };
+        match self {
+            Runtime::NixNative => r("Nix Native", "Shared", "Full", "Full", "0%", "CLI tools"),
+            Runtime::Distrobox => r(
+                "Distrobox",
+                "Shared",
+                "$HOME",
+                "Full",
+                "~1%",
+                "Dev environments",
+            ),
+            Runtime::Flatpak => r(
+                "Flatpak",
+                "Shared",
+                "Portal",
+                "Restricted",
+                "~2%",
+                "GUI apps",
+            ),
+            Runtime::Podman => r("Podman", "Shared", "Volume", "Isolated", "~2%", "Services"),
+            Runtime::Microvm => r(
+                "microvm.nix",
+                "Isolated",
+                "Isolated",
+                "Isolated",
+                "~5-10%",
+                "Untrusted",
+            ),
+        }
+    }
+
+    /// The tree's answer, as the document words it.
+    pub fn answer(self) -> &'static str {
+        match self {
+            Runtime::NixNative => "Nix Native (add to configuration.nix)",
+            Runtime::Distrobox => "Distrobox (create Arch/Fedora/Ubuntu container)",
+            Runtime::Flatpak => "Flatpak (install from Flathub)",
+            Runtime::Podman => "Podman (rootless container)",
+            Runtime::Microvm => "microvm.nix (VM isolation)",
+        }
+    }
+}
+
+/// The change to host.toml a placement implies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SpecChange {
+    /// `[containers] nix_packages += NAME`
+    NixPackage { package: String },
+    /// `[containers.distrobox] images += { name, image }`
+    DistroboxImage { name: String, image: String },
+    /// `[containers.flatpak] apps += APP_ID`
+    FlatpakApp { app_id: String },
+    /// `[containers.podman] containers += { name, image, ports }`
+    PodmanContainer {
+        name: String,
+        image: String,
+        ports: Vec<String>,
+    },
+    /// `[containers.microvm] vms += { name }`
+    Microvm { name: String },
+}
+
+impl SpecChange {
+    /// The table and key the change goes into.
+    pub fn key(&self) -> (&'static [&'static str], &'static str) {
+        match self {
+            SpecChange::NixPackage { .. } => (&["containers"], "nix_packages"),
+            SpecChange::DistroboxImage { .. } => (&["containers", "distrobox"], "images"),
+            SpecChange::FlatpakApp { .. } => (&["containers", "flatpak"], "apps"),
+            SpecChange::PodmanContainer { .. } => (&["containers", "podman"], "containers"),
+            SpecChange::Microvm { .. } => (&["containers", "microvm"], "vms"),
+        }
+    }
+
+    /// `[containers.flatpak] apps += "org.mozilla.firefox"`, for people.
+    pub fn describe(&self) -> String {
+        let (table, key) = self.key();
+        let value = match self {
+            SpecChange::NixPackage { package } => format!("{package:?}"),
+            SpecChange::FlatpakApp { app_id } => format!("{app_id:?}"),
+            _ => self.entry().to_string(),
+        };
+        format!("[{}] {key} += {}", table.join("."), value.trim())
+    }
+
+    /// The inline table an entry list gets (name first, as in the spec).
+    fn entry(&self) -> InlineTable {
+        let mut t = InlineTable::new();
+        match self {
+            SpecChange::NixPackage { package } => {
+                t.insert("name", package.as_str().into());
+            }
+            SpecChange::FlatpakApp { app_id } => {
+                t.insert("name", app_id.as_str().into());
+            }
+            SpecChange::DistroboxImage { name, image } => {
+                t.insert("name", name.as_str().into());
+                t.insert("image", image.as_str().into());
+            }
+            SpecChange::PodmanContainer { name, image, ports } => {
+                t.insert("name", name.as_str().into());
+                t.insert("image", image.as_str().into());
+                if !ports.is_empty() {
+                    t.insert("ports", Value::Array(ports.iter().collect()));
+                }
+            }
+            SpecChange::Microvm { name } => {
+                t.insert("name", name.as_str().into());
+            }
+        }
+        t.fmt();
+        t
+    }
+
+    /// The identity an existing entry is matched by.
+    fn ident(&self) -> &str {
+        match self {
+            SpecChange::NixPackage { package } => package,
+            SpecChange::FlatpakApp { app_id } => app_id,
+            SpecChange::DistroboxImage { name, .. }
+            | SpecChange::PodmanContainer { name, .. }
+            | SpecChange::Microvm { name } => name,
+        }
+    }
+
+    fn is_plain_string(&self) -> bool {
+        matches!(
+            self,
+            SpecChange::NixPackage { .. } | SpecChange::FlatpakApp { .. }
+        )
+    }
+}
+
+/// A decision: where NAME runs, why, and what changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Placement {
+    pub name: String,
+    pub kind: Kind,
+    pub runtime: Runtime,
+    pub question: &'static str,
+    pub answer: &'static str,
+    pub why: Row,
+    pub change: SpecChange,
+}
+
+/// What `decide` needs besides the kind.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The image of a Distrobox or Podman container.
+    pub image: Option<String>,
+    /// Ports a Podman container publishes ("8080:80").
+    pub ports: Vec<String>,
+}
+
+/// The image a development box starts from unless `--image` says otherwise:
+/// the document names Arch first.
+pub const DEFAULT_DEV_IMAGE: &str = "quay.io/toolbx/arch-toolbox:latest";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlaceError {
+    #[error("`{name}` cannot be placed as {kind}: {rule}")]
+    BadName {
+        name: String,
+        kind: &'static str,
+        rule: &'static str,
+    },
+    #[error("`{name}` is not a Flathub application id: a GUI app is placed by its id, e.g. org.mozilla.firefox (see `flatpak search {name}`)")]
+    NotAppId { name: String },
+    #[error(
+        "`{value}` cannot be written to the spec: an image or port has no spaces or line breaks"
+    )]
+    Spaced { value: String },
+    #[error("host.toml is not valid TOML: {0}")]
+    Toml(String),
+    #[error("`{path}` in host.toml is a {found}, not a list")]
+    NotAList { path: String, found: String },
+}
+
+fn plain(s: &str, extra: &[u8]) -> bool {
+    s.len() <= 128
+        && s.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
+/// A nixpkgs attribute path (`ripgrep`, `kdePackages.kate`), as the spec's
+/// check rules accept it.
+fn attr_path(s: &str) -> bool {
+    s.len() <= 128
+        && s.split('.').all(|part| {
+            part.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-'".contains(&b))
+        })
+}
+
+fn spaced(s: &str) -> bool {
+    s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Reverse-DNS with at least three parts, as Flathub requires.
+fn app_id(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && !p.as_bytes()[0].is_ascii_digit()
+        })
+}
+
+/// Walk the tree for `kind`.
+///
+/// # Errors
+/// [`PlaceError::BadName`], [`PlaceError::NotAppId`] or
+/// [`PlaceError::Spaced`] for what cannot go into the spec.
+pub fn decide(name: &str, kind: Kind, opts: &Options) -> Result<Placement, PlaceError> {
+    // The same rules as the spec's `container-invalid` check, so a placement
+    // never writes what `tabula check` would then refuse.
+    let bad = |rule| PlaceError::BadName {
+        name: name.to_owned(),
+        kind: kind.name(),
+        rule,
+    };
+    for v in opts.image.iter().chain(&opts.ports) {
+        if spaced(v) {
+            return Err(PlaceError::Spaced { value: v.clone() });
+        }
+    }
+    let change = match kind {
+        Kind::Cli if !attr_path(name) => {
+            return Err(bad(
+                "a nixpkgs attribute name, e.g. ripgrep or kdePackages.kate",
+            ))
+        }
+        Kind::Cli => SpecChange::NixPackage {
+            package: name.to_owned(),
+        },
+        Kind::Gui if !app_id(name) => {
+            return Err(PlaceError::NotAppId {
+                name: name.to_owned(),
+            })
+        }
+        Kind::Gui => SpecChange::FlatpakApp {
+            app_id: name.to_owned(),
+        },
+        Kind::Dev | Kind::Service if !plain(name, b"-_.") => {
+            return Err(bad("a container name is letters, digits and `-_.`"))
+        }
+        Kind::Dev => SpecChange::DistroboxImage {
+            name: name.to_owned(),
+            image: opts
+                .image
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DEV_IMAGE.to_owned()),
+        },
+        Kind::Service => SpecChange::PodmanContainer {
+            name: name.to_owned(),
+            image: opts
+                .image
+                .clone()
+                .unwrap_or_else(|| format!("docker.io/library/{name}:latest")),
+            ports: opts.ports.clone(),
+        },
+        Kind::Untrusted if !plain(name, b"-_") => {
+            return Err(bad("a microVM name is letters, digits, `-` and `_`"))
+        }
+        Kind::Untrusted => SpecChange::Microvm {
+            name: name.to_owned(),
+        },
+    };
+    let runtime = kind.runtime();
+    Ok(Placement {
+        name: name.to_owned(),
+        kind,
+        runtime,
+        question: kind.question(),
+        answer: runtime.answer(),
+        why: runtime.row(),
+        change,
+    })
+}
+
+/// The outcome of [`apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub text: String,
+    /// False when the entry was already there (the text is unchanged).
+    pub changed: bool,
+    /// `[containers.flatpak] enable` was false and is now true.
+    pub enabled: bool,
+}
+
+/// Add the change to host.toml's text, keeping everything else as written.
+///
+/// # Errors
+/// [`PlaceError::Toml`] for text that does not parse,
+/// [`PlaceError::NotAList`] when the key holds something else.
+pub fn apply(text: &str, change: &SpecChange) -> Result<Applied, PlaceError> {
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| PlaceError::Toml(e.to_string()))?;
+    let (tables, key) = change.key();
+    let mut table: &mut Table = doc.as_table_mut();
+    for t in tables {
+        let item = table.entry(t).or_insert_with(|| {
+            let mut new = Table::new();
+            new.set_implicit(false);
+            Item::Table(new)
+        });
+        table = match item {
+            Item::Table(t) => t,
+            other => {
+                return Err(PlaceError::NotAList {
+                    path: tables.join("."),
+                    found: other.type_name().to_owned(),
+                })
+            }
+        };
+    }
+    let mut enabled = false;
+    if tables.len() > 1 {
+        if let Some(e) = table.get_mut("enable") {
+            if e.as_bool() == Some(false) {
+                if let Some(v) = e.as_value_mut() {
+                    let decor = v.decor().clone();
+                    *v = Value::from(true);
+                    *v.decor_mut() = decor;
+                    enabled = true;
+                }
+            }
+        }
+    }
+    let path = format!("{}.{key}", tables.join("."));
+    let item = table
+        .entry(key)
+        .or_insert_with(|| Item::Value(Value::Array(Array::new())));
+    let present = match item {
+        Item::Value(Value::Array(a)) => {
+            let present = a.iter().any(|v| match v {
+                Value::String(s) => s.value() == change.ident(),
+                Value::InlineTable(t) => {
+                    t.get("name").and_then(Value::as_str) == Some(change.ident())
+                }
+                _ => false,
+            });
+            if !present {
+                let mut v = if change.is_plain_string() {
+                    Value::from(change.ident())
+                } else {
+                    Value::InlineTable(change.entry())
+                };
+                push_like_neighbours(a, &mut v);
+                a.push_formatted(v);
+            }
+            present
+        }
+        Item::ArrayOfTables(aot) => {
+            let present = aot
+                .iter()
+                .any(|t| t.get("name").and_then(Item::as_str) == Some(change.ident()));
+            if !present {
+                push_table(aot, change);
+            }
+            present
+        }
+        other => {
+            return Err(PlaceError::NotAList {
+                path,
+                found: other.type_name().to_owned(),
+            })
+        }
+    };
+    if present && !enabled {
+        return Ok(Applied {
+            text: text.to_owned(),
+            changed: false,
+            enabled: false,
+        });
+    }
+    Ok(Applied {
+        text: doc.to_string(),
+        changed: true,
+        enabled,
+    })
+}
+
+/// Give a new element the spacing its neighbours have: a one-line list stays
+/// on one line, a list with one element per line gets a new line.
+fn push_like_neighbours(a: &Array, v: &mut Value) {
+    let prefix = a
+        .iter()
+        .last()
+        .and_then(|last| last.decor().prefix())
+        .and_then(|p| p.as_str())
+        .map(str::to_owned);
+    match prefix {
+        Some(p) if p.contains('\n') => v.decor_mut().set_prefix(p),
+        Some(_) => v.decor_mut().set_prefix(" "),
+        None => v.decor_mut().set_prefix(""),
+    }
+    v.decor_mut().set_suffix("");
+}
+
+fn push_table(aot: &mut ArrayOfTables, change: &SpecChange) {
+    let mut t = Table::new();
+    for (k, v) in change.entry().iter() {
+        let mut v = v.clone();
+        v.decor_mut().clear();
+        t.insert(k, Item::Value(v));
+    }
+    aot.push(t);
+}
+
+/// Replace `path` with `bytes`: a temp file beside it, fsync, rename. The
+/// file keeps its permissions; a reader sees the old or the new file, never
+/// half of one.
+///
+/// # Errors
+/// The I/O error of the step that failed (the original file is then intact).
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        let o = Options::default();
+        assert!(decide("ripgrep", Kind::Cli, &o).is_ok());
+        assert!(matches!(
+            decide("rm -rf", Kind::Cli, &o),
+            Err(PlaceError::BadName { .. })
+        ));
+        assert!(matches!(
+            decide("\"x", Kind::Untrusted, &o),
+            Err(PlaceError::BadName { .. })
+        ));
+        assert!(matches!(
+            decide("firefox", Kind::Gui, &o),
+            Err(PlaceError::NotAppId { .. })
+        ));
+        assert!(decide("org.mozilla.firefox", Kind::Gui, &o).is_ok());
+    }
+}

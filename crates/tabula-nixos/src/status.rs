@@ -1,0 +1,874 @@
+//! # The live host (or a layout mounted under a directory) against its spec
+//!
+//! Two halves:
+//! - [`probe`] reads the system's own tables: `/proc/self/mountinfo` (source,
+//!   subvolume from the root field, filesystem, per-mount and superblock
+//!   options), `statvfs` for tmpfs fill, `/sys/block/dm-*/dm/{name,uuid}` for
+//!   LUKS mappings, `btrfs subvolume list`, `btrfs qgroup show --raw` (only
+//!   when quotas are on: tabula never walks the pool to measure usage),
+//!   `btrfs filesystem usage -b` for free space and `blkid` for partition
+//!   UUIDs;
+//! - [`evaluate`] is pure: spec + [`Probe`] → one [`Item`] per thing, each
+//!   `ok`, `drift`, `missing` or `unknown`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tabula_run::Cmd;
+use tabula_spec::model::{HostSpec, MountSource};
+use tabula_spec::AbsPath;
+
+/// One line of /proc/self/mountinfo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountEntry {
+    /// The path inside the filesystem that is mounted (`/@system/nix`).
+    pub root: String,
+    pub mount_point: String,
+    /// Per-mount options (`rw,noatime`).
+    pub mount_options: Vec<String>,
+    pub fstype: String,
+    pub source: String,
+    /// Superblock options (`rw,compress=zstd:3,subvol=/@system/nix`).
+    pub super_options: Vec<String>,
+}
+
+impl MountEntry {
+    fn option(&self, key: &str) -> Option<&str> {
+        self.mount_options
+            .iter()
+            .chain(&self.super_options)
+            .find_map(|o| o.strip_prefix(key)?.strip_prefix('='))
+    }
+
+    fn has_flag(&self, flag: &str) -> bool {
+        self.mount_options
+            .iter()
+            .chain(&self.super_options)
+            .any(|o| o == flag)
+    }
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse /proc/self/mountinfo; malformed lines are skipped.
+pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let l: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            if l.len() < 6 || r.len() < 3 {
+                return None;
+            }
+            let opts = |s: &str| s.split(',').map(str::to_owned).collect::<Vec<_>>();
+            Some(MountEntry {
+                root: unescape(l[3]),
+                mount_point: unescape(l[4]),
+                mount_options: opts(l[5]),
+                fstype: unescape(r[0]),
+                source: unescape(r[1]),
+                super_options: opts(r[2]),
+            })
+        })
+        .collect()
+}
+
+/// How an item compares with the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ok,
+    /// Present but not as the spec says.
+    Drift,
+    Missing,
+    /// Could not be told (a tool is missing, quotas are off).
+    Unknown,
+}
+
+impl State {
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Drift => "drift",
+            State::Missing => "missing",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// One checked thing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// mount, tmpfs, luks, persistence, subvolume, pool.
+    pub kind: &'static str,
+    pub name: String,
+    pub state: State,
+    pub detail: String,
+}
+
+/// Size and fill of a mounted filesystem (from statvfs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fill {
+    pub size: u64,
+    pub used: u64,
+    pub available: u64,
+}
+
+/// What [`probe`] read from the system.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Probe {
+    pub mounts: Vec<MountEntry>,
+    /// statvfs of each mounted tmpfs and of the pool, by mount point.
+    pub fills: BTreeMap<String, Fill>,
+    /// device-mapper mappings: name → dm uuid.
+    pub dm: BTreeMap<String, String>,
+    /// Subvolume path → id (`btrfs subvolume list -a`); Err: why unknown.
+    pub subvolumes: Option<Result<BTreeMap<String, u64>, String>>,
+    /// qgroup `0/ID` referenced bytes; Err: why unknown (quotas off).
+    pub qgroups: Option<Result<BTreeMap<u64, u64>, String>>,
+    /// Free bytes in the pool (`btrfs filesystem usage -b`, estimated).
+    pub pool_free: Option<u64>,
+    /// Filesystem UUIDs of mounted partition sources (blkid).
+    pub uuids: BTreeMap<String, String>,
+    /// Symlinks at persisted file paths → their targets.
+    pub links: BTreeMap<String, String>,
+    /// The pool's filesystem UUID and label (/sys/fs/btrfs).
+    pub pool_fs: Option<(String, String)>,
+}
+
+/// Where a spec path is mounted: under `target` when given.
+pub fn under(target: Option<&Path>, path: &AbsPath) -> String {
+    match target {
+        None => path.as_str().to_owned(),
+        Some(t) => {
+            let t = t.to_string_lossy();
+            let t = t.trim_end_matches('/');
+            if path.as_str() == "/" {
+                if t.is_empty() {
+                    "/".into()
+                } else {
+                    t.to_owned()
+                }
+            } else {
+                format!("{t}{}", path.as_str())
+            }
+        }
+    }
+}
+
+fn find<'a>(p: &'a Probe, mount_point: &str) -> Option<&'a MountEntry> {
+    // The last entry wins: it is the one on top.
+    p.mounts.iter().rev().find(|m| m.mount_point == mount_point)
+}
+
+/// tmpfs's size syntax (`2G`, `512m`, `100000`, `50%`) in bytes; None for %.
+pub fn tmpfs_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
+        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+        't' | 'T' => (&s[..s.len() - 1], 1 << 40),
+        'e' | 'E' => (&s[..s.len() - 1], 1 << 60),
+        '%' => return None,
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Bytes for people (binary units, as `df -h` and tmpfs sizes).
+pub fn human(b: u64) -> String {
+    crate::diff::human(i64::try_from(b).unwrap_or(i64::MAX))
+}
+
+/// Whether the found compression satisfies the spec's (`zstd` accepts
+/// `zstd:3`; `zstd:5` wants level 5).
+fn compression_ok(want: &str, m: &MountEntry) -> Option<String> {
+    let found = m.option("compress").or_else(|| m.option("compress-force"));
+    let ok = match found {
+        Some(f) => f == want || (!want.contains(':') && f.split(':').next() == Some(want)),
+        None => false,
+    };
+    (!ok).then(|| {
+        format!(
+            "compress={want} expected, found {}",
+            found.map_or("none".into(), |f| format!("compress={f}"))
+        )
+    })
+}
+
+/// What is wrong with the options of a mount (empty: nothing).
+fn option_drift(want: &[String], m: &MountEntry) -> Vec<String> {
+    let mut out = Vec::new();
+    let read_only = want.iter().any(|o| o == "ro");
+    let rw = m.mount_options.first().map(String::as_str) == Some("rw");
+    if !read_only && !rw {
+        out.push("mounted read-only".into());
+    }
+    for o in want {
+        if o.starts_with("subvol=") || o == "ro" || o == "rw" || o == "defaults" {
+            continue;
+        }
+        if let Some(c) = o.strip_prefix("compress=") {
+            out.extend(compression_ok(c, m));
+            continue;
+        }
+        let present = match o.split_once('=') {
+            Some((k, v)) => m.option(k) == Some(v),
+            None => m.has_flag(o),
+        };
+        if !present {
+            out.push(format!("{o} missing"));
+        }
+    }
+    out
+}
+
+/// Compare the probe with the spec.
+pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut pool_source: Option<String> = None;
+    let mut pool_mount: Option<String> = None;
+    let mapper = spec
+        .luks
+        .as_ref()
+        .map(|l| format!("/dev/mapper/{}", l.name));
+    for m in spec.mounts_in_order() {
+        let at = under(target, &m.path);
+        let name = m.path.as_str().to_owned();
+        let Some(e) = find(p, &at) else {
+            items.push(Item {
+                kind: "mount",
+                name,
+                state: State::Missing,
+                detail: format!("nothing mounted at {at}"),
+            });
+            continue;
+        };
+        let mut drift = Vec::new();
+        let detail;
+        match &m.source {
+            MountSource::Tmpfs { size, mode } => {
+                if e.fstype != "tmpfs" {
+                    drift.push(format!("{} instead of tmpfs", e.fstype));
+                }
+                if let (Some(want), Some(found)) =
+                    (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes))
+                {
+                    if want != found {
+                        drift.push(format!(
+                            "size {} expected, found {}",
+                            human(want),
+                            human(found)
+                        ));
+                    }
+                }
+                if let Some(mode) = mode {
+                    let found = e.option("mode").unwrap_or("1777");
+                    let norm = |s: &str| u32::from_str_radix(s, 8).ok();
+                    if norm(mode) != norm(found) {
+                        drift.push(format!("mode {mode} expected, found {found}"));
+                    }
+                }
+                drift.extend(option_drift(&m.options, e));
+                detail = match p.fills.get(&at) {
+                    Some(f) if f.size > 0 => format!(
+                        "tmpfs {} , {} used ({}%)",
+                        human(f.size),
+                        human(f.used),
+                        f.used * 100 / f.size
+                    )
+                    .replace(" ,", ","),
+                    _ => "tmpfs".into(),
+                };
+            }
+            MountSource::Subvolume { subvolume } => {
+                if e.fstype != "btrfs" {
+                    drift.push(format!("{} instead of btrfs", e.fstype));
+                }
+                let want_root = format!("/{subvolume}");
+                if e.root != want_root {
+                    drift.push(format!(
+                        "subvolume {} mounted, {subvolume} expected",
+                        e.root.trim_start_matches('/')
+                    ));
+                }
+                let mut want = spec
+                    .btrfs
+                    .as_ref()
+                    .map(|b| b.subvolume_options(subvolume))
+                    .unwrap_or_default();
+                want.extend(m.options.iter().cloned());
+                drift.extend(option_drift(&want, e));
+                if let Some(mapper) = &mapper {
+                    if &e.source != mapper {
+                        drift.push(format!(
+                            "source {} is not the LUKS mapping {mapper}",
+                            e.source
+                        ));
+                    }
+                }
+                match &pool_source {
+                    None => pool_source = Some(e.source.clone()),
+                    Some(s) if s != &e.source => {
+                        drift.push(format!("source {} is not the pool {s}", e.source))
+                    }
+                    Some(_) => {}
+                }
+                pool_mount.get_or_insert_with(|| at.clone());
+                let compress = e
+                    .option("compress")
+                    .or_else(|| e.option("compress-force"))
+                    .map(|c| format!(", compress={c}"))
+                    .unwrap_or_default();
+                detail = format!(
+                    "{} subvolume {subvolume} on {}{compress}",
+                    e.fstype, e.source
+                );
+            }
+            MountSource::Partition { partition } => {
+                let part = spec.partition(partition);
+                let fs = part.and_then(|p| p.filesystem.as_ref());
+                if let Some(fs) = fs {
+                    let want = fs.kind.name();
+                    let same = e.fstype == want || (want == "ntfs" && e.fstype == "ntfs3");
+                    if !same {
+                        drift.push(format!("{} instead of {want}", e.fstype));
+                    }
+                    if let Some(uuid) = &fs.uuid {
+                        match p.uuids.get(&e.source) {
+                            Some(found) if !found.eq_ignore_ascii_case(uuid) => {
+                                drift.push(format!("UUID {found}, {uuid} expected"));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                drift.extend(option_drift(&m.options, e));
+                detail = format!("{} partition {partition} on {}", e.fstype, e.source);
+            }
+        }
+        let (state, detail) = if drift.is_empty() {
+            (State::Ok, detail)
+        } else {
+            (State::Drift, format!("{detail}: {}", drift.join("; ")))
+        };
+        items.push(Item {
+            kind: "mount",
+            name,
+            state,
+            detail,
+        });
+    }
+
+    if let Some(l) = &spec.luks {
+        let want = l.uuid.replace('-', "");
+        let item = match p.dm.get(&l.name) {
+            None => Item {
+                kind: "luks",
+                name: l.name.clone(),
+                state: State::Missing,
+                detail: format!(
+                    "no device-mapper mapping /dev/mapper/{} (LUKS {})",
+                    l.name, l.uuid
+                ),
+            },
+            Some(u) if u.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => Item {
+                kind: "luks",
+                name: l.name.clone(),
+                state: State::Ok,
+                detail: format!("/dev/mapper/{} open, LUKS {}", l.name, l.uuid),
+            },
+            Some(u) => Item {
+                kind: "luks",
+                name: l.name.clone(),
+                state: State::Drift,
+                detail: format!("/dev/mapper/{} is {u}, LUKS {} expected", l.name, l.uuid),
+            },
+        };
+        items.push(item);
+    }
+
+    items.extend(persistence(spec, target, p));
+
+    if let Some(b) = &spec.btrfs {
+        for s in &b.subvolumes {
+            let (state, detail) = match &p.subvolumes {
+                Some(Ok(ids)) => match ids.get(&s.path) {
+                    None => (State::Missing, "not in the pool".into()),
+                    Some(id) => usage(s.estimate.as_ref(), p.qgroups.as_ref(), *id),
+                },
+                Some(Err(why)) => (State::Unknown, why.clone()),
+                None => (State::Unknown, "no pool subvolume is mounted".into()),
+            };
+            items.push(Item {
+                kind: "subvolume",
+                name: s.path.clone(),
+                state,
+                detail,
+            });
+        }
+        if let Some((uuid, label)) = &p.pool_fs {
+            let mut drift = Vec::new();
+            if let Some(want) = &b.label {
+                if want != label {
+                    drift.push(format!("label {label}, {want} expected"));
+                }
+            }
+            if let Some(want) = &b.uuid {
+                if !want.eq_ignore_ascii_case(uuid) {
+                    drift.push(format!("UUID {uuid}, {want} expected"));
+                }
+            }
+            let detail = format!("btrfs {uuid} labelled {label}");
+            items.push(Item {
+                kind: "pool",
+                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
+                state: if drift.is_empty() {
+                    State::Ok
+                } else {
+                    State::Drift
+                },
+                detail: if drift.is_empty() {
+                    detail
+                } else {
+                    format!("{detail}: {}", drift.join("; "))
+                },
+            });
+        }
+        let free = p.pool_free.or_else(|| {
+            pool_mount
+                .as_ref()
+                .and_then(|m| p.fills.get(m))
+                .map(|f| f.available)
+        });
+        items.push(match (pool_source, free) {
+            (Some(src), Some(free)) => Item {
+                kind: "pool",
+                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
+                state: State::Ok,
+                detail: format!("{src}: {} free", human(free)),
+            },
+            (Some(src), None) => Item {
+                kind: "pool",
+                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
+                state: State::Unknown,
+                detail: format!("{src}: free space unknown"),
+            },
+            (None, _) => Item {
+                kind: "pool",
+                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
+                state: State::Missing,
+                detail: "no subvolume of the pool is mounted".into(),
+            },
+        });
+    }
+    items
+}
+
+fn usage(
+    estimate: Option<&tabula_spec::Estimate>,
+    qgroups: Option<&Result<BTreeMap<u64, u64>, String>>,
+    id: u64,
+) -> (State, String) {
+    let used = match qgroups {
+        Some(Ok(q)) => q.get(&id).copied(),
+        Some(Err(why)) => {
+            return (
+                State::Ok,
+                format!("present (id {id}); usage unknown: {why}"),
+            )
+        }
+        None => return (State::Ok, format!("present (id {id}); usage unknown")),
+    };
+    match (used, estimate) {
+        (Some(u), Some(e)) if u > e.max.as_u64() => (
+            State::Drift,
+            format!("{} used, over its estimate {e}", human(u)),
+        ),
+        (Some(u), Some(e)) => (State::Ok, format!("{} used of an estimated {e}", human(u))),
+        (Some(u), None) => (State::Ok, format!("{} used", human(u))),
+        (None, _) => (State::Ok, format!("present (id {id}); no quota group")),
+    }
+}
+
+/// The bind mounts of the persistence entries that no whole mount covers.
+fn persistence(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
+    let Some(ps) = &spec.persistence else {
+        return Vec::new();
+    };
+    // The path inside its filesystem that persisted data lives at: the
+    // subvolume of the mount holding the persistence root, plus the rest.
+    let holder = spec.mount_holding(&ps.root);
+    let base = match holder.map(|m| (&m.source, &m.path)) {
+        Some((MountSource::Subvolume { subvolume }, mp)) => {
+            let rest = ps.root.as_str().strip_prefix(mp.as_str()).unwrap_or("");
+            Some(format!(
+                "/{subvolume}{}",
+                if rest == "/" { "" } else { rest }
+            ))
+        }
+        _ => None,
+    };
+    let mut wanted: Vec<(AbsPath, bool)> = Vec::new();
+    for d in ps.directories.iter().filter(|d| d.covered_by.is_none()) {
+        wanted.push((d.path.clone(), false));
+    }
+    for f in ps.files.iter().filter(|f| f.covered_by.is_none()) {
+        wanted.push((f.path.clone(), true));
+    }
+    for (user, u) in &ps.users {
+        let home = spec.home_of(user);
+        for d in u.directories.iter().filter(|d| d.covered_by.is_none()) {
+            wanted.push((home.join(&d.path), false));
+        }
+        for f in u.files.iter().filter(|f| f.covered_by.is_none()) {
+            wanted.push((home.join(&f.path), true));
+        }
+    }
+    let mut items = Vec::new();
+    for (path, is_file) in wanted {
+        let at = under(target, &path);
+        let persisted = format!(
+            "{}{}",
+            ps.root.as_str().trim_end_matches('/'),
+            path.as_str()
+        );
+        let want_root = base.as_ref().map(|b| format!("{b}{}", path.as_str()));
+        let item = |state, detail: String| Item {
+            kind: "persistence",
+            name: path.as_str().to_owned(),
+            state,
+            detail,
+        };
+        if let Some(e) = find(p, &at) {
+            match &want_root {
+                Some(w) if &e.root != w => items.push(item(
+                    State::Drift,
+                    format!("bind mount of {}, {persisted} expected", e.root),
+                )),
+                _ => items.push(item(State::Ok, format!("bind mount of {persisted}"))),
+            }
+        } else if is_file && p.links.get(&at).is_some_and(|l| l == &persisted) {
+            items.push(item(State::Ok, format!("symlink to {persisted}")));
+        } else {
+            items.push(item(State::Missing, format!("not bound from {persisted}")));
+        }
+    }
+    items
+}
+
+/// Read everything `evaluate` needs from the running system.
+pub fn probe(spec: &HostSpec, target: Option<&Path>) -> Probe {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|t| parse_mountinfo(&t))
+        .unwrap_or_default();
+    let mut p = Probe {
+        mounts,
+        ..Probe::default()
+    };
+    let mut pool_mount = None;
+    for m in &spec.mounts {
+        let at = under(target, &m.path);
+        let Some(e) = find(&p, &at).cloned() else {
+            continue;
+        };
+        match &m.source {
+            MountSource::Tmpfs { .. } => {
+                if let Some(f) = fill(Path::new(&at)) {
+                    p.fills.insert(at.clone(), f);
+                }
+            }
+            MountSource::Subvolume { .. } => {
+                if e.fstype == "btrfs" && pool_mount.is_none() {
+                    pool_mount = Some(at.clone());
+                    if let Some(f) = fill(Path::new(&at)) {
+                        p.fills.insert(at.clone(), f);
+                    }
+                }
+            }
+            MountSource::Partition { .. } => {
+                if let Ok(o) = Cmd::new("blkid")
+                    .args(["-o", "value", "-s", "UUID"])
+                    .arg(&e.source)
+                    .run()
+                {
+                    let u = o.text().trim().to_owned();
+                    if !u.is_empty() {
+                        p.uuids.insert(e.source.clone(), u);
+                    }
+                }
+            }
+        }
+    }
+    p.dm = device_mapper(Path::new("/sys/block"));
+    if let Some(ps) = &spec.persistence {
+        for f in &ps.files {
+            let at = under(target, &f.path);
+            if let Ok(t) = std::fs::read_link(&at) {
+                p.links.insert(at, t.to_string_lossy().into_owned());
+            }
+        }
+    }
+    if let Some(mnt) = &pool_mount {
+        p.pool_fs =
+            find(&p, mnt).and_then(|e| btrfs_identity(Path::new("/sys/fs/btrfs"), &e.source));
+    }
+    if let Some(mnt) = pool_mount {
+        p.subvolumes = Some(subvolume_ids(&mnt));
+        p.qgroups = Some(qgroups(&mnt));
+        p.pool_free = pool_free(&mnt);
+    }
+    p
+}
+
+fn fill(path: &Path) -> Option<Fill> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    let size = s.f_blocks.saturating_mul(s.f_frsize);
+    let free = s.f_bfree.saturating_mul(s.f_frsize);
+    Some(Fill {
+        size,
+        used: size.saturating_sub(free),
+        available: s.f_bavail.saturating_mul(s.f_frsize),
+    })
+}
+
+/// device-mapper name → uuid, from sysfs.
+pub fn device_mapper(sys_block: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(sys_block) else {
+        return out;
+    };
+    for e in rd.filter_map(Result::ok) {
+        if !e.file_name().to_string_lossy().starts_with("dm-") {
+            continue;
+        }
+        let dm: PathBuf = e.path().join("dm");
+        let read = |f: &str| {
+            std::fs::read_to_string(dm.join(f))
+                .ok()
+                .map(|s| s.trim().to_owned())
+        };
+        if let Some(name) = read("name") {
+            out.insert(name, read("uuid").unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// The UUID and label of the btrfs on `source`, from /sys/fs/btrfs/UUID/
+/// (`devices/<dev>` links, `label`).
+pub fn btrfs_identity(sys_fs_btrfs: &Path, source: &str) -> Option<(String, String)> {
+    let dev = std::fs::canonicalize(source).ok()?;
+    let dev = dev.file_name()?.to_owned();
+    std::fs::read_dir(sys_fs_btrfs)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|e| e.path().join("devices").join(&dev).exists())
+        .map(|e| {
+            let label = std::fs::read_to_string(e.path().join("label")).unwrap_or_default();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                label.trim().to_owned(),
+            )
+        })
+}
+
+fn btrfs() -> Cmd {
+    Cmd::new("btrfs").install_hint("Debian package btrfs-progs")
+}
+
+/// `btrfs subvolume list -a MNT` → path → id.
+fn subvolume_ids(mnt: &str) -> Result<BTreeMap<String, u64>, String> {
+    let out = btrfs()
+        .args(["subvolume", "list", "-a", mnt])
+        .run()
+        .map_err(|e| e.to_string())?;
+    Ok(parse_subvolume_list(&out.text()))
+}
+
+pub fn parse_subvolume_list(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let id = l
+                .strip_prefix("ID ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()?;
+            let path = l.split_once(" path ")?.1.trim();
+            let path = path.strip_prefix("<FS_TREE>/").unwrap_or(path);
+            Some((path.to_owned(), id))
+        })
+        .collect()
+}
+
+/// `btrfs qgroup show --raw MNT` → subvolume id → referenced bytes.
+fn qgroups(mnt: &str) -> Result<BTreeMap<u64, u64>, String> {
+    match btrfs().args(["qgroup", "show", "--raw", mnt]).run() {
+        Ok(out) => Ok(parse_qgroups(&out.text())),
+        Err(tabula_run::Error::Failed { stderr, .. }) if stderr.contains("not enabled") => {
+            Err("quotas are off (btrfs quota enable)".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn parse_qgroups(text: &str) -> BTreeMap<u64, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let id = w.next()?.strip_prefix("0/")?.parse().ok()?;
+            let rfer = w.next()?.parse().ok()?;
+            Some((id, rfer))
+        })
+        .collect()
+}
+
+/// "Free (estimated):  N  (min: M)" of `btrfs filesystem usage -b`.
+fn pool_free(mnt: &str) -> Option<u64> {
+    let out = btrfs()
+        .args(["filesystem", "usage", "-b", mnt])
+        .run()
+        .ok()?;
+    parse_free(&out.text())
+}
+
+pub fn parse_free(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Free (estimated):"))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Whether any item is drift or missing (the exit code's question).
+pub fn has_findings(items: &[Item]) -> bool {
+    items
+        .iter()
+        .any(|i| matches!(i.state, State::Drift | State::Missing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+64 43 0:39 / /tmp/t rw,relatime - tmpfs tabula-root rw,size=65536k,mode=755
+65 64 0:40 /@system/nix /tmp/t/nix rw,noatime - btrfs /dev/loop0 rw,compress=zstd:3,space_cache=v2,subvolid=257,subvol=/@system/nix
+66 64 0:40 /@odd\\040name /tmp/t/a\\040b ro - btrfs /dev/loop0 rw,subvol=/@odd\\040name
+";
+
+    #[test]
+    fn mountinfo_is_parsed_with_escapes() {
+        let m = parse_mountinfo(MOUNTINFO);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[1].root, "/@system/nix");
+        assert_eq!(m[1].option("compress"), Some("zstd:3"));
+        assert!(m[1].has_flag("noatime"));
+        assert_eq!(m[2].mount_point, "/tmp/t/a b");
+        assert_eq!(m[0].option("size").and_then(tmpfs_bytes), Some(64 << 20));
+    }
+
+    #[test]
+    fn options_and_compression() {
+        let m = &parse_mountinfo(MOUNTINFO)[1];
+        let w = |v: &[&str]| option_drift(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), m);
+        assert!(w(&["subvol=@system/nix", "compress=zstd", "noatime"]).is_empty());
+        assert!(w(&["compress=zstd:3"]).is_empty());
+        assert_eq!(
+            w(&["compress=zstd:5"]),
+            ["compress=zstd:5 expected, found compress=zstd:3"]
+        );
+        assert_eq!(w(&["compress=lzo", "nodev"]).len(), 2);
+        let ro = &parse_mountinfo(MOUNTINFO)[2];
+        assert_eq!(option_drift(&[], ro), ["mounted read-only"]);
+    }
+
+    #[test]
+    fn luks_mapping_from_sysfs_names() {
+        let spec = tabula_spec::load(&tabula_spec::SpecSource::Embedded(
+            tabula_spec::embedded::DEFAULT_HOST,
+        ))
+        .unwrap()
+        .spec;
+        let luks = |p: &Probe| {
+            evaluate(&spec, None, p)
+                .into_iter()
+                .find(|i| i.kind == "luks")
+                .map(|i| i.state)
+        };
+        let mut p = Probe::default();
+        assert_eq!(luks(&p), Some(State::Missing));
+        p.dm.insert(
+            "pool".into(),
+            "CRYPT-LUKS2-3c75c6db4d7c457081f102d168781aac-pool".into(),
+        );
+        assert_eq!(luks(&p), Some(State::Ok));
+        p.dm.insert(
+            "pool".into(),
+            "CRYPT-LUKS2-00000000000000000000000000000000-pool".into(),
+        );
+        assert_eq!(luks(&p), Some(State::Drift));
+        // Nothing mounted: every mount is missing, and that is a finding.
+        let items = evaluate(&spec, None, &p);
+        assert!(items
+            .iter()
+            .filter(|i| i.kind == "mount")
+            .all(|i| i.state == State::Missing));
+        assert!(has_findings(&items));
+    }
+
+    #[test]
+    fn sysfs_dm_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        let dm = d.path().join("dm-0/dm");
+        std::fs::create_dir_all(&dm).unwrap();
+        std::fs::write(dm.join("name"), "pool\n").unwrap();
+        std::fs::write(dm.join("uuid"), "CRYPT-LUKS2-abc-pool\n").unwrap();
+        std::fs::create_dir_all(d.path().join("loop0")).unwrap();
+        assert_eq!(
+            device_mapper(d.path()),
+            BTreeMap::from([("pool".to_owned(), "CRYPT-LUKS2-abc-pool".to_owned())])
+        );
+    }
+
+    #[test]
+    fn tool_outputs() {
+        let q = "Qgroupid    Referenced    Exclusive   Path \n--------    ----------    ---------   ---- \n0/5              16384        16384   <toplevel>\n0/257          3018752      3018752   @system/nix\n";
+        assert_eq!(
+            parse_qgroups(q),
+            BTreeMap::from([(5, 16384), (257, 3_018_752)])
+        );
+        let l = "ID 256 gen 7 top level 5 path @system\nID 257 gen 9 top level 256 path <FS_TREE>/@system/nix\n";
+        assert_eq!(
+            parse_subvolume_list(l),
+            BTreeMap::from([("@system".into(), 256), ("@system/nix".into(), 257)])
+        );
+        assert_eq!(
+            parse_free("Overall:\n    Free (estimated):\t\t 946614272\t(min: 476000256)\n"),
+            Some(946_614_272)
+        );
+        assert_eq!(tmpfs_bytes("2G"), Some(2 << 30));
+        assert_eq!(tmpfs_bytes("50%"), None);
+    }
+}
