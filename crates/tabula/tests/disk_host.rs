@@ -301,6 +301,31 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         assert!(!key_opens(&l.part(6), &w.p("wrong")));
     }
 
+    // plan on the provisioned image: reads only (a read-only loop device),
+    // every object kept or (inside the closed container) unverified.
+    let before = std::fs::metadata(w.img()).unwrap().modified().unwrap();
+    let out = w
+        .tabula()
+        .args(["--json", "plan", "--disk"])
+        .arg(w.img())
+        .arg("--keyfile")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
+    for l in v["lines"].as_array().unwrap() {
+        assert!(l["action"] == "keep" || l["action"] == "unverified", "{l}");
+    }
+    assert!(v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["object"] == "keyslot:pool/keyfile" && l["action"] == "keep"));
+    assert_eq!(std::fs::metadata(w.img()).unwrap().modified().unwrap(), before);
+    assert!(w.loops().is_empty());
+
     // Again: nothing to do, and it says so.
     let out = w
         .tabula()

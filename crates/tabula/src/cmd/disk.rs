@@ -162,8 +162,15 @@ pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             ..Default::default()
         };
         let (probe, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
-        // -v: what the plan was computed from.
-        tracing::debug!("probe: {}", serde_json::to_string_pretty(&probe)?);
+        if !ctx.json {
+            for b in &probe.busy {
+                eprintln!("note: {b} (apply refuses to write while it is)");
+            }
+        }
+        if ctx.verbose > 0 {
+            // -v: what the plan was computed from.
+            eprintln!("probe: {}", serde_json::to_string_pretty(&probe)?);
+        }
         plan
     } else {
         let size = args.size.unwrap_or(spec.disk.size.as_u64());
@@ -334,7 +341,12 @@ fn open_for_write(spec: &HostSpec, disk: &Path, size: Option<u64>) -> anyhow::Re
 }
 
 /// apply, shared with install. Returns the plan run.
-fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec, device: &str) -> anyhow::Result<()> {
+fn run_apply(
+    args: &ApplyArgs,
+    ctx: &Ctx,
+    spec: &HostSpec,
+    device: &str,
+) -> anyhow::Result<Option<Secret>> {
     if let Some(k) = args.keyfile.as_ref().filter(|k| !k.is_file()) {
         return Err(Refused(format!(
             "the keyfile {} does not exist (use --usb DIR to make a new one)",
@@ -386,7 +398,7 @@ fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec, device: &str) -> anyh
                 ctx.paint(Style::Ok, "nothing to do: the disk matches the spec")
             );
         }
-        return Ok(());
+        return Ok(opts.passphrase);
     }
     if args.usb.is_some()
         && plan
@@ -432,7 +444,7 @@ fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec, device: &str) -> anyh
             println!("{unverified} object(s) stay unverified (see `tabula plan`)");
         }
     }
-    Ok(())
+    Ok(opts.passphrase)
 }
 
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -594,30 +606,40 @@ pub struct InstallArgs {
 }
 
 pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = checked_spec(ctx)?;
+    let (loaded, _) = ctx.load_checked()?;
+    let spec = loaded.spec.clone();
+    // Render before touching the disk: a spec the renderer refuses stops
+    // here, with nothing written.
+    let mut files = tabula_render::render_flake(&spec)
+        .with_context(|| format!("rendering the flake of `{}`", spec.host.name))?;
+    files.push(tabula_render::OutFile::generated(
+        "host.toml",
+        loaded.text.clone(),
+    ));
     let target = open_for_write(&spec, &args.apply.disk, args.apply.size)?;
     let device = target.device().to_owned();
-    run_apply(&args.apply, ctx, &spec, &device)?;
+    // The passphrase apply used (stdin can be read only once).
+    let used = run_apply(&args.apply, ctx, &spec, &device)?;
     let keyfile = keyfile_path(&spec, &args.apply.keyfile, &args.apply.usb)?.filter(|k| k.exists());
-    let pass = if keyfile.is_none() {
-        Some(args.apply.pass.get(false)?)
-    } else {
-        None
+    let pass = match (&keyfile, used) {
+        (Some(_), _) => None,
+        (None, Some(p)) => Some(p),
+        (None, None) => Some(args.apply.pass.get(false)?),
     };
     do_mount(ctx, &spec, &device, &args.target, &keyfile, pass)?;
     target.keep();
     let flake_dir = args.target.join("persist/etc/nixos");
     std::fs::create_dir_all(&flake_dir)
         .with_context(|| format!("creating {}", flake_dir.display()))?;
-    // RENDER CALL SITE: the flake renderer (`tabula_render`) lands on main
-    // from another area; until then this step is marked and skipped.
-    // When it exists: tabula_render::render(&spec) -> files, written
-    // atomically under `flake_dir`.
-    eprintln!(
-        "note: rendering the flake into {} is not wired yet (tabula_render); run `tabula render --out {}`",
-        flake_dir.display(),
-        flake_dir.display()
-    );
+    let report = tabula_render::write_files(&flake_dir, &files)
+        .with_context(|| format!("writing the flake into {}", flake_dir.display()))?;
+    if !ctx.json {
+        println!(
+            "flake: {} file(s) written into {}",
+            report.files.len(),
+            flake_dir.display()
+        );
+    }
     let flake = format!("{}#{}", flake_dir.display(), spec.host.name);
     let cmd = tabula_run::Cmd::new("nixos-install")
         .args(["--flake", flake.as_str(), "--root"])

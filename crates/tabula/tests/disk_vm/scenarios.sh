@@ -76,7 +76,19 @@ tab unmount --target $M > /dev/null 2>&1
 check foreign_identical [ "$(sums)" = "$before" ]
 check alpine_file_kept sh -c "debugfs -R 'cat planted' /dev/vda3 2>/dev/null | grep -q \"alpine's own file\""
 
-# 6. Apply killed after every step in turn (one step per run), then rerun:
+# 6. install: apply (nothing to do) + mount + the flake in the persisted
+# /etc/nixos; without nixos-install it prints the command and exits 4.
+tab install --disk $D --yes --passphrase-file $P --keyfile $K --target $M > $W/install.out 2>&1
+check install_exit_4 [ $? -eq 4 ]
+check install_flake [ -s $M/persist/etc/nixos/flake.nix ]
+check install_host_toml cmp -s $M/persist/etc/nixos/host.toml "$S"
+check install_prints_command grep -qF "nixos-install --flake '$M/persist/etc/nixos#surface-pro-8' --root $M --no-root-passwd" $W/install.out
+tab unmount --target $M > /dev/null 2>&1
+tab mount --disk $D --target $M --keyfile $K > /dev/null 2>&1
+check install_persisted [ -s $M/persist/etc/nixos/flake.nix ]
+tab unmount --target $M > /dev/null 2>&1
+
+# 7. Apply killed after every step in turn (one step per run), then rerun:
 # it converges to the same layout.
 kills=0
 i=0
