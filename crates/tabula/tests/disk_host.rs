@@ -312,7 +312,11 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         .arg(&key)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
     for l in v["lines"].as_array().unwrap() {
@@ -323,7 +327,10 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         .unwrap()
         .iter()
         .any(|l| l["object"] == "keyslot:pool/keyfile" && l["action"] == "keep"));
-    assert_eq!(std::fs::metadata(w.img()).unwrap().modified().unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(w.img()).unwrap().modified().unwrap(),
+        before
+    );
     assert!(w.loops().is_empty());
 
     // Again: nothing to do, and it says so.

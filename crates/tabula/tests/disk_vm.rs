@@ -274,6 +274,7 @@ fn vm_full_layout_reset_kill_and_mount() {
         "killed_runs_converge",
         "killed_then_noop",
         "killed_disk_mounts",
+        "killed_runs_kept_later_data",
     ] {
         assert!(
             results.lines().any(|l| l == format!("ok {name}")),

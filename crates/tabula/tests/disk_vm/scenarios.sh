@@ -98,13 +98,39 @@ while [ $i -lt 60 ]; do
   rc=$?
   if grep -q "nothing to do" $W/kill.out; then break; fi
   [ $rc -ne 0 ] && kills=$((kills + 1))
+  # Data written after each killed run must survive every later run: a
+  # file on the ESP once it exists, one in the pool's top level once the
+  # pool exists.
+  if [ "$(blkid -p -s TYPE -o value /dev/vdb1 2>/dev/null)" = vfat ]; then
+    echo "$i" > /tmp/m && mcopy -o -i /dev/vdb1 /tmp/m "::m$i" && echo "esp m$i" >> $W/markers
+  fi
+  if [ -e /dev/mapper/pool ] && [ "$(blkid -p -s TYPE -o value /dev/mapper/pool 2>/dev/null)" = btrfs ]; then
+    mkdir -p /tmp/top && mount -o subvolid=5 /dev/mapper/pool /tmp/top \
+      && echo "$i" > /tmp/top/m$i && umount /tmp/top && echo "pool m$i" >> $W/markers
+  fi
 done
 echo "$kills" > $W/kills
 check killed_runs_converge grep -q "nothing to do" $W/kill.out
 tab apply --disk $E --yes --passphrase-file $P --keyfile $W/usb2/keys/surface-pro-8.key > $W/kill-final.out 2>&1
 check killed_then_noop grep -q "nothing to do" $W/kill-final.out
+lost=0
+while read -r where name; do
+  case $where in
+    esp) mtype -i /dev/vdb1 "::$name" >/dev/null 2>&1 || lost=$((lost + 1)) ;;
+  esac
+done < $W/markers
 tab mount --disk $E --target $M --keyfile $W/usb2/keys/surface-pro-8.key > /dev/null 2>&1
 check killed_disk_mounts [ $? -eq 0 ]
+mkdir -p /tmp/top && mount -o subvolid=5 /dev/mapper/pool /tmp/top
+while read -r where name; do
+  case $where in
+    pool) [ -f "/tmp/top/$name" ] || lost=$((lost + 1)) ;;
+  esac
+done < $W/markers
+umount /tmp/top
+markers=$(grep -c . $W/markers)
+echo "$markers markers, $lost lost" > $W/markers.summary
+check killed_runs_kept_later_data [ "$lost" -eq 0 -a "$markers" -ge 10 ]
 findmnt --json -R -o TARGET,SOURCE,FSTYPE,OPTIONS $M > $W/findmnt-killed.json
 tab unmount --target $M > /dev/null 2>&1
 
