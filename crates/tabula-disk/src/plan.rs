@@ -649,7 +649,7 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                     Action::Create,
                     format!("empty (no signature): {want}"),
                 ),
-                Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) => {
+                Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) && l.version == 2 => {
                     let kdfs: BTreeSet<&str> = l.keyslots.iter().map(|k| k.kdf.as_str()).collect();
                     let kdfs: Vec<&str> = kdfs.into_iter().collect();
                     b.line(

@@ -486,9 +486,24 @@ pub fn probe(device: &str) -> Result<DiskProbe> {
             // sfdisk names nodes by rule; the kernel's node is what exists.
             p.node = partition_node(device, p.number);
             p.content = if Path::new(&p.node).exists() {
-                let mut c = content_from_blkid(&blkid(&p.node)?);
+                let mut c = match blkid(&p.node) {
+                    Ok(map) => content_from_blkid(&map),
+                    // Exit 8: several signatures at once. Not empty: fail
+                    // closed (a NixOS object becomes DESTROY, a foreign one
+                    // refuse).
+                    Err(Error::Run(tabula_run::Error::Failed { code: Some(8), .. })) => {
+                        Content::Other {
+                            usage: "ambivalent".into(),
+                            fstype: "several signatures".into(),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                };
                 if let Content::Luks(l) = &mut c {
-                    l.keyslots = luks_keyslots(&p.node)?;
+                    // --dump-json-metadata reads LUKS2 headers only.
+                    if l.version == 2 {
+                        l.keyslots = luks_keyslots(&p.node)?;
+                    }
                     if let Some(m) = open_mapping(&p.node) {
                         l.open = Some(probe_inside(&m)?);
                     }

@@ -572,3 +572,59 @@ fn keyfile_add_replace_remove_never_lose_the_last_key() {
     let (code, text) = run(&["add", "--keyfile", k1.to_str().unwrap()]);
     assert_eq!(code, Some(3), "{text}");
 }
+
+#[test]
+fn several_signatures_are_never_taken_for_empty() {
+    if !ready("several_signatures_are_never_taken_for_empty") || !have("mkfs.btrfs") {
+        return;
+    }
+    let w = Work::new();
+    w.fresh(None);
+    // A btrfs superblock next to /boot's ext4 and Alpine's ext4: blkid calls
+    // that ambivalent (exit 8) and prints nothing.
+    let b = w.p("b.img");
+    std::fs::File::create(&b)
+        .unwrap()
+        .set_len(200 << 20)
+        .unwrap();
+    sh(&format!("mkfs.btrfs -q {} 2>/dev/null", b.display()));
+    {
+        let l = w.attach();
+        sh(&format!("mkfs.ext4 -q -L alpine {}", l.part(3)));
+        for n in [2, 3] {
+            sh(&format!(
+                "dd if={} of={} bs=4096 skip=16 seek=16 count=1 conv=notrunc status=none",
+                b.display(),
+                l.part(n)
+            ));
+        }
+    }
+    let out = w
+        .tabula()
+        .args(["--json", "plan", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = |o: &str| {
+        v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["object"] == o)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(line("fs:boot")["action"], "DESTROY", "{v}");
+    assert!(line("fs:boot")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("several signatures"));
+    assert_eq!(line("fs:alpine")["action"], "refuse", "{v}");
+}
