@@ -108,10 +108,11 @@ impl Work {
         c.env("NO_COLOR", "1");
         c
     }
-    /// A fresh apply of the test layout (container formatted, not opened).
-    fn fresh(&self, keyfile: Option<&Path>) {
+    /// A fresh apply of the test layout (container formatted, not opened),
+    /// with debug logs (`-v`: every command run). Returns stdout + stderr.
+    fn fresh(&self, keyfile: Option<&Path>) -> String {
         let mut c = self.tabula();
-        c.args(["apply", "--yes", "--no-open", "--disk"])
+        c.args(["-v", "apply", "--yes", "--no-open", "--disk"])
             .arg(self.img())
             .arg("--passphrase-file")
             .arg(self.p("pass"));
@@ -125,6 +126,7 @@ impl Work {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
     fn attach(&self) -> Loop {
         let dev = sh(&format!("losetup -f --show {}", self.img().display()))
@@ -223,7 +225,15 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
     let w = Work::new();
     let key = w.p("usb.key");
     std::fs::write(&key, [7u8; 512]).unwrap();
-    w.fresh(Some(&key));
+    let fresh_out = w.fresh(Some(&key));
+    assert!(
+        fresh_out.contains("running: cryptsetup luksFormat"),
+        "no debug log:\n{fresh_out}"
+    );
+    assert!(
+        !fresh_out.contains("horse battery"),
+        "passphrase in the debug log"
+    );
     assert!(w.loops().is_empty(), "tabula left its loop device attached");
 
     // Sparse: 1 GiB long, a few MiB written.
@@ -366,7 +376,7 @@ fn foreign_data_survives_and_destroy_needs_wipe() {
         return;
     }
     let w = Work::new();
-    w.fresh(None);
+    let _ = w.fresh(None);
     let planted = w.p("planted");
     std::fs::write(&planted, "alpine's own file\n").unwrap();
     let before: Vec<String>;
@@ -457,7 +467,7 @@ fn a_busy_device_is_refused() {
         return;
     }
     let w = Work::new();
-    w.fresh(None);
+    let _ = w.fresh(None);
     let l = w.attach();
     let key = w.p("new.key");
     std::fs::write(&key, [9u8; 256]).unwrap();
@@ -522,7 +532,7 @@ fn keyfile_add_replace_remove_never_lose_the_last_key() {
         return;
     }
     let w = Work::new();
-    w.fresh(None);
+    let _ = w.fresh(None);
     let (k1, k2) = (w.p("k1"), w.p("k2"));
     std::fs::write(&k1, [1u8; 300]).unwrap();
     std::fs::write(&k2, [2u8; 300]).unwrap();
@@ -543,9 +553,27 @@ fn keyfile_add_replace_remove_never_lose_the_last_key() {
                 + &String::from_utf8_lossy(&out.stderr),
         )
     };
+    // The passphrase on stdin this time.
+    let out = w
+        .tabula()
+        .args(["keyfile", "add", "--passphrase-stdin", "--keyfile"])
+        .arg(&k1)
+        .arg("--disk")
+        .arg(w.img())
+        .write_stdin(format!("{PASS}\n"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 key slot(s)"), "{text}");
+    // Adding it again changes nothing.
     let (code, text) = run(&["add", "--keyfile", k1.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("2 key slot(s)"), "{text}");
+    assert!(
+        text.contains("already there") && text.contains("2 key slot(s)"),
+        "{text}"
+    );
     let (code, text) = run(&[
         "replace",
         "--old",
@@ -579,7 +607,7 @@ fn several_signatures_are_never_taken_for_empty() {
         return;
     }
     let w = Work::new();
-    w.fresh(None);
+    let _ = w.fresh(None);
     // A btrfs superblock next to /boot's ext4 and Alpine's ext4: blkid calls
     // that ambivalent (exit 8) and prints nothing.
     let b = w.p("b.img");
