@@ -34,7 +34,16 @@ for prep in ci/prepare.d/*.sh; do
   bash "$prep"
 done
 
-command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 4; }
+# Under sudo, PATH and HOME are root's: use the invoking user's rustup.
+if ! command -v cargo >/dev/null; then
+  for home in "${HOME:-/root}" "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)"; do
+    if [ -x "$home/.cargo/bin/cargo" ]; then
+      export CARGO_HOME="$home/.cargo" RUSTUP_HOME="$home/.rustup" PATH="$home/.cargo/bin:$PATH"
+      break
+    fi
+  done
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first (https://rustup.rs)" >&2; exit 4; }
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -255,16 +255,32 @@ fn rescue(spec: &HostSpec) -> String {
     ));
     s.push_str("\nOr by hand, parents before the mounts inside them:\n\n");
     s.push_str(&md::fence("bash", &raw_mounts(spec)));
-    s.push_str("\nWhen done:\n\n");
+    s.push_str(
+        "\nWhen done, children before their parents (Alpine's busybox `umount` has no `-R`):\n\n",
+    );
     s.push_str(&md::fence(
         "bash",
-        &format!("umount -R {TARGET}\ncryptsetup close {name}\n"),
+        &format!("{}cryptsetup close {name}\n", raw_unmounts(spec)),
     ));
     s.push('\n');
     s
 }
 
 /// The mount commands for the whole layout under [`TARGET`].
+/// `umount` lines for the layout, the deepest mount first.
+pub fn raw_unmounts(spec: &HostSpec) -> String {
+    let mut b = String::new();
+    for m in spec.mounts_in_order().into_iter().rev() {
+        let at = if m.path.as_str() == "/" {
+            TARGET.to_owned()
+        } else {
+            format!("{TARGET}{}", m.path)
+        };
+        let _ = writeln!(b, "umount {}", sh(&at));
+    }
+    b
+}
+
 pub fn raw_mounts(spec: &HostSpec) -> String {
     let pool = sh(&facts::pool_device(spec));
     let mut b = String::new();

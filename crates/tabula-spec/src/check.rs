@@ -92,6 +92,11 @@ pub const RULES: &[Rule] = &[
         "more than one partition takes the rest of the disk",
     ),
     rule(
+        "partition-size-zero",
+        Severity::Error,
+        "a partition has size 0",
+    ),
+    rule(
         "partition-overlap",
         Severity::Error,
         "a partition starts before the previous one ends",
@@ -197,9 +202,14 @@ pub const RULES: &[Rule] = &[
         "the root filesystem is not a tmpfs, so nothing is wiped at boot",
     ),
     rule(
+        "tmpfs-malformed",
+        Severity::Error,
+        "the tmpfs root's size or mode is not in tmpfs syntax (the kernel would refuse to mount /)",
+    ),
+    rule(
         "tmpfs-size",
         Severity::Warning,
-        "the tmpfs root's size is malformed or larger than the RAM",
+        "the tmpfs root may grow larger than the RAM",
     ),
     rule(
         "needed-for-boot",
@@ -542,7 +552,11 @@ impl Checker<'_> {
             );
         }
         for p in &s.partitions {
-            if !numbers.insert(p.number) || p.number <= last_number || p.number == 0 {
+            if !numbers.insert(p.number)
+                || p.number <= last_number
+                || p.number == 0
+                || p.number > 128
+            {
                 self.add(
                     "partition-number",
                     at(p.index).key("number"),
@@ -653,17 +667,31 @@ impl Checker<'_> {
         let extents = s.extents();
         let mut prev_end = 0u64;
         let mut fits = true;
+        let mut first_misfit = None;
         for (p, e) in s.partitions.iter().zip(&extents) {
             match e {
-                None => fits = false,
+                None if p.size == PartSize::Fixed(crate::Size::bytes(0)) => self.add(
+                    "partition-size-zero",
+                    at(p.index).key("size"),
+                    format!("partition `{}` has size 0", p.label),
+                    Some("give it a size, or remove it".into()),
+                ),
+                // A second "rest" is already reported as partition-rest-twice.
+                None if p.size == PartSize::Rest && rest.len() > 1 => {}
+                None => {
+                    fits = false;
+                    first_misfit.get_or_insert(p);
+                }
                 Some(e) => {
                     if e.start < prev_end {
                         self.add(
                             "partition-overlap",
                             at(p.index).key("start"),
                             format!(
-                                "partition `{}` starts at byte {} but the previous one ends at {}",
-                                p.label, e.start, prev_end
+                                "partition `{}` starts at {} but the previous one ends at {}",
+                                p.label,
+                                crate::Size::bytes(e.start),
+                                crate::Size::bytes(prev_end)
                             ),
                             Some("move its start or shrink the partition before it".into()),
                         );
@@ -681,11 +709,14 @@ impl Checker<'_> {
                     PartSize::Rest => 0,
                 })
                 .sum();
+            let first = first_misfit.map_or(String::new(), |p| {
+                format!("partition `{}` does not fit: ", p.label)
+            });
             self.add(
                 "partition-exceeds-disk",
                 key("disk").key("size"),
                 format!(
-                    "the partitions need {} (plus any \"rest\") but the disk has {} usable",
+                    "{first}the partitions need {} (plus any \"rest\") but the disk has {} usable",
                     crate::Size::bytes(fixed),
                     crate::Size::bytes(s.usable_end().saturating_sub(crate::model::ALIGN))
                 ),
@@ -699,8 +730,16 @@ impl Checker<'_> {
             self.add(
                 "uuid-malformed",
                 at,
-                format!("`{}` is not a {kind} UUID", uuid.escape_debug()),
-                Some(format!("a {kind} UUID is {}", kind.uuid_form())),
+                format!(
+                    "`{}` is not {} {kind} UUID",
+                    uuid.escape_debug(),
+                    article(kind.name())
+                ),
+                Some(format!(
+                    "{} {kind} UUID is {}",
+                    article(kind.name()),
+                    kind.uuid_form()
+                )),
             );
         }
     }
@@ -966,16 +1005,16 @@ impl Checker<'_> {
                     Some(_) => {}
                 },
                 MountSource::Tmpfs { size, mode } => {
-                    let size_ok = size
-                        .trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G', '%'])
-                        .parse::<u64>()
-                        .is_ok();
+                    let digits = size
+                        .strip_suffix(['k', 'm', 'g', 'K', 'M', 'G', '%'])
+                        .unwrap_or(size);
+                    let size_ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
                     let mode_ok = mode.as_deref().is_none_or(|m| {
                         (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
                     });
                     if !size_ok || !mode_ok {
                         self.add(
-                            "tmpfs-size",
+                            "tmpfs-malformed",
                             at.key("tmpfs"),
                             format!(
                                 "tmpfs size `{}` / mode `{}` is not in tmpfs syntax",
@@ -1284,11 +1323,11 @@ impl Checker<'_> {
                 },
             }
             if let Some(d) = &u.description {
-                if has_control(d) {
+                if has_control(d) || d.contains(':') {
                     self.add(
                         "text-unrepresentable",
                         at.key("description"),
-                        "the description holds control characters (it lands in /etc/passwd)".into(),
+                        "the description holds `:` or a control character, which /etc/passwd cannot carry (NixOS refuses it)".into(),
                         None,
                     );
                 }
@@ -1623,6 +1662,15 @@ impl Checker<'_> {
                 Some("rootless storage lives in /home (persistent here); keep this mount for rootful containers or drop it".into()),
             );
         }
+    }
+}
+
+/// "an" before a filesystem name read letter by letter or starting with a
+/// vowel sound (an ext4, an NTFS, an XFS), else "a".
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u' | 'n' | 'x') => "an",
+        _ => "a",
     }
 }
 

@@ -200,9 +200,10 @@ impl SpecError {
         }
         let n = self.problems.len();
         out.push_str(&format!(
-            "{} has {n} problem{}; nothing was written.\n",
+            "{} has {n} problem{}: fix {} and run the command again.\n",
             self.source_name,
-            if n == 1 { "" } else { "s" }
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" }
         ));
         out
     }

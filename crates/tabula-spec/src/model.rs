@@ -889,12 +889,12 @@ impl HostSpec {
                 PartSize::Fixed(s) => align_up(s.as_u64()),
                 PartSize::Rest => disk_end.saturating_sub(at).saturating_sub(fixed_after(i)),
             };
-            if size == 0 || at + size > disk_end {
+            if size == 0 || at.saturating_add(size) > disk_end {
                 out.push(None);
             } else {
                 out.push(Some(Extent { start: at, size }));
             }
-            at += size;
+            at = at.saturating_add(size);
         }
         out
     }
@@ -975,7 +975,7 @@ impl HostSpec {
 }
 
 pub fn align_up(v: u64) -> u64 {
-    v.div_ceil(ALIGN) * ALIGN
+    v.div_ceil(ALIGN).saturating_mul(ALIGN)
 }
 
 /// Collects problems while the raw spec is converted.

@@ -8,6 +8,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// Sizes above 1 EiB are refused, so sums of sizes never overflow.
+const MAX_BYTES: u64 = 1 << 60;
+
 const UNITS: &[(&str, u64)] = &[
     ("B", 1),
     ("KB", 1_000),
@@ -71,9 +74,13 @@ impl Size {
                 }
             }
         };
-        bytes
-            .map(Size)
-            .ok_or_else(|| format!("`{text}` is not a valid size"))
+        match bytes {
+            Some(b) if b <= MAX_BYTES => Ok(Size(b)),
+            Some(_) => Err(format!(
+                "`{text}` is larger than any disk tabula handles (1 EiB)"
+            )),
+            None => Err(format!("`{text}` is not a valid size")),
+        }
     }
 
     /// Human form: decimal units with up to one decimal ("2 GB", "208.9 GB").
@@ -165,6 +172,8 @@ mod tests {
         assert!(Size::parse("GB").is_err());
         assert!(Size::parse("1.2.3GB").is_err());
         assert!(Size::parse("99999999999999999999TB").is_err());
+        assert!(Size::parse("18446744073709551615B").is_err());
+        assert!(Size::parse("10000000TB").is_err());
     }
 
     #[test]

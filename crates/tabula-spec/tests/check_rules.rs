@@ -181,6 +181,9 @@ fn general_rules_each_fire_on_one_breakage() {
         ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"16G\", mode = \"755\" }", "tmpfs-size"),
         ("{ path = \"/etc/nixos\", note = \"this host's flake\" },", "", "config-on-tmpfs"),
         ("release = \"24.11\"", "release = \"25.11\"", "release-eol"),
+        ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"2GB\", mode = \"755\" }", "tmpfs-malformed"),
+        ("description = \"Primary user\"", "description = \"Primary: user\"", "text-unrepresentable"),
+        ("size = \"5GB\"", "size = \"0MB\"", "partition-size-zero"),
         ("\"htop\"", "\"ht op\"", "container-invalid"),
         ("apps = []", "apps = [\"firefox\"]", "container-invalid"),
         ("{ name = \"arch\"", "{ name = \"ar ch\"", "container-invalid"),
@@ -219,6 +222,31 @@ fn refind_on_25_11_warns_about_the_small_esp() {
     assert!(find(&fs, "release-unsupported").is_empty(), "{fs:#?}");
     let f = one(&fs, "esp-too-small");
     assert!(f.message.contains("100 MB"), "{}", f.message);
+}
+
+#[test]
+fn a_second_rest_is_not_also_reported_as_exceeding_the_disk() {
+    let fs = embedded_with(
+        "size = \"2GB\"\ntype = \"linux\"",
+        "size = \"rest\"\ntype = \"linux\"",
+    );
+    assert!(!find(&fs, "partition-rest-twice").is_empty());
+    assert!(find(&fs, "partition-exceeds-disk").is_empty(), "{fs:#?}");
+}
+
+#[test]
+fn huge_sizes_are_errors_not_panics() {
+    for size in ["18446744073709551615B", "10000000TB", "1000000TB"] {
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "size = \"5GB\"",
+            &format!("size = \"{size}\""),
+            1,
+        );
+        match parse("huge.toml", &text) {
+            Err(e) => assert!(e.to_string().contains("larger than any disk"), "{e}"),
+            Ok(l) => assert!(!find(&check_on(&l, TODAY), "partition-exceeds-disk").is_empty()),
+        }
+    }
 }
 
 #[test]

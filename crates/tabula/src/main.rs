@@ -34,6 +34,10 @@ fn main() -> ExitCode {
             });
         }
     };
+    // For the docs' tests: every command line the docs print must parse.
+    if std::env::var_os("TABULA_PARSE_ONLY").is_some() {
+        return ExitCode::from(exit::OK);
+    }
     ctx::init_logging(cli.global.verbose);
     let ctx = ctx::Ctx::new(&cli.global);
     match cmd::run(cli.command, &ctx) {

@@ -105,6 +105,10 @@ fn flake(cx: &Ctx) -> String {
     );
     if spec.persistence.is_some() {
         inputs.set("impermanence.url", s("github:nix-community/impermanence"));
+        // impermanence's own flake pins nixos-unstable and home-manager:
+        // follow this host's nixpkgs and drop home-manager (unused here).
+        inputs.set("impermanence.inputs.nixpkgs.follows", s("nixpkgs"));
+        inputs.set("impermanence.inputs.home-manager.follows", s(""));
     }
     if spec.hardware.nixos_hardware.is_some() {
         inputs.set("nixos-hardware.url", s("github:NixOS/nixos-hardware"));

@@ -103,11 +103,13 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let spec = ctx.spec()?;
+    // Docs of a spec with errors would document a host that cannot exist.
+    let (loaded, found) = ctx.load_checked()?;
+    let spec = loaded.spec;
     let files = doc_files(&spec);
     let report = tabula_render::write_files(&a.out, &files)
         .with_context(|| format!("writing the docs into {}", a.out.display()))?;
-    print_report(ctx, &a.out, &spec, &Counts::default(), &report)?;
+    print_report(ctx, &a.out, &spec, &count(&found), &report)?;
     Ok(exit::OK)
 }
 

@@ -14,7 +14,7 @@ use crate::exit;
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Exit status: 0 when no rule finds an error (warnings and infos are shown),
-1 when one does or the file cannot be read as a spec.
+1 when one does, 2 when the file cannot be read as a spec at all.
 
 Examples:
   tabula check                         the embedded Surface Pro 8 host
@@ -59,9 +59,15 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             if !ctx.json {
                 // The report already shows every problem with its snippet.
                 eprint!("{}", e.render_report());
-                return Ok(exit::FINDINGS);
+                return Ok(exit::USAGE);
             }
-            (e.source_name.clone(), check::findings_from_error(&e))
+            // Like every command, a spec that cannot be read is a usage error.
+            ctx.print_json(&serde_json::json!({
+                "spec": e.source_name,
+                "ok": false,
+                "findings": check::findings_from_error(&e),
+            }))?;
+            return Ok(exit::USAGE);
         }
     };
     let errors = check::has_errors(&findings);
