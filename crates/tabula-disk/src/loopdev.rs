@@ -128,23 +128,37 @@ pub fn rescan_partitions(device: &str) -> Result<()> {
     Ok(())
 }
 
+/// The loop devices backing `image` now.
+///
+/// # Errors
+/// When losetup fails.
+pub fn attached(image: &Path) -> Result<Vec<String>> {
+    let out = Cmd::new("losetup")
+        .args(["--noheadings", "--output", "NAME", "-j"])
+        .arg(image)
+        .install_hint("Debian package mount (util-linux)")
+        .run()?;
+    Ok(out
+        .text()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Detach every loop device backing `image` (after `tabula mount` of an
 /// image). Returns the devices detached.
 ///
 /// # Errors
 /// When losetup fails.
 pub fn detach_image(image: &Path) -> Result<Vec<String>> {
-    let out = Cmd::new("losetup")
-        .args(["--noheadings", "--output", "NAME", "-j"])
-        .arg(image)
-        .run()?;
-    let mut done = Vec::new();
-    for dev in out.text().lines().map(str::trim).filter(|l| !l.is_empty()) {
+    let devs = attached(image)?;
+    for dev in &devs {
         drop_partitions(dev);
-        Cmd::new("losetup").args(["-d", dev]).run()?;
-        done.push(dev.to_owned());
+        Cmd::new("losetup").args(["-d", dev.as_str()]).run()?;
     }
-    Ok(done)
+    Ok(devs)
 }
 
 /// Create `path` as a sparse file of `size` bytes (it must not exist).

@@ -150,6 +150,8 @@ pub struct Plan {
     pub device: String,
     pub lines: Vec<Line>,
     pub steps: Vec<Step>,
+    /// What makes the disk busy now (apply refuses to write while any is).
+    pub busy: Vec<crate::busy::Busy>,
 }
 
 impl Plan {
@@ -933,6 +935,7 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
         device: probe.device.clone(),
         lines: b.lines,
         steps: b.steps,
+        busy: probe.busy.clone(),
     }
 }
 

@@ -475,7 +475,7 @@ fn a_busy_device_is_refused() {
     let bin = assert_cmd::cargo::cargo_bin("tabula");
     // Mounted in a private namespace, where tabula runs too.
     let script = format!(
-        "mount {part} {mnt} && exec {bin} --spec {spec} apply --yes --no-open --disk {dev} --passphrase-file {pass} --keyfile {key}",
+        "mount {part} {mnt} && {bin} --spec {spec} --json plan --disk {dev} > {plan} && exec {bin} --spec {spec} apply --yes --no-open --disk {dev} --passphrase-file {pass} --keyfile {key}",
         part = l.part(2),
         mnt = w.p("mnt").display(),
         bin = bin.display(),
@@ -483,6 +483,7 @@ fn a_busy_device_is_refused() {
         dev = l.0,
         pass = w.p("pass").display(),
         key = key.display(),
+        plan = w.p("plan.json").display(),
     );
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", &script])
@@ -493,6 +494,17 @@ fn a_busy_device_is_refused() {
     assert!(
         stderr.contains("busy") && stderr.contains(&format!("{} is mounted", l.part(2))),
         "{stderr}"
+    );
+    // plan shows it too (and still plans: it never writes).
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.p("plan.json")).unwrap()).unwrap();
+    assert!(
+        plan["busy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["kind"] == "mounted" && b["device"] == l.part(2).as_str()),
+        "{plan}"
     );
     // Nothing was written: still one key slot.
     let dump = sh(&format!(

@@ -107,6 +107,15 @@ fn print_plan(ctx: &Ctx, plan: &Plan) {
             l.object
         );
     }
+    for b in &plan.busy {
+        println!(
+            "{}",
+            ctx.paint(
+                Style::Warning,
+                &format!("busy: {b} (apply refuses to write while it is)")
+            )
+        );
+    }
     let count = |a: Action| plan.lines.iter().filter(|l| l.action == a).count();
     println!(
         "{} create, {} format, {} keep, {} DESTROY, {} refuse, {} unverified; {} step(s)",
@@ -162,11 +171,6 @@ pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             ..Default::default()
         };
         let (probe, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
-        if !ctx.json {
-            for b in &probe.busy {
-                eprintln!("note: {b} (apply refuses to write while it is)");
-            }
-        }
         if ctx.verbose > 0 {
             // -v: what the plan was computed from.
             eprintln!("probe: {}", serde_json::to_string_pretty(&probe)?);
@@ -317,16 +321,7 @@ fn open_for_write(spec: &HostSpec, disk: &Path, size: Option<u64>) -> anyhow::Re
     } else if disk.is_file() {
         // The same image attached elsewhere (a `tabula mount`, say) is
         // invisible to the busy checks of our own loop device.
-        let others = tabula_run::Cmd::new("losetup")
-            .args(["--noheadings", "--output", "NAME", "-j"])
-            .arg(disk)
-            .run()?
-            .text();
-        let others: Vec<&str> = others
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+        let others = loopdev::attached(disk).map_err(lift)?;
         if !others.is_empty() {
             return Err(Refused(format!(
                 "{} is already attached as {}: unmount it (tabula unmount --disk {}) or pass that device with --disk",
@@ -518,7 +513,20 @@ fn do_mount(
 
 pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
-    let target = Target::open(&args.disk, false).map_err(lift)?;
+    // An image mounted before keeps its loop device: use it again rather
+    // than attaching a second one.
+    let attached = if args.disk.is_file() {
+        loopdev::attached(&args.disk)
+            .map_err(lift)?
+            .into_iter()
+            .next()
+    } else {
+        None
+    };
+    let target = match attached {
+        Some(dev) => Target::Block(dev),
+        None => Target::open(&args.disk, false).map_err(lift)?,
+    };
     let device = target.device().to_owned();
     let needs_key = spec
         .luks
