@@ -35,7 +35,7 @@ mkdir -p initrd/bin initrd/lib/modules initrd/proc initrd/sys initrd/dev initrd/
 cp bb/bin/busybox initrd/bin/busybox
 # The modules in load order (dependencies first), each once.
 modprobe -d kroot -S "$kver" -a --show-depends \
-    virtio_pci virtio_blk dm_crypt xts aesni_intel btrfs crc32c_generic ext4 vfat \
+    loop virtio_pci virtio_blk dm_crypt xts aesni_intel btrfs crc32c_generic ext4 vfat \
     nls_cp437 nls_ascii nls_utf8 9p 9pnet_virtio \
   | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' > modules.list
 : > initrd/modules.order

@@ -182,9 +182,18 @@ pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> 
         .luks
         .as_ref()
         .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
+    // Already open on this partition, under any name: use that mapping.
+    if let Some(m) = probe::open_mapping(node) {
+        return Ok(m);
+    }
     let mapper = format!("/dev/mapper/{}", luks.name);
     if Path::new(&mapper).exists() {
-        return Ok(mapper);
+        // The name is taken by another device (the running system's own
+        // pool, say): never write through it.
+        return Err(Error::Refused(format!(
+            "{mapper} is already open for another device than {node}; close it first (cryptsetup close {}) or change [luks] name",
+            luks.name
+        )));
     }
     let mut cmd = Cmd::new("cryptsetup")
         .args(["open", "--type", "luks2"])
@@ -194,6 +203,31 @@ pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> 
     }
     key.feed(cmd).args([node, luks.name.as_str()]).run()?;
     Ok(mapper)
+}
+
+/// The mapping open on the spec's LUKS partition of `device`, if any.
+pub fn container_mapping(spec: &HostSpec, device: &str) -> Option<String> {
+    let sp = spec
+        .luks
+        .as_ref()
+        .and_then(|l| spec.partition(&l.partition))?;
+    probe::open_mapping(&probe::partition_node(device, sp.number))
+}
+
+/// Close the mapping open on the spec's LUKS partition of `device` (a no-op
+/// when none is).
+///
+/// # Errors
+/// When cryptsetup fails (the pool is still mounted, say).
+pub fn close_container(spec: &HostSpec, device: &str) -> Result<()> {
+    if let Some(m) = container_mapping(spec, device) {
+        let name = m.trim_start_matches("/dev/mapper/").to_owned();
+        Cmd::new("cryptsetup")
+            .args(["close", name.as_str()])
+            .install_hint("Debian package cryptsetup-bin")
+            .run()?;
+    }
+    Ok(())
 }
 
 /// Probe the disk and plan. When the spec's container exists, is closed and
@@ -632,15 +666,11 @@ pub fn execute(
                     !existed
                 }
             }
-            Step::MkfsBtrfs {
-                mapper,
-                uuid,
-                label,
-                ..
-            } => {
+            Step::MkfsBtrfs { uuid, label, .. } => {
                 if opts.no_open {
                     false
                 } else {
+                    let mapper = &pool_mapper(spec, device)?;
                     // A DESTROY of the pool: nothing may stay mounted on it.
                     top = None;
                     wipe_signatures(mapper)?;
@@ -652,7 +682,7 @@ pub fn execute(
                 if opts.no_open {
                     false
                 } else {
-                    let t = top_level(spec, &mut top)?;
+                    let t = top_level(spec, device, &mut top)?;
                     let dir = t.path().join(path);
                     if dir.exists() {
                         Cmd::new("btrfs")
@@ -669,7 +699,7 @@ pub fn execute(
                 if opts.no_open {
                     false
                 } else {
-                    let t = top_level(spec, &mut top)?;
+                    let t = top_level(spec, device, &mut top)?;
                     let dir = t.path().join(path);
                     if dir.exists() {
                         false
@@ -705,10 +735,27 @@ pub fn execute(
     Ok(ran)
 }
 
-fn top_level<'a>(spec: &HostSpec, top: &'a mut Option<TopLevel>) -> Result<&'a TopLevel> {
+/// The mapping open on the spec's LUKS partition of `device`: the only
+/// device the pool steps write to (never a same-named mapping of another
+/// disk).
+fn pool_mapper(spec: &HostSpec, device: &str) -> Result<String> {
+    let sp = spec
+        .luks
+        .as_ref()
+        .and_then(|l| spec.partition(&l.partition))
+        .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
+    let node = node_of(device, sp.number)?;
+    probe::open_mapping(&node)
+        .ok_or_else(|| Error::Refused(format!("the container on {node} is not open")))
+}
+
+fn top_level<'a>(
+    spec: &HostSpec,
+    device: &str,
+    top: &'a mut Option<TopLevel>,
+) -> Result<&'a TopLevel> {
     if top.is_none() {
-        let name = spec.luks.as_ref().map_or("pool", |l| l.name.as_str());
-        *top = Some(TopLevel::mount(&format!("/dev/mapper/{name}"))?);
+        *top = Some(TopLevel::mount(&pool_mapper(spec, device)?)?);
     }
     top.as_ref()
         .ok_or_else(|| Error::Parse("the pool's top level is not mounted".into()))

@@ -124,15 +124,19 @@ pub fn mount_layout(
                     sp.number, sp.label
                 ))
             })?;
-        let m = format!("/dev/mapper/{}", luks.name);
-        if !Path::new(&m).exists() {
-            let key = key.ok_or_else(|| {
-                Error::Refused(
-                    "opening the container needs --keyfile FILE or the passphrase".into(),
-                )
-            })?;
-            open_container(spec, &node, key)?;
-        }
+        // The mapping on this very partition (never a same-named one of
+        // another disk: open_container refuses that).
+        let m = match probe::open_mapping(&node) {
+            Some(m) => m,
+            None => {
+                let key = key.ok_or_else(|| {
+                    Error::Refused(
+                        "opening the container needs --keyfile FILE or the passphrase".into(),
+                    )
+                })?;
+                open_container(spec, &node, key)?
+            }
+        };
         mapper = Some(m);
     }
     std::fs::create_dir_all(target)

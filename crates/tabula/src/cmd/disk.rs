@@ -308,6 +308,23 @@ fn keyfile_path(
     Ok(Some(usb.join(rel)))
 }
 
+/// Closes the container on drop when apply found it closed.
+struct CloseGuard<'a> {
+    spec: &'a HostSpec,
+    device: &'a str,
+    armed: bool,
+}
+
+impl Drop for CloseGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = apply::close_container(self.spec, self.device) {
+                tracing::warn!("could not close the container: {e}");
+            }
+        }
+    }
+}
+
 /// Resolve `--disk` for writing: a new sparse image when missing.
 fn open_for_write(spec: &HostSpec, disk: &Path, size: Option<u64>) -> anyhow::Result<Target> {
     if !disk.exists() {
@@ -349,6 +366,13 @@ fn run_apply(
         ))
         .into());
     }
+    // apply opens the container to check and fill it; it closes it again
+    // when it was closed before (an image's loop device can then go).
+    let _close = CloseGuard {
+        spec,
+        device,
+        armed: apply::container_mapping(spec, device).is_none(),
+    };
     let mut opts = ApplyOptions {
         yes: args.yes,
         wipe: args.wipe.clone(),

@@ -26,6 +26,7 @@ tab apply --disk $D --yes --passphrase-file $P --usb $W/usb > $W/apply-fresh.out
 check fresh_apply [ $? -eq 0 ]
 check keyfile_written [ -s $K ]
 check fresh_read_back grep -q "read back: the disk matches the spec" $W/apply-fresh.out
+check closed_after_apply [ ! -e /dev/mapper/pool ]
 
 # The other systems install themselves meanwhile.
 mkfs.ext4 -q -L alpine /dev/vda3
@@ -35,7 +36,7 @@ head -c 3000000 /dev/urandom | dd of=/dev/vda4 bs=1M conv=notrunc status=none
 head -c 5000000 /dev/urandom | dd of=/dev/vda5 bs=1M seek=2 conv=notrunc status=none
 sync
 
-# 2. Re-apply: nothing to do (the container is open: everything is checked).
+# 2. Re-apply: nothing to do (it opens the container to check inside).
 tab apply --disk $D --yes --passphrase-file $P --keyfile $K > $W/apply-again.out 2>&1
 check reapply_rc [ $? -eq 0 ]
 check reapply_noop grep -q "nothing to do" $W/apply-again.out
@@ -88,7 +89,21 @@ tab mount --disk $D --target $M --keyfile $K > /dev/null 2>&1
 check install_persisted [ -s $M/persist/etc/nixos/flake.nix ]
 tab unmount --target $M > /dev/null 2>&1
 
-# 7. Apply killed after every step in turn (one step per run), then rerun:
+# 7. An image file: apply through a loop device (detached after), mount
+# keeps it attached, unmount --disk detaches it.
+I=/tmp/vm-image.img
+tab apply --disk $I --size 1GiB --yes --passphrase-file $P > $W/image-apply.out 2>&1
+check image_apply [ $? -eq 0 ]
+check image_detached_after_apply [ -z "$(losetup -j $I)" ]
+tab mount --disk $I --target $M --passphrase-file $P > $W/image-mount.out 2>&1
+check image_mount [ $? -eq 0 ]
+check image_mounted_home findmnt $M/home
+tab unmount --target $M --disk $I > $W/image-unmount.out 2>&1
+check image_unmount [ $? -eq 0 ]
+check image_detached_after_unmount [ -z "$(losetup -j $I)" ]
+rm -f $I
+
+# 8. Apply killed after every step in turn (one step per run), then rerun:
 # it converges to the same layout.
 kills=0
 i=0
