@@ -323,6 +323,18 @@ pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions
     if plan.is_noop() {
         return Ok(());
     }
+    // A new container is opened under the spec's name: that name must be
+    // free (taken, it belongs to another disk: the running system's pool).
+    for step in &plan.steps {
+        if let Step::Open { name, .. } = step {
+            let mapper = format!("/dev/mapper/{name}");
+            if Path::new(&mapper).exists() {
+                return Err(Error::Refused(format!(
+                    "{mapper} is already open for another device; close it first (cryptsetup close {name}) or change [luks] name. Nothing was written."
+                )));
+            }
+        }
+    }
     let busy = blocking_busy(spec, disk);
     if !busy.is_empty() {
         let list: Vec<String> = busy.iter().map(|b| format!("  {b}")).collect();

@@ -47,6 +47,12 @@ check closed_after_unmount [ ! -e /dev/mapper/pool ]
 tab mount --disk $D --target $M --keyfile $K > $W/mount-keyfile.out 2>&1
 check mount_keyfile [ $? -eq 0 ]
 findmnt --json -R -o TARGET,SOURCE,FSTYPE,OPTIONS $M > $W/findmnt-keyfile.json
+# /dev/mapper/pool is vda's now: an apply on another disk must not write
+# through it, nor open its own container under that name.
+tab apply --disk $E --yes --passphrase-file $P > $W/apply-taken.out 2>&1
+check name_taken_refused [ $? -eq 3 ]
+check name_taken_says_why grep -q "already open for another device" $W/apply-taken.out
+check name_taken_nothing_written sh -c "! sfdisk --json $E >/dev/null 2>&1"
 mkdir -p $M/home/user $M/boot/efi/EFI/test
 head -c 1000000 /dev/urandom > $M/home/user/thesis.bin
 head -c 100000 /dev/urandom > $M/nix/store-object
