@@ -552,10 +552,8 @@ pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         None => Target::open(&args.disk, false).map_err(lift)?,
     };
     let device = target.device().to_owned();
-    let needs_key = spec
-        .luks
-        .as_ref()
-        .is_some_and(|l| !Path::new(&format!("/dev/mapper/{}", l.name)).exists());
+    // A key is needed unless the container on this disk is open already.
+    let needs_key = spec.luks.is_some() && apply::container_mapping(&spec, &device).is_none();
     let pass = if needs_key && args.keyfile.is_none() {
         Some(args.pass.get(false)?)
     } else {
