@@ -1,13 +1,160 @@
-//! # `audit` (placeholder: the audit issue fills this in)
+//! # `audit`: what the next reboot would wipe
+//!
+//! Thin: builds the walk options from the flags, runs
+//! [`tabula_audit::audit`] or [`tabula_audit::orphans`], prints text, JSON or
+//! the suggested host.toml entries, and exits 1 when something would be lost
+//! (or is orphaned, or could not be judged).
 
-use clap::Args;
+use std::path::PathBuf;
 
-use crate::ctx::Ctx;
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use tabula_audit::{Mounts, WalkOptions};
 
-/// What the next reboot would wipe
+use crate::ctx::{Ctx, Style};
+use crate::exit;
+
+const AFTER_HELP: &str = "\
+Every entry of the root filesystem is one of: persisted by a mount,
+persisted by a persistence entry (bind mount, or symlink into the
+persistence root), ephemeral by design ([audit] ignore and NixOS's own
+boot-time files: /tmp, /run, /etc/static links, ...), or LOST at reboot.
+The walk never enters another filesystem and never follows symlinks.
+
+Exit codes: 0 nothing lost, 1 something would be lost (or is orphaned,
+or a directory could not be read), 2 usage.
+
+Examples:
+  tabula audit                          the running host (mounts from /proc/self/mountinfo)
+  tabula audit --root /mnt              a mounted image (mounts from the spec)
+  tabula audit --suggest >> entries.toml   host.toml entries that would keep it
+  tabula audit --orphans                stored under /persist, claimed by no entry
+  tabula audit --json | jq '.groups[0]'";
+
+/// What the next reboot would wipe (and what /persist holds that no entry claims)
 #[derive(Debug, Args)]
-pub struct AuditArgs {}
+#[command(after_help = AFTER_HELP)]
+pub struct AuditArgs {
+    /// The tree to audit: `/` on the running host, or a mounted image / test tree
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Where the mount table comes from (auto: the live table for `/`, else the spec)
+    #[arg(long, value_enum, default_value_t = MountsArg::Auto)]
+    pub mounts: MountsArg,
+    /// Print the host.toml persistence entries that would keep what is lost
+    #[arg(long, conflicts_with = "orphans")]
+    pub suggest: bool,
+    /// List what the persistence root stores that no entry claims any more
+    #[arg(long)]
+    pub orphans: bool,
+    /// Walker threads (default: the number of CPUs)
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Show at most N groups in the text report (0: all)
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub limit: usize,
+}
 
-pub fn audit(_: &AuditArgs, _: &Ctx) -> anyhow::Result<u8> {
-    anyhow::bail!("`audit` is not implemented yet")
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MountsArg {
+    Auto,
+    Spec,
+    System,
+}
+
+pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let spec = ctx.spec()?;
+    let mut opts = WalkOptions::default();
+    if let Some(j) = a.jobs {
+        opts.jobs = j.max(1);
+    }
+    if !a.root.is_dir() {
+        anyhow::bail!(
+            "--root {}: not a directory (give the root of the tree to audit, such as / or /mnt)",
+            a.root.display()
+        );
+    }
+    let mounts = match a.mounts {
+        MountsArg::Auto => Mounts::Auto,
+        MountsArg::Spec => Mounts::Spec,
+        MountsArg::System => Mounts::System,
+    };
+    if a.orphans {
+        let report = tabula_audit::orphans(&spec, &a.root, &opts)
+            .with_context(|| format!("listing orphans under {}", a.root.display()))?;
+        if ctx.json {
+            ctx.print_json(&report)?;
+        } else {
+            print!("{}", report.to_text(a.limit));
+        }
+        return Ok(code(report.has_findings()));
+    }
+    let policy = tabula_audit::policy_for(&spec, &a.root, mounts)
+        .with_context(|| format!("building the audit policy for {}", a.root.display()))?;
+    if ctx.verbose > 0 {
+        for r in policy.rules() {
+            eprintln!(
+                "{}",
+                ctx.paint(
+                    Style::Dim,
+                    &format!("rule: {} is {} ({})", r.path, r.class.name(), r.reason)
+                )
+            );
+        }
+    }
+    let report = tabula_audit::audit_with(&policy, &a.root, &opts)
+        .with_context(|| format!("auditing {}", a.root.display()))?;
+    if a.suggest {
+        let s = tabula_audit::suggest(&report, &policy, &spec);
+        if ctx.json {
+            let mut v = serde_json::to_value(&report).context("serialising the report")?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("suggestion".into(), serde_json::to_value(&s)?);
+                obj.insert("suggestion_toml".into(), s.to_toml().into());
+            }
+            ctx.print_json(&v)?;
+        } else {
+            print!("{}", s.to_toml());
+            eprintln!(
+                "{} {} lost file{} in {} group{}; add the entries above to host.toml",
+                ctx.paint(Style::Info, "audit:"),
+                report.totals.lost,
+                if report.totals.lost == 1 { "" } else { "s" },
+                report.groups.len(),
+                if report.groups.len() == 1 { "" } else { "s" },
+            );
+        }
+        return Ok(code(report.has_findings()));
+    }
+    if ctx.json {
+        ctx.print_json(&report)?;
+    } else {
+        let text = report.to_text(a.limit);
+        let mut lines = text.lines();
+        if let Some(head) = lines.next() {
+            println!("{}", ctx.paint(Style::Bold, head));
+        }
+        for l in lines {
+            if l.starts_with("could not judge") {
+                println!("{}", ctx.paint(Style::Warning, l));
+            } else if l.starts_with("kept:") {
+                println!("{}", ctx.paint(Style::Dim, l));
+            } else if l.starts_with("LOST") && report.totals.lost > 0 {
+                println!("{}", ctx.paint(Style::Error, l));
+            } else if l.starts_with("LOST") {
+                println!("{}", ctx.paint(Style::Ok, l));
+            } else {
+                println!("{l}");
+            }
+        }
+    }
+    Ok(code(report.has_findings()))
+}
+
+fn code(findings: bool) -> u8 {
+    if findings {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    }
 }

@@ -1,0 +1,507 @@
+//! # The report: groups, order, suggestions, text
+//!
+//! Pure: turns a [`WalkResult`] into what a person or a script reads.
+//! Groups are sorted by what matters most (bytes, then count, then path).
+//! [`suggest`] turns lost groups into host.toml persistence entries: a
+//! directory entry for a wholly lost tree, file entries for lost files that
+//! sit next to kept ones, per-user entries (relative to the home) for what
+//! lies in a user's home.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use tabula_spec::path::{AbsPath, RelPath};
+use tabula_spec::HostSpec;
+
+use crate::policy::{MountSource, Policy, Rule};
+use crate::walk::{GroupKind, RawGroup, Totals, WalkResult};
+
+/// Which question the report answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// What the next reboot would wipe.
+    Lost,
+    /// What the persistence root stores that no entry claims.
+    Orphans,
+}
+
+/// One group of lost (or orphaned) entries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// The directory, lossily decoded when not UTF-8.
+    pub path: String,
+    /// The exact bytes of the path, in hex, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    pub kind: GroupKind,
+    pub count: u64,
+    pub bytes: u64,
+    /// Newest modification time (RFC 3339, UTC).
+    pub newest: Option<String>,
+    pub newest_unix: Option<i64>,
+    /// Directories in a tree group (itself included).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dirs: u64,
+    /// For a files group: the lost files' names (lossy when not UTF-8).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub files_truncated: bool,
+    #[serde(skip)]
+    raw_path: Vec<u8>,
+    #[serde(skip)]
+    raw_names: Vec<Vec<u8>>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemOut {
+    pub path: String,
+    pub message: String,
+}
+
+/// The outcome of an audit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub mode: Mode,
+    /// The audited directory on this machine.
+    pub root: String,
+    /// Where the walk started in the audited tree (`/`, or the persistence root).
+    pub base: String,
+    pub mounts_from: MountSource,
+    /// Set when a rule holds the whole root (a root that is not a tmpfs).
+    pub root_kept: Option<Rule>,
+    pub totals: Totals,
+    pub groups: Vec<Group>,
+    pub problems: Vec<ProblemOut>,
+    pub problems_dropped: u64,
+}
+
+impl Report {
+    pub(crate) fn new(
+        mode: Mode,
+        root: &Path,
+        base: &str,
+        policy: &Policy,
+        r: WalkResult,
+    ) -> Report {
+        let mut groups: Vec<Group> = r.groups.into_iter().map(Group::from_raw).collect();
+        groups.sort_by(|a, b| {
+            b.bytes
+                .cmp(&a.bytes)
+                .then(b.count.cmp(&a.count))
+                .then(a.raw_path.cmp(&b.raw_path))
+        });
+        let mut problems: Vec<ProblemOut> = r
+            .problems
+            .into_iter()
+            .map(|p| ProblemOut {
+                path: String::from_utf8_lossy(&p.path).into_owned(),
+                message: p.message,
+            })
+            .collect();
+        problems.sort_by(|a, b| a.path.cmp(&b.path));
+        Report {
+            mode,
+            root: root.display().to_string(),
+            base: base.to_owned(),
+            mounts_from: policy.mounts_from,
+            root_kept: r.root_rule,
+            totals: r.totals,
+            groups,
+            problems,
+            problems_dropped: r.problems_dropped,
+        }
+    }
+
+    /// Whether anything would be lost (or is orphaned), or could not be
+    /// judged: the exit code is 1 then.
+    pub fn has_findings(&self) -> bool {
+        self.totals.lost > 0 || self.totals.unreadable > 0 || !self.problems.is_empty()
+    }
+
+    /// The report as text for a terminal: at most `limit` groups (0: all).
+    pub fn to_text(&self, limit: usize) -> String {
+        let mut s = String::new();
+        let what = match self.mode {
+            Mode::Lost => "LOST AT THE NEXT REBOOT",
+            Mode::Orphans => "STORED BUT CLAIMED BY NO ENTRY",
+        };
+        let from = match self.mounts_from {
+            MountSource::Spec => "mounts from the spec",
+            MountSource::System => "mounts from /proc/self/mountinfo",
+        };
+        let _ = writeln!(s, "tabula audit of {} at {} ({from})", self.base, self.root);
+        if let Some(r) = &self.root_kept {
+            let _ = writeln!(s, "nothing to audit: {} ({})", r.path, r.reason);
+            return s;
+        }
+        let t = &self.totals;
+        let _ = writeln!(
+            s,
+            "{what}: {} file{}, {} in {} group{}",
+            t.lost,
+            plural(t.lost),
+            human_bytes(t.lost_bytes),
+            self.groups.len(),
+            plural(self.groups.len() as u64)
+        );
+        if !self.groups.is_empty() {
+            let _ = writeln!(
+                s,
+                "{:>10} {:>8}  {:<16}  PATH",
+                "BYTES", "FILES", "NEWEST (UTC)"
+            );
+        }
+        let shown = if limit == 0 {
+            self.groups.len()
+        } else {
+            limit.min(self.groups.len())
+        };
+        for g in &self.groups[..shown] {
+            let newest = g
+                .newest
+                .as_deref()
+                .map(|n| n.get(..16).unwrap_or(n).replace('T', " "))
+                .unwrap_or_default();
+            let place = match g.kind {
+                GroupKind::Tree => format!("{}/  (whole tree, {} dirs)", g.path, g.dirs),
+                GroupKind::Files => {
+                    let mut names = g
+                        .files
+                        .iter()
+                        .take(4)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    if g.files.len() > 4 || g.files_truncated {
+                        names.push_str(", ...");
+                    }
+                    format!("{}/: {names}", g.path.trim_end_matches('/'))
+                }
+            };
+            let _ = writeln!(
+                s,
+                "{:>10} {:>8}  {:<16}  {place}",
+                human_bytes(g.bytes),
+                g.count,
+                newest
+            );
+        }
+        if shown < self.groups.len() {
+            let _ = writeln!(
+                s,
+                "... and {} more groups (--limit 0 shows all, --json gives every one)",
+                self.groups.len() - shown
+            );
+        }
+        let _ = writeln!(
+            s,
+            "kept: {} by mounts, {} by persistence entries, {} ephemeral by design \
+             (counted where the walk stopped); skipped: {} special file{}, \
+             {} other filesystem{} not entered, {} vanished during the walk",
+            t.persisted_by_mount,
+            t.persisted_by_entry,
+            t.ephemeral,
+            t.special,
+            plural(t.special),
+            t.other_filesystem,
+            plural(t.other_filesystem),
+            t.vanished
+        );
+        if !self.problems.is_empty() {
+            let _ = writeln!(
+                s,
+                "could not judge {} path{} (what they hold may be lost too):",
+                self.problems.len() as u64 + self.problems_dropped,
+                plural(self.problems.len() as u64 + self.problems_dropped)
+            );
+            for p in self.problems.iter().take(limit.max(20)) {
+                let _ = writeln!(s, "  {}: {}", p.path, p.message);
+            }
+        }
+        s
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+impl Group {
+    /// The group's directory, exactly (bytes).
+    pub fn path_bytes(&self) -> &[u8] {
+        &self.raw_path
+    }
+
+    /// For a files group: the exact names of the lost files.
+    pub fn file_names(&self) -> &[Vec<u8>] {
+        &self.raw_names
+    }
+
+    fn from_raw(g: RawGroup) -> Group {
+        let path = String::from_utf8_lossy(&g.path).into_owned();
+        let path_hex = std::str::from_utf8(&g.path)
+            .is_err()
+            .then(|| g.path.iter().map(|b| format!("{b:02x}")).collect());
+        Group {
+            path,
+            path_hex,
+            kind: g.kind,
+            count: g.agg.count,
+            bytes: g.agg.bytes,
+            newest: g.agg.newest.map(|(s, _)| rfc3339(s)),
+            newest_unix: g.agg.newest.map(|(s, _)| s),
+            dirs: g.dirs,
+            files: g
+                .names
+                .iter()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .collect(),
+            files_truncated: g.truncated,
+            raw_path: g.path,
+            raw_names: g.names,
+        }
+    }
+}
+
+/// Persistence entries that would keep the lost groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    pub directories: Vec<String>,
+    pub files: Vec<String>,
+    /// Per user, relative to the home.
+    pub users: BTreeMap<String, UserSuggestion>,
+    /// Paths no entry can name (not UTF-8, a line break), with the reason.
+    pub unpersistable: Vec<(String, String)>,
+    /// Groups whose file list was cut (see `names_cap`): run again after
+    /// adding these.
+    pub incomplete: Vec<String>,
+    /// The spec has no `[persistence]` yet: a root must be chosen.
+    pub needs_root: bool,
+}
+
+/// Entries for one user's `[persistence.users.NAME]`, relative to the home.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserSuggestion {
+    pub directories: Vec<String>,
+    pub files: Vec<String>,
+}
+
+/// The host.toml entries that would keep what the report found lost.
+pub fn suggest(report: &Report, policy: &Policy, spec: &HostSpec) -> Suggestion {
+    let mut s = Suggestion {
+        needs_root: spec.persistence.is_none(),
+        ..Suggestion::default()
+    };
+    let add = |path: Vec<u8>, dir: bool, s: &mut Suggestion| {
+        let Ok(mut text) = String::from_utf8(path.clone()) else {
+            s.unpersistable.push((
+                String::from_utf8_lossy(&path).into_owned(),
+                "the name is not UTF-8, which host.toml cannot hold".into(),
+            ));
+            return;
+        };
+        // What the /etc overlay stores is persisted under its /etc name.
+        if let Some(rest) = text.strip_prefix(crate::policy::ETC_UPPER) {
+            if rest.starts_with('/') {
+                text = format!("/etc{rest}");
+            }
+        }
+        if let Err(e) = AbsPath::parse(&text) {
+            s.unpersistable.push((text, e));
+            return;
+        }
+        for (user, home) in &policy.homes {
+            if let Some(rel) = text
+                .strip_prefix(home.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                if RelPath::parse(rel).is_ok() {
+                    let e = s.users.entry(user.clone()).or_default();
+                    if dir {
+                        e.directories.push(rel.to_owned());
+                    } else {
+                        e.files.push(rel.to_owned());
+                    }
+                    return;
+                }
+            }
+        }
+        if dir {
+            s.directories.push(text);
+        } else {
+            s.files.push(text);
+        }
+    };
+    for g in &report.groups {
+        match g.kind {
+            GroupKind::Tree => add(g.raw_path.clone(), true, &mut s),
+            GroupKind::Files => {
+                for n in &g.raw_names {
+                    let mut p = g.raw_path.clone();
+                    if !p.ends_with(b"/") {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(n);
+                    add(p, false, &mut s);
+                }
+                if g.files_truncated {
+                    s.incomplete.push(g.path.clone());
+                }
+            }
+        }
+    }
+    s.directories.sort();
+    s.files.sort();
+    for u in s.users.values_mut() {
+        u.directories.sort();
+        u.files.sort();
+    }
+    s
+}
+
+impl Suggestion {
+    pub fn is_empty(&self) -> bool {
+        self.directories.is_empty() && self.files.is_empty() && self.users.is_empty()
+    }
+
+    /// The entries in host.toml's own syntax. Tables that already exist in
+    /// the spec are printed again: append their entries to its arrays.
+    pub fn to_toml(&self) -> String {
+        let mut s = String::new();
+        if self.is_empty() {
+            s.push_str("# nothing to add: nothing would be lost\n");
+        } else {
+            s.push_str(
+                "# Persistence entries that would keep what `tabula audit` found lost.\n\
+                 # Where host.toml already has these tables, append the entries to its arrays.\n",
+            );
+        }
+        let list = |s: &mut String, key: &str, items: &[String]| {
+            if items.is_empty() {
+                return;
+            }
+            let _ = writeln!(s, "{key} = [");
+            for i in items {
+                let _ = writeln!(s, "  {{ path = {} }},", quote(i));
+            }
+            s.push_str("]\n");
+        };
+        if !self.directories.is_empty() || !self.files.is_empty() || self.needs_root {
+            s.push_str("[persistence]\n");
+            if self.needs_root {
+                s.push_str("root = \"/persist\"  # a persistent mount to store the entries in\n");
+            }
+            list(&mut s, "directories", &self.directories);
+            list(&mut s, "files", &self.files);
+        }
+        for (user, u) in &self.users {
+            let _ = writeln!(s, "\n[persistence.users.{}]", key(user));
+            list(&mut s, "directories", &u.directories);
+            list(&mut s, "files", &u.files);
+        }
+        for (p, why) in &self.unpersistable {
+            let _ = writeln!(
+                s,
+                "# cannot be named by an entry: {} ({why})",
+                p.escape_debug()
+            );
+        }
+        for p in &self.incomplete {
+            let _ = writeln!(
+                s,
+                "# {p}: only the first files are listed; audit again after adding these"
+            );
+        }
+        s
+    }
+}
+
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// A bare TOML key when possible, else quoted.
+fn key(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        s.to_owned()
+    } else {
+        quote(s)
+    }
+}
+
+/// `1.5 MiB`.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian).
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_621_572), "2026-11-25T15:46:12Z");
+    }
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn user_keys_are_quoted_only_when_needed() {
+        assert_eq!(key("user"), "user");
+        assert_eq!(key("a.b"), "\"a.b\"");
+    }
+}
