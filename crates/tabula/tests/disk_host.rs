@@ -360,6 +360,20 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
     assert!(stdout.contains("nothing to do"), "{stdout}");
     assert!(!stdout.contains("refuse "), "{stdout}");
 
+    // The same for scripts.
+    let out = w
+        .tabula()
+        .args(["--json", "apply", "--yes", "--no-open", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["nothing_to_do"], true, "{v}");
+    assert_eq!(v["ran"].as_array().unwrap().len(), 0);
+
     // The passphrase never reached an argv, stdout or stderr.
     let argv = std::fs::read_to_string(w.p("argv.log")).unwrap();
     assert!(argv.contains("luksFormat"), "argv log incomplete:\n{argv}");
