@@ -1,0 +1,858 @@
+//! # Running a plan
+//!
+//! [`prepare`] probes the disk (opening an existing container first when a
+//! key is at hand, so its inside can be checked) and computes the plan;
+//! [`check`] refuses what is unsafe (refused lines, a busy disk, a DESTROY
+//! not named with `--wipe`, no `--yes`); [`execute`] runs the plan's steps
+//! and nothing else, each one looking at the disk first so that a rerun
+//! after a kill converges; [`verify`] reads everything back and plans again:
+//! the result must have no step left.
+//!
+//! A killed apply leaves at most a temporary top-level mount of the pool
+//! behind; the next run unmounts it before probing.
+//!
+//! Secrets (the passphrase) reach cryptsetup on stdin only
+//! (`--key-file -` with [`Cmd::stdin_secret`]), never argv or logs.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use tabula_run::Cmd;
+use tabula_spec::model::{FsType, Kdf, ALIGN};
+use tabula_spec::HostSpec;
+
+use crate::busy::Busy;
+use crate::loopdev;
+use crate::mount::TopLevel;
+use crate::plan::{self, Plan, PlanOptions, Step};
+use crate::probe::{self, Content, DiskProbe};
+use crate::{Error, Result};
+
+/// Test hook: when set to N, `execute` aborts the process (as a kill would)
+/// right after its N-th step. The VM test uses it to kill apply at every
+/// step in turn and prove that the rerun converges.
+pub const ABORT_AFTER: &str = "TABULA_TEST_ABORT_AFTER_STEP";
+
+/// A secret passphrase; its bytes never show in `Debug`.
+#[derive(Clone, Default)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// From what the user typed or gave in a file: one trailing newline
+    /// (`\n` or `\r\n`) is not part of it.
+    pub fn from_input(mut bytes: Vec<u8>) -> Secret {
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+            if bytes.last() == Some(&b'\r') {
+                bytes.pop();
+            }
+        }
+        Secret(bytes)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A way to unlock the container.
+#[derive(Debug, Clone)]
+pub enum Key {
+    Passphrase(Secret),
+    File(PathBuf),
+}
+
+impl Key {
+    /// `cmd` with the key: `--key-file -` and the passphrase on stdin, or
+    /// `--key-file PATH`.
+    pub(crate) fn feed(&self, cmd: Cmd) -> Cmd {
+        match self {
+            Key::Passphrase(s) => cmd
+                .args(["--key-file", "-"])
+                .stdin_secret(s.bytes().to_vec()),
+            Key::File(p) => cmd.arg("--key-file").arg(p),
+        }
+    }
+}
+
+/// What the user asked for beyond the spec.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    pub yes: bool,
+    /// Objects the user allows to be destroyed, as `plan` names them.
+    pub wipe: Vec<String>,
+    /// Subvolumes to recreate empty.
+    pub reset: Vec<String>,
+    /// The passphrase (for formatting, adding a key, opening).
+    pub passphrase: Option<Secret>,
+    /// The keyfile to add as a second key slot.
+    pub keyfile: Option<PathBuf>,
+    /// Format the container but do not open it (no device-mapper here): the
+    /// pool inside stays unverified.
+    pub no_open: bool,
+}
+
+impl ApplyOptions {
+    fn plan_options(&self, keyfile_opens: Option<bool>) -> PlanOptions {
+        PlanOptions {
+            reset: self.reset.clone(),
+            keyfile: self.keyfile.is_some(),
+            keyfile_opens,
+        }
+    }
+
+    /// A key to unlock the container: the passphrase when given (it is the
+    /// key every run of apply formats or proves), else the keyfile when it
+    /// is known to open it. A keyfile whose slot a killed run did not add
+    /// yet must not be tried: the rerun would fail before converging.
+    fn unlock_key(&self, keyfile_opens: Option<bool>) -> Option<Key> {
+        self.passphrase.clone().map(Key::Passphrase).or_else(|| {
+            self.keyfile
+                .as_ref()
+                .filter(|_| keyfile_opens == Some(true))
+                .map(|p| Key::File(p.clone()))
+        })
+    }
+}
+
+/// Shows the step being run.
+pub trait Progress {
+    fn step(&mut self, index: usize, total: usize, step: &Step);
+    fn finish(&mut self) {}
+}
+
+/// A progress sink that shows nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn step(&mut self, _: usize, _: usize, _: &Step) {}
+}
+
+/// Whether device-mapper can be used here (`cryptsetup open`).
+pub fn device_mapper_available() -> bool {
+    Path::new("/dev/mapper/control").exists()
+        || std::fs::read_to_string("/proc/misc").is_ok_and(|m| m.contains("device-mapper"))
+}
+
+/// The LUKS partition's node of the spec on this disk, if it exists.
+fn luks_node(spec: &HostSpec, probe: &DiskProbe) -> Option<String> {
+    let luks = spec.luks.as_ref()?;
+    let sp = spec.partition(&luks.partition)?;
+    probe
+        .partitions
+        .iter()
+        .find(|p| p.number == sp.number)
+        .map(|p| p.node.clone())
+}
+
+/// Whether the keyfile opens the container (`open --test-passphrase`).
+///
+/// # Errors
+/// When cryptsetup is missing.
+pub fn key_opens(node: &str, key: &Key) -> Result<bool> {
+    let cmd = key.feed(
+        Cmd::new("cryptsetup")
+            .args(["open", "--test-passphrase", "--type", "luks2"])
+            .install_hint("Debian package cryptsetup-bin"),
+    );
+    match cmd.arg(node).run() {
+        Ok(_) => Ok(true),
+        Err(e @ tabula_run::Error::NotFound { .. }) => Err(e.into()),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Open the spec's container on `node` as `/dev/mapper/NAME` (a no-op when
+/// that mapping exists).
+///
+/// # Errors
+/// When cryptsetup fails (wrong key, no device-mapper).
+pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> {
+    let luks = spec
+        .luks
+        .as_ref()
+        .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
+    // Already open on this partition, under any name: use that mapping.
+    if let Some(m) = probe::open_mapping(node) {
+        return Ok(m);
+    }
+    let mapper = format!("/dev/mapper/{}", luks.name);
+    if Path::new(&mapper).exists() {
+        // The name is taken by another device (the running system's own
+        // pool, say): never write through it.
+        return Err(Error::Refused(format!(
+            "{mapper} is already open for another device than {node}; close it first (cryptsetup close {}) or change [luks] name",
+            luks.name
+        )));
+    }
+    let mut cmd = Cmd::new("cryptsetup")
+        .args(["open", "--type", "luks2"])
+        .install_hint("Debian package cryptsetup-bin");
+    if luks.allow_discards {
+        cmd = cmd.arg("--allow-discards");
+    }
+    key.feed(cmd).args([node, luks.name.as_str()]).run()?;
+    Ok(mapper)
+}
+
+/// The mapping open on the spec's LUKS partition of `device`, if any.
+pub fn container_mapping(spec: &HostSpec, device: &str) -> Option<String> {
+    let sp = spec
+        .luks
+        .as_ref()
+        .and_then(|l| spec.partition(&l.partition))?;
+    probe::open_mapping(&probe::partition_node(device, sp.number))
+}
+
+/// Close the mapping open on the spec's LUKS partition of `device` (a no-op
+/// when none is).
+///
+/// # Errors
+/// When cryptsetup fails (the pool is still mounted, say).
+pub fn close_container(spec: &HostSpec, device: &str) -> Result<()> {
+    if let Some(m) = container_mapping(spec, device) {
+        let name = m.trim_start_matches("/dev/mapper/").to_owned();
+        Cmd::new("cryptsetup")
+            .args(["close", name.as_str()])
+            .install_hint("Debian package cryptsetup-bin")
+            .run()?;
+    }
+    Ok(())
+}
+
+/// Probe the disk and plan. When the spec's container exists, is closed and
+/// a key is at hand, it is opened first (not destructive) so that the pool
+/// inside can be checked, unless `no_open`.
+///
+/// # Errors
+/// When probing fails.
+pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(DiskProbe, Plan)> {
+    release_stale_top_levels()?;
+    let mut disk = probe::probe(device)?;
+    let mut keyfile_opens = None;
+    if let Some(node) = luks_node(spec, &disk) {
+        let luks_ok = disk.partitions.iter().any(|p| {
+            p.node == node
+                && matches!(&p.content, Content::Luks(l)
+                if spec.luks.as_ref().is_some_and(|s| s.uuid.eq_ignore_ascii_case(&l.uuid)))
+        });
+        if luks_ok {
+            if let Some(k) = &opts.keyfile {
+                keyfile_opens = Some(k.exists() && key_opens(&node, &Key::File(k.clone()))?);
+            }
+            let closed = disk.partitions.iter().any(|p| {
+                p.node == node && matches!(&p.content, Content::Luks(l) if l.open.is_none())
+            });
+            if closed && !opts.no_open && device_mapper_available() {
+                if let Some(key) = opts.unlock_key(keyfile_opens) {
+                    open_container(spec, &node, &key)?;
+                    disk = probe::probe(device)?;
+                }
+            }
+        } else if opts.keyfile.is_some() {
+            keyfile_opens = Some(false);
+        }
+    }
+    let plan = plan::plan(spec, &disk, &opts.plan_options(keyfile_opens));
+    Ok((disk, plan))
+}
+
+/// Unmount the pool top levels a killed apply left in its temporary
+/// directories (`tabula-pool.*`): they are tabula's own and would make the
+/// rerun refuse a busy pool.
+fn release_stale_top_levels() -> Result<()> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Ok(());
+    };
+    let prefix = std::env::temp_dir().join("tabula-pool.");
+    let prefix = prefix.to_string_lossy();
+    for m in crate::busy::parse_mountinfo(&text) {
+        if m.mount_point.starts_with(prefix.as_ref()) {
+            tracing::info!("unmounting {} left by an interrupted apply", m.mount_point);
+            Cmd::new("umount").arg(&m.mount_point).run()?;
+            let _ = std::fs::remove_dir(&m.mount_point);
+        }
+    }
+    Ok(())
+}
+
+/// Busy entries that block writing: everything except the spec's own open
+/// mapping holding the LUKS partition (apply writes through it).
+fn blocking_busy<'a>(spec: &HostSpec, disk: &'a DiskProbe) -> Vec<&'a Busy> {
+    let own = spec
+        .luks
+        .as_ref()
+        .map(|l| format!("/dev/mapper/{} ", l.name));
+    disk.busy
+        .iter()
+        .filter(|b| match (b, &own) {
+            (Busy::Holder { holder, .. }, Some(own)) => !format!("{holder} ").starts_with(own),
+            _ => true,
+        })
+        .collect()
+}
+
+/// Refuse what is unsafe, in order: refused lines, a busy disk, a DESTROY
+/// not named with `--wipe`, a missing `--yes`.
+///
+/// # Errors
+/// [`Error::Refused`] naming each object and the flag that allows it.
+pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions) -> Result<()> {
+    let refused = plan.refused();
+    if !refused.is_empty() {
+        let list: Vec<String> = refused
+            .iter()
+            .map(|l| format!("  {}: {}", l.object, l.reason))
+            .collect();
+        return Err(Error::Refused(format!(
+            "the plan refuses {} object(s); nothing was written:\n{}",
+            refused.len(),
+            list.join("\n")
+        )));
+    }
+    if plan.is_noop() {
+        return Ok(());
+    }
+    // A new container is opened under the spec's name: that name must be
+    // free (taken, it belongs to another disk: the running system's pool).
+    for step in &plan.steps {
+        if let Step::Open { name, .. } = step {
+            let mapper = format!("/dev/mapper/{name}");
+            if Path::new(&mapper).exists() {
+                return Err(Error::Refused(format!(
+                    "{mapper} is already open for another device; close it first (cryptsetup close {name}) or change [luks] name. Nothing was written."
+                )));
+            }
+        }
+    }
+    let busy = blocking_busy(spec, disk);
+    if !busy.is_empty() {
+        let list: Vec<String> = busy.iter().map(|b| format!("  {b}")).collect();
+        return Err(Error::Refused(format!(
+            "{} is busy; unmount it (tabula unmount), stop swap and close mappings first. Nothing was written:\n{}",
+            disk.device,
+            list.join("\n")
+        )));
+    }
+    let missing: Vec<String> = plan
+        .destroys()
+        .iter()
+        .filter(|l| !opts.wipe.contains(&l.object))
+        .map(|l| format!("  {}: {}  (add --wipe {})", l.object, l.reason, l.object))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Refused(format!(
+            "the plan destroys data; name each object with --wipe to allow it. Nothing was written:\n{}",
+            missing.join("\n")
+        )));
+    }
+    for w in &opts.wipe {
+        if plan
+            .line(w)
+            .is_none_or(|l| l.action != crate::Action::Destroy)
+        {
+            tracing::warn!("--wipe {w}: the plan does not destroy `{w}`");
+        }
+    }
+    if !opts.yes {
+        return Err(Error::Refused(
+            "apply changes the disk: review the plan above, then add --yes".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether running `plan` needs the passphrase.
+pub fn needs_passphrase(plan: &Plan) -> bool {
+    plan.steps.iter().any(|s| {
+        matches!(
+            s,
+            Step::LuksFormat { .. } | Step::AddKeyfile { .. } | Step::Open { .. }
+        )
+    })
+}
+
+/// A keyfile: 4096 random bytes written to `path` (mode 0400, atomically),
+/// unless a file is already there (a rerun keeps it).
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn make_keyfile(path: &Path) -> Result<bool> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if path.exists() {
+        return Ok(false);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let mut key = vec![0u8; 4096];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| Error::io("reading /dev/urandom", e))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o400)
+            .open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("writing the keyfile {}", path.display()), e)
+    })?;
+    Ok(true)
+}
+
+fn pbkdf_args(cmd: Cmd, kdf: Kdf, it: Option<u32>, mem: Option<u32>, time: Option<u32>) -> Cmd {
+    let mut cmd = cmd.args(["--pbkdf", kdf.name()]);
+    if let Some(i) = it {
+        cmd = cmd.args(["--pbkdf-force-iterations".to_owned(), i.to_string()]);
+    }
+    if let Some(m) = mem {
+        cmd = cmd.args(["--pbkdf-memory".to_owned(), m.to_string()]);
+    }
+    if let Some(t) = time {
+        cmd = cmd.args(["--iter-time".to_owned(), t.to_string()]);
+    }
+    cmd
+}
+
+fn mkfs_cmd(fstype: FsType, uuid: Option<&str>, label: Option<&str>, node: &str) -> Result<Cmd> {
+    let mut cmd = match fstype {
+        FsType::Vfat => {
+            let mut c = Cmd::new("mkfs.vfat")
+                .args(["-F", "32"])
+                .install_hint("Debian package dosfstools");
+            if let Some(u) = uuid {
+                c = c.args(["-i".to_owned(), u.replace('-', "")]);
+            }
+            if let Some(l) = label {
+                c = c.args(["-n", l]);
+            }
+            c
+        }
+        FsType::Ext4 => {
+            let mut c = Cmd::new("mkfs.ext4")
+                .args(["-F", "-q"])
+                .install_hint("Debian package e2fsprogs");
+            if let Some(u) = uuid {
+                c = c.args(["-U", u]);
+            }
+            if let Some(l) = label {
+                c = c.args(["-L", l]);
+            }
+            c
+        }
+        FsType::Btrfs => {
+            let mut c = Cmd::new("mkfs.btrfs")
+                .args(["-f", "-q"])
+                .install_hint("Debian package btrfs-progs");
+            if let Some(u) = uuid {
+                c = c.args(["-U", u]);
+            }
+            if let Some(l) = label {
+                c = c.args(["-L", l]);
+            }
+            c
+        }
+        FsType::Swap => {
+            let mut c = Cmd::new("mkswap").install_hint("Debian package util-linux");
+            if let Some(u) = uuid {
+                c = c.args(["-U", u]);
+            }
+            if let Some(l) = label {
+                c = c.args(["-L", l]);
+            }
+            c
+        }
+        other => {
+            return Err(Error::Refused(format!(
+                "tabula does not create {other} filesystems (only vfat, ext4, btrfs, swap)"
+            )))
+        }
+    };
+    cmd = cmd.arg(node);
+    Ok(cmd)
+}
+
+/// Remove every signature from a partition tabula is about to format, so
+/// that no stale header (an old LUKS one, say) survives next to the new one.
+fn wipe_signatures(node: &str) -> Result<()> {
+    Cmd::new("wipefs")
+        .args(["-a", "-q", node])
+        .install_hint("Debian package util-linux")
+        .run()?;
+    Ok(())
+}
+
+/// The node of partition `number`, waiting briefly for the kernel.
+fn node_of(device: &str, number: u32) -> Result<String> {
+    for _ in 0..50 {
+        let node = probe::partition_node(device, number);
+        if Path::new(&node).exists() {
+            return Ok(node);
+        }
+        loopdev::rescan_partitions(device)?;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(Error::Refused(format!(
+        "partition {number} of {device} has no device node (run `partx -a {device}`)"
+    )))
+}
+
+/// Run the plan's steps, in order. Each step looks at the disk first and
+/// is skipped when its effect is already there.
+///
+/// # Errors
+/// The first failing step, with its context.
+pub fn execute(
+    spec: &HostSpec,
+    device: &str,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    progress: &mut dyn Progress,
+) -> Result<Vec<Step>> {
+    let mut ran = Vec::new();
+    let mut top: Option<TopLevel> = None;
+    let abort_after: Option<usize> = std::env::var(ABORT_AFTER).ok().and_then(|v| v.parse().ok());
+    let total = plan.steps.len();
+    let passphrase = || {
+        opts.passphrase.clone().ok_or_else(|| {
+            Error::Refused(
+                "this step needs the LUKS passphrase (--passphrase-file or --passphrase-stdin)"
+                    .into(),
+            )
+        })
+    };
+    for (i, step) in plan.steps.iter().enumerate() {
+        progress.step(i, total, step);
+        tracing::info!("step {}/{total}: {}", i + 1, step.describe());
+        let did = match step {
+            Step::CreateTable => {
+                let out = Cmd::new("sfdisk")
+                    .args(["--json", device])
+                    .ok_codes(&[1])
+                    .run()?;
+                if out.text().trim().is_empty() {
+                    Cmd::new("sgdisk")
+                        .args(["-o", device])
+                        .install_hint("Debian package gdisk")
+                        .run()?;
+                    true
+                } else {
+                    false
+                }
+            }
+            Step::CreatePartition {
+                number,
+                name,
+                type_guid,
+                start,
+                size,
+            } => {
+                let now = probe::probe(device)?;
+                if now.partitions.iter().any(|p| p.number == *number) {
+                    false
+                } else {
+                    let ss = now.sector_size.max(512);
+                    let first = start / ss;
+                    let last = (start + size) / ss - 1;
+                    debug_assert!(start % ALIGN == 0);
+                    Cmd::new("sgdisk")
+                        .args([
+                            format!("--new={number}:{first}:{last}"),
+                            format!("--typecode={number}:{type_guid}"),
+                            format!("--change-name={number}:{name}"),
+                        ])
+                        .arg(device)
+                        .install_hint("Debian package gdisk")
+                        .run()?;
+                    loopdev::rescan_partitions(device)?;
+                    true
+                }
+            }
+            Step::Mkfs {
+                partition,
+                fstype,
+                uuid,
+                label,
+                ..
+            } => {
+                let node = node_of(device, *partition)?;
+                let now = probe::content_from_blkid(&probe::blkid(&node)?);
+                let done = matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
+                    if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
+                if done {
+                    false
+                } else {
+                    wipe_signatures(&node)?;
+                    mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
+                    true
+                }
+            }
+            Step::LuksFormat {
+                partition,
+                uuid,
+                kdf,
+                iterations,
+                memory_kib,
+                time_ms,
+                ..
+            } => {
+                let node = node_of(device, *partition)?;
+                let now = probe::content_from_blkid(&probe::blkid(&node)?);
+                if matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid)) {
+                    false
+                } else {
+                    let pass = passphrase()?;
+                    if pass.is_empty() {
+                        return Err(Error::Refused("the LUKS passphrase is empty".into()));
+                    }
+                    wipe_signatures(&node)?;
+                    let cmd = Cmd::new("cryptsetup")
+                        .args([
+                            "luksFormat",
+                            "--batch-mode",
+                            "--type",
+                            "luks2",
+                            "--uuid",
+                            uuid,
+                        ])
+                        .install_hint("Debian package cryptsetup-bin");
+                    let cmd = pbkdf_args(cmd, *kdf, *iterations, *memory_kib, *time_ms);
+                    Key::Passphrase(pass).feed(cmd).arg(&node).run()?;
+                    true
+                }
+            }
+            Step::AddKeyfile { partition } => {
+                let node = node_of(device, *partition)?;
+                let keyfile = opts.keyfile.as_ref().ok_or_else(|| {
+                    Error::Refused("no keyfile given (--keyfile FILE or --usb DIR)".into())
+                })?;
+                add_keyfile(spec, &node, &passphrase()?, keyfile)?
+            }
+            Step::Open { partition, .. } => {
+                if opts.no_open {
+                    tracing::info!("--no-open: the container stays closed");
+                    false
+                } else {
+                    let node = node_of(device, *partition)?;
+                    let keyfile_opens = match &opts.keyfile {
+                        Some(k) if k.exists() => Some(key_opens(&node, &Key::File(k.clone()))?),
+                        _ => None,
+                    };
+                    let key = opts.unlock_key(keyfile_opens).ok_or_else(|| {
+                        Error::Refused(
+                            "opening the container needs the passphrase or the keyfile".into(),
+                        )
+                    })?;
+                    let existed = spec
+                        .luks
+                        .as_ref()
+                        .is_some_and(|l| Path::new(&format!("/dev/mapper/{}", l.name)).exists());
+                    open_container(spec, &node, &key)?;
+                    !existed
+                }
+            }
+            Step::MkfsBtrfs { uuid, label, .. } => {
+                if opts.no_open {
+                    false
+                } else {
+                    let mapper = &pool_mapper(spec, device)?;
+                    // A DESTROY of the pool: nothing may stay mounted on it.
+                    top = None;
+                    wipe_signatures(mapper)?;
+                    mkfs_cmd(FsType::Btrfs, uuid.as_deref(), label.as_deref(), mapper)?.run()?;
+                    true
+                }
+            }
+            Step::DeleteSubvolume { path, .. } => {
+                if opts.no_open {
+                    false
+                } else {
+                    let t = top_level(spec, device, &mut top)?;
+                    let dir = t.path().join(path);
+                    if dir.exists() {
+                        Cmd::new("btrfs")
+                            .args(["subvolume", "delete", "--commit-after"])
+                            .arg(&dir)
+                            .run()?;
+                        true
+                    } else {
+                        false
+                    }
+                }
+            }
+            Step::CreateSubvolume { path } => {
+                if opts.no_open {
+                    false
+                } else {
+                    let t = top_level(spec, device, &mut top)?;
+                    let dir = t.path().join(path);
+                    if dir.exists() {
+                        false
+                    } else {
+                        if let Some(parent) = dir.parent() {
+                            std::fs::create_dir_all(parent).map_err(|e| {
+                                Error::io(format!("creating {}", parent.display()), e)
+                            })?;
+                        }
+                        Cmd::new("btrfs")
+                            .args(["subvolume", "create"])
+                            .arg(&dir)
+                            .install_hint("Debian package btrfs-progs")
+                            .run()?;
+                        true
+                    }
+                }
+            }
+        };
+        if did {
+            ran.push(step.clone());
+        }
+        if abort_after.is_some_and(|n| n == i + 1) {
+            // Test hook: die like `kill -9` would, with no cleanup at all.
+            std::process::abort();
+        }
+    }
+    if let Some(t) = top.take() {
+        t.unmount()?;
+    }
+    let _ = Cmd::new("sync").run();
+    progress.finish();
+    Ok(ran)
+}
+
+/// The mapping open on the spec's LUKS partition of `device`: the only
+/// device the pool steps write to (never a same-named mapping of another
+/// disk).
+fn pool_mapper(spec: &HostSpec, device: &str) -> Result<String> {
+    let sp = spec
+        .luks
+        .as_ref()
+        .and_then(|l| spec.partition(&l.partition))
+        .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
+    let node = node_of(device, sp.number)?;
+    probe::open_mapping(&node)
+        .ok_or_else(|| Error::Refused(format!("the container on {node} is not open")))
+}
+
+fn top_level<'a>(
+    spec: &HostSpec,
+    device: &str,
+    top: &'a mut Option<TopLevel>,
+) -> Result<&'a TopLevel> {
+    if top.is_none() {
+        *top = Some(TopLevel::mount(&pool_mapper(spec, device)?)?);
+    }
+    top.as_ref()
+        .ok_or_else(|| Error::Parse("the pool's top level is not mounted".into()))
+}
+
+/// Add `keyfile` as a key slot unless it already opens the container.
+///
+/// # Errors
+/// When cryptsetup fails (a wrong passphrase, say).
+pub fn add_keyfile(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<bool> {
+    if key_opens(node, &Key::File(keyfile.to_owned()))? {
+        return Ok(false);
+    }
+    let luks = spec
+        .luks
+        .as_ref()
+        .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
+    let cmd = Cmd::new("cryptsetup")
+        .args(["luksAddKey", "--batch-mode"])
+        .install_hint("Debian package cryptsetup-bin");
+    let cmd = pbkdf_args(
+        cmd,
+        luks.kdf,
+        luks.pbkdf_iterations,
+        luks.pbkdf_memory_kib,
+        luks.pbkdf_time_ms,
+    );
+    Key::Passphrase(pass.clone())
+        .feed(cmd)
+        .arg(node)
+        .arg(keyfile)
+        .run()?;
+    Ok(true)
+}
+
+/// Read the disk back and plan again: nothing may be left to do.
+///
+/// # Errors
+/// [`Error::Verify`] listing what still differs.
+pub fn verify(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<Plan> {
+    let verify_opts = ApplyOptions {
+        reset: Vec::new(),
+        ..opts.clone()
+    };
+    let (_, after) = prepare(spec, device, &verify_opts)?;
+    let left: Vec<String> = after
+        .lines
+        .iter()
+        .filter(|l| !matches!(l.action, crate::Action::Keep | crate::Action::Unverified))
+        .map(|l| format!("  {} {}: {}", l.action, l.object, l.reason))
+        .collect();
+    if !left.is_empty() || !after.steps.is_empty() {
+        return Err(Error::Verify(left.join("\n")));
+    }
+    Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_drops_one_trailing_newline_and_hides_in_debug() {
+        let s = Secret::from_input(b"hunter2\n".to_vec());
+        assert_eq!(s.bytes(), b"hunter2");
+        let s = Secret::from_input(b"two\r\n\n".to_vec());
+        assert_eq!(s.bytes(), b"two\r\n");
+        assert!(!format!("{s:?}").contains("two"));
+    }
+
+    #[test]
+    fn mkfs_commands_carry_the_spec_identity() {
+        let c = mkfs_cmd(FsType::Vfat, Some("2CE0-6722"), Some("ESP"), "/dev/x1").unwrap();
+        assert_eq!(c.display(), "mkfs.vfat -F 32 -i 2CE06722 -n ESP /dev/x1");
+        let c = mkfs_cmd(
+            FsType::Ext4,
+            Some("0eaf7961-48c5-4b55-8a8f-04cd0b71de07"),
+            Some("boot"),
+            "/dev/x2",
+        )
+        .unwrap();
+        assert_eq!(
+            c.display(),
+            "mkfs.ext4 -F -q -U 0eaf7961-48c5-4b55-8a8f-04cd0b71de07 -L boot /dev/x2"
+        );
+        assert!(mkfs_cmd(FsType::Ntfs, None, None, "/dev/x5").is_err());
+    }
+}

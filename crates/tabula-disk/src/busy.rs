@@ -1,0 +1,217 @@
+//! # Is anything using this disk?
+//!
+//! A disk is busy when one of its partitions (or the disk itself) is mounted
+//! (per `/proc/self/mountinfo`), is active swap (`/proc/swaps`), has a
+//! device-mapper holder (`/sys/class/block/*/holders`), or holds the running
+//! root filesystem. Parsers are pure; [`scan`] reads the kernel's files.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::probe::ProbedPartition;
+use crate::{Error, Result};
+
+/// One reason a device is in use.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Busy {
+    Mounted { device: String, at: String },
+    Swap { device: String },
+    Holder { device: String, holder: String },
+    RunningRoot { device: String },
+}
+
+impl Busy {
+    /// The device it is about.
+    pub fn device(&self) -> &str {
+        match self {
+            Busy::Mounted { device, .. }
+            | Busy::Swap { device }
+            | Busy::Holder { device, .. }
+            | Busy::RunningRoot { device } => device,
+        }
+    }
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Busy::Mounted { device, at } => write!(f, "{device} is mounted at {at}"),
+            Busy::Swap { device } => write!(f, "{device} is active swap"),
+            Busy::Holder { device, holder } => write!(f, "{device} is held by {holder}"),
+            Busy::RunningRoot { device } => {
+                write!(f, "{device} holds the running system's root filesystem")
+            }
+        }
+    }
+}
+
+/// One line of mountinfo: device number, mount point, source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    pub dev: (u32, u32),
+    pub mount_point: String,
+    pub source: String,
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 8).ok())
+            {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse `/proc/self/mountinfo`.
+pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let (maj, min) = f.get(2)?.split_once(':')?;
+            let sep = f.iter().position(|x| *x == "-")?;
+            Some(MountEntry {
+                dev: (maj.parse().ok()?, min.parse().ok()?),
+                mount_point: unescape(f.get(4)?),
+                source: unescape(f.get(sep + 2)?),
+            })
+        })
+        .collect()
+}
+
+/// The devices of `/proc/swaps`.
+pub fn parse_swaps(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(unescape))
+        .collect()
+}
+
+/// `major:minor` of a block device from sysfs.
+fn devno(node: &str) -> Option<(u32, u32)> {
+    let name = Path::new(node).file_name()?.to_string_lossy().into_owned();
+    let s = std::fs::read_to_string(format!("/sys/class/block/{name}/dev")).ok()?;
+    let (a, b) = s.trim().split_once(':')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The sysfs names of what holds `node` (`dm-0`), with their dm names.
+fn holders(node: &str) -> Vec<String> {
+    let Some(name) = Path::new(node).file_name() else {
+        return Vec::new();
+    };
+    let dir = Path::new("/sys/class/block").join(name).join("holders");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|e| {
+            let h = e.file_name().to_string_lossy().into_owned();
+            match std::fs::read_to_string(e.path().join("dm/name")) {
+                Ok(n) => format!("/dev/mapper/{} ({h})", n.trim()),
+                Err(_) => format!("/dev/{h}"),
+            }
+        })
+        .collect()
+}
+
+/// Everything that makes `disk` or one of its partitions busy. Devices held
+/// through a device-mapper mapping are followed one level: a mounted
+/// `/dev/mapper/pool` makes the pool partition busy.
+///
+/// # Errors
+/// When the kernel's files cannot be read.
+pub fn scan(disk: &str, partitions: &[ProbedPartition]) -> Result<Vec<Busy>> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
+    let mounts = parse_mountinfo(&mountinfo);
+    let swaps = std::fs::read_to_string("/proc/swaps")
+        .map(|t| parse_swaps(&t))
+        .unwrap_or_default();
+    let root_dev = mounts.iter().find(|m| m.mount_point == "/").map(|m| m.dev);
+    let mut out = Vec::new();
+    let nodes = std::iter::once(disk.to_owned()).chain(partitions.iter().map(|p| p.node.clone()));
+    for node in nodes {
+        let mut devs: Vec<(String, Option<(u32, u32)>)> = vec![(node.clone(), devno(&node))];
+        for h in holders(&node) {
+            out.push(Busy::Holder {
+                device: node.clone(),
+                holder: h.clone(),
+            });
+            let mapper = h.split(' ').next().unwrap_or_default().to_owned();
+            devs.push((mapper.clone(), devno_of_mapper(&mapper)));
+        }
+        for (dev, no) in devs {
+            for m in &mounts {
+                if Some(m.dev) == no || m.source == dev {
+                    out.push(Busy::Mounted {
+                        device: dev.clone(),
+                        at: m.mount_point.clone(),
+                    });
+                }
+            }
+            if swaps.contains(&dev) {
+                out.push(Busy::Swap {
+                    device: dev.clone(),
+                });
+            }
+            if no.is_some() && no == root_dev {
+                out.push(Busy::RunningRoot {
+                    device: dev.clone(),
+                });
+            }
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// `major:minor` of `/dev/mapper/NAME` (a symlink or node for `dm-N`).
+fn devno_of_mapper(mapper: &str) -> Option<(u32, u32)> {
+    let real = std::fs::canonicalize(mapper).ok()?;
+    devno(&real.to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_lines() {
+        let text = "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n\
+                    40 22 7:1 /@system/nix /mnt/nix rw - btrfs /dev/mapper/pool rw,subvol=/@system/nix\n\
+                    41 22 0:45 / /mnt/with\\040space rw - tmpfs none rw\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].dev, (254, 1));
+        assert_eq!(m[0].mount_point, "/");
+        assert_eq!(m[1].source, "/dev/mapper/pool");
+        assert_eq!(m[2].mount_point, "/mnt/with space");
+    }
+
+    #[test]
+    fn swaps_lines() {
+        let text = "Filename\tType\tSize\tUsed\tPriority\n/dev/vda3 partition 1000 0 -2\n";
+        assert_eq!(parse_swaps(text), ["/dev/vda3"]);
+    }
+
+    #[test]
+    fn this_machines_mountinfo_parses() {
+        let t = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(parse_mountinfo(&t).iter().any(|m| m.mount_point == "/"));
+    }
+}

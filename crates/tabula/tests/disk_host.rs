@@ -1,0 +1,684 @@
+//! `plan`, `apply` and `keyfile` on sparse images and loop devices, with the
+//! real tools (sgdisk, sfdisk, mkfs, cryptsetup). Runs as root; prints a SKIP
+//! line otherwise. What needs device-mapper or vfat mounts runs in the VM
+//! (disk_vm.rs); here the container is formatted but not opened (`--no-open`).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::Command as Bin;
+
+const PASS: &str = "correct horse battery staple 7";
+
+fn spec_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
+}
+
+fn have(program: &str) -> bool {
+    tabula_run_find(program)
+}
+
+fn tabula_run_find(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| d.join(program).is_file())
+            || ["/usr/sbin", "/sbin"]
+                .iter()
+                .any(|d| Path::new(d).join(program).is_file())
+    })
+}
+
+/// Root and the tools, or a SKIP line.
+fn ready(test: &str) -> bool {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("SKIP {test}: needs root (loop devices)");
+        return false;
+    }
+    for t in [
+        "sgdisk",
+        "sfdisk",
+        "partx",
+        "losetup",
+        "blkid",
+        "wipefs",
+        "mkfs.vfat",
+        "mkfs.ext4",
+        "cryptsetup",
+        "mdir",
+        "mcopy",
+        "debugfs",
+        "sha256sum",
+    ] {
+        if !have(t) {
+            eprintln!("SKIP {test}: `{t}` is not installed");
+            return false;
+        }
+    }
+    true
+}
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A temp dir with an image path; detaches every loop device of the image
+/// when dropped (tabula should have, this is the test's own safety net).
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::Builder::new()
+            .prefix("tabula-disk-test.")
+            .tempdir()
+            .unwrap();
+        std::fs::write(dir.path().join("pass"), format!("{PASS}\n")).unwrap();
+        Work { dir }
+    }
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn img(&self) -> PathBuf {
+        self.p("disk.img")
+    }
+    fn loops(&self) -> Vec<String> {
+        let out = Command::new("losetup")
+            .args(["--noheadings", "--output", "NAME", "-j"])
+            .arg(self.img())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+    fn tabula(&self) -> Bin {
+        let mut c = Bin::cargo_bin("tabula").unwrap();
+        c.arg("--spec").arg(spec_path());
+        c.env("TABULA_ARGV_LOG", self.p("argv.log"));
+        c.env("NO_COLOR", "1");
+        c
+    }
+    /// A fresh apply of the test layout (container formatted, not opened),
+    /// with debug logs (`-v`: every command run). Returns stdout + stderr.
+    fn fresh(&self, keyfile: Option<&Path>) -> String {
+        let mut c = self.tabula();
+        c.args(["-v", "apply", "--yes", "--no-open", "--disk"])
+            .arg(self.img())
+            .arg("--passphrase-file")
+            .arg(self.p("pass"));
+        if let Some(k) = keyfile {
+            c.arg("--keyfile").arg(k);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "fresh apply failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+    fn attach(&self) -> Loop {
+        let dev = sh(&format!("losetup -f --show {}", self.img().display()))
+            .trim()
+            .to_owned();
+        sh(&format!("partx -a {dev}"));
+        Loop(dev)
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        for l in self.loops() {
+            let _ = Command::new("partx").args(["-d", &l]).output();
+            let _ = Command::new("losetup").args(["-d", &l]).output();
+        }
+    }
+}
+
+/// A loop device the test attached; detached by name on drop.
+struct Loop(String);
+
+impl Loop {
+    fn part(&self, n: u32) -> String {
+        format!("{}p{n}", self.0)
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("partx").args(["-d", &self.0]).output();
+        let _ = Command::new("losetup").args(["-d", &self.0]).output();
+    }
+}
+
+fn blkid(node: &str, tag: &str) -> String {
+    sh(&format!("blkid -p -s {tag} -o value {node} || true"))
+        .trim()
+        .to_owned()
+}
+
+fn key_opens(node: &str, keyfile: &Path) -> bool {
+    Command::new("cryptsetup")
+        .args(["open", "--test-passphrase", "--key-file"])
+        .arg(keyfile)
+        .arg(node)
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn sha(node: &str) -> String {
+    sh(&format!("sha256sum {node}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn plan_never_creates_the_image() {
+    let w = Work::new();
+    let out = w
+        .tabula()
+        .args(["plan", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("create      partition:pool"), "{text}");
+    assert!(!w.img().exists(), "plan created the image");
+    let out = w
+        .tabula()
+        .args(["--json", "plan", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = v["lines"].as_array().unwrap();
+    assert!(lines
+        .iter()
+        .any(|l| l["object"] == "subvolume:@user/home" && l["action"] == "create"));
+    assert!(!w.img().exists());
+}
+
+#[test]
+fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
+    if !ready("fresh_apply_partitions_formats_and_keys_then_is_a_noop") {
+        return;
+    }
+    let w = Work::new();
+    let key = w.p("usb.key");
+    std::fs::write(&key, [7u8; 512]).unwrap();
+    let fresh_out = w.fresh(Some(&key));
+    assert!(
+        fresh_out.contains("running: cryptsetup luksFormat"),
+        "no debug log:\n{fresh_out}"
+    );
+    assert!(
+        !fresh_out.contains("horse battery"),
+        "passphrase in the debug log"
+    );
+    assert!(w.loops().is_empty(), "tabula left its loop device attached");
+
+    // Sparse: 1 GiB long, a few MiB written.
+    let meta = std::fs::metadata(w.img()).unwrap();
+    assert_eq!(meta.len(), 1 << 30);
+    use std::os::unix::fs::MetadataExt as _;
+    assert!(
+        meta.blocks() * 512 < 64 << 20,
+        "image not sparse: {} blocks",
+        meta.blocks()
+    );
+
+    {
+        let l = w.attach();
+        let table: serde_json::Value =
+            serde_json::from_str(&sh(&format!("sfdisk --json {}", l.0))).unwrap();
+        let names: Vec<&str> = table["partitiontable"]["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["ESP", "boot", "alpine", "kali", "windows", "pool"]);
+        assert_eq!(
+            table["partitiontable"]["partitions"][4]["type"],
+            "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+        );
+        // ESP: vfat with the spec's serial and label, readable with mtools.
+        assert_eq!(blkid(&l.part(1), "TYPE"), "vfat");
+        assert_eq!(blkid(&l.part(1), "UUID"), "2CE0-6722");
+        assert_eq!(blkid(&l.part(1), "LABEL"), "ESP");
+        std::fs::write(w.p("hello.txt"), "hello ESP\n").unwrap();
+        sh(&format!(
+            "mcopy -i {} {} ::/hello.txt",
+            l.part(1),
+            w.p("hello.txt").display()
+        ));
+        assert!(sh(&format!("mdir -i {} ::/", l.part(1))).contains("hello"));
+        assert_eq!(
+            sh(&format!("mtype -i {} ::/hello.txt", l.part(1))),
+            "hello ESP\n"
+        );
+        // /boot: ext4 with the spec's UUID.
+        assert_eq!(blkid(&l.part(2), "TYPE"), "ext4");
+        assert_eq!(
+            blkid(&l.part(2), "UUID"),
+            "0eaf7961-48c5-4b55-8a8f-04cd0b71de07"
+        );
+        // Foreign partitions are left without a filesystem.
+        assert_eq!(blkid(&l.part(3), "TYPE"), "");
+        // LUKS2 with the spec's UUID, KDF and two key slots.
+        assert_eq!(blkid(&l.part(6), "TYPE"), "crypto_LUKS");
+        assert_eq!(
+            blkid(&l.part(6), "UUID"),
+            "3c75c6db-4d7c-4570-81f1-02d168781aac"
+        );
+        let dump: serde_json::Value = serde_json::from_str(&sh(&format!(
+            "cryptsetup luksDump --dump-json-metadata {}",
+            l.part(6)
+        )))
+        .unwrap();
+        let slots = dump["keyslots"].as_object().unwrap();
+        assert_eq!(slots.len(), 2, "{dump}");
+        for s in slots.values() {
+            assert_eq!(s["kdf"]["type"], "pbkdf2");
+            assert_eq!(s["kdf"]["iterations"], 1000);
+        }
+        std::fs::write(w.p("pass-exact"), PASS).unwrap();
+        assert!(
+            key_opens(&l.part(6), &w.p("pass-exact")),
+            "the passphrase does not open"
+        );
+        assert!(key_opens(&l.part(6), &key), "the keyfile does not open");
+        std::fs::write(w.p("wrong"), "wrong").unwrap();
+        assert!(!key_opens(&l.part(6), &w.p("wrong")));
+    }
+
+    // plan on the provisioned image: reads only (a read-only loop device),
+    // every object kept or (inside the closed container) unverified.
+    let before = std::fs::metadata(w.img()).unwrap().modified().unwrap();
+    let out = w
+        .tabula()
+        .args(["--json", "plan", "--disk"])
+        .arg(w.img())
+        .arg("--keyfile")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
+    for l in v["lines"].as_array().unwrap() {
+        assert!(l["action"] == "keep" || l["action"] == "unverified", "{l}");
+    }
+    assert!(v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["object"] == "keyslot:pool/keyfile" && l["action"] == "keep"));
+    assert_eq!(
+        std::fs::metadata(w.img()).unwrap().modified().unwrap(),
+        before
+    );
+    assert!(w.loops().is_empty());
+
+    // Again: nothing to do, and it says so.
+    let out = w
+        .tabula()
+        .args(["apply", "--yes", "--no-open", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .arg("--keyfile")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+    assert!(!stdout.contains("refuse "), "{stdout}");
+
+    // The same for scripts.
+    let out = w
+        .tabula()
+        .args(["--json", "apply", "--yes", "--no-open", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["nothing_to_do"], true, "{v}");
+    assert_eq!(v["ran"].as_array().unwrap().len(), 0);
+
+    // The passphrase never reached an argv, stdout or stderr.
+    let argv = std::fs::read_to_string(w.p("argv.log")).unwrap();
+    assert!(argv.contains("luksFormat"), "argv log incomplete:\n{argv}");
+    assert!(argv.contains("luksAddKey"));
+    for text in [&argv, &stdout.to_string(), &stderr.to_string()] {
+        assert!(!text.contains(PASS), "passphrase leaked");
+        assert!(!text.contains("horse battery"), "passphrase leaked");
+    }
+}
+
+#[test]
+fn foreign_data_survives_and_destroy_needs_wipe() {
+    if !ready("foreign_data_survives_and_destroy_needs_wipe") {
+        return;
+    }
+    let w = Work::new();
+    let _ = w.fresh(None);
+    let planted = w.p("planted");
+    std::fs::write(&planted, "alpine's own file\n").unwrap();
+    let before: Vec<String>;
+    {
+        let l = w.attach();
+        // The other systems install themselves: Alpine's ext4 with a file,
+        // raw data on Kali's and Windows' partitions.
+        sh(&format!("mkfs.ext4 -q -L alpine {}", l.part(3)));
+        sh(&format!(
+            "debugfs -w -R 'write {} planted' {} 2>/dev/null",
+            planted.display(),
+            l.part(3)
+        ));
+        sh(&format!(
+            "head -c 3000000 /dev/urandom | dd of={} bs=1M conv=notrunc status=none",
+            l.part(4)
+        ));
+        sh(&format!(
+            "head -c 5000000 /dev/urandom | dd of={} bs=1M seek=3 conv=notrunc status=none",
+            l.part(5)
+        ));
+        // /boot holds something else now: a foreign ext4 with data.
+        sh(&format!(
+            "mkfs.ext4 -q -F -U 11111111-2222-4333-8444-555555555555 {}",
+            l.part(2)
+        ));
+        before = [1, 3, 4, 5].iter().map(|n| sha(&l.part(*n))).collect();
+    }
+
+    // Without --wipe: refused (exit 3), naming the object; nothing written.
+    let out = w
+        .tabula()
+        .args(["apply", "--yes", "--no-open", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("fs:boot") && stderr.contains("--wipe fs:boot"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DESTROY     fs:boot"));
+    {
+        let l = w.attach();
+        assert_eq!(
+            blkid(&l.part(2), "UUID"),
+            "11111111-2222-4333-8444-555555555555"
+        );
+    }
+
+    // With --wipe fs:boot: /boot is remade; every other partition is
+    // byte-identical.
+    let out = w
+        .tabula()
+        .args(["apply", "--yes", "--no-open", "--wipe", "fs:boot", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = w.attach();
+    assert_eq!(
+        blkid(&l.part(2), "UUID"),
+        "0eaf7961-48c5-4b55-8a8f-04cd0b71de07"
+    );
+    let after: Vec<String> = [1, 3, 4, 5].iter().map(|n| sha(&l.part(*n))).collect();
+    assert_eq!(before, after, "a partition tabula must not touch changed");
+    assert_eq!(
+        sh(&format!(
+            "debugfs -R 'cat planted' {} 2>/dev/null",
+            l.part(3)
+        )),
+        "alpine's own file\n"
+    );
+}
+
+#[test]
+fn a_busy_device_is_refused() {
+    if !ready("a_busy_device_is_refused") || !have("unshare") {
+        return;
+    }
+    let w = Work::new();
+    let _ = w.fresh(None);
+    let l = w.attach();
+    let key = w.p("new.key");
+    std::fs::write(&key, [9u8; 256]).unwrap();
+    std::fs::create_dir(w.p("mnt")).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("tabula");
+    // Mounted in a private namespace, where tabula runs too.
+    let script = format!(
+        "mount {part} {mnt} && {bin} --spec {spec} --json plan --disk {dev} > {plan} && exec {bin} --spec {spec} apply --yes --no-open --disk {dev} --passphrase-file {pass} --keyfile {key}",
+        part = l.part(2),
+        mnt = w.p("mnt").display(),
+        bin = bin.display(),
+        spec = spec_path().display(),
+        dev = l.0,
+        pass = w.p("pass").display(),
+        key = key.display(),
+        plan = w.p("plan.json").display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("busy") && stderr.contains(&format!("{} is mounted", l.part(2))),
+        "{stderr}"
+    );
+    // plan shows it too (and still plans: it never writes).
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.p("plan.json")).unwrap()).unwrap();
+    assert!(
+        plan["busy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["kind"] == "mounted" && b["device"] == l.part(2).as_str()),
+        "{plan}"
+    );
+    // Nothing was written: still one key slot.
+    let dump = sh(&format!(
+        "cryptsetup luksDump --dump-json-metadata {}",
+        l.part(6)
+    ));
+    let v: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    assert_eq!(v["keyslots"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn the_loop_device_is_detached_after_an_error() {
+    if !ready("the_loop_device_is_detached_after_an_error") {
+        return;
+    }
+    let w = Work::new();
+    let out = w
+        .tabula()
+        .args(["apply", "--yes", "--no-open", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("no-such-file"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file"));
+    assert!(
+        w.loops().is_empty(),
+        "loop device left attached: {:?}",
+        w.loops()
+    );
+}
+
+#[test]
+fn keyfile_add_replace_remove_never_lose_the_last_key() {
+    if !ready("keyfile_add_replace_remove_never_lose_the_last_key") {
+        return;
+    }
+    let w = Work::new();
+    let _ = w.fresh(None);
+    let (k1, k2) = (w.p("k1"), w.p("k2"));
+    std::fs::write(&k1, [1u8; 300]).unwrap();
+    std::fs::write(&k2, [2u8; 300]).unwrap();
+    let run = |args: &[&str]| {
+        let out = w
+            .tabula()
+            .arg("keyfile")
+            .args(args)
+            .arg("--disk")
+            .arg(w.img())
+            .arg("--passphrase-file")
+            .arg(w.p("pass"))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    // The passphrase on stdin this time.
+    let out = w
+        .tabula()
+        .args(["keyfile", "add", "--passphrase-stdin", "--keyfile"])
+        .arg(&k1)
+        .arg("--disk")
+        .arg(w.img())
+        .write_stdin(format!("{PASS}\n"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 key slot(s)"), "{text}");
+    // Adding it again changes nothing.
+    let (code, text) = run(&["add", "--keyfile", k1.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("already there") && text.contains("2 key slot(s)"),
+        "{text}"
+    );
+    let (code, text) = run(&[
+        "replace",
+        "--old",
+        k1.to_str().unwrap(),
+        "--keyfile",
+        k2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    {
+        let l = w.attach();
+        assert!(key_opens(&l.part(6), &k2));
+        assert!(!key_opens(&l.part(6), &k1));
+    }
+    let (code, text) = run(&["remove", "--keyfile", k2.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("1 key slot(s)"), "{text}");
+    let l = w.attach();
+    assert!(!key_opens(&l.part(6), &k2));
+    std::fs::write(w.p("pass-exact"), PASS).unwrap();
+    assert!(key_opens(&l.part(6), &w.p("pass-exact")));
+    drop(l);
+    // A wrong passphrase changes nothing and exits 3.
+    std::fs::write(w.p("pass"), "not it\n").unwrap();
+    let (code, text) = run(&["add", "--keyfile", k1.to_str().unwrap()]);
+    assert_eq!(code, Some(3), "{text}");
+}
+
+#[test]
+fn several_signatures_are_never_taken_for_empty() {
+    if !ready("several_signatures_are_never_taken_for_empty") || !have("mkfs.btrfs") {
+        return;
+    }
+    let w = Work::new();
+    let _ = w.fresh(None);
+    // A btrfs superblock next to /boot's ext4 and Alpine's ext4: blkid calls
+    // that ambivalent (exit 8) and prints nothing.
+    let b = w.p("b.img");
+    std::fs::File::create(&b)
+        .unwrap()
+        .set_len(200 << 20)
+        .unwrap();
+    sh(&format!("mkfs.btrfs -q {} 2>/dev/null", b.display()));
+    {
+        let l = w.attach();
+        sh(&format!("mkfs.ext4 -q -L alpine {}", l.part(3)));
+        for n in [2, 3] {
+            sh(&format!(
+                "dd if={} of={} bs=4096 skip=16 seek=16 count=1 conv=notrunc status=none",
+                b.display(),
+                l.part(n)
+            ));
+        }
+    }
+    let out = w
+        .tabula()
+        .args(["--json", "plan", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let line = |o: &str| {
+        v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["object"] == o)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(line("fs:boot")["action"], "DESTROY", "{v}");
+    assert!(line("fs:boot")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("several signatures"));
+    assert_eq!(line("fs:alpine")["action"], "refuse", "{v}");
+}

@@ -1,0 +1,322 @@
+//! The disk scenarios this kernel cannot run (device-mapper, vfat), in one
+//! boot of a QEMU VM (TCG) with Debian's kernel: fresh apply of the full
+//! layout, re-apply is a no-op, `--reset @system/nix` keeps `@user/home` and
+//! the foreign partitions byte-identical, an apply killed after every step
+//! in turn converges, mount with the keyfile then the passphrase, and the
+//! mounted tree (`findmnt --json`) matches the spec's mount table.
+//!
+//! Needs root, qemu-system-x86_64 and the VM prepared by
+//! `ci/prepare.d/disk-vm.sh` (target/disk-vm/); prints SKIP otherwise.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tabula_spec::model::MountSource;
+
+const PASS: &str = "vm passphrase 42";
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn vm_dir() -> PathBuf {
+    std::env::var_os("TABULA_DISK_VM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/disk-vm"))
+}
+
+fn spec_path() -> PathBuf {
+    std::fs::canonicalize(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml"),
+    )
+    .unwrap()
+}
+
+fn ready() -> bool {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("SKIP disk VM test: needs root (9p export of /, images)");
+        return false;
+    }
+    if Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("SKIP disk VM test: qemu-system-x86_64 is missing (run ci/prepare.d/disk-vm.sh)");
+        return false;
+    }
+    let dir = vm_dir();
+    if !dir.join("vmlinuz").is_file() || !dir.join("initrd.img").is_file() {
+        eprintln!(
+            "SKIP disk VM test: no VM kernel in {} (run `sudo bash ci/prepare.d/disk-vm.sh`)",
+            dir.display()
+        );
+        return false;
+    }
+    true
+}
+
+/// Every mount of a `findmnt --json -R` tree, flattened.
+fn flatten(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    for fs in v.as_array().into_iter().flatten() {
+        out.push(fs.clone());
+        flatten(&fs["children"], out);
+    }
+}
+
+/// The mounted tree matches the spec's mount table, mount by mount.
+fn assert_mount_table(findmnt: &str, root: &str, what: &str) {
+    let spec = tabula_spec::load(&tabula_spec::SpecSource::File(spec_path()))
+        .unwrap()
+        .spec;
+    let v: serde_json::Value = serde_json::from_str(findmnt)
+        .unwrap_or_else(|e| panic!("{what}: findmnt json: {e}\n{findmnt}"));
+    let mut all = Vec::new();
+    flatten(&v["filesystems"], &mut all);
+    assert_eq!(
+        all.len(),
+        spec.mounts.len(),
+        "{what}: mount count\n{findmnt}"
+    );
+    for m in &spec.mounts {
+        let target = if m.path.as_str() == "/" {
+            root.to_owned()
+        } else {
+            format!("{root}{}", m.path.as_str())
+        };
+        let fs = all
+            .iter()
+            .find(|f| f["target"] == target.as_str())
+            .unwrap_or_else(|| panic!("{what}: {target} is not mounted\n{findmnt}"));
+        let opts = fs["options"].as_str().unwrap_or_default();
+        let source = fs["source"].as_str().unwrap_or_default();
+        match &m.source {
+            MountSource::Tmpfs { size, mode } => {
+                assert_eq!(fs["fstype"], "tmpfs", "{what}: {target}");
+                assert_eq!(size, "2G");
+                assert!(opts.contains("size=2097152k"), "{what}: {target}: {opts}");
+                if let Some(mode) = mode {
+                    assert!(
+                        opts.contains(&format!("mode={mode}")),
+                        "{what}: {target}: {opts}"
+                    );
+                }
+            }
+            MountSource::Subvolume { subvolume } => {
+                assert_eq!(fs["fstype"], "btrfs", "{what}: {target}");
+                assert_eq!(
+                    source,
+                    format!("/dev/mapper/pool[/{subvolume}]"),
+                    "{what}: {target}"
+                );
+                assert!(
+                    opts.contains(&format!("subvol=/{subvolume}")),
+                    "{what}: {target}: {opts}"
+                );
+                assert!(opts.contains("compress=zstd"), "{what}: {target}: {opts}");
+                assert!(opts.contains("noatime"), "{what}: {target}: {opts}");
+            }
+            MountSource::Partition { partition } => {
+                let p = spec.partition(partition).unwrap();
+                let kind = p.filesystem.as_ref().unwrap().kind.name();
+                assert_eq!(fs["fstype"], kind, "{what}: {target}");
+                assert!(source.starts_with("/dev/vd"), "{what}: {target}: {source}");
+                assert!(
+                    source.ends_with(&p.number.to_string()),
+                    "{what}: {target}: {source}"
+                );
+                if m.options.iter().any(|o| o == "umask=0077") {
+                    assert!(
+                        opts.contains("fmask=0077") && opts.contains("dmask=0077"),
+                        "{what}: {target}: {opts}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn vm_full_layout_reset_kill_and_mount() {
+    if !ready() {
+        return;
+    }
+    let work = tempfile::Builder::new()
+        .prefix("tabula-disk-vm.")
+        .tempdir()
+        .unwrap();
+    let w = std::fs::canonicalize(work.path()).unwrap();
+    // TABULA_DISK_VM_KEEP=1 keeps the work folder (logs, images) to debug.
+    let _work = if std::env::var_os("TABULA_DISK_VM_KEEP").is_some() {
+        eprintln!("keeping {}", w.display());
+        let _ = work.keep();
+        None
+    } else {
+        Some(work)
+    };
+    std::fs::write(w.join("pass"), format!("{PASS}\n")).unwrap();
+    let bin = std::fs::canonicalize(assert_cmd::cargo::cargo_bin("tabula")).unwrap();
+    let script = include_str!("disk_vm/scenarios.sh")
+        .replace("@T@", &bin.to_string_lossy())
+        .replace("@S@", &spec_path().to_string_lossy())
+        .replace("@W@", &w.to_string_lossy());
+    std::fs::write(w.join("script.sh"), script).unwrap();
+    for d in ["d1.img", "d2.img"] {
+        let f = std::fs::File::create(w.join(d)).unwrap();
+        f.set_len(1 << 30).unwrap();
+    }
+    let dir = vm_dir();
+    let started = Instant::now();
+    let mut child = Command::new("qemu-system-x86_64")
+        .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1024"])
+        .args(["-nographic", "-no-reboot", "-nic", "none"])
+        .arg("-kernel")
+        .arg(dir.join("vmlinuz"))
+        .arg("-initrd")
+        .arg(dir.join("initrd.img"))
+        .arg("-append")
+        .arg(format!(
+            "console=ttyS0 quiet panic=-1 tabula.work={}",
+            w.display()
+        ))
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=virtio",
+            w.join("d1.img").display()
+        ))
+        .arg("-drive")
+        .arg(format!(
+            "file={},format=raw,if=virtio",
+            w.join("d2.img").display()
+        ))
+        .args([
+            "-virtfs",
+            "local,path=/,mount_tag=hostroot,security_model=none,readonly=on",
+        ])
+        .arg("-virtfs")
+        .arg(format!(
+            "local,path={},mount_tag=work,security_model=none",
+            w.display()
+        ))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(w.join("qemu.out")).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > TIMEOUT {
+            // Ours, by PID.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the VM did not finish in {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("VM run took {:.1}s", started.elapsed().as_secs_f64());
+    let read = |n: &str| std::fs::read_to_string(w.join(n)).unwrap_or_default();
+    let results = read("results");
+    let context = || {
+        format!(
+            "results:\n{results}\nconsole:\n{}\nqemu:\n{}",
+            read("console.log"),
+            read("qemu.out")
+                .chars()
+                .rev()
+                .take(3000)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>()
+        )
+    };
+    assert!(
+        results.contains("done"),
+        "the scenarios did not finish\n{}",
+        context()
+    );
+    let failed: Vec<&str> = results.lines().filter(|l| l.starts_with("FAIL")).collect();
+    for f in &failed {
+        let name = f.split(':').next().unwrap_or_default();
+        eprintln!("{name}");
+    }
+    assert!(failed.is_empty(), "{}\n{}", failed.join("\n"), context());
+    for name in [
+        "fresh_apply",
+        "keyfile_written",
+        "fresh_read_back",
+        "reapply_noop",
+        "closed_after_unmount",
+        "mount_keyfile",
+        "name_taken_refused",
+        "name_taken_says_why",
+        "name_taken_nothing_written",
+        "unmount1_nothing_left",
+        "reset_needs_wipe",
+        "reset_names_object",
+        "reset_rc",
+        "reset_plan_destroy",
+        "mount_passphrase",
+        "home_identical",
+        "nix_empty",
+        "esp_file_kept",
+        "foreign_identical",
+        "alpine_file_kept",
+        "install_exit_4",
+        "install_flake",
+        "install_host_toml",
+        "install_prints_command",
+        "install_persisted",
+        "closed_after_apply",
+        "image_apply",
+        "image_detached_after_apply",
+        "image_mount",
+        "image_mounted_home",
+        "image_unmount",
+        "image_detached_after_unmount",
+        "killed_runs_converge",
+        "killed_then_noop",
+        "killed_disk_mounts",
+        "killed_runs_kept_later_data",
+    ] {
+        assert!(
+            results.lines().any(|l| l == format!("ok {name}")),
+            "scenario {name} did not pass\n{}",
+            context()
+        );
+    }
+    // Killed after every step in turn: many runs died before it converged.
+    let kills: usize = read("kills").trim().parse().unwrap();
+    assert!(kills >= 20, "only {kills} killed runs");
+    for (file, what) in [
+        ("findmnt-keyfile.json", "mounted with the keyfile"),
+        ("findmnt-passphrase.json", "mounted with the passphrase"),
+        ("findmnt-killed.json", "the disk of the killed runs"),
+    ] {
+        assert_mount_table(&read(file), "/tmp/target", what);
+    }
+    // The passphrase never reached an argv or an output.
+    let argv = read("argv.log");
+    assert!(
+        argv.contains("luksFormat") && argv.contains("\"open\""),
+        "argv log incomplete"
+    );
+    for f in [
+        "argv.log",
+        "console.log",
+        "apply-fresh.out",
+        "apply-again.out",
+        "reset.out",
+        "mount-pass.out",
+        "kill.out",
+    ] {
+        assert!(!read(f).contains(PASS), "the passphrase appears in {f}");
+    }
+}
