@@ -91,7 +91,7 @@ fn install(spec: &HostSpec) -> String {
     );
     let _ = writeln!(
         b,
-        "sudo tabula install {} --disk {disk} --target {TARGET}",
+        "sudo tabula install {} --disk {disk} --target {TARGET} --yes",
         spec_flag()
     );
     let users: Vec<_> = spec
@@ -151,14 +151,14 @@ fn install(spec: &HostSpec) -> String {
         .and_then(|l| l.keyfile.as_ref())
         .is_some()
     {
-        s.push_str("The install asks for the LUKS passphrase. To enrol the USB keyfile in the same run, give the stick (a new random key is written to it):\n\n");
+        s.push_str("The install asks for the LUKS passphrase. To enrol the USB keyfile in the same run, mount the stick and give its mount point (a new random key is written to it):\n\n");
         if let Some(k) = spec.luks.as_ref().and_then(|l| l.keyfile.as_ref()) {
             s.push_str(&md::fence(
                 "bash",
                 &format!(
-                    "sudo tabula install {} --disk {disk} --target {TARGET} --usb {}\n",
+                    "{}sudo tabula install {} --disk {disk} --target {TARGET} --yes --usb {STICK}\nsudo umount {STICK}\n",
+                    mount_stick(k),
                     spec_flag(),
-                    sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid))
                 ),
             ));
             s.push('\n');
@@ -327,6 +327,18 @@ pub fn raw_mounts(spec: &HostSpec) -> String {
     b
 }
 
+/// Where the runbook mounts the USB stick for `--usb`.
+const STICK: &str = "/media/stick";
+
+/// Commands that mount the keyfile stick read-write at [`STICK`].
+fn mount_stick(k: &tabula_spec::model::Keyfile) -> String {
+    format!(
+        "sudo mkdir -p {STICK}\nsudo mount -t {} {} {STICK}\n",
+        sh(k.fs_type.name()),
+        sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid))
+    )
+}
+
 fn keyfile(spec: &HostSpec) -> String {
     let Some(l) = &spec.luks else {
         return String::new();
@@ -335,7 +347,7 @@ fn keyfile(spec: &HostSpec) -> String {
         return String::new();
     };
     let disk = sh(&facts::disk_device(spec));
-    let usb = sh(&format!("/dev/disk/by-uuid/{}", k.fs_uuid));
+    let usb = STICK;
     let luks_dev = sh(&format!("/dev/disk/by-uuid/{}", l.uuid));
     let mut s = String::new();
     let _ = writeln!(
@@ -350,6 +362,7 @@ fn keyfile(spec: &HostSpec) -> String {
         b,
         "# Add a key slot for a new random keyfile written to the stick"
     );
+    b.push_str(&mount_stick(k));
     let _ = writeln!(b, "sudo tabula keyfile add --disk {disk} --usb {usb}");
     let _ = writeln!(b);
     let _ = writeln!(
@@ -357,6 +370,7 @@ fn keyfile(spec: &HostSpec) -> String {
         "# Replace it (a lost or copied stick): the old key slot is removed"
     );
     let _ = writeln!(b, "sudo tabula keyfile replace --disk {disk} --usb {usb}");
+    let _ = writeln!(b, "sudo umount {usb}");
     s.push_str(&md::fence("bash", &b));
     s.push_str("\nBy hand, with the stick mounted at `/mnt/key`:\n\n");
     let key = sh(&format!("/mnt/key{}", k.path));
@@ -457,7 +471,11 @@ fn reset(spec: &HostSpec) -> String {
         spec_flag(),
         names.join(" ")
     );
-    let wipes: Vec<String> = names.iter().map(|n| format!("--wipe {n}")).collect();
+    // NAME exactly as `tabula plan` prints the DESTROY line.
+    let wipes: Vec<String> = reset
+        .iter()
+        .map(|n| format!("--wipe {}", sh(&format!("subvolume:{n}"))))
+        .collect();
     let _ = writeln!(
         b,
         "sudo tabula apply {} --disk {disk} --reset {} --yes {}",
@@ -469,7 +487,7 @@ fn reset(spec: &HostSpec) -> String {
     let _ = writeln!(b, "# Fill the new store again");
     let _ = writeln!(
         b,
-        "sudo tabula install {} --disk {disk} --target {TARGET}",
+        "sudo tabula install {} --disk {disk} --target {TARGET} --yes",
         spec_flag()
     );
     s.push_str(&md::fence("bash", &b));
