@@ -160,10 +160,16 @@ fn vm_full_layout_reset_kill_and_mount() {
         Some(work)
     };
     std::fs::write(w.join("pass"), format!("{PASS}\n")).unwrap();
-    let bin = std::fs::canonicalize(assert_cmd::cargo::cargo_bin("tabula")).unwrap();
+    // The guest sees the host's root read-only with a fresh tmpfs on /tmp,
+    // so a checkout under /tmp (as CI may use) is hidden there: the binary
+    // and the spec travel in the work folder, which the guest mounts itself.
+    let bin = w.join("tabula");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("tabula"), &bin).unwrap();
+    let spec = w.join("test-host.toml");
+    std::fs::copy(spec_path(), &spec).unwrap();
     let script = include_str!("disk_vm/scenarios.sh")
         .replace("@T@", &bin.to_string_lossy())
-        .replace("@S@", &spec_path().to_string_lossy())
+        .replace("@S@", &spec.to_string_lossy())
         .replace("@W@", &w.to_string_lossy());
     std::fs::write(w.join("script.sh"), script).unwrap();
     for d in ["d1.img", "d2.img"] {
