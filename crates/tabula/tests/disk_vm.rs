@@ -3,7 +3,9 @@
 //! layout, re-apply is a no-op, `--reset @system/nix` keeps `@user/home` and
 //! the foreign partitions byte-identical, an apply killed after every step
 //! in turn converges, mount with the keyfile then the passphrase, and the
-//! mounted tree (`findmnt --json`) matches the spec's mount table.
+//! mounted tree (`findmnt --json`) matches the spec's mount table, and
+//! `tabula status --target` on it reports it ok, then exactly a remounted
+//! and an unmounted mount.
 //!
 //! Needs root, qemu-system-x86_64 and the VM prepared by
 //! `ci/prepare.d/disk-vm.sh` (target/disk-vm/); prints SKIP otherwise.
