@@ -234,6 +234,14 @@ fn option_drift(want: &[String], m: &MountEntry) -> Vec<String> {
             continue;
         }
         let present = match o.split_once('=') {
+            // vfat and friends show `umask=X` as `fmask=X,dmask=X`.
+            Some(("umask", v)) => {
+                let octal = |s: Option<&str>| s.and_then(|s| u32::from_str_radix(s, 8).ok());
+                let want = octal(Some(v));
+                want.is_some()
+                    && (octal(m.option("umask")) == want
+                        || (octal(m.option("fmask")) == want && octal(m.option("dmask")) == want))
+            }
             Some((k, v)) => m.option(k) == Some(v),
             None => m.has_flag(o),
         };
@@ -571,6 +579,13 @@ fn persistence(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
             }
         } else if is_file && p.links.get(&at).is_some_and(|l| l == &persisted) {
             items.push(item(State::Ok, format!("symlink to {persisted}")));
+        } else if target.is_some() {
+            // A layout mounted for installation (`tabula mount`) has no
+            // binds: the installed system makes them at boot. Not a finding.
+            items.push(item(
+                State::Unknown,
+                format!("bound from {persisted} at boot; not bound under the target"),
+            ));
         } else {
             items.push(item(State::Missing, format!("not bound from {persisted}")));
         }
@@ -679,8 +694,7 @@ pub fn device_mapper(sys_block: &Path) -> BTreeMap<String, String> {
 /// The UUID and label of the btrfs on `source`, from /sys/fs/btrfs/UUID/
 /// (`devices/<dev>` links, `label`).
 pub fn btrfs_identity(sys_fs_btrfs: &Path, source: &str) -> Option<(String, String)> {
-    let dev = std::fs::canonicalize(source).ok()?;
-    let dev = dev.file_name()?.to_owned();
+    let dev = kernel_name(Path::new(source), Path::new("/sys/dev/block"))?;
     std::fs::read_dir(sys_fs_btrfs)
         .ok()?
         .filter_map(Result::ok)
@@ -692,6 +706,29 @@ pub fn btrfs_identity(sys_fs_btrfs: &Path, source: &str) -> Option<(String, Stri
                 label.trim().to_owned(),
             )
         })
+}
+
+/// The kernel's name of a block device node (`dm-0` for /dev/mapper/pool).
+/// By its device number (`/sys/dev/block/MAJ:MIN`): without udev,
+/// cryptsetup makes /dev/mapper/NAME a node of its own, not a link to
+/// /dev/dm-N, so the path alone does not tell. Falls back to the resolved
+/// path's last component.
+pub fn kernel_name(node: &Path, sys_dev_block: &Path) -> Option<std::ffi::OsString> {
+    let by_number = rustix::fs::stat(node).ok().and_then(|st| {
+        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+        if kind != rustix::fs::FileType::BlockDevice {
+            return None;
+        }
+        let (maj, min) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+        let link = std::fs::read_link(sys_dev_block.join(format!("{maj}:{min}"))).ok()?;
+        link.file_name().map(ToOwned::to_owned)
+    });
+    by_number.or_else(|| {
+        std::fs::canonicalize(node)
+            .ok()?
+            .file_name()
+            .map(ToOwned::to_owned)
+    })
 }
 
 fn btrfs() -> Cmd {
@@ -800,6 +837,13 @@ mod tests {
             ["compress=zstd:5 expected, found compress=zstd:3"]
         );
         assert_eq!(w(&["compress=lzo", "nodev"]).len(), 2);
+        let esp = &parse_mountinfo(
+            "70 64 254:1 / /tmp/t/boot/efi rw,relatime - vfat /dev/vda1 rw,fmask=0077,dmask=0077,codepage=437,iocharset=ascii,shortname=mixed,errors=remount-ro\n",
+        )[0];
+        let umask = |v: &str| option_drift(&[format!("umask={v}")], esp);
+        assert!(umask("0077").is_empty());
+        assert!(umask("077").is_empty());
+        assert_eq!(umask("0022"), ["umask=0022 missing"]);
         let ro = &parse_mountinfo(MOUNTINFO)[2];
         assert_eq!(option_drift(&[], ro), ["mounted read-only"]);
     }
@@ -836,6 +880,59 @@ mod tests {
             .filter(|i| i.kind == "mount")
             .all(|i| i.state == State::Missing));
         assert!(has_findings(&items));
+    }
+
+    #[test]
+    fn unbound_persistence_under_a_target_is_not_a_finding() {
+        let spec = tabula_spec::load(&tabula_spec::SpecSource::Embedded(
+            tabula_spec::embedded::DEFAULT_HOST,
+        ))
+        .unwrap()
+        .spec;
+        let states = |target: Option<&Path>| {
+            evaluate(&spec, target, &Probe::default())
+                .into_iter()
+                .filter(|i| i.kind == "persistence")
+                .map(|i| i.state)
+                .collect::<Vec<_>>()
+        };
+        let live = states(None);
+        assert!(!live.is_empty());
+        assert!(live.iter().all(|s| *s == State::Missing));
+        let mnt = states(Some(Path::new("/mnt")));
+        assert_eq!(mnt.len(), live.len());
+        assert!(mnt.iter().all(|s| *s == State::Unknown));
+    }
+
+    #[test]
+    fn a_block_node_of_another_name_is_known_by_its_number() {
+        let d = tempfile::tempdir().unwrap();
+        // Not a device: the resolved name.
+        std::fs::write(d.path().join("dm-7"), "").unwrap();
+        std::os::unix::fs::symlink(d.path().join("dm-7"), d.path().join("pool")).unwrap();
+        assert_eq!(
+            kernel_name(&d.path().join("pool"), d.path()),
+            Some("dm-7".into())
+        );
+        // A block node named `pool` (as cryptsetup makes it without udev):
+        // its number leads to the kernel's name. mknod needs root.
+        let node = d.path().join("node-pool");
+        let dev = rustix::fs::makedev(7, 0);
+        let made = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &node,
+            rustix::fs::FileType::BlockDevice,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            dev,
+        );
+        if made.is_err() {
+            eprintln!("SKIP block node part: mknod needs root");
+            return;
+        }
+        let sys = d.path().join("sys");
+        std::fs::create_dir(&sys).unwrap();
+        std::os::unix::fs::symlink("../../devices/virtual/block/loop0", sys.join("7:0")).unwrap();
+        assert_eq!(kernel_name(&node, &sys), Some("loop0".into()));
     }
 
     #[test]

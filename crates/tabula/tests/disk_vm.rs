@@ -3,7 +3,9 @@
 //! layout, re-apply is a no-op, `--reset @system/nix` keeps `@user/home` and
 //! the foreign partitions byte-identical, an apply killed after every step
 //! in turn converges, mount with the keyfile then the passphrase, and the
-//! mounted tree (`findmnt --json`) matches the spec's mount table.
+//! mounted tree (`findmnt --json`) matches the spec's mount table, and
+//! `tabula status --target` on it reports it ok, then exactly a remounted
+//! and an unmounted mount.
 //!
 //! Needs root, qemu-system-x86_64 and the VM prepared by
 //! `ci/prepare.d/disk-vm.sh` (target/disk-vm/); prints SKIP otherwise.
@@ -139,6 +141,111 @@ fn assert_mount_table(findmnt: &str, root: &str, what: &str) {
             }
         }
     }
+}
+
+/// (kind, name, state, detail) of each item of `tabula status --json`.
+fn status_items(json: &str, what: &str) -> (bool, Vec<[String; 4]>) {
+    let v: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{what}: status json: {e}\n{json}"));
+    let items = v["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no items\n{json}"))
+        .iter()
+        .map(|i| ["kind", "name", "state", "detail"].map(|k| i[k].as_str().unwrap().to_owned()))
+        .collect();
+    (v["ok"] == true, items)
+}
+
+/// `tabula status --target` on the layout `tabula mount` made: every mount,
+/// the LUKS mapping, every subvolume and the pool ok (the persistence binds
+/// are the booted system's: unknown); then exactly the remounted /home
+/// (drift, noatime) and the unmounted /var/lib/waydroid (missing).
+fn assert_status(ok_json: &str, drift_json: &str) {
+    let spec = tabula_spec::load(&tabula_spec::SpecSource::File(spec_path()))
+        .unwrap()
+        .spec;
+    let luks = spec.luks.as_ref().unwrap();
+    let btrfs = spec.btrfs.as_ref().unwrap();
+    let (all_ok, it) = status_items(ok_json, "status");
+    let get = |it: &[[String; 4]], kind: &str, name: &str| -> [String; 4] {
+        it.iter()
+            .find(|i| i[0] == kind && i[1] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name} in {it:#?}"))
+            .clone()
+    };
+    assert!(all_ok, "status: not ok\n{it:#?}");
+    let not_ok: Vec<_> = it
+        .iter()
+        .filter(|i| i[2] != "ok" && !(i[0] == "persistence" && i[2] == "unknown"))
+        .collect();
+    assert!(not_ok.is_empty(), "status: {not_ok:#?}");
+    let count = |k: &str| it.iter().filter(|i| i[0] == k).count();
+    assert_eq!(count("mount"), spec.mounts.len(), "{it:#?}");
+    assert_eq!(count("luks"), 1, "{it:#?}");
+    assert_eq!(count("subvolume"), btrfs.subvolumes.len(), "{it:#?}");
+    assert_eq!(count("pool"), 2, "{it:#?}");
+    assert_eq!(count("persistence"), 6, "{it:#?}");
+    let l = get(&it, "luks", &luks.name);
+    assert!(l[3].contains(&format!("open, LUKS {}", luks.uuid)), "{l:?}");
+    for m in &spec.mounts {
+        let i = get(&it, "mount", m.path.as_str());
+        assert_eq!(i[2], "ok", "{i:?}");
+        match &m.source {
+            MountSource::Tmpfs { .. } => {
+                assert!(i[3].starts_with("tmpfs 2.0 GiB"), "{i:?}")
+            }
+            MountSource::Subvolume { subvolume } => {
+                let want = format!("btrfs subvolume {subvolume} on /dev/mapper/{}", luks.name);
+                assert!(i[3].starts_with(&want), "{i:?}");
+                assert!(i[3].contains("compress=zstd"), "{i:?}");
+            }
+            MountSource::Partition { partition } => {
+                let p = spec.partition(partition).unwrap();
+                let kind = p.filesystem.as_ref().unwrap().kind.name();
+                assert!(
+                    i[3].starts_with(&format!("{kind} partition {partition} on /dev/vda")),
+                    "{i:?}"
+                );
+            }
+        }
+    }
+    for s in &btrfs.subvolumes {
+        assert_eq!(get(&it, "subvolume", &s.path)[2], "ok");
+    }
+    assert!(
+        it.iter()
+            .any(|i| i[0] == "pool" && i[3].contains("labelled pool")),
+        "{it:#?}"
+    );
+    assert!(
+        it.iter().any(|i| i[0] == "pool" && i[3].contains("free")),
+        "{it:#?}"
+    );
+    let nixos = get(&it, "persistence", "/etc/nixos");
+    assert!(nixos[3].contains("/persist/etc/nixos at boot"), "{nixos:?}");
+
+    let (all_ok, it) = status_items(drift_json, "status after the drift");
+    assert!(!all_ok);
+    let findings: Vec<(&str, &str, &str)> = it
+        .iter()
+        .filter(|i| i[2] != "ok" && !(i[0] == "persistence" && i[2] == "unknown"))
+        .map(|i| (i[0].as_str(), i[1].as_str(), i[2].as_str()))
+        .collect();
+    assert_eq!(
+        findings,
+        [
+            ("mount", "/home", "drift"),
+            ("mount", "/var/lib/waydroid", "missing")
+        ],
+        "{it:#?}"
+    );
+    let home = get(&it, "mount", "/home");
+    assert!(home[3].ends_with(": noatime missing"), "{home:?}");
+    let waydroid = get(&it, "mount", "/var/lib/waydroid");
+    assert!(
+        waydroid[3].contains("nothing mounted at /tmp/target/var/lib/waydroid"),
+        "{waydroid:?}"
+    );
 }
 
 #[test]
@@ -280,6 +387,9 @@ fn vm_full_layout_reset_kill_and_mount() {
         "install_host_toml",
         "install_prints_command",
         "install_persisted",
+        "status_ok_exit_0",
+        "status_drift_exit_1",
+        "status_unmount_after_drift",
         "closed_after_apply",
         "image_apply",
         "image_detached_after_apply",
@@ -307,6 +417,13 @@ fn vm_full_layout_reset_kill_and_mount() {
         ("findmnt-killed.json", "the disk of the killed runs"),
     ] {
         assert_mount_table(&read(file), "/tmp/target", what);
+    }
+    assert_status(&read("status-ok.json"), &read("status-drift.json"));
+    for (f, want) in [
+        ("status-ok.txt", "0 drift, 0 missing"),
+        ("status-drift.txt", "1 drift, 1 missing"),
+    ] {
+        assert!(read(f).contains(want), "{f}:\n{}", read(f));
     }
     // The passphrase never reached an argv or an output.
     let argv = read("argv.log");

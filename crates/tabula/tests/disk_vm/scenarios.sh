@@ -93,7 +93,21 @@ check install_prints_command grep -qF "nixos-install --flake '$M/persist/etc/nix
 tab unmount --target $M > /dev/null 2>&1
 tab mount --disk $D --target $M --keyfile $K > /dev/null 2>&1
 check install_persisted [ -s $M/persist/etc/nixos/flake.nix ]
+# status of the layout `tabula mount` made: all as specified (exit 0); then
+# /home remounted without noatime and /var/lib/waydroid unmounted: exactly
+# that drift and that missing mount (exit 1). The Rust test reads the JSON.
+tab status --target $M --json > $W/status-ok.json 2> $W/status-ok.err
+echo $? > $W/status-ok.code
+tab status --target $M > $W/status-ok.txt 2>&1
+check status_ok_exit_0 [ "$(cat $W/status-ok.code)" -eq 0 ]
+mount -o remount,bind,strictatime $M/home
+umount $M/var/lib/waydroid
+tab status --target $M --json > $W/status-drift.json 2> $W/status-drift.err
+echo $? > $W/status-drift.code
+tab status --target $M > $W/status-drift.txt 2>&1
+check status_drift_exit_1 [ "$(cat $W/status-drift.code)" -eq 1 ]
 tab unmount --target $M > /dev/null 2>&1
+check status_unmount_after_drift [ ! -e /dev/mapper/pool ]
 
 # 7. An image file: apply through a loop device (detached after), mount
 # keeps it attached, unmount --disk detaches it.
