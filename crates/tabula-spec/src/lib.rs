@@ -11,6 +11,7 @@
 //! - [`locate`]: from a key path (`partition[4].size`) to line and column.
 
 pub mod check;
+pub mod date;
 pub mod embedded;
 pub mod locate;
 pub mod model;
