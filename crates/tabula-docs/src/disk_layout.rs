@@ -257,7 +257,12 @@ fn pool(spec: &HostSpec) -> String {
             n.estimate
                 .map(|e| text(&e.to_string()))
                 .unwrap_or_else(|| "—".to_owned()),
-            code(&b.subvolume_options(n.path).join(",")),
+            // A group such as @system is never mounted: no options to show.
+            if mounts.is_empty() {
+                "—".to_owned()
+            } else {
+                code(&b.subvolume_options(n.path).join(","))
+            },
         ]);
     }
     s.push_str(&t.render());

@@ -69,6 +69,14 @@ impl Ctx {
             })
             .collect();
         if !errors.is_empty() {
+            if self.json {
+                // Scripts get the findings on stdout, as from `check --json`.
+                self.print_json(&serde_json::json!({
+                    "spec": loaded.source_name,
+                    "ok": false,
+                    "findings": findings,
+                }))?;
+            }
             return Err(crate::exit::Reported {
                 message: format!(
                     "the spec has {} error(s); nothing was done:\n{}\nrun `tabula check` for the fixes",

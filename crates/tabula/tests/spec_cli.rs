@@ -255,3 +255,19 @@ fn help_teaches_with_examples_and_man_and_completions_render() {
     let bad = tabula(dir.path()).arg("frobnicate").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn render_json_on_a_spec_with_errors_prints_the_findings_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = EMBEDDED.replacen("path = \"/var/log\"", "path = \"/var/lib\"", 1);
+    std::fs::write(dir.path().join("dup.toml"), spec).unwrap();
+    let out = tabula(dir.path())
+        .args(["render", "--json", "--spec", "dup.toml", "--out", "o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert!(codes(&v).iter().any(|c| c == "mount-duplicate"));
+    assert!(!dir.path().join("o").exists());
+}

@@ -53,6 +53,7 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         return list_rules(ctx);
     }
     let source = ctx.spec_source();
+    tracing::debug!("checking the host spec from {source}");
     let (name, findings) = match tabula_spec::load(&source) {
         Ok(loaded) => (loaded.source_name.clone(), check::check(&loaded)),
         Err(e) => {
