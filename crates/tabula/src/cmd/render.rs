@@ -81,6 +81,7 @@ fn doc_files(spec: &HostSpec) -> Vec<OutFile> {
 pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // Refuses (exit 1, nothing written) when a check rule finds an error.
     let (loaded, found) = ctx.load_checked()?;
+    print_warnings(ctx, &found);
     let counts = count(&found);
     let spec = &loaded.spec;
     let mut files = tabula_render::render_flake(spec)
@@ -105,12 +106,29 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // Docs of a spec with errors would document a host that cannot exist.
     let (loaded, found) = ctx.load_checked()?;
+    print_warnings(ctx, &found);
     let spec = loaded.spec;
     let files = doc_files(&spec);
     let report = tabula_render::write_files(&a.out, &files)
         .with_context(|| format!("writing the docs into {}", a.out.display()))?;
     print_report(ctx, &a.out, &spec, &count(&found), &report)?;
     Ok(exit::OK)
+}
+
+/// The check's warnings, one line each, before anything is written.
+fn print_warnings(ctx: &Ctx, found: &[Finding]) {
+    if ctx.json {
+        return;
+    }
+    for f in found.iter().filter(|f| f.severity == Severity::Warning) {
+        let place = f.line.map_or(String::new(), |l| format!(" (line {l})"));
+        eprintln!(
+            "{} [{}] {}{place}",
+            ctx.paint(Style::Warning, "warning"),
+            f.code,
+            f.message
+        );
+    }
 }
 
 fn print_report(
