@@ -5,6 +5,9 @@
 //! switch-to-configuration only logs how it was called.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+use support::{have, is_root};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -120,54 +123,19 @@ fn missing_nix_exits_4_naming_it() {
     nothing_ran(d.path());
 }
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 fn world() -> Option<&'static Path> {
     static WORLD: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
     WORLD
         .get_or_init(|| {
-            let missing: Vec<&str> = ["unshare", "nix-build", "nix-env", "nix"]
-                .into_iter()
-                .filter(|p| !have(p))
-                .collect();
-            if !is_root() || !missing.is_empty() {
-                eprintln!(
-                    "SKIP nixos_rebuild (real run): needs root and unshare + Nix (Debian nix-bin); missing: {missing:?}, root: {}",
-                    is_root()
-                );
+            if !support::ready(
+                "nixos_rebuild (real run)",
+                &["unshare", "nix-build", "nix-env", "nix"],
+                "unshare + Nix (Debian nix-bin)",
+            ) {
                 return None;
             }
-            let dir = tempfile::tempdir().unwrap();
-            let out = dir.path().join("out");
-            std::fs::create_dir(&out).unwrap();
-            let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nixos");
-            let o = Command::new("unshare")
-                .args(["-m", "--propagation", "private", "sh"])
-                .arg(fixtures.join("rebuild.sh"))
-                .env("TABULA", env!("CARGO_BIN_EXE_tabula"))
-                .env("OUT", &out)
-                .env("FIXTURES", &fixtures)
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success() && out.join("finished").exists(),
-                "rebuild.sh failed: {}\n{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
+            let (dir, out) = support::out_dir();
+            support::run_fixture("rebuild.sh", &out);
             Some((dir, out))
         })
         .as_ref()

@@ -7,25 +7,13 @@
 //! for the disk area to add (see NOTES-nixos.md).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 /// Detaches the loop devices of this test's images, by name, whatever
 /// happened to the script.
@@ -51,37 +39,24 @@ fn world() -> Option<&'static Path> {
     static WORLD: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
     WORLD
         .get_or_init(|| {
-            let missing: Vec<&str> = ["unshare", "losetup", "mkfs.btrfs", "btrfs", "mkfs.ext4", "blkid"]
-                .into_iter()
-                .filter(|p| !have(p))
-                .collect();
-            if !is_root() || !missing.is_empty() {
-                eprintln!(
-                    "SKIP nixos_status: needs root, loop devices and btrfs-progs/e2fsprogs; missing: {missing:?}, root: {}",
-                    is_root()
-                );
+            let tools = [
+                "unshare",
+                "losetup",
+                "mkfs.btrfs",
+                "btrfs",
+                "mkfs.ext4",
+                "blkid",
+            ];
+            if !support::ready(
+                "nixos_status",
+                &tools,
+                "loop devices and btrfs-progs/e2fsprogs",
+            ) {
                 return None;
             }
-            let dir = tempfile::tempdir().unwrap();
-            let out = dir.path().join("out");
-            std::fs::create_dir(&out).unwrap();
+            let (dir, out) = support::out_dir();
             let _loops = Loops(out.clone());
-            let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nixos");
-            let o = Command::new("unshare")
-                .args(["-m", "--propagation", "private", "sh"])
-                .arg(fixtures.join("status.sh"))
-                .env("TABULA", env!("CARGO_BIN_EXE_tabula"))
-                .env("OUT", &out)
-                .env("FIXTURES", &fixtures)
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success() && out.join("finished").exists(),
-                "status.sh failed: {}\n{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
+            support::run_fixture("status.sh", &out);
             Some((dir, out))
         })
         .as_ref()

@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests that need root, tools and the
+//! shell fixtures under `tests/fixtures/nixos/`. Each test file includes it
+//! with `mod support;` and uses what it needs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Whether `program` is on PATH (or in /usr/sbin, /sbin, which a root PATH
+/// may lack).
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| d.join(program).is_file())
+            || ["/usr/sbin", "/sbin"]
+                .iter()
+                .any(|d| Path::new(d).join(program).is_file())
+    })
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// True when root and every tool is there; otherwise prints one SKIP line
+/// naming what is missing.
+pub fn ready(test: &str, tools: &[&str], why: &str) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|p| !have(p)).collect();
+    if !is_root() || !missing.is_empty() {
+        eprintln!(
+            "SKIP {test}: needs root and {why}; missing: {missing:?}, root: {}",
+            is_root()
+        );
+        return false;
+    }
+    true
+}
+
+/// A temp dir with an empty `out/` folder for a fixture script's results.
+pub fn out_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    (dir, out)
+}
+
+/// Run `tests/fixtures/nixos/<script>` in a private mount namespace with
+/// TABULA, OUT and FIXTURES set; it must exit 0 and leave `OUT/finished`.
+pub fn run_fixture(script: &str, out: &Path) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nixos");
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh"])
+        .arg(fixtures.join(script))
+        .env("TABULA", env!("CARGO_BIN_EXE_tabula"))
+        .env("OUT", out)
+        .env("FIXTURES", &fixtures)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && out.join("finished").exists(),
+        "{script} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
