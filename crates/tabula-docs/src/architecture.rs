@@ -171,12 +171,34 @@ fn principles(spec: &HostSpec) -> String {
     }
     if let Some(p) = &spec.persistence {
         let persistent = spec.mounts.iter().filter(|m| !m.is_tmpfs()).count();
+        // Entries covered by a mount are intent only: nothing under the root.
+        let bound = |covered: &[bool]| covered.iter().filter(|c| !**c).count();
+        let dirs: Vec<bool> = p
+            .directories
+            .iter()
+            .map(|e| e.covered_by.is_some())
+            .chain(
+                p.users
+                    .values()
+                    .flat_map(|u| u.directories.iter().map(|e| e.covered_by.is_some())),
+            )
+            .collect();
+        let files: Vec<bool> = p
+            .files
+            .iter()
+            .map(|e| e.covered_by.is_some())
+            .chain(
+                p.users
+                    .values()
+                    .flat_map(|u| u.files.iter().map(|e| e.covered_by.is_some())),
+            )
+            .collect();
         t.row([
             "**Explicit Persistence**".to_owned(),
             text(&format!(
-                "Only declared paths survive a reboot: {persistent} persistent mounts, {} directories and {} files under {}",
-                p.directories.len(),
-                p.files.len(),
+                "Only declared paths survive a reboot: {persistent} persistent mounts, {} and {} under {}",
+                plural(bound(&dirs), "directory", "directories"),
+                plural(bound(&files), "file", "files"),
                 p.root
             )),
         ]);
@@ -799,4 +821,9 @@ fn uuids(spec: &HostSpec) -> String {
         return String::new();
     }
     format!("{}{}", md::heading(2, "Key UUIDs"), t.render())
+}
+
+/// "1 directory", "5 files".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
