@@ -2,8 +2,9 @@
 //!
 //! Each picture is first a layout model ([`Picture`]: shapes and text
 //! labels with their boxes), then SVG. Tests check the model (no two
-//! labels overlap, every partition has a label) with the same conservative
-//! text-width estimate the layout uses, so what is tested is what is drawn.
+//! labels overlap, no line crosses a label, no two leader lines meet,
+//! every partition has a label) with the same conservative text-width
+//! estimate the layout uses, so what is tested is what is drawn.
 //!
 //! Readable on light and dark pages: every picture has its own opaque
 //! background and dark text on light plates. Output is deterministic: fixed
@@ -26,6 +27,9 @@ const LINE: f64 = 1.25;
 const TEXT: &str = "#1a1a1a";
 const MUTED: &str = "#555555";
 const BACKGROUND: &str = "#ffffff";
+/// How far a label's plate reaches beyond its text box, across and down.
+pub const PLATE_X: f64 = 3.0;
+pub const PLATE_Y: f64 = 2.0;
 
 /// Conservative width of `s` at `size` px.
 pub fn text_width(s: &str, size: f64) -> f64 {
@@ -121,16 +125,27 @@ impl Label {
         (x0, self.y, x0 + w, self.y + self.text_h())
     }
 
+    /// `(x0, y0, x1, y1)` of what the label covers: its plate, if it has
+    /// one, else its text.
+    pub fn cover(&self) -> (f64, f64, f64, f64) {
+        let (x0, y0, x1, y1) = self.bbox();
+        if self.plate {
+            (x0 - PLATE_X, y0 - PLATE_Y, x1 + PLATE_X, y1 + PLATE_Y)
+        } else {
+            (x0, y0, x1, y1)
+        }
+    }
+
     fn to_svg(&self, out: &mut String) {
         let (x0, y0, x1, y1) = self.bbox();
         if self.plate {
             let _ = writeln!(
                 out,
                 r#"  <rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="{BACKGROUND}" fill-opacity="0.92"/>"#,
-                f(x0 - 3.0),
-                f(y0 - 2.0),
-                f(x1 - x0 + 6.0),
-                f(y1 - y0 + 4.0)
+                f(x0 - PLATE_X),
+                f(y0 - PLATE_Y),
+                f(x1 - x0 + 2.0 * PLATE_X),
+                f(y1 - y0 + 2.0 * PLATE_Y)
             );
         }
         let anchor = match self.anchor {
@@ -466,42 +481,115 @@ pub fn disk(spec: &HostSpec) -> Picture {
         x += w;
     }
 
-    // Lay the callouts out left to right in lanes under the bar; order is
-    // kept, so leader lines never cross within a lane.
-    let lane_top = BAR_Y + BAR_H + 26.0;
-    let lane_h = 3.0 * LABEL_SIZE * LINE + 14.0;
+    // The callouts, under the bar. Guarantee (tested on the model): no
+    // leader line crosses another or any label's plate. Two layouts:
+    // - one row, when all callouts fit side by side: each as near its block
+    //   as the others allow, in disk order, so the leaders (from the bar's
+    //   bottom edge to the row's top edge, both ends in the same order)
+    //   cannot cross, and they end above every label;
+    // - otherwise a staircase of rows with vertical leaders: each label
+    //   starts at its own leader (one line: name · size · filesystem) and
+    //   is placed right to left, in the first row where it overlaps no
+    //   label and covers no leader going deeper.
+    //   A new row always qualifies: every label placed before starts right
+    //   of this leader, so nothing covers it; vertical leaders at distinct
+    //   x never cross.
+    let bar_bottom = BAR_Y + BAR_H;
     let right = width - MARGIN;
-    let mut lane_end: Vec<f64> = vec![];
-    let mut bottom = BAR_Y + BAR_H;
-    for (i, anchor) in callouts {
-        let b = &blocks[i];
-        let mut l = Label::new(b.role.clone(), 0.0, 0.0, b.lines.clone(), LABEL_SIZE);
-        l.plate = true;
-        let w = l.text_w();
-        // Not `clamp`: it panics when the label is wider than the room.
-        let want = (anchor - w / 2.0).min(right - w).max(MARGIN);
-        let mut placed = None;
-        for (k, end) in lane_end.iter_mut().enumerate() {
-            let x = want.max(*end + GAP);
-            if x + w <= right {
-                *end = x + w;
-                placed = Some((k, x));
-                break;
-            }
+    let mut boxes: Vec<Label> = callouts
+        .iter()
+        .map(|(i, _)| {
+            let b = &blocks[*i];
+            let mut l = Label::new(b.role.clone(), 0.0, 0.0, b.lines.clone(), LABEL_SIZE);
+            l.plate = true;
+            l
+        })
+        .collect();
+    let anchors: Vec<f64> = callouts.iter().map(|(_, a)| *a).collect();
+    let ws: Vec<f64> = boxes.iter().map(Label::text_w).collect();
+    let room = right - MARGIN;
+    let row_need = ws.iter().sum::<f64>() + GAP * ws.len().saturating_sub(1) as f64;
+    let mut bottom = bar_bottom;
+    let mut width = width;
+    if row_need <= room {
+        let n = boxes.len();
+        let mut xs: Vec<f64> = (0..n)
+            .map(|k| (anchors[k] - ws[k] / 2.0).min(right - ws[k]).max(MARGIN))
+            .collect();
+        for k in 1..n {
+            xs[k] = xs[k].max(xs[k - 1] + ws[k - 1] + GAP);
         }
-        let (k, lx) = placed.unwrap_or_else(|| {
-            lane_end.push(want + w);
-            (lane_end.len() - 1, want)
-        });
-        l.x = lx;
-        l.y = lane_top + k as f64 * lane_h;
-        shapes.push(Shape::Line {
-            x1: anchor,
-            y1: BAR_Y + BAR_H,
-            x2: lx + w / 2.0,
-            y2: l.y - 3.0,
-            stroke: "#333333",
-        });
+        for k in (0..n).rev() {
+            let limit = if k + 1 < n { xs[k + 1] - GAP } else { right };
+            xs[k] = xs[k].min(limit - ws[k]);
+        }
+        // The steeper the leaders, the more room they get to drop.
+        let slant = (0..n)
+            .map(|k| (xs[k] + ws[k] / 2.0 - anchors[k]).abs())
+            .fold(0.0, f64::max);
+        let row_y = bar_bottom + (slant / 5.0).clamp(26.0, 70.0);
+        for (k, l) in boxes.iter_mut().enumerate() {
+            l.x = xs[k];
+            l.y = row_y;
+            shapes.push(Shape::Line {
+                x1: anchors[k],
+                y1: bar_bottom,
+                x2: xs[k] + ws[k] / 2.0,
+                y2: row_y - PLATE_Y - 1.0,
+                stroke: "#333333",
+            });
+        }
+    } else {
+        // One line per label keeps the staircase short.
+        for l in boxes.iter_mut() {
+            l.lines = vec![l.lines.join(" · ")];
+        }
+        let ws: Vec<f64> = boxes.iter().map(Label::text_w).collect();
+        let row_h = LABEL_SIZE * LINE + 2.0 * PLATE_Y + 6.0;
+        let top = bar_bottom + 18.0;
+        // Per row: the placed labels' plate spans.
+        let mut rows: Vec<Vec<(f64, f64)>> = vec![];
+        // Placed leaders: (x, row of their label).
+        let mut leaders: Vec<(f64, usize)> = vec![];
+        let mut row_of = vec![0usize; boxes.len()];
+        for k in (0..boxes.len()).rev() {
+            let (x0, x1) = (anchors[k] - PLATE_X, anchors[k] + ws[k] + PLATE_X);
+            let fits = |r: usize, row: &Vec<(f64, f64)>| {
+                row.iter().all(|(a, b)| x1 + GAP <= *a || *b + GAP <= x0)
+                    && leaders
+                        .iter()
+                        .all(|(lx, lr)| *lr <= r || *lx < x0 || *lx > x1)
+            };
+            let r = rows
+                .iter()
+                .enumerate()
+                .position(|(r, row)| fits(r, row))
+                .unwrap_or(rows.len());
+            if r == rows.len() {
+                rows.push(vec![]);
+            }
+            if let Some(row) = rows.get_mut(r) {
+                row.push((x0, x1));
+            }
+            leaders.push((anchors[k], r));
+            row_of[k] = r;
+        }
+        for (k, l) in boxes.iter_mut().enumerate() {
+            l.x = anchors[k];
+            l.y = top + row_of[k] as f64 * row_h;
+            shapes.push(Shape::Line {
+                x1: anchors[k],
+                y1: bar_bottom,
+                x2: anchors[k],
+                y2: l.y - PLATE_Y - 1.0,
+                stroke: "#333333",
+            });
+            // A label near the right end may reach past the bar: the
+            // picture grows rather than the label moving off its leader.
+            width = width.max(l.bbox().2 + PLATE_X + MARGIN);
+        }
+    }
+    for l in boxes {
         bottom = bottom.max(l.y + l.text_h());
         labels.push(l);
     }

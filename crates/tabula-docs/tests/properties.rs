@@ -8,7 +8,7 @@ mod common;
 
 use common::{doc, edited, embedded, tables};
 use tabula_docs::facts;
-use tabula_docs::svg::{self, Picture};
+use tabula_docs::svg::{self, Picture, Shape};
 use tabula_docs::{render, DISK_LAYOUT};
 use unicode_width::UnicodeWidthStr;
 
@@ -168,6 +168,132 @@ fn overlaps(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> bool {
     a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
 }
 
+type Seg = ((f64, f64), (f64, f64));
+
+/// The picture's lines as segments.
+fn segments(p: &Picture) -> Vec<Seg> {
+    p.shapes
+        .iter()
+        .filter_map(|s| match s {
+            Shape::Line { x1, y1, x2, y2, .. } => Some(((*x1, *y1), (*x2, *y2))),
+            Shape::Rect { .. } => None,
+        })
+        .collect()
+}
+
+/// Sign of the turn a -> b -> c (0 when collinear).
+fn orient(a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> i8 {
+    let v = (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0);
+    if v > 1e-9 {
+        1
+    } else if v < -1e-9 {
+        -1
+    } else {
+        0
+    }
+}
+
+/// `c`, collinear with `a`-`b`, lies within its bounding box.
+fn on_segment(a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> bool {
+    c.0 >= a.0.min(b.0) && c.0 <= a.0.max(b.0) && c.1 >= a.1.min(b.1) && c.1 <= a.1.max(b.1)
+}
+
+/// Closed segments meet (touching counts).
+fn segments_meet(s: Seg, t: Seg) -> bool {
+    let (a, b) = s;
+    let (c, d) = t;
+    let (o1, o2, o3, o4) = (
+        orient(a, b, c),
+        orient(a, b, d),
+        orient(c, d, a),
+        orient(c, d, b),
+    );
+    (o1 != o2 && o3 != o4)
+        || (o1 == 0 && on_segment(a, b, c))
+        || (o2 == 0 && on_segment(a, b, d))
+        || (o3 == 0 && on_segment(c, d, a))
+        || (o4 == 0 && on_segment(c, d, b))
+}
+
+/// A closed segment meets a closed rectangle: an end inside, or it meets
+/// one of the four edges.
+fn segment_meets_rect(s: Seg, r: (f64, f64, f64, f64)) -> bool {
+    let inside = |p: (f64, f64)| p.0 >= r.0 && p.0 <= r.2 && p.1 >= r.1 && p.1 <= r.3;
+    let corners = [(r.0, r.1), (r.2, r.1), (r.2, r.3), (r.0, r.3)];
+    inside(s.0)
+        || inside(s.1)
+        || (0..4).any(|i| segments_meet(s, (corners[i], corners[(i + 1) % 4])))
+}
+
+#[test]
+fn the_intersection_tests_themselves_work() {
+    let r = (10.0, 10.0, 20.0, 20.0);
+    assert!(
+        segment_meets_rect(((0.0, 15.0), (30.0, 15.0)), r),
+        "through"
+    );
+    assert!(
+        segment_meets_rect(((0.0, 0.0), (30.0, 30.0)), r),
+        "diagonal"
+    );
+    assert!(
+        segment_meets_rect(((12.0, 12.0), (13.0, 13.0)), r),
+        "inside"
+    );
+    assert!(
+        segment_meets_rect(((15.0, 0.0), (15.0, 10.0)), r),
+        "touching"
+    );
+    assert!(!segment_meets_rect(((15.0, 0.0), (15.0, 9.0)), r), "above");
+    assert!(!segment_meets_rect(((0.0, 0.0), (30.0, 5.0)), r), "beside");
+    assert!(segments_meet(
+        ((0.0, 0.0), (10.0, 10.0)),
+        ((0.0, 10.0), (10.0, 0.0))
+    ));
+    assert!(segments_meet(
+        ((0.0, 0.0), (10.0, 0.0)),
+        ((5.0, 0.0), (15.0, 0.0))
+    ));
+    assert!(!segments_meet(
+        ((0.0, 0.0), (10.0, 0.0)),
+        ((11.0, 0.0), (15.0, 0.0))
+    ));
+    assert!(!segments_meet(
+        ((0.0, 0.0), (0.0, 10.0)),
+        ((4.0, 0.0), (4.0, 10.0))
+    ));
+    assert!(!segments_meet(
+        ((0.0, 0.0), (10.0, 10.0)),
+        ((5.0, 0.0), (20.0, 4.0))
+    ));
+}
+
+/// No line crosses a label (its plate included), and in the disk picture,
+/// where every line is a callout's leader, no two leaders meet.
+fn assert_lines_clear(p: &Picture, what: &str, leaders: bool) {
+    let segs = segments(p);
+    for s in &segs {
+        for l in &p.labels {
+            assert!(
+                !segment_meets_rect(*s, l.cover()),
+                "{what}: line {s:?} crosses label {:?} {:?}",
+                l.lines,
+                l.cover()
+            );
+        }
+    }
+    if leaders {
+        for (i, s) in segs.iter().enumerate() {
+            for t in &segs[i + 1..] {
+                assert!(
+                    !segments_meet(*s, *t),
+                    "{what}: leaders {s:?} and {t:?} meet"
+                );
+            }
+        }
+    }
+}
+
 fn assert_readable(p: &Picture, what: &str) {
     let svg = p.to_svg();
     let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{what}: {e}\n{svg}"));
@@ -191,7 +317,7 @@ fn assert_readable(p: &Picture, what: &str) {
         assert!(a.size >= 11.0, "{what}: label {:?} too small", a.lines);
         for b in &p.labels[i + 1..] {
             assert!(
-                !overlaps(ba, b.bbox()),
+                !overlaps(a.cover(), b.cover()),
                 "{what}: labels {:?} {:?} and {:?} {:?} overlap",
                 a.lines,
                 ba,
@@ -200,6 +326,9 @@ fn assert_readable(p: &Picture, what: &str) {
             );
         }
     }
+    // Only the disk picture's title starts with "Disk layout"; its lines
+    // are all leaders.
+    assert_lines_clear(p, what, p.title.starts_with("Disk layout"));
 }
 
 #[test]
@@ -316,6 +445,23 @@ fn many_tiny_partitions_spill_into_lanes_without_overlap() {
     }
 }
 
+#[test]
+fn callouts_that_do_not_fit_in_one_row_step_down_without_crossings() {
+    // Twenty-four tiny partitions: their callouts are wider together than
+    // the bar, so they take several rows.
+    let sizes: Vec<u64> = (0..24).map(|i| 1 + i % 3).collect();
+    let spec = disk_spec(&sizes, 2000);
+    let p = svg::disk(&spec);
+    assert_readable(&p, "twenty-four tiny partitions");
+    let rows: std::collections::BTreeSet<i64> = p
+        .labels
+        .iter()
+        .filter(|l| l.role.starts_with("partition ") && l.y > 160.0)
+        .map(|l| l.y.round() as i64)
+        .collect();
+    assert!(rows.len() > 1, "{rows:?}");
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;
@@ -327,6 +473,20 @@ mod prop {
             sizes in proptest::collection::vec(1u64..60_000, 1..9),
         ) {
             let spec = disk_spec(&sizes, 600);
+            let p = svg::disk(&spec);
+            assert_readable(&p, &format!("{sizes:?}"));
+            let parts = spec.extents().iter().filter(|e| e.is_some()).count();
+            let labelled = p.labels.iter().filter(|l| l.role.starts_with("partition ")).count();
+            prop_assert_eq!(parts, labelled);
+        }
+
+        /// Many tiny partitions mixed with big ones: callouts in one row or
+        /// in a staircase, never a leader through a label or another leader.
+        #[test]
+        fn any_crowd_of_tiny_partitions_has_clear_leaders(
+            sizes in proptest::collection::vec(prop_oneof![3 => 1u64..200, 1 => 1u64..200_000], 1..30),
+        ) {
+            let spec = disk_spec(&sizes, 2000);
             let p = svg::disk(&spec);
             assert_readable(&p, &format!("{sizes:?}"));
             let parts = spec.extents().iter().filter(|e| e.is_some()).count();
