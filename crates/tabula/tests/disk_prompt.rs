@@ -1,0 +1,284 @@
+//! The interactive LUKS passphrase prompt of `tabula apply`, on a real
+//! pseudo-terminal (util-linux's `script`) with a sparse image and the real
+//! tools. The test types only after the prompt is on the screen: the prompt
+//! turns echo off with TCSAFLUSH, which drops type-ahead, as getpass does.
+//! Runs as root; prints a SKIP line otherwise. The container is formatted,
+//! not opened (`--no-open`: no device-mapper here).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Distinctive, so a leak cannot match by chance.
+const PASS: &str = "typed-Zq7 velvet lantern 4419";
+const FIRST: &str = "LUKS passphrase: ";
+const AGAIN: &str = "LUKS passphrase (again): ";
+
+fn spec_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
+}
+
+fn ready(test: &str) -> bool {
+    support::ready(
+        test,
+        &[
+            "script",
+            "sgdisk",
+            "sfdisk",
+            "partx",
+            "losetup",
+            "blkid",
+            "wipefs",
+            "mkfs.vfat",
+            "mkfs.ext4",
+            "cryptsetup",
+        ],
+        "loop devices, util-linux `script` and the disk tools",
+    )
+}
+
+/// A temp dir holding the image; detaches, by name, every loop device of the
+/// image when dropped (tabula should have: this is the test's safety net).
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::Builder::new()
+            .prefix("tabula-prompt-test.")
+            .tempdir()
+            .unwrap();
+        Work { dir }
+    }
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn img(&self) -> PathBuf {
+        self.p("disk.img")
+    }
+    /// Whether the image is detached within a few seconds: `losetup -d`
+    /// on a device someone else has open for a moment (the other test's
+    /// `losetup -j` or probing) detaches when it is closed (autoclear).
+    fn detached(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.loops().is_empty() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        true
+    }
+    fn loops(&self) -> Vec<String> {
+        let out = Command::new("losetup")
+            .args(["--noheadings", "--output", "NAME", "-j"])
+            .arg(self.img())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        for l in self.loops() {
+            let _ = Command::new("partx").args(["-d", &l]).output();
+            let _ = Command::new("losetup").args(["-d", &l]).output();
+        }
+    }
+}
+
+/// A loop device the test attached; detached by name on drop.
+struct Loop(String);
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("partx").args(["-d", &self.0]).output();
+        let _ = Command::new("losetup").args(["-d", &self.0]).output();
+    }
+}
+
+/// `tabula apply --yes --no-open --disk IMG` on a pseudo-terminal: each
+/// answer is typed once the text before it is on the screen. Returns the
+/// exit code and the whole terminal transcript.
+fn apply_on_a_terminal(w: &Work, answers: &[(&str, &str)]) -> (i32, String) {
+    let cmd = format!(
+        "{bin} --spec {spec} apply --yes --no-open --disk {img}",
+        bin = env!("CARGO_BIN_EXE_tabula"),
+        spec = spec_path().display(),
+        img = w.img().display(),
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(w.dir.path())
+        .env("NO_COLOR", "1")
+        .env("TABULA_ARGV_LOG", w.p("argv.log"))
+        .env_remove("TABULA_SPEC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let screen = Arc::clone(&screen);
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = |s: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&s.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut seen = 0;
+    for (wait_for, typed) in answers {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = text(&screen);
+            if let Some(at) = now[seen..].find(wait_for) {
+                seen += at + wait_for.len();
+                break;
+            }
+            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no {wait_for:?} on the terminal:\n{now}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stdin.write_all(typed.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    // stdin stays open until tabula is done: EOF could reach it as ^D.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("tabula did not finish:\n{}", text(&screen));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+    assert!(err.is_empty(), "script itself complained: {err}");
+    (status.code().unwrap_or(-1), text(&screen))
+}
+
+fn opens_with(node: &str, pass: &str) -> bool {
+    let mut c = Command::new("cryptsetup")
+        .args(["open", "--test-passphrase", "--key-file", "-", node])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(pass.as_bytes()).unwrap();
+    c.wait().unwrap().success()
+}
+
+#[test]
+fn the_prompt_hides_the_passphrase_and_the_header_takes_it() {
+    if !ready("the_prompt_hides_the_passphrase_and_the_header_takes_it") {
+        return;
+    }
+    let w = Work::new();
+    let t0 = Instant::now();
+    let line = format!("{PASS}\n");
+    let (code, screen) = apply_on_a_terminal(&w, &[(FIRST, &line), (AGAIN, &line)]);
+    eprintln!("apply on a terminal took {:?}", t0.elapsed());
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("the disk matches the spec"),
+        "apply did not finish:\n{screen}"
+    );
+    // Echo was off: not one piece of the passphrase is on the screen.
+    for piece in PASS.split(' ') {
+        assert!(!screen.contains(piece), "{piece:?} was echoed:\n{screen}");
+    }
+    assert!(w.detached(), "tabula left its loop device attached");
+
+    // The LUKS header takes exactly what was typed (without the newline).
+    let dev = String::from_utf8(
+        Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(w.img())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    assert!(dev.starts_with("/dev/loop"), "losetup gave {dev:?}");
+    let l = Loop(dev);
+    assert!(Command::new("partx")
+        .args(["-a", &l.0])
+        .status()
+        .unwrap()
+        .success());
+    let pool = format!("{}p6", l.0);
+    assert!(
+        opens_with(&pool, PASS),
+        "the typed passphrase does not open"
+    );
+    assert!(!opens_with(&pool, &line), "the newline became part of it");
+    assert!(!opens_with(&pool, "wrong"), "any passphrase opens");
+    drop(l);
+
+    // No argv carried it (and the log did record cryptsetup's).
+    let argv = std::fs::read_to_string(w.p("argv.log")).unwrap();
+    assert!(argv.contains("luksFormat"), "argv log incomplete:\n{argv}");
+    for piece in PASS.split(' ') {
+        assert!(!argv.contains(piece), "{piece:?} in an argv:\n{argv}");
+    }
+}
+
+#[test]
+fn a_mismatched_confirmation_is_refused_before_any_write() {
+    if !ready("a_mismatched_confirmation_is_refused_before_any_write") {
+        return;
+    }
+    let w = Work::new();
+    let line = format!("{PASS}\n");
+    let (code, screen) = apply_on_a_terminal(&w, &[(FIRST, &line), (AGAIN, "not-the-same 1\n")]);
+    assert_eq!(code, 3, "{screen}");
+    assert!(
+        screen.contains("the two passphrases differ"),
+        "no clear message:\n{screen}"
+    );
+    assert!(!screen.contains("typed-Zq7"), "echoed:\n{screen}");
+    assert!(!screen.contains("not-the-same"), "echoed:\n{screen}");
+    assert!(w.detached(), "tabula left its loop device attached");
+    // Nothing written: the sparse image has not one block allocated.
+    let meta = std::fs::metadata(w.img()).unwrap();
+    assert_eq!(meta.len(), 1 << 30);
+    assert_eq!(meta.blocks(), 0, "apply wrote to the image");
+    let argv = std::fs::read_to_string(w.p("argv.log")).unwrap_or_default();
+    for word in ["sgdisk", "mkfs", "luksFormat", "wipefs"] {
+        assert!(
+            !argv.lines().any(|l| l.contains(word)),
+            "{word} ran:\n{argv}"
+        );
+    }
+}
