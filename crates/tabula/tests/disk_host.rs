@@ -101,6 +101,19 @@ impl Work {
             .filter(|l| !l.is_empty())
             .collect()
     }
+    /// The loop devices still attached after up to 10 s: `losetup -d` on a
+    /// device another process holds open for a moment (a parallel test's
+    /// `losetup -j`) detaches it only when that holder lets go.
+    fn loops_settled(&self) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let l = self.loops();
+            if l.is_empty() || std::time::Instant::now() > deadline {
+                return l;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
     fn tabula(&self) -> Bin {
         let mut c = Bin::cargo_bin("tabula").unwrap();
         c.arg("--spec").arg(spec_path());
@@ -234,7 +247,10 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         !fresh_out.contains("horse battery"),
         "passphrase in the debug log"
     );
-    assert!(w.loops().is_empty(), "tabula left its loop device attached");
+    assert!(
+        w.loops_settled().is_empty(),
+        "tabula left its loop device attached"
+    );
 
     // Sparse: 1 GiB long, a few MiB written.
     let meta = std::fs::metadata(w.img()).unwrap();
@@ -341,7 +357,7 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         std::fs::metadata(w.img()).unwrap().modified().unwrap(),
         before
     );
-    assert!(w.loops().is_empty());
+    assert!(w.loops_settled().is_empty());
 
     // Again: nothing to do, and it says so.
     let out = w
@@ -546,7 +562,7 @@ fn the_loop_device_is_detached_after_an_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file"));
     assert!(
-        w.loops().is_empty(),
+        w.loops_settled().is_empty(),
         "loop device left attached: {:?}",
         w.loops()
     );
