@@ -442,61 +442,35 @@ fn pbkdf_args(cmd: Cmd, kdf: Kdf, it: Option<u32>, mem: Option<u32>, time: Optio
 }
 
 fn mkfs_cmd(fstype: FsType, uuid: Option<&str>, label: Option<&str>, node: &str) -> Result<Cmd> {
-    let mut cmd = match fstype {
-        FsType::Vfat => {
-            let mut c = Cmd::new("mkfs.vfat")
-                .args(["-F", "32"])
-                .install_hint("Debian package dosfstools");
-            if let Some(u) = uuid {
-                c = c.args(["-i".to_owned(), u.replace('-', "")]);
+    // (program, fixed args, UUID flag, label flag, Debian package)
+    let (program, fixed, uuid_flag, label_flag, package): (&str, &[&str], &str, &str, &str) =
+        match fstype {
+            FsType::Vfat => ("mkfs.vfat", &["-F", "32"], "-i", "-n", "dosfstools"),
+            FsType::Ext4 => ("mkfs.ext4", &["-F", "-q"], "-U", "-L", "e2fsprogs"),
+            FsType::Btrfs => ("mkfs.btrfs", &["-f", "-q"], "-U", "-L", "btrfs-progs"),
+            FsType::Swap => ("mkswap", &[], "-U", "-L", "util-linux"),
+            other => {
+                return Err(Error::Refused(format!(
+                    "tabula does not create {other} filesystems (only vfat, ext4, btrfs, swap)"
+                )))
             }
-            if let Some(l) = label {
-                c = c.args(["-n", l]);
-            }
-            c
-        }
-        FsType::Ext4 => {
-            let mut c = Cmd::new("mkfs.ext4")
-                .args(["-F", "-q"])
-                .install_hint("Debian package e2fsprogs");
-            if let Some(u) = uuid {
-                c = c.args(["-U", u]);
-            }
-            if let Some(l) = label {
-                c = c.args(["-L", l]);
-            }
-            c
-        }
-        FsType::Btrfs => {
-            let mut c = Cmd::new("mkfs.btrfs")
-                .args(["-f", "-q"])
-                .install_hint("Debian package btrfs-progs");
-            if let Some(u) = uuid {
-                c = c.args(["-U", u]);
-            }
-            if let Some(l) = label {
-                c = c.args(["-L", l]);
-            }
-            c
-        }
-        FsType::Swap => {
-            let mut c = Cmd::new("mkswap").install_hint("Debian package util-linux");
-            if let Some(u) = uuid {
-                c = c.args(["-U", u]);
-            }
-            if let Some(l) = label {
-                c = c.args(["-L", l]);
-            }
-            c
-        }
-        other => {
-            return Err(Error::Refused(format!(
-                "tabula does not create {other} filesystems (only vfat, ext4, btrfs, swap)"
-            )))
-        }
-    };
-    cmd = cmd.arg(node);
-    Ok(cmd)
+        };
+    let mut cmd = Cmd::new(program)
+        .args(fixed)
+        .install_hint(format!("Debian package {package}"));
+    if let Some(u) = uuid {
+        // mkfs.vfat takes the volume id as 8 hex digits, without the dash.
+        let u = if fstype == FsType::Vfat {
+            u.replace('-', "")
+        } else {
+            u.to_owned()
+        };
+        cmd = cmd.args([uuid_flag.to_owned(), u]);
+    }
+    if let Some(l) = label {
+        cmd = cmd.args([label_flag, l]);
+    }
+    Ok(cmd.arg(node))
 }
 
 /// Remove every signature from a partition tabula is about to format, so

@@ -4,6 +4,9 @@
 //! (disk_vm.rs); here the container is formatted but not opened (`--no-open`).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+use support::have;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,19 +16,6 @@ const PASS: &str = "correct horse battery staple 7";
 
 fn spec_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
-}
-
-fn have(program: &str) -> bool {
-    tabula_run_find(program)
-}
-
-fn tabula_run_find(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join(program).is_file())
-            || ["/usr/sbin", "/sbin"]
-                .iter()
-                .any(|d| Path::new(d).join(program).is_file())
-    })
 }
 
 /// Root and the tools, or a SKIP line.
@@ -90,29 +80,10 @@ impl Work {
         self.p("disk.img")
     }
     fn loops(&self) -> Vec<String> {
-        let out = Command::new("losetup")
-            .args(["--noheadings", "--output", "NAME", "-j"])
-            .arg(self.img())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect()
+        support::loops_of(&self.img())
     }
-    /// The loop devices still attached after up to 10 s: `losetup -d` on a
-    /// device another process holds open for a moment (a parallel test's
-    /// `losetup -j`) detaches it only when that holder lets go.
     fn loops_settled(&self) -> Vec<String> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let l = self.loops();
-            if l.is_empty() || std::time::Instant::now() > deadline {
-                return l;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        support::loops_settled(&self.img())
     }
     fn tabula(&self) -> Bin {
         let mut c = Bin::cargo_bin("tabula").unwrap();
@@ -152,10 +123,7 @@ impl Work {
 
 impl Drop for Work {
     fn drop(&mut self) {
-        for l in self.loops() {
-            let _ = Command::new("partx").args(["-d", &l]).output();
-            let _ = Command::new("losetup").args(["-d", &l]).output();
-        }
+        support::detach_all(&self.img());
     }
 }
 

@@ -63,39 +63,16 @@ impl Work {
     fn img(&self) -> PathBuf {
         self.p("disk.img")
     }
-    /// Whether the image is detached within a few seconds: `losetup -d`
-    /// on a device someone else has open for a moment (the other test's
-    /// `losetup -j` or probing) detaches when it is closed (autoclear).
+    /// Whether the image is detached within a few seconds (see
+    /// [`support::loops_settled`]).
     fn detached(&self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.loops().is_empty() {
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        true
-    }
-    fn loops(&self) -> Vec<String> {
-        let out = Command::new("losetup")
-            .args(["--noheadings", "--output", "NAME", "-j"])
-            .arg(self.img())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect()
+        support::loops_settled(&self.img()).is_empty()
     }
 }
 
 impl Drop for Work {
     fn drop(&mut self) {
-        for l in self.loops() {
-            let _ = Command::new("partx").args(["-d", &l]).output();
-            let _ = Command::new("losetup").args(["-d", &l]).output();
-        }
+        support::detach_all(&self.img());
     }
 }
 

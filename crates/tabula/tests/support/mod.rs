@@ -66,3 +66,40 @@ pub fn run_fixture(script: &str, out: &Path) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The loop devices attached to `img` now (`losetup -j`).
+pub fn loops_of(img: &Path) -> Vec<String> {
+    let out = Command::new("losetup")
+        .args(["--noheadings", "--output", "NAME", "-j"])
+        .arg(img)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The loop devices still attached to `img` after up to 10 s: `losetup -d`
+/// on a device another process holds open for a moment (a parallel test's
+/// `losetup -j`) detaches it only when that holder lets go.
+pub fn loops_settled(img: &Path) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let l = loops_of(img);
+        if l.is_empty() || std::time::Instant::now() > deadline {
+            return l;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Detach every loop device of `img`, by name: `partx -d` first, since
+/// `losetup -d` leaves the partition nodes behind on this kernel.
+pub fn detach_all(img: &Path) {
+    for l in loops_of(img) {
+        let _ = Command::new("partx").args(["-d", &l]).output();
+        let _ = Command::new("losetup").args(["-d", &l]).output();
+    }
+}
