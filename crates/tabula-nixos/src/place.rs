@@ -511,26 +511,20 @@ fn push_table(aot: &mut ArrayOfTables, change: &SpecChange) {
     aot.push(t);
 }
 
-/// Replace `path` with `bytes`: a temp file beside it, fsync, rename. The
-/// file keeps its permissions; a reader sees the old or the new file, never
-/// half of one.
+/// Replace `path` with `bytes` through [`tabula_run::atomic::write_atomic`]:
+/// a temp file beside the file, fsync, rename. A symbolic link is written
+/// through (its target is replaced, the link stays); the file keeps its
+/// owner, group and mode; a reader sees the old or the new file, never half
+/// of one. The caller holds the lock ([`tabula_run::atomic::Lock`]) around
+/// its read-modify-write.
 ///
 /// # Errors
-/// The I/O error of the step that failed (the original file is then intact).
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file().set_permissions(meta.permissions())?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+/// The step that failed, naming the file (the original file is then intact).
+pub fn write_atomic(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), tabula_run::atomic::AtomicError> {
+    tabula_run::atomic::write_atomic(path, bytes, 0o644)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! - when `TABULA_ARGV_LOG` names a file, appends every argv to it as one JSON
 //!   line. Tests use it to prove that no secret ever reaches a command line.
 
+pub mod atomic;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -507,6 +507,21 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool, b
             .into())
         }
     };
+    // A symlinked host.toml is edited where it lives (the link stays a
+    // link), and the read-modify-write runs under a lock beside that file:
+    // concurrent `place --apply` runs queue, and none loses another's edit.
+    let target = tabula_run::atomic::final_target(&path)?;
+    let _lock = tabula_run::atomic::Lock::acquire(
+        &tabula_run::atomic::lock_path_for(&target),
+        tabula_run::atomic::LOCK_TIMEOUT,
+        &mut |lock| {
+            eprintln!(
+                "waiting for another tabula editing {} (lock {})",
+                target.display(),
+                lock.display()
+            );
+        },
+    )?;
     let loaded = ctx.load()?;
     let applied = place::apply(&loaded.text, &p.change)
         .with_context(|| format!("editing {}", path.display()))?;
@@ -539,8 +554,8 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool, b
         ))
         .into());
     }
-    place::write_atomic(&path, applied.text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
+    place::write_atomic(&target, applied.text.as_bytes())
+        .with_context(|| format!("writing {}", target.display()))?;
     Ok((path, true, applied.enabled))
 }
 

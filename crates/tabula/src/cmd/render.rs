@@ -1,10 +1,12 @@
 //! # `render` and `docs`: the flake and the host's documentation
 //!
 //! Both are pure rendering ([`tabula_render::render_flake`],
-//! [`tabula_docs::render`]) followed by one atomic write
-//! ([`tabula_render::write_files`]): nothing is written when the spec has
-//! check errors or a value cannot be rendered, unchanged files keep their
-//! mtime, and `hosts/<name>/custom.nix` is created once and never
+//! [`tabula_docs::render`]) followed by one atomic write of the whole set
+//! ([`tabula_render::write::write_files_with`]: under a lock on the output
+//! directory, every file staged before any is renamed into place, stale
+//! temporary files of killed writers removed): nothing is written when the
+//! spec has check errors or a value cannot be rendered, unchanged files keep
+//! their mtime, and `hosts/<name>/custom.nix` is created once and never
 //! overwritten.
 
 use std::fmt::Write as _;
@@ -97,7 +99,7 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // The spec travels with the flake: on the installed machine
     // /etc/nixos/host.toml is what every tabula command reads.
     files.push(OutFile::generated("host.toml", loaded.text.clone()));
-    let report = tabula_render::write_files(&a.out, &files)
+    let report = write(&a.out, &files, ctx)
         .with_context(|| format!("writing the flake into {}", a.out.display()))?;
     print_report(ctx, &a.out, spec, &counts, &report)?;
     Ok(exit::OK)
@@ -109,10 +111,39 @@ pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     print_warnings(ctx, &found);
     let spec = loaded.spec;
     let files = doc_files(&spec);
-    let report = tabula_render::write_files(&a.out, &files)
+    let report = write(&a.out, &files, ctx)
         .with_context(|| format!("writing the docs into {}", a.out.display()))?;
     print_report(ctx, &a.out, &spec, &count(&found), &report)?;
     Ok(exit::OK)
+}
+
+/// Write as one unit; a second tabula writing into the same directory is
+/// waited for (up to a minute), and the user is told why nothing happens.
+fn write(
+    out: &Path,
+    files: &[OutFile],
+    ctx: &Ctx,
+) -> Result<WriteReport, tabula_render::WriteError> {
+    let json = ctx.json;
+    let report = tabula_render::write::write_files_with(
+        out,
+        files,
+        tabula_run::atomic::LOCK_TIMEOUT,
+        &mut |lock| {
+            eprintln!(
+                "waiting for another tabula writing into {} (lock {}, up to {}s)",
+                out.display(),
+                lock.display(),
+                tabula_run::atomic::LOCK_TIMEOUT.as_secs()
+            );
+        },
+    )?;
+    if !json {
+        for p in &report.stale_removed {
+            eprintln!("removed {} (left by a tabula that was killed)", p.display());
+        }
+    }
+    Ok(report)
 }
 
 /// The check's warnings, one line each, before anything is written.

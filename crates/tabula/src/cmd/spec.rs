@@ -164,18 +164,60 @@ fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    if a.path.exists() && !a.force {
-        return Err(exit::Refused(format!(
-            "{} exists; pass --force to overwrite it",
-            a.path.display()
-        ))
-        .into());
+    let path = &a.path;
+    // Never follow a link: `init --force LINK` would overwrite whatever the
+    // link names, and `init DANGLING` would create its target.
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if m.file_type().is_symlink() {
+            let to = std::fs::read_link(path)
+                .map(|t| format!(" (to {})", t.display()))
+                .unwrap_or_default();
+            return Err(exit::Refused(format!(
+                "{} is a symbolic link{to}; init never writes through a link, with or without --force\n  hint: give the file itself (`tabula init TARGET`), or remove the link first",
+                path.display()
+            ))
+            .into());
+        }
+        if !a.force {
+            return Err(exit::Refused(format!(
+                "{} exists; pass --force to overwrite it",
+                path.display()
+            ))
+            .into());
+        }
     }
     let text = tabula_spec::embedded::DEFAULT_HOST.toml;
-    std::fs::write(&a.path, text).with_context(|| format!("writing {}", a.path.display()))?;
+    if a.force {
+        // Stage and rename: a rename replaces the directory entry itself, so
+        // a link put there meanwhile is replaced, never written through.
+        tabula_run::atomic::stage(
+            path,
+            text.as_bytes(),
+            tabula_run::atomic::Meta::KeepOr { mode: 0o644 },
+        )
+        .and_then(tabula_run::atomic::Staged::commit)
+        .with_context(|| format!("writing {}", path.display()))?;
+    } else {
+        // O_EXCL: fails on anything there, a dangling link included.
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => anyhow::Error::from(exit::Refused(format!(
+                    "{} appeared while writing it; pass --force to overwrite a file",
+                    path.display()
+                ))),
+                _ => anyhow::Error::new(e).context(format!("writing {}", path.display())),
+            })?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     eprintln!(
         "wrote {} (the embedded host `{}`)",
-        a.path.display(),
+        path.display(),
         tabula_spec::embedded::DEFAULT_HOST.name
     );
     Ok(exit::OK)
