@@ -246,3 +246,99 @@ fn a_runtime_that_is_off_is_switched_on_and_said_so() {
         .code(2)
         .stderr(predicate::str::contains("microVM name"));
 }
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+#[test]
+fn apply_through_a_symlink_updates_the_target_and_keeps_owner_and_mode() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    if !is_root() {
+        eprintln!("SKIP apply_through_a_symlink...: chown to uid 1000 needs root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let real = d.path().join("dotfiles");
+    std::fs::create_dir(&real).unwrap();
+    let target = real.join("host.toml");
+    std::fs::write(&target, HOST).unwrap();
+    std::os::unix::fs::chown(&target, Some(1000), Some(1001)).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let work = d.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let link = work.join("host.toml");
+    std::os::unix::fs::symlink("../dotfiles/host.toml", &link).unwrap();
+
+    tabula(&work)
+        .args(["place", "ripgrep", "--kind", "cli", "--apply"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("written to"));
+
+    let lm = std::fs::symlink_metadata(&link).unwrap();
+    assert!(lm.file_type().is_symlink(), "the link was replaced by a file");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        std::path::Path::new("../dotfiles/host.toml")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        HOST.replacen("\"tomb\"]", "\"tomb\", \"ripgrep\"]", 1),
+        "the link's target was not updated"
+    );
+    let m = std::fs::metadata(&target).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1000, 1001), "owner changed");
+    assert_eq!(m.mode() & 0o7777, 0o640, "mode changed");
+    // No temporary file is left beside the target or the link.
+    for dir in [&real, &work] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(!name.ends_with(".tmp"), "{name} left in {}", dir.display());
+        }
+    }
+}
+
+#[test]
+fn ten_concurrent_applies_lose_no_edit() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("host.toml");
+    std::fs::write(&file, HOST).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("tabula");
+    let names: Vec<String> = (0..10).map(|i| format!("pkg-concurrent-{i}")).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| {
+            Command::new(&bin)
+                .current_dir(d.path())
+                .env_remove("TABULA_SPEC")
+                .env("NO_COLOR", "1")
+                .args(["place", n, "--kind", "cli", "--apply"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("written to"));
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lost: Vec<&String> = names
+        .iter()
+        .filter(|n| !text.contains(&format!("\"{n}\"")))
+        .collect();
+    assert!(lost.is_empty(), "edits lost: {lost:?}\n{text}");
+    // Still a valid spec.
+    tabula(d.path()).arg("check").assert().success();
+}
