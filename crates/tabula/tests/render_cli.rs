@@ -246,3 +246,182 @@ fn help_has_examples() {
         "{text}"
     );
 }
+
+// --- writing as one unit -----------------------------------------------------
+
+/// Every file under `root` with its content, the lock file left out.
+fn contents(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                if rel != ".tabula.lock" {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn temps(m: &BTreeMap<String, Vec<u8>>) -> Vec<&String> {
+    m.keys().filter(|k| k.ends_with(".tmp")).collect()
+}
+
+/// Spec A (the embedded host) and spec B (one firewall port more: the
+/// spec, security.nix and a doc differ) in `dir`, and a solo render of each.
+fn two_specs(dir: &Path) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, Vec<u8>>) {
+    std::fs::write(dir.join("a.toml"), EMBEDDED).unwrap();
+    let b = EMBEDDED.replace("allowed_tcp_ports = []", "allowed_tcp_ports = [22]");
+    assert_ne!(b, EMBEDDED);
+    std::fs::write(dir.join("b.toml"), b).unwrap();
+    for s in ["a", "b"] {
+        tabula(dir)
+            .args(["--spec", &format!("{s}.toml"), "render", "--out"])
+            .arg(format!("solo-{s}"))
+            .assert()
+            .success();
+    }
+    let a = contents(&dir.join("solo-a"));
+    let b = contents(&dir.join("solo-b"));
+    assert_ne!(a, b);
+    (a, b)
+}
+
+fn render_cmd(dir: &Path, spec: &str, out: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("tabula"));
+    c.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TABULA_SPEC")
+        .args(["--spec", spec, "render", "--out", out])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+#[test]
+fn stale_temp_files_of_dead_writers_are_removed_and_never_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let host = out.join(HOST);
+    std::fs::create_dir_all(&host).unwrap();
+    // What kill -9 leaves: PID 99999999 is above any pid_max.
+    for stale in [
+        out.join(".flake.nix.tabula-99999999.tmp"),
+        out.join(".host.toml.tabula-99999999-3.tmp"),
+        host.join(".default.nix.tabula-99999999.tmp"),
+    ] {
+        std::fs::write(stale, "half a file").unwrap();
+    }
+    let out_cmd = tabula(dir.path())
+        .args(["render", "--out", "out"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out_cmd.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out_cmd.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out_cmd.stderr);
+    assert!(stderr.contains("left by a tabula that was killed"), "{stderr}");
+    let left = contents(&out);
+    assert!(temps(&left).is_empty(), "{:?}", temps(&left));
+}
+
+/// A tiny deterministic generator (no dependency): the seed is printed so a
+/// failure can be replayed.
+fn lcg(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *state >> 33
+}
+
+#[test]
+fn kill_9_during_render_leaves_each_file_old_or_new_and_no_temp_after_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_specs(dir.path());
+    assert!(render_cmd(dir.path(), "a.toml", "out")
+        .status()
+        .unwrap()
+        .success());
+    let out = dir.path().join("out");
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut killed_with_temps = 0;
+    for round in 0..16 {
+        let spec = if round % 2 == 0 { "b.toml" } else { "a.toml" };
+        let mut child = render_cmd(dir.path(), spec, "out").spawn().unwrap();
+        let delay = lcg(&mut seed) % 200;
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let now = contents(&out);
+        for (path, bytes) in &now {
+            if path.ends_with(".tmp") {
+                continue;
+            }
+            assert!(
+                a.get(path) == Some(bytes) || b.get(path) == Some(bytes),
+                "round {round} (kill after {delay} ms): {path} is neither spec's"
+            );
+        }
+        for path in a.keys() {
+            assert!(now.contains_key(path), "round {round}: {path} vanished");
+        }
+        if !temps(&now).is_empty() {
+            killed_with_temps += 1;
+        }
+    }
+    eprintln!("{killed_with_temps} of 16 kills left temporary files");
+    let done = render_cmd(dir.path(), "a.toml", "out").output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let now = contents(&out);
+    assert!(temps(&now).is_empty(), "{:?}", temps(&now));
+    assert_eq!(now, a, "after a full render the directory is spec A's");
+}
+
+#[test]
+fn concurrent_renders_of_two_specs_leave_exactly_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_specs(dir.path());
+    for round in 0..6 {
+        let out = format!("out{round}");
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                let spec = if i % 2 == 0 { "a.toml" } else { "b.toml" };
+                render_cmd(dir.path(), spec, &out).spawn().unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let now = contents(&dir.path().join(&out));
+        assert!(
+            now == a || now == b,
+            "round {round}: the directory mixes the two specs: {:?}",
+            now.iter()
+                .map(|(p, c)| (
+                    p,
+                    if a.get(p) == Some(c) { "A" } else { "" },
+                    if b.get(p) == Some(c) { "B" } else { "" }
+                ))
+                .filter(|(_, x, y)| x.is_empty() || y.is_empty())
+                .collect::<Vec<_>>()
+        );
+    }
+}
