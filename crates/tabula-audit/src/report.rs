@@ -48,6 +48,11 @@ pub struct Group {
     /// For a files group: the lost files' names (lossy when not UTF-8).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// When a name in `files` is not UTF-8: one entry per name of `files`,
+    /// in the same order, holding the exact bytes of that file's whole path
+    /// in hex (as `path_hex` does for the group), or null for a UTF-8 name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files_path_hex: Option<Vec<Option<String>>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub files_truncated: bool,
     #[serde(skip)]
@@ -62,8 +67,14 @@ fn is_zero(v: &u64) -> bool {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProblemOut {
+    /// The path, lossily decoded when not UTF-8.
     pub path: String,
+    /// The exact bytes of the path, in hex, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     pub message: String,
+    #[serde(skip)]
+    raw_path: Vec<u8>,
 }
 
 /// The outcome of an audit.
@@ -103,7 +114,9 @@ impl Report {
             .into_iter()
             .map(|p| ProblemOut {
                 path: String::from_utf8_lossy(&p.path).into_owned(),
+                path_hex: hex_unless_utf8(&p.path),
                 message: p.message,
+                raw_path: p.path,
             })
             .collect();
         problems.sort_by(|a, b| a.path.cmp(&b.path));
@@ -137,9 +150,19 @@ impl Report {
             MountSource::Spec => "mounts from the spec",
             MountSource::System => "mounts from /proc/self/mountinfo",
         };
-        let _ = writeln!(s, "tabula audit of {} at {} ({from})", self.base, self.root);
+        let _ = writeln!(
+            s,
+            "tabula audit of {} at {} ({from})",
+            escape_str(&self.base),
+            escape_str(&self.root)
+        );
         if let Some(r) = &self.root_kept {
-            let _ = writeln!(s, "nothing to audit: {} ({})", r.path, r.reason);
+            let _ = writeln!(
+                s,
+                "nothing to audit: {} ({})",
+                escape_str(&r.path),
+                escape_str(&r.reason)
+            );
             return s;
         }
         let t = &self.totals;
@@ -170,20 +193,22 @@ impl Report {
                 .as_deref()
                 .map(|n| n.get(..16).unwrap_or(n).replace('T', " "))
                 .unwrap_or_default();
+            // Every name escaped: one group is one line, whatever its names hold.
+            let path = escape(&g.raw_path);
             let place = match g.kind {
-                GroupKind::Tree => format!("{}/  (whole tree, {} dirs)", g.path, g.dirs),
+                GroupKind::Tree => format!("{path}/  (whole tree, {} dirs)", g.dirs),
                 GroupKind::Files => {
                     let mut names = g
-                        .files
+                        .raw_names
                         .iter()
                         .take(4)
-                        .cloned()
+                        .map(|n| escape(n))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    if g.files.len() > 4 || g.files_truncated {
+                    if g.raw_names.len() > 4 || g.files_truncated {
                         names.push_str(", ...");
                     }
-                    format!("{}/: {names}", g.path.trim_end_matches('/'))
+                    format!("{}/: {names}", path.trim_end_matches('/'))
                 }
             };
             let _ = writeln!(
@@ -223,11 +248,74 @@ impl Report {
                 plural(self.problems.len() as u64 + self.problems_dropped)
             );
             for p in self.problems.iter().take(limit.max(20)) {
-                let _ = writeln!(s, "  {}: {}", p.path, p.message);
+                let _ = writeln!(s, "  {}: {}", escape(&p.raw_path), escape_str(&p.message));
             }
         }
         s
     }
+}
+
+/// `bytes` as one line of text: each character that would break or disguise
+/// a line (control characters, line and paragraph separators, Unicode format
+/// characters such as bidi overrides and zero-width ones) and the backslash
+/// are written in the form of Rust's `char::escape_debug` (`\n`, `\t`,
+/// `\u{1b}`, `\\`, `\u{202e}`); quotes and every other character are
+/// left as they are; each byte that is not UTF-8 is `\xNN`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(&escape_str(chunk.valid()));
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+/// [`escape`] for text that is already UTF-8.
+pub fn escape_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if needs_escape(c) {
+            // The forms of `char::escape_debug`, spelled out so that every
+            // character chosen here is escaped (escape_debug leaves some
+            // format characters as they are).
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\0' => out.push_str("\\0"),
+                c => {
+                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c == '\\'
+        || c.is_control()
+        || matches!(c,
+            '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}')
+}
+
+/// The bytes in hex when they are not UTF-8 (what JSON gives as `path_hex`).
+fn hex_unless_utf8(bytes: &[u8]) -> Option<String> {
+    std::str::from_utf8(bytes)
+        .is_err()
+        .then(|| bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn plural(n: u64) -> &'static str {
@@ -251,9 +339,26 @@ impl Group {
 
     fn from_raw(g: RawGroup) -> Group {
         let path = String::from_utf8_lossy(&g.path).into_owned();
-        let path_hex = std::str::from_utf8(&g.path)
-            .is_err()
-            .then(|| g.path.iter().map(|b| format!("{b:02x}")).collect());
+        let path_hex = hex_unless_utf8(&g.path);
+        let files_path_hex = g
+            .names
+            .iter()
+            .any(|n| std::str::from_utf8(n).is_err())
+            .then(|| {
+                g.names
+                    .iter()
+                    .map(|n| {
+                        std::str::from_utf8(n).is_err().then(|| {
+                            let mut full = g.path.clone();
+                            if !full.ends_with(b"/") {
+                                full.push(b'/');
+                            }
+                            full.extend_from_slice(n);
+                            full.iter().map(|b| format!("{b:02x}")).collect()
+                        })
+                    })
+                    .collect()
+            });
         Group {
             path,
             path_hex,
@@ -268,6 +373,7 @@ impl Group {
                 .iter()
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .collect(),
+            files_path_hex,
             files_truncated: g.truncated,
             raw_path: g.path,
             raw_names: g.names,
@@ -414,14 +520,16 @@ impl Suggestion {
         for (p, why) in &self.unpersistable {
             let _ = writeln!(
                 s,
-                "# cannot be named by an entry: {} ({why})",
-                p.escape_debug()
+                "# cannot be named by an entry: {} ({})",
+                escape_str(p),
+                escape_str(why)
             );
         }
         for p in &self.incomplete {
             let _ = writeln!(
                 s,
-                "# {p}: only the first files are listed; audit again after adding these"
+                "# {}: only the first files are listed; audit again after adding these",
+                escape_str(p)
             );
         }
         s
@@ -480,6 +588,20 @@ mod tests {
     fn bytes_are_human() {
         assert_eq!(human_bytes(12), "12 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn names_are_escaped_to_one_line() {
+        assert_eq!(escape(b"plain name-\xc3\xa9.txt"), "plain name-\u{e9}.txt");
+        assert_eq!(escape(b"a\nb\tc\rd\0"), r"a\nb\tc\rd\0");
+        assert_eq!(escape(b"\x1b[31mred\x7f"), r"\u{1b}[31mred\u{7f}");
+        assert_eq!(escape(b"back\\slash 'q' \"q\""), r#"back\\slash 'q' "q""#);
+        assert_eq!(escape(b"bad\xff\xfe!"), r"bad\xff\xfe!");
+        // Bidi override, line separator, zero width space, C1 CSI.
+        assert_eq!(
+            escape_str("x\u{202e}y\u{2028}z\u{200b}\u{9b}"),
+            r"x\u{202e}y\u{2028}z\u{200b}\u{9b}"
+        );
     }
 
     #[test]

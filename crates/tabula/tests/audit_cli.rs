@@ -310,3 +310,91 @@ echo $? > "$D/system.rc"
         "1"
     );
 }
+
+/// Files named with a newline, a tab, a terminal escape and bytes that are
+/// not UTF-8: each group stays one line of text (names escaped), and JSON
+/// keeps every name's exact bytes.
+#[test]
+fn hostile_file_names_stay_on_their_line_and_keep_their_bytes() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = spec_file(tmp.path());
+    let root = tmp.path().join("root");
+    put(&root, "etc/machine-id", "id");
+    let etc = root.join("etc");
+    for name in [&b"a\nb"[..], b"t\tab", b"\x1b[31mred", b"bad\xff\xfename"] {
+        std::fs::write(etc.join(std::ffi::OsStr::from_bytes(name)), "x").unwrap();
+    }
+    // A whole lost tree beside the kept machine-id: a tree group of its own.
+    let evil = etc.join("evil\ndir");
+    std::fs::create_dir_all(&evil).unwrap();
+    std::fs::write(evil.join("f"), "xy").unwrap();
+
+    let out = tabula()
+        .arg("--spec")
+        .arg(&spec)
+        .args(["audit", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\x1b') && !text.contains('\t'), "{text:?}");
+    let etc_lines: Vec<&str> = text.lines().filter(|l| l.contains("/etc/:")).collect();
+    assert_eq!(etc_lines.len(), 1, "{text}");
+    let line = etc_lines[0];
+    for escaped in [r"a\nb", r"t\tab", r"\u{1b}[31mred", r"bad\xff\xfename"] {
+        assert!(line.contains(escaped), "{escaped} not in {line:?}\n{text}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains(r"/etc/evil\ndir/  (whole tree")),
+        "{text}"
+    );
+    // Every line is a line of the report, none a piece of a name.
+    for l in text.lines() {
+        assert!(
+            !(l.starts_with('b') || l.starts_with("dir") || l.starts_with("ab")),
+            "a name split the line: {l:?}\n{text}"
+        );
+    }
+
+    let (code, v) = audit_json(&spec, &root, &[]);
+    assert_eq!(code, 1);
+    let g = group(&v, "/etc");
+    let files = g["files"].as_array().unwrap();
+    let hexes = g["files_path_hex"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{g:#}"));
+    assert_eq!(files.len(), hexes.len());
+    for (f, h) in files.iter().zip(hexes) {
+        let f = f.as_str().unwrap();
+        if f.starts_with("bad") {
+            // "/etc/bad\xff\xfename"
+            assert_eq!(h, "2f6574632f626164fffe6e616d65");
+        } else {
+            assert!(h.is_null(), "{f:?}: {h}");
+        }
+    }
+    assert!(files.iter().any(|f| f == "a\nb"), "{g:#}");
+    // A group of UTF-8 names has no files_path_hex.
+    std::fs::remove_file(etc.join(std::ffi::OsStr::from_bytes(b"bad\xff\xfename"))).unwrap();
+    let (_, v) = audit_json(&spec, &root, &[]);
+    assert!(group(&v, "/etc").get("files_path_hex").is_none());
+
+    // --suggest: what no entry can name is a one-line comment.
+    let out = tabula()
+        .arg("--spec")
+        .arg(&spec)
+        .args(["audit", "--suggest", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let toml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        toml.lines()
+            .any(|l| l.starts_with("# cannot be named by an entry: /etc/evil\\ndir")),
+        "{toml}"
+    );
+    assert!(!toml.contains('\x1b') && !toml.contains('\t'), "{toml:?}");
+}

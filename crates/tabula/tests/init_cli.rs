@@ -23,14 +23,10 @@ fn init_force_onto_a_symlink_is_refused_and_the_target_untouched() {
     std::fs::write(&victim, "keep me\n").unwrap();
     std::os::unix::fs::symlink(&victim, d.path().join("host.toml")).unwrap();
     for args in [&["init", "--force"][..], &["init"][..]] {
-        tabula(d.path())
-            .args(args)
-            .assert()
-            .code(3)
-            .stderr(
-                predicate::str::contains("host.toml is a symbolic link")
-                    .and(predicate::str::contains("hint:")),
-            );
+        tabula(d.path()).args(args).assert().code(3).stderr(
+            predicate::str::contains("host.toml is a symbolic link")
+                .and(predicate::str::contains("hint:")),
+        );
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
         assert!(std::fs::symlink_metadata(d.path().join("host.toml"))
             .unwrap()

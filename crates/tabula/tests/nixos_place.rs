@@ -280,7 +280,10 @@ fn apply_through_a_symlink_updates_the_target_and_keeps_owner_and_mode() {
         .stdout(predicate::str::contains("written to"));
 
     let lm = std::fs::symlink_metadata(&link).unwrap();
-    assert!(lm.file_type().is_symlink(), "the link was replaced by a file");
+    assert!(
+        lm.file_type().is_symlink(),
+        "the link was replaced by a file"
+    );
     assert_eq!(
         std::fs::read_link(&link).unwrap(),
         std::path::Path::new("../dotfiles/host.toml")

@@ -329,7 +329,10 @@ fn stale_temp_files_of_dead_writers_are_removed_and_never_block() {
         String::from_utf8_lossy(&out_cmd.stderr)
     );
     let stderr = String::from_utf8_lossy(&out_cmd.stderr);
-    assert!(stderr.contains("left by a tabula that was killed"), "{stderr}");
+    assert!(
+        stderr.contains("left by a tabula that was killed"),
+        "{stderr}"
+    );
     let left = contents(&out);
     assert!(temps(&left).is_empty(), "{:?}", temps(&left));
 }
