@@ -309,6 +309,8 @@ pub fn sync_dir(dir: &Path) -> Result<(), AtomicError> {
 /// [`AtomicError::Io`] of the step that failed (the old file is then intact).
 pub fn write_atomic(target: &Path, bytes: &[u8], mode: u32) -> Result<(), AtomicError> {
     let target = final_target(target)?;
+    // What a killed earlier write of this file left (dead PIDs only).
+    remove_stale_temps_of(&target)?;
     stage(&target, bytes, Meta::KeepOr { mode })?.commit()
 }
 
@@ -351,6 +353,22 @@ fn alive(pid: u32) -> bool {
 /// # Errors
 /// [`AtomicError::Io`] when `dir` cannot be listed or a file not removed.
 pub fn remove_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, AtomicError> {
+    remove_stale(dir, "")
+}
+
+/// [`remove_stale_temps`] for the temporary files of one file only.
+///
+/// # Errors
+/// As [`remove_stale_temps`].
+pub fn remove_stale_temps_of(target: &Path) -> Result<Vec<PathBuf>, AtomicError> {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    remove_stale(dir_of(target), &format!(".{name}{TMP_MARK}"))
+}
+
+fn remove_stale(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, AtomicError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -361,7 +379,11 @@ pub fn remove_stale_temps(dir: &Path) -> Result<Vec<PathBuf>, AtomicError> {
     for entry in entries {
         let entry = entry.map_err(io_err("listing", dir))?;
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(temp_pid) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.starts_with(prefix))
+            .and_then(temp_pid)
+        else {
             continue;
         };
         if pid != me && alive(pid) {
@@ -405,13 +427,38 @@ mod tests {
             fs::write(dir.path().join(format!(".f.tabula-{me}-{n}.tmp")), "old").unwrap();
         }
         fs::write(dir.path().join(".f.tabula-99999999.tmp"), "old").unwrap();
+        fs::write(dir.path().join(".g.tabula-99999999.tmp"), "old").unwrap();
         let target = dir.path().join("f");
         write_atomic(&target, b"new", 0o644).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new");
+        // write_atomic removed f's own stale temps, not g's.
+        let mut left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".g.tabula-99999999.tmp", "f"]);
         let removed = remove_stale_temps(dir.path()).unwrap();
-        assert_eq!(removed.len(), 5, "{removed:?}");
+        assert_eq!(removed.len(), 1, "{removed:?}");
         let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1);
+    }
+
+    #[test]
+    fn an_existing_temp_name_is_skipped_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let next = COUNTER.load(Ordering::Relaxed);
+        for n in next..next + 8 {
+            fs::write(dir.path().join(format!(".h.tabula-{me}-{n}.tmp")), "x").unwrap();
+        }
+        let target = dir.path().join("h");
+        stage(&target, b"new", Meta::Fresh { mode: 0o600 })
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert_eq!(fs::metadata(&target).unwrap().mode() & 0o777, 0o600);
     }
 
     #[test]
