@@ -355,16 +355,30 @@ fn kill_9_during_render_leaves_each_file_old_or_new_and_no_temp_after_the_next()
         .unwrap()
         .success());
     let out = dir.path().join("out");
+    // Kill anywhere from the start to a bit past a whole render's time.
+    let t = std::time::Instant::now();
+    assert!(render_cmd(dir.path(), "b.toml", "timing")
+        .status()
+        .unwrap()
+        .success());
+    let span = (t.elapsed().as_millis() as u64 * 6 / 5).max(20);
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    eprintln!("seed {seed}");
+    eprintln!("seed {seed}, kills within {span} ms");
     let mut killed_with_temps = 0;
-    for round in 0..16 {
+    let mut rounds = 0;
+    // At least 16 kills, and on until one landed while files were staged
+    // (temporary files left), up to 64.
+    for round in 0..64 {
+        if round >= 16 && killed_with_temps > 0 {
+            break;
+        }
+        rounds += 1;
         let spec = if round % 2 == 0 { "b.toml" } else { "a.toml" };
         let mut child = render_cmd(dir.path(), spec, "out").spawn().unwrap();
-        let delay = lcg(&mut seed) % 200;
+        let delay = lcg(&mut seed) % span;
         std::thread::sleep(std::time::Duration::from_millis(delay));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
@@ -385,7 +399,7 @@ fn kill_9_during_render_leaves_each_file_old_or_new_and_no_temp_after_the_next()
             killed_with_temps += 1;
         }
     }
-    eprintln!("{killed_with_temps} of 16 kills left temporary files");
+    eprintln!("{killed_with_temps} of {rounds} kills left temporary files");
     let done = render_cmd(dir.path(), "a.toml", "out").output().unwrap();
     assert!(
         done.status.success(),
