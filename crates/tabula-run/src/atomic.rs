@@ -239,11 +239,18 @@ pub fn stage(target: &Path, bytes: &[u8], meta: Meta) -> Result<Staged, AtomicEr
         if std::os::unix::fs::fchown(&file, Some(m.uid()), Some(m.gid())).is_err() {
             // Not root: the group may still be ours to give.
             let _ = std::os::unix::fs::fchown(&file, None, Some(m.gid()));
-            tracing::warn!(
-                "cannot give the new {} its owner {} back (not root): it is now owned by this user",
-                target.display(),
-                m.uid()
-            );
+            if let Ok(now) = file.metadata() {
+                if (now.uid(), now.gid()) != (m.uid(), m.gid()) {
+                    tracing::warn!(
+                        "{} was owned by {}:{}; the new file is {}:{} (only root can give it back)",
+                        target.display(),
+                        m.uid(),
+                        m.gid(),
+                        now.uid(),
+                        now.gid()
+                    );
+                }
+            }
         }
     }
     file.set_permissions(fs::Permissions::from_mode(mode))
