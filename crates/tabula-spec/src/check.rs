@@ -298,6 +298,11 @@ pub const RULES: &[Rule] = &[
         "a package, image, app id or VM name cannot be written where it goes",
     ),
     rule(
+        "name-duplicate",
+        Severity::Error,
+        "a name that becomes a Nix attribute or a file (user, container, microVM) is given twice",
+    ),
+    rule(
         "rootless-podman-storage",
         Severity::Info,
         "rootless Podman keeps images in each user's home, not /var/lib/containers",
@@ -425,6 +430,21 @@ impl Checker<'_> {
             line,
             column,
         });
+    }
+
+    /// A name that must be unique, given twice: the finding is at the
+    /// second, and names the place of the first.
+    fn duplicate(&mut self, at: KeyPath, first: KeyPath, what: &str, hint: &str) {
+        let place = match self.loaded.line_col(&first) {
+            Some((l, c)) => format!("{}:{l}:{c} ({first})", self.loaded.source_name),
+            None => first.to_string(),
+        };
+        self.add(
+            "name-duplicate",
+            at,
+            format!("{what} is already used at {place}"),
+            Some(hint.to_owned()),
+        );
     }
 
     fn release(&mut self, s: &HostSpec, today: Date) {
@@ -1244,8 +1264,17 @@ impl Checker<'_> {
                 }
             }
         }
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, u) in s.users.iter().enumerate() {
             let at = KeyPath::root().index("user", i);
+            if let Some(prev) = names.insert(u.name.as_str(), i) {
+                self.duplicate(
+                    at.key("name"),
+                    KeyPath::root().index("user", prev).key("name"),
+                    &format!("user name `{}`", u.name.escape_debug()),
+                    "each [[user]] becomes users.users.NAME: declare a user once",
+                );
+            }
             let ok_name = !u.name.is_empty()
                 && u.name.len() <= 32
                 && u.name.bytes().all(|b| {
@@ -1512,12 +1541,6 @@ impl Checker<'_> {
         };
         let spaced =
             |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control());
-        // distrobox assemble reads its ini with shell code: no quoting at all.
-        let ini_unsafe = |t: &str, brackets: bool| {
-            spaced(t)
-                || t.contains(['"', '\'', '\\', '$', '`', '#', ';', '='])
-                || (brackets && t.contains(['[', ']']))
-        };
         for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
             if !is_attr_path(pkg) {
                 self.add(
@@ -1528,18 +1551,45 @@ impl Checker<'_> {
                 );
             }
         }
+        // distrobox assemble sources each `key=value` line of its ini and
+        // evals the command it builds from them: every value is checked by
+        // its grammar, and only shell-inert characters get through.
         if let Some(d) = &s.containers.distrobox {
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, img) in d.images.iter().enumerate() {
-                if !plain(&img.name, b"-_.")
-                    || ini_unsafe(&img.image, true)
-                    || img.packages.iter().any(|p| ini_unsafe(p, false))
-                {
+                let iat = at.key("distrobox").index("images", i);
+                if !crate::landing::container_name(&img.name) {
                     self.add(
                         "container-invalid",
-                        at.key("distrobox").index("images", i),
-                        format!("distrobox image `{}` cannot be written to distrobox.ini", img.name.escape_debug()),
-                        Some("name: letters, digits and `-_.`; image and packages: no spaces, line breaks or shell characters (\" ' \\ $ ` # ; =)".into()),
+                        iat.key("name"),
+                        format!("distrobox container name `{}` is not a container name", img.name.escape_debug()),
+                        Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63), e.g. \"arch-dev\"".into()),
                     );
+                } else if let Some(prev) = names.insert(&img.name, i) {
+                    self.duplicate(
+                        iat.key("name"),
+                        at.key("distrobox").index("images", prev).key("name"),
+                        &format!("distrobox container name `{}`", img.name),
+                        "distrobox.ini has one section per container: give each a different name",
+                    );
+                }
+                if let Err(why) = crate::landing::image_reference(&img.image) {
+                    self.add(
+                        "container-invalid",
+                        iat.key("image"),
+                        format!("`{}` is not a container image reference: {why}", img.image.escape_debug()),
+                        Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"quay.io/toolbx/arch-toolbox:latest\"".into()),
+                    );
+                }
+                for (j, p) in img.packages.iter().enumerate() {
+                    if !crate::landing::package_name(p) {
+                        self.add(
+                            "container-invalid",
+                            iat.key("packages").index_only(j),
+                            format!("`{}` is not a package name", p.escape_debug()),
+                            Some("one package per element, its name only: letters, digits and `. _ + - : @` (no versions, spaces or shell characters)".into()),
+                        );
+                    }
                 }
             }
         }
@@ -1572,20 +1622,57 @@ impl Checker<'_> {
             }
         }
         if let Some(p) = &s.containers.podman {
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, c) in p.containers.iter().enumerate() {
-                if !plain(&c.name, b"-_.") || spaced(&c.image) || c.ports.iter().any(|p| spaced(p))
-                {
+                let cat = at.key("podman").index("containers", i);
+                if !crate::landing::container_name(&c.name) {
                     self.add(
                         "container-invalid",
-                        at.key("podman").index("containers", i),
-                        format!("Podman container `{}` needs a plain name, and an image and ports without spaces", c.name.escape_debug()),
-                        None,
+                        cat.key("name"),
+                        format!("Podman container name `{}` is not a container name", c.name.escape_debug()),
+                        Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63)".into()),
                     );
+                } else if let Some(prev) = names.insert(&c.name, i) {
+                    self.duplicate(
+                        cat.key("name"),
+                        at.key("podman").index("containers", prev).key("name"),
+                        &format!("Podman container name `{}`", c.name),
+                        "each name becomes virtualisation.oci-containers.containers.NAME and the unit podman-NAME.service: make them unique",
+                    );
+                }
+                if let Err(why) = crate::landing::image_reference(&c.image) {
+                    self.add(
+                        "container-invalid",
+                        cat.key("image"),
+                        format!("`{}` is not a container image reference: {why}", c.image.escape_debug()),
+                        Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"docker.io/library/nginx:1.27\"".into()),
+                    );
+                }
+                for (j, port) in c.ports.iter().enumerate() {
+                    if !crate::landing::port_mapping(port) {
+                        self.add(
+                            "container-invalid",
+                            cat.key("ports").index_only(j),
+                            format!("`{}` is not a port mapping", port.escape_debug()),
+                            Some("write [IP:]HOST:CONTAINER[/tcp|udp], e.g. \"8080:80\" or \"127.0.0.1:8080:80/tcp\"".into()),
+                        );
+                    }
                 }
             }
         }
         if let Some(m) = &s.containers.microvm {
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, vm) in m.vms.iter().enumerate() {
+                if plain(&vm.name, b"-_") {
+                    if let Some(prev) = names.insert(&vm.name, i) {
+                        self.duplicate(
+                            at.key("microvm").index("vms", i).key("name"),
+                            at.key("microvm").index("vms", prev).key("name"),
+                            &format!("microVM name `{}`", vm.name),
+                            "each name becomes microvm.vms.NAME: make them unique",
+                        );
+                    }
+                }
                 if !plain(&vm.name, b"-_") {
                     self.add(
                         "container-invalid",

@@ -13,6 +13,7 @@
 pub mod check;
 pub mod date;
 pub mod embedded;
+pub mod landing;
 pub mod locate;
 pub mod model;
 pub mod path;

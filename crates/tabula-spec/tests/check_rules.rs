@@ -265,3 +265,101 @@ fn findings_point_at_the_right_line() {
         + 1;
     assert_eq!(f.line, Some(line));
 }
+
+/// Every name that becomes a Nix attribute (or an ini section) is unique:
+/// the second is an error naming the place of the first (file:line).
+#[test]
+fn duplicate_names_are_errors_with_both_places() {
+    let cases = [
+        (
+            "[[user]]\nname = \"root\"\nhashed_password_file = \"/persist/secrets/root.passwd\"\n",
+            "[[user]]\nname = \"root\"\nhashed_password_file = \"/persist/secrets/root.passwd\"\n\n[[user]]\nname = \"root\"\nhashed_password_file = \"/persist/secrets/root.passwd\"\n",
+            "user[2].name",
+            "user[1].name",
+        ),
+        (
+            "containers = []",
+            "containers = [\n  { name = \"web\", image = \"docker.io/library/nginx:1.27\" },\n  { name = \"web\", image = \"docker.io/library/caddy:2\" },\n]",
+            "containers.podman.containers[1].name",
+            "containers.podman.containers[0].name",
+        ),
+        (
+            "vms = []",
+            "vms = [\n  { name = \"sandbox\" },\n  { name = \"sandbox\" },\n]",
+            "containers.microvm.vms[1].name",
+            "containers.microvm.vms[0].name",
+        ),
+        (
+            "{ name = \"fedora\"",
+            "{ name = \"arch\"",
+            "containers.distrobox.images[1].name",
+            "containers.distrobox.images[0].name",
+        ),
+    ];
+    for (from, to, at, first) in cases {
+        let fs = embedded_with(from, to);
+        let f = one(&fs, "name-duplicate");
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.at, at, "{f:#?}");
+        assert!(f.line.is_some(), "{f:#?}");
+        assert!(
+            f.message.contains("edited.toml:") && f.message.contains(first),
+            "the message names the first place: {}",
+            f.message
+        );
+        assert!(f.hint.is_some());
+    }
+}
+
+/// Distrobox, Podman values are checked by their grammar, each at its own
+/// field: image references (OCI), names, package names, port mappings.
+#[test]
+fn container_values_are_checked_by_their_grammar() {
+    let image = "image = \"quay.io/toolbx/arch-toolbox:latest\"";
+    for (to, at) in [
+        (
+            "image = \"quay.io/toolbx/arch-toolbox:latest&&{touch,/tmp/PWNED}\"",
+            "containers.distrobox.images[0].image",
+        ),
+        (
+            "image = \"quay.io/a:latest>/tmp/x\"",
+            "containers.distrobox.images[0].image",
+        ),
+        (
+            "image = \"Quay.io/Toolbx/arch\"",
+            "containers.distrobox.images[0].image",
+        ),
+        (
+            "image = \"quay.io/toolbx/arch-toolbox:latest\", packages = [\"git\", \"vim|sh\"]",
+            "containers.distrobox.images[0].packages[1]",
+        ),
+    ] {
+        let fs = embedded_with(image, to);
+        let f = one(&fs, "container-invalid");
+        assert_eq!(f.at, at, "{to}: {f:#?}");
+        assert!(f.hint.is_some());
+    }
+    for (to, at) in [
+        (
+            "containers = [{ name = \"web\", image = \"nginx;reboot\" }]",
+            "containers.podman.containers[0].image",
+        ),
+        (
+            "containers = [{ name = \"web\", image = \"nginx\", ports = [\"80:80:80:80\"] }]",
+            "containers.podman.containers[0].ports[0]",
+        ),
+        (
+            "containers = [{ name = \"-web\", image = \"nginx\" }]",
+            "containers.podman.containers[0].name",
+        ),
+    ] {
+        let fs = embedded_with("containers = []", to);
+        let f = one(&fs, "container-invalid");
+        assert_eq!(f.at, at, "{to}: {f:#?}");
+    }
+    let fs = embedded_with(
+        "containers = []",
+        "containers = [{ name = \"web\", image = \"docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", ports = [\"127.0.0.1:8080:80/tcp\"] }]",
+    );
+    assert!(find(&fs, "container-invalid").is_empty(), "{fs:#?}");
+}
