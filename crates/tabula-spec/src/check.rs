@@ -355,6 +355,7 @@ pub fn check_on(loaded: &Loaded, today: Date) -> Vec<Finding> {
         out: Vec::new(),
     };
     let s = &loaded.spec;
+    c.text(&loaded.text);
     c.release(s, today);
     c.host(s);
     c.partitions(s);
@@ -445,6 +446,65 @@ impl Checker<'_> {
             format!("{what} is already used at {place}"),
             Some(hint.to_owned()),
         );
+    }
+
+    /// Every string of the file (keys too) is text: no control character
+    /// (a line break included), no noncharacter (U+FFFE, U+FFFF, ...), no
+    /// U+2028/U+2029. No format tabula writes carries them all the same
+    /// way (Nix, `.desktop`, GRUB, fstab, XML).
+    fn text(&mut self, text: &str) {
+        fn walk(out: &mut Vec<(KeyPath, String)>, at: &KeyPath, v: &toml::Value) {
+            match v {
+                toml::Value::String(s) => {
+                    if !s.chars().all(crate::landing::text_char) {
+                        out.push((at.clone(), s.clone()));
+                    }
+                }
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        let kat = at.key(k);
+                        if !k.chars().all(crate::landing::text_char) {
+                            out.push((kat.clone(), k.clone()));
+                        }
+                        match v {
+                            toml::Value::Array(a) => {
+                                for (i, x) in a.iter().enumerate() {
+                                    walk(out, &at.index(k, i), x);
+                                }
+                            }
+                            v => walk(out, &kat, v),
+                        }
+                    }
+                }
+                toml::Value::Array(a) => {
+                    for (i, x) in a.iter().enumerate() {
+                        walk(out, &at.index_only(i), x);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Ok(v) = text.parse::<toml::Value>() else {
+            return;
+        };
+        let mut bad = Vec::new();
+        walk(&mut bad, &KeyPath::root(), &v);
+        for (at, s) in bad {
+            let c = s
+                .chars()
+                .find(|c| !crate::landing::text_char(*c))
+                .unwrap_or('\0');
+            self.add(
+                "text-unrepresentable",
+                at,
+                format!(
+                    "`{}` holds U+{:04X}, a control, noncharacter or line separator that the files tabula writes cannot carry",
+                    s.escape_debug(),
+                    u32::from(c)
+                ),
+                Some("keep the value on one line, in printable characters".into()),
+            );
+        }
     }
 
     fn release(&mut self, s: &HostSpec, today: Date) {
@@ -983,7 +1043,15 @@ impl Checker<'_> {
                     let digits = size
                         .strip_suffix(['k', 'm', 'g', 'K', 'M', 'G', '%'])
                         .unwrap_or(size);
-                    let size_ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                    // The kernel's memparse wraps around past u64; 0 means
+                    // no limit at all; a percentage is of the RAM.
+                    let size_ok = !digits.is_empty()
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                        && if size.ends_with('%') {
+                            digits.parse::<u8>().is_ok_and(|p| (1..=100).contains(&p))
+                        } else {
+                            tmpfs_bytes(size).is_some_and(|b| b > 0)
+                        };
                     let mode_ok = mode.as_deref().is_none_or(|m| {
                         (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
                     });
@@ -996,7 +1064,7 @@ impl Checker<'_> {
                                 size.escape_debug(),
                                 mode.as_deref().unwrap_or("").escape_debug()
                             ),
-                            Some("write size like \"2G\" or \"25%\" and mode like \"755\"".into()),
+                            Some("write size like \"2G\" (k, m or g; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
                         );
                     } else if let (Some(ram), Some(bytes)) = (s.host.ram, tmpfs_bytes(size)) {
                         if bytes > ram.as_u64() {
@@ -1011,23 +1079,26 @@ impl Checker<'_> {
                 }
             }
             for (i, o) in m.options.iter().enumerate() {
-                if o.is_empty() || o.contains([',', ' ', '\t']) || has_control(o) {
+                if let Some(why) = crate::landing::mount_option_problem(o) {
                     self.add(
                         "mount-option-invalid",
                         at.key("options").index_only(i),
-                        format!("mount option `{}` cannot be written (empty, or holds `,`, a space or a control character)", o.escape_debug()),
-                        Some("give each option as its own list element: [\"noatime\", \"umask=0077\"]".into()),
+                        format!("mount option `{}` cannot be written: {why}", o.escape_debug()),
+                        Some("give each option as its own list element, without quotes: [\"noatime\", \"umask=0077\"]".into()),
                     );
                 }
             }
         }
         if let Some(b) = &s.btrfs {
             for (i, o) in b.mount_options.iter().enumerate() {
-                if o.is_empty() || o.contains([',', ' ', '\t']) || has_control(o) {
+                if let Some(why) = crate::landing::mount_option_problem(o) {
                     self.add(
                         "mount-option-invalid",
                         key("btrfs").key("mount_options").index_only(i),
-                        format!("mount option `{}` cannot be written", o.escape_debug()),
+                        format!(
+                            "mount option `{}` cannot be written: {why}",
+                            o.escape_debug()
+                        ),
                         Some("give each option as its own list element".into()),
                     );
                 }

@@ -210,6 +210,27 @@ pub fn port_mapping(s: &str) -> bool {
     }
 }
 
+/// Why a value cannot be a mount option, or `None` when it can: one
+/// option of a `-o` list / fstab field, read by libmount. A `,` separates
+/// options; `"` opens a quoted value (`mode="755,size=1M` would mount with
+/// no size limit); fstab splits fields at whitespace and decodes `\`
+/// escapes. Only printable ASCII without `, " ' \` is written.
+pub fn mount_option_problem(o: &str) -> Option<&'static str> {
+    if o.is_empty() {
+        Some("the option is empty")
+    } else if o.contains(',') {
+        Some("a `,` separates mount options, so an option cannot contain one")
+    } else if o.contains(['"', '\'', '\\']) {
+        Some("libmount reads `\"` as a quote and fstab reads `\\` as an escape: an option cannot hold quotes or backslashes")
+    } else if o.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("fstab cannot hold a space, a tab or a control character in an option")
+    } else if !o.is_ascii() {
+        Some("mount options are ASCII")
+    } else {
+        None
+    }
+}
+
 /// Whether XML 1.0 can carry `c` (`Char` production): tab, line feed,
 /// carriage return, and U+0020 up, less the surrogates and U+FFFE/U+FFFF.
 /// Other C0 and C1 controls are refused too (legal in XML 1.0 as C1, but
@@ -294,6 +315,24 @@ mod tests {
             "", "0:80", "70000:80", "a:80", "80/icmp", "1:2:3:4", "x:1:2",
         ] {
             assert!(!port_mapping(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mount_options() {
+        assert_eq!(mount_option_problem("umask=0077"), None);
+        assert_eq!(mount_option_problem("subvol=@user/home"), None);
+        for bad in [
+            "",
+            "a,b",
+            "mode=\"755",
+            "a'b",
+            "a\\040b",
+            "a b",
+            "a\nb",
+            "é",
+        ] {
+            assert!(mount_option_problem(bad).is_some(), "{bad:?}");
         }
     }
 

@@ -363,3 +363,123 @@ fn container_values_are_checked_by_their_grammar() {
     );
     assert!(find(&fs, "container-invalid").is_empty(), "{fs:#?}");
 }
+
+/// Values that break where they land are refused by check, each at its
+/// field: XML-forbidden characters (SVG), a libmount quote, NUL and
+/// U+2028, impossible tmpfs sizes, sizes outside the documented grammar.
+#[test]
+fn values_that_break_where_they_land_are_refused() {
+    let tmpfs = "tmpfs = { size = \"2G\", mode = \"755\" }";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\u{FFFE}\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\u{FFFF}\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\\u0000\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\u{2028}8\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "label = \"boot\"\n",
+            "label = \"bo\u{FFFF}ot\"\n",
+            "text-unrepresentable",
+            "partition[1].label",
+        ),
+        (
+            "options = [\"umask=0077\"]",
+            "options = [\"mode=\\\"755\"]",
+            "mount-option-invalid",
+            "mount[11].options[0]",
+        ),
+        (
+            "options = [\"umask=0077\"]",
+            "options = [\"a\\\\040b\"]",
+            "mount-option-invalid",
+            "mount[11].options[0]",
+        ),
+        (
+            "mount_options = [\"noatime\"]",
+            "mount_options = [\"noatime\\\"\"]",
+            "mount-option-invalid",
+            "btrfs.mount_options[0]",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"99999999999999999999999G\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"18446744073709551615k\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"0\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"250%\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+    ];
+    for (from, to, code, at) in cases {
+        let fs = embedded_with(from, to);
+        let hits = find(&fs, code);
+        assert!(
+            hits.iter()
+                .any(|f| f.at == *at && f.severity == Severity::Error),
+            "{to}: no {code} at {at} in {fs:#?}"
+        );
+    }
+    // A subvolume path lands in `subvol=`: a quote there is a spec error.
+    for bad in ["@user/ho\\\"me", "@user/ho me", "@user/h\u{FFFE}"] {
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "path = \"@user/home\"",
+            &format!("path = \"{bad}\""),
+            1,
+        );
+        let err = parse("edited.toml", &text).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.problem.at.to_string().starts_with("btrfs.subvolume[")),
+            "{bad}: {err}"
+        );
+    }
+    // Sizes: exactly DIGITS[.DIGITS]UNIT, units case-sensitive.
+    for bad in ["2 gb", "2Gb", "2KB", "256 GB", "1gb", "2.GB"] {
+        let text =
+            embedded::SURFACE_PRO_8
+                .toml
+                .replacen("ram = \"8GB\"", &format!("ram = \"{bad}\""), 1);
+        let err = parse("edited.toml", &text).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.problem.at.to_string() == "host.ram"),
+            "{bad}: {err}"
+        );
+    }
+}
