@@ -170,14 +170,14 @@ proptest! {
             }
         };
         let n = CASES.fetch_add(1, Ordering::Relaxed);
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             eprintln!("{n} check-accepted variants so far");
         }
         for f in files.iter().filter(|f| f.path.ends_with(".nix")) {
             let errors = support::rnix_errors(&f.contents);
             prop_assert!(errors.is_empty(), "{}: {:?}\nedits: {:?}", f.path, errors, edits);
         }
-        if n % 25 == 0 && support::have_nix("check_accepted_means_render_succeeds_and_parses") {
+        if n.is_multiple_of(25) && support::have_nix("check_accepted_means_render_succeeds_and_parses") {
             let (dir, _) = support::render_to_temp(&loaded.spec);
             for f in files.iter().filter(|f| f.path.ends_with(".nix")) {
                 let r = support::nix_parse(&dir.path().join(&f.path));

@@ -455,10 +455,8 @@ impl Checker<'_> {
     fn text(&mut self, text: &str) {
         fn walk(out: &mut Vec<(KeyPath, String)>, at: &KeyPath, v: &toml::Value) {
             match v {
-                toml::Value::String(s) => {
-                    if !s.chars().all(crate::landing::text_char) {
-                        out.push((at.clone(), s.clone()));
-                    }
+                toml::Value::String(s) if !s.chars().all(crate::landing::text_char) => {
+                    out.push((at.clone(), s.clone()));
                 }
                 toml::Value::Table(t) => {
                     for (k, v) in t {
