@@ -300,7 +300,7 @@ pub const RULES: &[Rule] = &[
     rule(
         "name-duplicate",
         Severity::Error,
-        "a name that becomes a Nix attribute or a file (user, container, microVM) is given twice",
+        "a name that becomes a Nix attribute, a file or a device link (user, container, microVM, filesystem UUID) is given twice",
     ),
     rule(
         "rootless-podman-storage",
@@ -584,7 +584,19 @@ impl Checker<'_> {
                 Some("give every partition but one a size".into()),
             );
         }
+        let mut uuids: BTreeMap<String, usize> = BTreeMap::new();
         for p in &s.partitions {
+            let uuid = p.filesystem.as_ref().and_then(|f| f.uuid.as_deref());
+            if let Some(u) = uuid {
+                if let Some(prev) = uuids.insert(u.to_ascii_lowercase(), p.index) {
+                    self.duplicate(
+                        at(p.index).key("filesystem").key("uuid"),
+                        at(prev).key("filesystem").key("uuid"),
+                        &format!("filesystem UUID `{u}`"),
+                        "filesystems are mounted by /dev/disk/by-uuid/UUID: give each its own",
+                    );
+                }
+            }
             if !numbers.insert(p.number)
                 || p.number <= last_number
                 || p.number == 0

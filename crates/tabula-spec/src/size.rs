@@ -52,30 +52,34 @@ impl Size {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| format!("`{text}` has no unit; write e.g. \"{t}GB\" or \"{t}GiB\""))?;
         let (num, unit) = t.split_at(split);
-        if unit.starts_with(char::is_whitespace) || text.trim() != text {
-            return Err(format!(
-                "`{}`: write the size without spaces, e.g. \"{}{}\"",
-                text.escape_debug(),
-                num.trim(),
-                unit.trim()
-            ));
-        }
-        let factor = match UNITS.iter().find(|(u, _)| *u == unit) {
-            Some((_, f)) => *f,
-            None => {
+        let exact = |u: &str| UNITS.iter().find(|(x, _)| *x == u).map(|(_, f)| *f);
+        let factor = match exact(unit) {
+            Some(f) if text.trim() == text => f,
+            _ => {
+                let u = unit.trim();
                 let close = UNITS
                     .iter()
-                    .find(|(u, _)| u.eq_ignore_ascii_case(unit))
-                    .map(|(u, _)| *u);
-                return Err(match (close, unit) {
-                    (_, "KB" | "Kb" | "kb") => format!(
-                        "`{text}`: `{unit}` is ambiguous; write kB (1000 bytes) or KiB (1024 bytes)"
+                    .find(|(x, _)| x.eq_ignore_ascii_case(u))
+                    .map(|(x, _)| *x);
+                return Err(match (exact(u), close, u) {
+                    (Some(_), _, _) => format!(
+                        "`{}`: write the size without spaces, e.g. \"{}{u}\"",
+                        text.escape_debug(),
+                        num.trim()
                     ),
-                    (Some(u), _) => format!(
-                        "`{text}`: unit `{}` is not `{u}` (units are case-sensitive: `Gb` would be gigabits); use {KNOWN}",
-                        unit.escape_debug()
+                    (None, _, "KB" | "Kb" | "kb") => format!(
+                        "`{text}`: `{u}` is ambiguous; write kB (1000 bytes) or KiB (1024 bytes)"
                     ),
-                    (None, _) => format!("`{text}`: unknown unit `{}` (use {KNOWN})", unit.escape_debug()),
+                    (None, Some(x), _) => format!(
+                        "`{}`: unit `{}` is not `{x}` (units are case-sensitive: `Gb` would be gigabits); use {KNOWN}",
+                        text.escape_debug(),
+                        u.escape_debug()
+                    ),
+                    (None, None, _) => format!(
+                        "`{}`: unknown unit `{}` (use {KNOWN})",
+                        text.escape_debug(),
+                        u.escape_debug()
+                    ),
                 });
             }
         };

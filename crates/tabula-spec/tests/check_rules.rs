@@ -295,6 +295,12 @@ fn duplicate_names_are_errors_with_both_places() {
             "containers.distrobox.images[1].name",
             "containers.distrobox.images[0].name",
         ),
+        (
+            "uuid = \"0eaf7961-48c5-4b55-8a8f-04cd0b71de07\"",
+            "uuid = \"2CE0-6722\"",
+            "partition[1].filesystem.uuid",
+            "partition[0].filesystem.uuid",
+        ),
     ];
     for (from, to, at, first) in cases {
         let fs = embedded_with(from, to);
