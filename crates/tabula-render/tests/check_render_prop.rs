@@ -192,3 +192,24 @@ proptest! {
         }
     }
 }
+
+/// The SVG writer's own escape: even a spec that skipped `check`, with
+/// XML-forbidden characters in a model, a label and a subvolume path,
+/// draws SVGs that parse as XML.
+#[test]
+fn svgs_stay_xml_whatever_the_text() {
+    let mut spec = support::embedded();
+    spec.host.model = Some("Surface\u{FFFE}\u{FFFF}\u{1}\u{FDD0}<&>\"'".into());
+    spec.partitions[1].label = "bo\u{FFFF}ot\u{1b}".into();
+    spec.btrfs.as_mut().unwrap().subvolumes[0].path = "@sys\u{FFFE}tem".into();
+    let mut svgs = 0;
+    for d in tabula_docs::render(&spec) {
+        if d.path.ends_with(".svg") {
+            svgs += 1;
+            if let Err(e) = roxmltree::Document::parse(&d.contents) {
+                panic!("{}: {e}", d.path);
+            }
+        }
+    }
+    assert_eq!(svgs, 2);
+}
