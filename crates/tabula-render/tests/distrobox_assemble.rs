@@ -7,7 +7,9 @@
 //! `assemble`): `TABULA_DISTROBOX_ASSEMBLE=/path/to/distrobox-assemble`,
 //! else `distrobox-assemble` on PATH, else the test prints SKIP. It runs
 //! with a throwaway HOME and PATH beside stand-in `distrobox-list` and
-//! `distrobox-create` that only record their arguments.
+//! `distrobox-create` that only record their arguments. Versions 1.5 to
+//! 1.8 were tried (before 1.8, --dry-run prints the command instead of
+//! evaluating it; the test evaluates the printed line).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
@@ -83,6 +85,24 @@ impl Sandbox {
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
             .output()
             .unwrap();
+        // Before 1.8, --dry-run prints the distrobox-create command instead
+        // of evaluating it: evaluate the printed line as 1.8 does.
+        if !self.dir.path().join("args").exists() {
+            for line in String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("/distrobox-create "))
+            {
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(line)
+                    .current_dir(self.dir.path())
+                    .env_clear()
+                    .env("HOME", self.dir.path().join("home"))
+                    .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                    .status()
+                    .unwrap();
+            }
+        }
         let text = std::fs::read_to_string(self.dir.path().join("args")).unwrap_or_default();
         let calls: Vec<Vec<String>> = text
             .split("END\0")
