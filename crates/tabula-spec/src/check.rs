@@ -497,7 +497,7 @@ impl Checker<'_> {
                 at,
                 format!(
                     "`{}` holds U+{:04X}, a control, noncharacter or line separator that the files tabula writes cannot carry",
-                    s.escape_debug(),
+                    crate::landing::shown(&s),
                     u32::from(c)
                 ),
                 Some("keep the value on one line, in printable characters".into()),
@@ -556,7 +556,7 @@ impl Checker<'_> {
             self.add(
                 "hostname-invalid",
                 key("host").key("name"),
-                format!("`{}` is not a valid host name", n.escape_debug()),
+                format!("`{}` is not a valid host name", crate::landing::shown(&n)),
                 Some("use letters, digits and `-` (at most 63), e.g. \"surface-pro-8\"".into()),
             );
         }
@@ -631,7 +631,7 @@ impl Checker<'_> {
                 self.add(
                     "partition-label-invalid",
                     at(p.index).key("label"),
-                    format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", p.label.escape_debug()),
+                    format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", crate::landing::shown(&p.label)),
                     Some("use a short name such as \"boot\"".into()),
                 );
             }
@@ -700,7 +700,7 @@ impl Checker<'_> {
                             format!(
                                 "{} labels hold at most {max} bytes; `{}` has {}",
                                 fs.kind,
-                                label.escape_debug(),
+                                crate::landing::shown(&label),
                                 label.len()
                             ),
                             Some("shorten the label".into()),
@@ -777,7 +777,7 @@ impl Checker<'_> {
                 at,
                 format!(
                     "`{}` is not {} {kind} UUID",
-                    uuid.escape_debug(),
+                    crate::landing::shown(&uuid),
                     article(kind.name())
                 ),
                 Some(format!(
@@ -814,7 +814,7 @@ impl Checker<'_> {
             self.add(
                 "uuid-malformed",
                 at.key("uuid"),
-                format!("`{}` is not a LUKS UUID", l.uuid.escape_debug()),
+                format!("`{}` is not a LUKS UUID", crate::landing::shown(&l.uuid)),
                 Some("a LUKS UUID is an RFC 4122 UUID (8-4-4-4-12 hex digits)".into()),
             );
         }
@@ -822,7 +822,10 @@ impl Checker<'_> {
             self.add(
                 "text-unrepresentable",
                 at.key("name"),
-                format!("`{}` cannot be a device-mapper name", l.name.escape_debug()),
+                format!(
+                    "`{}` cannot be a device-mapper name",
+                    crate::landing::shown(&l.name)
+                ),
                 Some("use a plain name such as \"pool\"".into()),
             );
         }
@@ -909,7 +912,7 @@ impl Checker<'_> {
                 self.add(
                     "text-unrepresentable",
                     kat.key("path"),
-                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", p.escape_debug()),
+                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(&p)),
                     Some("rename the key file on the stick, e.g. /keys/host.key".into()),
                 );
             }
@@ -1071,7 +1074,7 @@ impl Checker<'_> {
                             at.key("tmpfs"),
                             format!(
                                 "tmpfs size `{}` / mode `{}` is not in tmpfs syntax",
-                                size.escape_debug(),
+                                crate::landing::shown(&size),
                                 mode.as_deref().unwrap_or("").escape_debug()
                             ),
                             Some("write size like \"2G\" (k, m or g; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
@@ -1093,7 +1096,7 @@ impl Checker<'_> {
                     self.add(
                         "mount-option-invalid",
                         at.key("options").index_only(i),
-                        format!("mount option `{}` cannot be written: {why}", o.escape_debug()),
+                        format!("mount option `{}` cannot be written: {why}", crate::landing::shown(&o)),
                         Some("give each option as its own list element, without quotes: [\"noatime\", \"umask=0077\"]".into()),
                     );
                 }
@@ -1107,7 +1110,7 @@ impl Checker<'_> {
                         key("btrfs").key("mount_options").index_only(i),
                         format!(
                             "mount option `{}` cannot be written: {why}",
-                            o.escape_debug()
+                            crate::landing::shown(&o)
                         ),
                         Some("give each option as its own list element".into()),
                     );
@@ -1121,7 +1124,10 @@ impl Checker<'_> {
                     self.add(
                         "mount-option-invalid",
                         key("btrfs").key("compression"),
-                        format!("compression `{}` is not one btrfs knows", c.escape_debug()),
+                        format!(
+                            "compression `{}` is not one btrfs knows",
+                            crate::landing::shown(&c)
+                        ),
                         Some("use zstd, zstd:N (1-15), lzo, zlib or none".into()),
                     );
                 }
@@ -1352,7 +1358,7 @@ impl Checker<'_> {
                 self.duplicate(
                     at.key("name"),
                     KeyPath::root().index("user", prev).key("name"),
-                    &format!("user name `{}`", u.name.escape_debug()),
+                    &format!("user name `{}`", crate::landing::shown(&u.name)),
                     "each [[user]] becomes users.users.NAME: declare a user once",
                 );
             }
@@ -1365,7 +1371,10 @@ impl Checker<'_> {
                 self.add(
                     "text-unrepresentable",
                     at.key("name"),
-                    format!("`{}` is not a valid user name", u.name.escape_debug()),
+                    format!(
+                        "`{}` is not a valid user name",
+                        crate::landing::shown(&u.name)
+                    ),
                     Some("use lower-case letters, digits, `_` and `-`".into()),
                 );
             }
@@ -1425,7 +1434,7 @@ impl Checker<'_> {
                     sat.key("id"),
                     format!(
                         "session id `{}` is duplicated or not a plain file name",
-                        ses.id.escape_debug()
+                        crate::landing::shown(&ses.id)
                     ),
                     Some("use letters, digits, `-` and `_`; each id once".into()),
                 );
@@ -1555,7 +1564,7 @@ impl Checker<'_> {
                     at.key("efi"),
                     format!(
                         "`{}` is not a plain EFI path on the ESP",
-                        e.efi.escape_debug()
+                        crate::landing::shown(&e.efi)
                     ),
                     Some("write it like \"/EFI/Microsoft/Boot/bootmgfw.efi\"".into()),
                 );
@@ -1627,7 +1636,7 @@ impl Checker<'_> {
                 self.add(
                     "container-invalid",
                     at.key("nix_packages").index_only(i),
-                    format!("`{}` is not a nixpkgs attribute name", pkg.escape_debug()),
+                    format!("`{}` is not a nixpkgs attribute name", crate::landing::shown(&pkg)),
                     Some("write the attribute as in `nix search nixpkgs`, e.g. \"ripgrep\" or \"kdePackages.kate\"".into()),
                 );
             }
@@ -1643,7 +1652,7 @@ impl Checker<'_> {
                     self.add(
                         "container-invalid",
                         iat.key("name"),
-                        format!("distrobox container name `{}` is not a container name", img.name.escape_debug()),
+                        format!("distrobox container name `{}` is not a container name", crate::landing::shown(&img.name)),
                         Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63), e.g. \"arch-dev\"".into()),
                     );
                 } else if let Some(prev) = names.insert(&img.name, i) {
@@ -1658,7 +1667,7 @@ impl Checker<'_> {
                     self.add(
                         "container-invalid",
                         iat.key("image"),
-                        format!("`{}` is not a container image reference: {why}", img.image.escape_debug()),
+                        format!("`{}` is not a container image reference: {why}", crate::landing::shown(&img.image)),
                         Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"quay.io/toolbx/arch-toolbox:latest\"".into()),
                     );
                 }
@@ -1667,7 +1676,7 @@ impl Checker<'_> {
                         self.add(
                             "container-invalid",
                             iat.key("packages").index_only(j),
-                            format!("`{}` is not a package name", p.escape_debug()),
+                            format!("`{}` is not a package name", crate::landing::shown(&p)),
                             Some("one package per element, its name only: letters, digits and `. _ + - : @` (no versions, spaces or shell characters)".into()),
                         );
                     }
@@ -1680,7 +1689,10 @@ impl Checker<'_> {
                     self.add(
                         "container-invalid",
                         at.key("flatpak").key("apps").index_only(i),
-                        format!("`{}` is not a Flatpak application id", app.escape_debug()),
+                        format!(
+                            "`{}` is not a Flatpak application id",
+                            crate::landing::shown(&app)
+                        ),
                         Some(
                             "use the reverse-DNS id from Flathub, e.g. \"org.mozilla.firefox\""
                                 .into(),
@@ -1695,7 +1707,7 @@ impl Checker<'_> {
                         at.key("flatpak").key("remote"),
                         format!(
                             "Flatpak remote `{}` needs a plain name and an https:// URL",
-                            r.name.escape_debug()
+                            crate::landing::shown(&r.name)
                         ),
                         None,
                     );
@@ -1710,7 +1722,7 @@ impl Checker<'_> {
                     self.add(
                         "container-invalid",
                         cat.key("name"),
-                        format!("Podman container name `{}` is not a container name", c.name.escape_debug()),
+                        format!("Podman container name `{}` is not a container name", crate::landing::shown(&c.name)),
                         Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63)".into()),
                     );
                 } else if let Some(prev) = names.insert(&c.name, i) {
@@ -1725,7 +1737,7 @@ impl Checker<'_> {
                     self.add(
                         "container-invalid",
                         cat.key("image"),
-                        format!("`{}` is not a container image reference: {why}", c.image.escape_debug()),
+                        format!("`{}` is not a container image reference: {why}", crate::landing::shown(&c.image)),
                         Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"docker.io/library/nginx:1.27\"".into()),
                     );
                 }
@@ -1734,7 +1746,7 @@ impl Checker<'_> {
                         self.add(
                             "container-invalid",
                             cat.key("ports").index_only(j),
-                            format!("`{}` is not a port mapping", port.escape_debug()),
+                            format!("`{}` is not a port mapping", crate::landing::shown(&port)),
                             Some("write [IP:]HOST:CONTAINER[/tcp|udp], e.g. \"8080:80\" or \"127.0.0.1:8080:80/tcp\"".into()),
                         );
                     }
@@ -1760,7 +1772,7 @@ impl Checker<'_> {
                         at.key("microvm").index("vms", i).key("name"),
                         format!(
                             "microVM name `{}` must be letters, digits, `-` and `_`",
-                            vm.name.escape_debug()
+                            crate::landing::shown(&vm.name)
                         ),
                         None,
                     );

@@ -13,6 +13,18 @@
 //! survives both, so every distrobox.ini value is limited to characters
 //! that mean nothing to a shell ([`shell_inert`]).
 
+/// A value as shown in a message: escaped (`\n`, `\u{fffe}`) and cut to
+/// 60 characters, so that a huge value does not make a huge report.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 60;
+    let n = s.chars().count();
+    if n <= MAX {
+        return s.escape_debug().to_string();
+    }
+    let head: String = s.chars().take(MAX).collect();
+    format!("{}… ({n} characters)", head.escape_debug())
+}
+
 /// Characters that mean nothing to a POSIX shell or bash, in any position:
 /// ASCII letters and digits and `. _ - : / @ +`. (No `~`, which expands
 /// after `=` and `:`; no `{ } ,`, brace expansion; no `% =` either.)

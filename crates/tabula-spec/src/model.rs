@@ -663,7 +663,7 @@ impl HostSpec {
                     {
                         p.push(
                             at.key("path"),
-                            format!("subvolume path `{}` is not a normal relative path", s.path.escape_debug()),
+                            format!("subvolume path `{}` is not a normal relative path", crate::landing::shown(&s.path)),
                             Some("write it like \"@system/nix\": no leading or trailing `/`, no `..`, no `,`".into()),
                         );
                     } else if let Some(why) =
@@ -672,7 +672,7 @@ impl HostSpec {
                         // It lands in the mount option `subvol=PATH`.
                         p.push(
                             at.key("path"),
-                            format!("subvolume path `{}` cannot be written in the mount option subvol=: {why}", s.path.escape_debug()),
+                            format!("subvolume path `{}` cannot be written in the mount option subvol=: {why}", crate::landing::shown(&s.path)),
                             Some("use letters, digits, `@`, `_`, `-`, `.` and `/`".into()),
                         );
                     }

@@ -48,9 +48,12 @@ impl Size {
         const KNOWN: &str =
             "B, kB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), case as written";
         let t = text;
+        let shown = crate::landing::shown(text);
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{text}` has no unit; write e.g. \"{t}GB\" or \"{t}GiB\""))?;
+            .ok_or_else(|| {
+                format!("`{shown}` has no unit; write e.g. \"{shown}GB\" or \"{shown}GiB\"")
+            })?;
         let (num, unit) = t.split_at(split);
         let exact = |u: &str| UNITS.iter().find(|(x, _)| *x == u).map(|(_, f)| *f);
         let factor = match exact(unit) {
@@ -64,27 +67,27 @@ impl Size {
                 return Err(match (exact(u), close, u) {
                     (Some(_), _, _) => format!(
                         "`{}`: write the size without spaces, e.g. \"{}{u}\"",
-                        text.escape_debug(),
+                        shown,
                         num.trim()
                     ),
                     (None, _, "KB" | "Kb" | "kb") => format!(
-                        "`{text}`: `{u}` is ambiguous; write kB (1000 bytes) or KiB (1024 bytes)"
+                        "`{shown}`: `{u}` is ambiguous; write kB (1000 bytes) or KiB (1024 bytes)"
                     ),
                     (None, Some(x), _) => format!(
                         "`{}`: unit `{}` is not `{x}` (units are case-sensitive: `Gb` would be gigabits); use {KNOWN}",
-                        text.escape_debug(),
+                        shown,
                         u.escape_debug()
                     ),
                     (None, None, _) => format!(
                         "`{}`: unknown unit `{}` (use {KNOWN})",
-                        text.escape_debug(),
+                        shown,
                         u.escape_debug()
                     ),
                 });
             }
         };
         if num.is_empty() {
-            return Err(format!("`{text}` has no number"));
+            return Err(format!("`{shown}` has no number"));
         }
         let bytes = match num.split_once('.') {
             None => num.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)),
@@ -104,9 +107,9 @@ impl Size {
         match bytes {
             Some(b) if b <= MAX_BYTES => Ok(Size(b)),
             Some(_) => Err(format!(
-                "`{text}` is larger than any disk tabula handles (1 EiB)"
+                "`{shown}` is larger than any disk tabula handles (1 EiB)"
             )),
-            None => Err(format!("`{text}` is not a valid size")),
+            None => Err(format!("`{shown}` is not a valid size")),
         }
     }
 

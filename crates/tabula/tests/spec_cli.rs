@@ -336,3 +336,26 @@ fn a_one_megabyte_single_line_file_is_reported_not_a_panic() {
         }
     }
 }
+
+/// A huge value that check refuses is shown cut, not echoed whole.
+#[test]
+fn a_huge_refused_value_makes_a_short_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = EMBEDDED.replacen(
+        "model = \"Microsoft Surface Pro 8\"",
+        &format!("model = \"{}\\u0001\"", "a".repeat(70_000)),
+        1,
+    );
+    std::fs::write(dir.path().join("huge.toml"), spec).unwrap();
+    let out = tabula(dir.path())
+        .args(["check", "--spec", "huge.toml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("text-unrepresentable") && text.contains("70001 characters"),
+        "{text}"
+    );
+    assert!(text.len() < 8_000, "{} bytes", text.len());
+}
