@@ -556,7 +556,7 @@ impl Checker<'_> {
             self.add(
                 "hostname-invalid",
                 key("host").key("name"),
-                format!("`{}` is not a valid host name", crate::landing::shown(&n)),
+                format!("`{}` is not a valid host name", crate::landing::shown(n)),
                 Some("use letters, digits and `-` (at most 63), e.g. \"surface-pro-8\"".into()),
             );
         }
@@ -700,7 +700,7 @@ impl Checker<'_> {
                             format!(
                                 "{} labels hold at most {max} bytes; `{}` has {}",
                                 fs.kind,
-                                crate::landing::shown(&label),
+                                crate::landing::shown(label),
                                 label.len()
                             ),
                             Some("shorten the label".into()),
@@ -777,7 +777,7 @@ impl Checker<'_> {
                 at,
                 format!(
                     "`{}` is not {} {kind} UUID",
-                    crate::landing::shown(&uuid),
+                    crate::landing::shown(uuid),
                     article(kind.name())
                 ),
                 Some(format!(
@@ -912,7 +912,7 @@ impl Checker<'_> {
                 self.add(
                     "text-unrepresentable",
                     kat.key("path"),
-                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(&p)),
+                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(p)),
                     Some("rename the key file on the stick, e.g. /keys/host.key".into()),
                 );
             }
@@ -1074,7 +1074,7 @@ impl Checker<'_> {
                             at.key("tmpfs"),
                             format!(
                                 "tmpfs size `{}` / mode `{}` is not in tmpfs syntax",
-                                crate::landing::shown(&size),
+                                crate::landing::shown(size),
                                 mode.as_deref().unwrap_or("").escape_debug()
                             ),
                             Some("write size like \"2G\" (k, m or g; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
@@ -1096,7 +1096,7 @@ impl Checker<'_> {
                     self.add(
                         "mount-option-invalid",
                         at.key("options").index_only(i),
-                        format!("mount option `{}` cannot be written: {why}", crate::landing::shown(&o)),
+                        format!("mount option `{}` cannot be written: {why}", crate::landing::shown(o)),
                         Some("give each option as its own list element, without quotes: [\"noatime\", \"umask=0077\"]".into()),
                     );
                 }
@@ -1110,7 +1110,7 @@ impl Checker<'_> {
                         key("btrfs").key("mount_options").index_only(i),
                         format!(
                             "mount option `{}` cannot be written: {why}",
-                            crate::landing::shown(&o)
+                            crate::landing::shown(o)
                         ),
                         Some("give each option as its own list element".into()),
                     );
@@ -1126,7 +1126,7 @@ impl Checker<'_> {
                         key("btrfs").key("compression"),
                         format!(
                             "compression `{}` is not one btrfs knows",
-                            crate::landing::shown(&c)
+                            crate::landing::shown(c)
                         ),
                         Some("use zstd, zstd:N (1-15), lzo, zlib or none".into()),
                     );
@@ -1636,7 +1636,7 @@ impl Checker<'_> {
                 self.add(
                     "container-invalid",
                     at.key("nix_packages").index_only(i),
-                    format!("`{}` is not a nixpkgs attribute name", crate::landing::shown(&pkg)),
+                    format!("`{}` is not a nixpkgs attribute name", crate::landing::shown(pkg)),
                     Some("write the attribute as in `nix search nixpkgs`, e.g. \"ripgrep\" or \"kdePackages.kate\"".into()),
                 );
             }
@@ -1676,7 +1676,7 @@ impl Checker<'_> {
                         self.add(
                             "container-invalid",
                             iat.key("packages").index_only(j),
-                            format!("`{}` is not a package name", crate::landing::shown(&p)),
+                            format!("`{}` is not a package name", crate::landing::shown(p)),
                             Some("one package per element, its name only: letters, digits and `. _ + - : @` (no versions, spaces or shell characters)".into()),
                         );
                     }
@@ -1691,7 +1691,7 @@ impl Checker<'_> {
                         at.key("flatpak").key("apps").index_only(i),
                         format!(
                             "`{}` is not a Flatpak application id",
-                            crate::landing::shown(&app)
+                            crate::landing::shown(app)
                         ),
                         Some(
                             "use the reverse-DNS id from Flathub, e.g. \"org.mozilla.firefox\""
@@ -1746,7 +1746,7 @@ impl Checker<'_> {
                         self.add(
                             "container-invalid",
                             cat.key("ports").index_only(j),
-                            format!("`{}` is not a port mapping", crate::landing::shown(&port)),
+                            format!("`{}` is not a port mapping", crate::landing::shown(port)),
                             Some("write [IP:]HOST:CONTAINER[/tcp|udp], e.g. \"8080:80\" or \"127.0.0.1:8080:80/tcp\"".into()),
                         );
                     }
