@@ -49,7 +49,9 @@ fn f(v: f64) -> String {
 }
 
 /// Text for XML character data and attribute values. Characters XML 1.0
-/// cannot hold at all (most control characters) become spaces.
+/// cannot hold (most control characters, U+FFFE, U+FFFF, the other
+/// noncharacters) become spaces, and so do line breaks and tabs, which
+/// an attribute value would normalise anyway.
 pub fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -59,7 +61,7 @@ pub fn xml(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
+            c if c.is_control() || !tabula_spec::landing::xml_char(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -940,6 +942,9 @@ mod tests {
     #[test]
     fn xml_escapes_markup_and_controls() {
         assert_eq!(xml("a<b>&\"'\u{1}"), "a&lt;b&gt;&amp;&quot;&apos; ");
+        assert_eq!(xml("a\u{FFFE}b\u{FFFF}c\u{1FFFE}\u{85}"), "a b c  ");
+        let doc = format!("<t a=\"{0}\">{0}</t>", xml("\u{FFFE}\u{FFFF}\u{FDD0}x"));
+        roxmltree::Document::parse(&doc).unwrap();
     }
 
     #[test]

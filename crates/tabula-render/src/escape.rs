@@ -9,7 +9,8 @@
 //! - mount options: a `,` separates options, so an option with one (or with
 //!   whitespace or a control character, which fstab cannot hold as is) is
 //!   refused rather than escaped;
-//! - distrobox.ini values and sh words.
+//! - distrobox.ini values (double-quoted, shell-inert characters only) and
+//!   sh words.
 
 /// Characters that force an `Exec` argument into double quotes.
 const EXEC_RESERVED: &[char] = &[
@@ -118,46 +119,52 @@ pub fn sh_word(word: &str) -> String {
 
 /// Why a value cannot be a mount option.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MountOptionError {
-    #[error("the option is empty")]
-    Empty,
-    #[error("a `,` separates mount options, so an option cannot contain one")]
-    Comma,
-    #[error("fstab cannot hold a space, a tab or a control character in an option")]
-    Whitespace,
-}
+#[error("{0}")]
+pub struct MountOptionError(pub &'static str);
 
 /// A mount option as written in `fileSystems.<path>.options`, or why it
-/// cannot be one.
+/// cannot be one ([`tabula_spec::landing::mount_option_problem`]: no `,`,
+/// quote, backslash, whitespace, control or non-ASCII character).
 ///
 /// # Errors
-/// [`MountOptionError`] when `opt` holds a `,`, whitespace, a control
-/// character, or nothing.
+/// [`MountOptionError`] with the reason.
 pub fn mount_option(opt: &str) -> Result<&str, MountOptionError> {
-    if opt.is_empty() {
-        return Err(MountOptionError::Empty);
+    match tabula_spec::landing::mount_option_problem(opt) {
+        Some(why) => Err(MountOptionError(why)),
+        None => Ok(opt),
     }
-    if opt.contains(',') {
-        return Err(MountOptionError::Comma);
-    }
-    // fstab separates its fields with spaces and tabs; other Unicode
-    // spaces are ordinary characters there.
-    if opt.chars().any(|c| c == ' ' || c == '\t' || c.is_control()) {
-        return Err(MountOptionError::Whitespace);
-    }
-    Ok(opt)
 }
 
-/// A value in distrobox.ini: distrobox reads the file with a shell-like
-/// parser that strips surrounding double quotes; a value that needs quoting
-/// is refused by the renderer instead (see [`ini_value_ok`]).
-pub fn ini_value_ok(value: &str) -> bool {
-    !value.is_empty()
-        && !value.chars().any(|c| {
-            c.is_control()
-                || c.is_whitespace()
-                || matches!(c, '"' | '\'' | '\\' | '$' | '`' | '#' | ';' | '=')
-        })
+/// A value in distrobox.ini, double-quoted: `"value"`.
+///
+/// `distrobox assemble` writes each `key=value` line to a file it sources
+/// (so the quotes are removed there, as sh removes them), then pastes the
+/// value into a command line that it `eval`s. Only words made of
+/// shell-inert characters ([`tabula_spec::landing::shell_inert`], and
+/// single spaces between words for lists) survive both unchanged and run
+/// nothing; anything else is refused.
+///
+/// # Errors
+/// [`crate::RenderError`] naming `at` when the value holds anything else.
+pub fn ini_value(
+    at: tabula_spec::KeyPath,
+    value: &str,
+    context: &'static str,
+) -> Result<String, crate::RenderError> {
+    let ok = !value.is_empty()
+        && value
+            .split(' ')
+            .all(|w| !w.is_empty() && tabula_spec::landing::shell_inert(w));
+    if ok {
+        Ok(format!("\"{value}\""))
+    } else {
+        Err(crate::RenderError::bad(
+            at,
+            value,
+            context,
+            "distrobox assemble evaluates distrobox.ini values in a shell: only letters, digits and `. _ - : / @ +` can be written",
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -206,17 +213,26 @@ mod tests {
     #[test]
     fn mount_options_with_separators_are_refused() {
         assert_eq!(mount_option("umask=0077"), Ok("umask=0077"));
-        assert_eq!(mount_option("a,b"), Err(MountOptionError::Comma));
-        assert_eq!(mount_option("a b"), Err(MountOptionError::Whitespace));
-        assert_eq!(mount_option("a\nb"), Err(MountOptionError::Whitespace));
-        assert_eq!(mount_option(""), Err(MountOptionError::Empty));
+        for bad in ["a,b", "a b", "a\nb", "", "mode=\"755", "a\\b"] {
+            assert!(mount_option(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
     fn ini_values() {
-        assert!(ini_value_ok("quay.io/toolbx/arch-toolbox:latest"));
-        assert!(!ini_value_ok("a b"));
-        assert!(!ini_value_ok("a\"b"));
-        assert!(!ini_value_ok(""));
+        let at = tabula_spec::KeyPath::root();
+        assert_eq!(
+            ini_value(at.clone(), "quay.io/toolbx/arch-toolbox:latest", "x").unwrap(),
+            "\"quay.io/toolbx/arch-toolbox:latest\""
+        );
+        assert_eq!(
+            ini_value(at.clone(), "git vim", "x").unwrap(),
+            "\"git vim\""
+        );
+        for bad in [
+            "a b ", "a  b", "a\"b", "", "a&&b", "{a,b}", "$(id)", "a`b`", "a;b", "a|b", "a>b", "~",
+        ] {
+            assert!(ini_value(at.clone(), bad, "x").is_err(), "{bad:?}");
+        }
     }
 }

@@ -210,7 +210,7 @@ fn a_nul_anywhere_is_refused() {
 #[test]
 fn refusals_name_the_field() {
     type Edit = fn(&mut tabula_spec::HostSpec);
-    let cases: [(&str, Edit); 7] = [
+    let cases: [(&str, Edit); 10] = [
         ("host.name", |s| s.host.name = "bad_name".into()),
         ("mount[11].options[0]", |s| {
             s.mounts[11].options = vec!["umask=0077,ro".into()]
@@ -231,6 +231,18 @@ fn refusals_name_the_field() {
         }),
         ("containers.distrobox.images[0].name", |s| {
             s.containers.distrobox.as_mut().unwrap().images[0].name = "a b".into()
+        }),
+        ("containers.distrobox.images[0].image", |s| {
+            s.containers.distrobox.as_mut().unwrap().images[0].image =
+                "quay.io/toolbx/arch-toolbox:latest&&{touch,/tmp/PWNED}".into()
+        }),
+        // Duplicate names would render `attribute ... already defined`.
+        ("user[1].name", |s| {
+            s.users[1].name = s.users[0].name.clone()
+        }),
+        ("containers.distrobox.images[1].name", |s| {
+            let d = s.containers.distrobox.as_mut().unwrap();
+            d.images[1].name = d.images[0].name.clone();
         }),
     ];
     for (field, edit) in cases {

@@ -254,19 +254,12 @@ proptest! {
                 Err(RenderError::Unrepresentable { at, .. }) => {
                     prop_assert!(at.starts_with(field), "refused at {} instead of {}", at, field);
                     // `check` must reject what the renderer refuses, at the same
-                    // place. For distrobox.ini, check rejects whitespace and
-                    // control characters so far; the renderer also refuses
-                    // shell characters (see NOTES-render.md).
-                    let check_must_reject = which != 1
-                        || distro.is_empty()
-                        || distro.chars().any(|c| c.is_whitespace() || c.is_control());
-                    if check_must_reject {
-                        let findings = check_of(spec);
-                        prop_assert!(
-                            findings.iter().any(|f| f.severity == Severity::Error && at.starts_with(&f.at)),
-                            "render refused {} but check found no error there: {:?}", at, findings
-                        );
-                    }
+                    // place.
+                    let findings = check_of(spec);
+                    prop_assert!(
+                        findings.iter().any(|f| f.severity == Severity::Error && at.starts_with(&f.at)),
+                        "render refused {} but check found no error there: {:?}", at, findings
+                    );
                 }
                 Err(e) => prop_assert!(false, "unexpected error {}", e),
                 Ok(files) => match which {
@@ -279,7 +272,7 @@ proptest! {
                     }
                     1 => {
                         let ini = &files.iter().find(|f| f.path.ends_with("distrobox.ini")).unwrap().contents;
-                        let line = format!("image={distro}");
+                        let line = format!("image=\"{distro}\"");
                         prop_assert!(ini.lines().any(|l| l == line), "{}", ini);
                     }
                     _ => {
@@ -291,4 +284,107 @@ proptest! {
             }
         }
     }
+}
+
+/// The distrobox corpus of hostile values (defect: command execution
+/// through distrobox.ini) in the other places values land: a GRUB menu
+/// entry title, a `.desktop` Exec argument, a mount option, Nix strings.
+/// Each value is refused by `check` at that field, or the real Nix
+/// evaluation of the rendered files gives it back literally (and, for
+/// GRUB and Exec, the format's own quoting rules give it back).
+#[test]
+fn hostile_corpus_is_refused_or_carried_literally_everywhere() {
+    if !support::have_nix("hostile_corpus_is_refused_or_carried_literally_everywhere") {
+        return;
+    }
+    let corpus = [
+        "quay.io/toolbx/arch-toolbox:latest&&{touch,/tmp/PWNED}",
+        "a;touch /tmp/PWNED",
+        "$(touch /tmp/PWNED)",
+        "`touch /tmp/PWNED`",
+        "${builtins.abort \"x\"}",
+        "'' + abort \"x\" + ''",
+        "{a,b}",
+        "a\ntouch /tmp/PWNED",
+        "a\"b",
+        "a'b",
+        "a|b",
+        "a>b",
+        "mode=\"755,size=1M",
+        "%f %u %%",
+        "\\x41",
+        "a\u{2028}b",
+    ];
+    let mut literal = 0;
+    let mut refused = 0;
+    for value in corpus {
+        let fields = [
+            "boot.entry[0].name",
+            "desktop.session[",
+            "mount[11].options[0]",
+            "user[0].description",
+        ];
+        let set = |spec: &mut HostSpec, which: usize, v: &str| match which {
+            0 => spec.boot.entries[0].name = v.to_owned(),
+            1 => session_mut(spec, "waydroid").args = vec!["show-full-ui".into(), v.to_owned()],
+            2 => spec.mounts[11].options = vec![v.to_owned()],
+            _ => spec.users[0].description = Some(v.to_owned()),
+        };
+        let mut spec = support::embedded();
+        let mut kept = Vec::new();
+        for (which, field) in fields.iter().enumerate() {
+            let mut one = support::embedded();
+            set(&mut one, which, value);
+            let findings = check_of(one);
+            let errors: Vec<&Finding> = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .collect();
+            if errors.is_empty() {
+                set(&mut spec, which, value);
+                kept.push(which);
+            } else {
+                assert!(
+                    errors.iter().any(|f| f.at.starts_with(field)),
+                    "{value:?} in {field}: refused elsewhere: {errors:?}"
+                );
+                refused += 1;
+            }
+        }
+        if kept.is_empty() {
+            continue;
+        }
+        let (_dir, out) = eval(&spec);
+        let c = &out["config"];
+        for which in kept {
+            literal += 1;
+            match which {
+                0 => {
+                    let entries = c["boot"]["loader"]["grub"]["extraEntries"]
+                        .as_str()
+                        .unwrap();
+                    let first = entries.lines().next().unwrap();
+                    let words = single_quoted_words(first.strip_suffix(" {").unwrap());
+                    assert_eq!(words, vec!["menuentry".to_owned(), value.to_owned()]);
+                }
+                1 => {
+                    let text = c["services"]["displayManager"]["sessionPackages"][0]["text"]
+                        .as_str()
+                        .unwrap();
+                    let args = exec_args(&desktop_unescape(desktop_value(text, "Exec")));
+                    assert_eq!(args.last().map(String::as_str), Some(value), "{args:?}");
+                }
+                2 => assert_eq!(
+                    c["fileSystems"]["/boot/efi"]["options"],
+                    serde_json::json!([value])
+                ),
+                _ => assert_eq!(
+                    c["users"]["users"]["user"]["description"].as_str(),
+                    Some(value)
+                ),
+            }
+        }
+    }
+    eprintln!("hostile corpus: {refused} refused by check, {literal} carried literally");
+    assert!(refused > 0 && literal > 0);
 }

@@ -298,6 +298,11 @@ pub const RULES: &[Rule] = &[
         "a package, image, app id or VM name cannot be written where it goes",
     ),
     rule(
+        "name-duplicate",
+        Severity::Error,
+        "a name that becomes a Nix attribute, a file or a device link (user, container, microVM, filesystem UUID) is given twice",
+    ),
+    rule(
         "rootless-podman-storage",
         Severity::Info,
         "rootless Podman keeps images in each user's home, not /var/lib/containers",
@@ -350,6 +355,7 @@ pub fn check_on(loaded: &Loaded, today: Date) -> Vec<Finding> {
         out: Vec::new(),
     };
     let s = &loaded.spec;
+    c.text(&loaded.text);
     c.release(s, today);
     c.host(s);
     c.partitions(s);
@@ -427,6 +433,78 @@ impl Checker<'_> {
         });
     }
 
+    /// A name that must be unique, given twice: the finding is at the
+    /// second, and names the place of the first.
+    fn duplicate(&mut self, at: KeyPath, first: KeyPath, what: &str, hint: &str) {
+        let place = match self.loaded.line_col(&first) {
+            Some((l, c)) => format!("{}:{l}:{c} ({first})", self.loaded.source_name),
+            None => first.to_string(),
+        };
+        self.add(
+            "name-duplicate",
+            at,
+            format!("{what} is already used at {place}"),
+            Some(hint.to_owned()),
+        );
+    }
+
+    /// Every string of the file (keys too) is text: no control character
+    /// (a line break included), no noncharacter (U+FFFE, U+FFFF, ...), no
+    /// U+2028/U+2029. No format tabula writes carries them all the same
+    /// way (Nix, `.desktop`, GRUB, fstab, XML).
+    fn text(&mut self, text: &str) {
+        fn walk(out: &mut Vec<(KeyPath, String)>, at: &KeyPath, v: &toml::Value) {
+            match v {
+                toml::Value::String(s) if !s.chars().all(crate::landing::text_char) => {
+                    out.push((at.clone(), s.clone()));
+                }
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        let kat = at.key(k);
+                        if !k.chars().all(crate::landing::text_char) {
+                            out.push((kat.clone(), k.clone()));
+                        }
+                        match v {
+                            toml::Value::Array(a) => {
+                                for (i, x) in a.iter().enumerate() {
+                                    walk(out, &at.index(k, i), x);
+                                }
+                            }
+                            v => walk(out, &kat, v),
+                        }
+                    }
+                }
+                toml::Value::Array(a) => {
+                    for (i, x) in a.iter().enumerate() {
+                        walk(out, &at.index_only(i), x);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Ok(v) = text.parse::<toml::Value>() else {
+            return;
+        };
+        let mut bad = Vec::new();
+        walk(&mut bad, &KeyPath::root(), &v);
+        for (at, s) in bad {
+            let c = s
+                .chars()
+                .find(|c| !crate::landing::text_char(*c))
+                .unwrap_or('\0');
+            self.add(
+                "text-unrepresentable",
+                at,
+                format!(
+                    "`{}` holds U+{:04X}, a control, noncharacter or line separator that the files tabula writes cannot carry",
+                    crate::landing::shown(&s),
+                    u32::from(c)
+                ),
+                Some("keep the value on one line, in printable characters".into()),
+            );
+        }
+    }
+
     fn release(&mut self, s: &HostSpec, today: Date) {
         let r = s.host.release;
         if let Some(eol) = Date::parse(r.end_of_life()) {
@@ -478,7 +556,7 @@ impl Checker<'_> {
             self.add(
                 "hostname-invalid",
                 key("host").key("name"),
-                format!("`{}` is not a valid host name", n.escape_debug()),
+                format!("`{}` is not a valid host name", crate::landing::shown(n)),
                 Some("use letters, digits and `-` (at most 63), e.g. \"surface-pro-8\"".into()),
             );
         }
@@ -506,7 +584,19 @@ impl Checker<'_> {
                 Some("give every partition but one a size".into()),
             );
         }
+        let mut uuids: BTreeMap<String, usize> = BTreeMap::new();
         for p in &s.partitions {
+            let uuid = p.filesystem.as_ref().and_then(|f| f.uuid.as_deref());
+            if let Some(u) = uuid {
+                if let Some(prev) = uuids.insert(u.to_ascii_lowercase(), p.index) {
+                    self.duplicate(
+                        at(p.index).key("filesystem").key("uuid"),
+                        at(prev).key("filesystem").key("uuid"),
+                        &format!("filesystem UUID `{u}`"),
+                        "filesystems are mounted by /dev/disk/by-uuid/UUID: give each its own",
+                    );
+                }
+            }
             if !numbers.insert(p.number)
                 || p.number <= last_number
                 || p.number == 0
@@ -541,7 +631,7 @@ impl Checker<'_> {
                 self.add(
                     "partition-label-invalid",
                     at(p.index).key("label"),
-                    format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", p.label.escape_debug()),
+                    format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", crate::landing::shown(&p.label)),
                     Some("use a short name such as \"boot\"".into()),
                 );
             }
@@ -610,7 +700,7 @@ impl Checker<'_> {
                             format!(
                                 "{} labels hold at most {max} bytes; `{}` has {}",
                                 fs.kind,
-                                label.escape_debug(),
+                                crate::landing::shown(label),
                                 label.len()
                             ),
                             Some("shorten the label".into()),
@@ -687,7 +777,7 @@ impl Checker<'_> {
                 at,
                 format!(
                     "`{}` is not {} {kind} UUID",
-                    uuid.escape_debug(),
+                    crate::landing::shown(uuid),
                     article(kind.name())
                 ),
                 Some(format!(
@@ -724,7 +814,7 @@ impl Checker<'_> {
             self.add(
                 "uuid-malformed",
                 at.key("uuid"),
-                format!("`{}` is not a LUKS UUID", l.uuid.escape_debug()),
+                format!("`{}` is not a LUKS UUID", crate::landing::shown(&l.uuid)),
                 Some("a LUKS UUID is an RFC 4122 UUID (8-4-4-4-12 hex digits)".into()),
             );
         }
@@ -732,7 +822,10 @@ impl Checker<'_> {
             self.add(
                 "text-unrepresentable",
                 at.key("name"),
-                format!("`{}` cannot be a device-mapper name", l.name.escape_debug()),
+                format!(
+                    "`{}` cannot be a device-mapper name",
+                    crate::landing::shown(&l.name)
+                ),
                 Some("use a plain name such as \"pool\"".into()),
             );
         }
@@ -819,7 +912,7 @@ impl Checker<'_> {
                 self.add(
                     "text-unrepresentable",
                     kat.key("path"),
-                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", p.escape_debug()),
+                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(p)),
                     Some("rename the key file on the stick, e.g. /keys/host.key".into()),
                 );
             }
@@ -963,7 +1056,15 @@ impl Checker<'_> {
                     let digits = size
                         .strip_suffix(['k', 'm', 'g', 'K', 'M', 'G', '%'])
                         .unwrap_or(size);
-                    let size_ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                    // The kernel's memparse wraps around past u64; 0 means
+                    // no limit at all; a percentage is of the RAM.
+                    let size_ok = !digits.is_empty()
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                        && if size.ends_with('%') {
+                            digits.parse::<u8>().is_ok_and(|p| (1..=100).contains(&p))
+                        } else {
+                            tmpfs_bytes(size).is_some_and(|b| b > 0)
+                        };
                     let mode_ok = mode.as_deref().is_none_or(|m| {
                         (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
                     });
@@ -973,10 +1074,10 @@ impl Checker<'_> {
                             at.key("tmpfs"),
                             format!(
                                 "tmpfs size `{}` / mode `{}` is not in tmpfs syntax",
-                                size.escape_debug(),
+                                crate::landing::shown(size),
                                 mode.as_deref().unwrap_or("").escape_debug()
                             ),
-                            Some("write size like \"2G\" or \"25%\" and mode like \"755\"".into()),
+                            Some("write size like \"2G\" (k, m or g; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
                         );
                     } else if let (Some(ram), Some(bytes)) = (s.host.ram, tmpfs_bytes(size)) {
                         if bytes > ram.as_u64() {
@@ -991,23 +1092,26 @@ impl Checker<'_> {
                 }
             }
             for (i, o) in m.options.iter().enumerate() {
-                if o.is_empty() || o.contains([',', ' ', '\t']) || has_control(o) {
+                if let Some(why) = crate::landing::mount_option_problem(o) {
                     self.add(
                         "mount-option-invalid",
                         at.key("options").index_only(i),
-                        format!("mount option `{}` cannot be written (empty, or holds `,`, a space or a control character)", o.escape_debug()),
-                        Some("give each option as its own list element: [\"noatime\", \"umask=0077\"]".into()),
+                        format!("mount option `{}` cannot be written: {why}", crate::landing::shown(o)),
+                        Some("give each option as its own list element, without quotes: [\"noatime\", \"umask=0077\"]".into()),
                     );
                 }
             }
         }
         if let Some(b) = &s.btrfs {
             for (i, o) in b.mount_options.iter().enumerate() {
-                if o.is_empty() || o.contains([',', ' ', '\t']) || has_control(o) {
+                if let Some(why) = crate::landing::mount_option_problem(o) {
                     self.add(
                         "mount-option-invalid",
                         key("btrfs").key("mount_options").index_only(i),
-                        format!("mount option `{}` cannot be written", o.escape_debug()),
+                        format!(
+                            "mount option `{}` cannot be written: {why}",
+                            crate::landing::shown(o)
+                        ),
                         Some("give each option as its own list element".into()),
                     );
                 }
@@ -1020,7 +1124,10 @@ impl Checker<'_> {
                     self.add(
                         "mount-option-invalid",
                         key("btrfs").key("compression"),
-                        format!("compression `{}` is not one btrfs knows", c.escape_debug()),
+                        format!(
+                            "compression `{}` is not one btrfs knows",
+                            crate::landing::shown(c)
+                        ),
                         Some("use zstd, zstd:N (1-15), lzo, zlib or none".into()),
                     );
                 }
@@ -1244,8 +1351,17 @@ impl Checker<'_> {
                 }
             }
         }
+        let mut names: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, u) in s.users.iter().enumerate() {
             let at = KeyPath::root().index("user", i);
+            if let Some(prev) = names.insert(u.name.as_str(), i) {
+                self.duplicate(
+                    at.key("name"),
+                    KeyPath::root().index("user", prev).key("name"),
+                    &format!("user name `{}`", crate::landing::shown(&u.name)),
+                    "each [[user]] becomes users.users.NAME: declare a user once",
+                );
+            }
             let ok_name = !u.name.is_empty()
                 && u.name.len() <= 32
                 && u.name.bytes().all(|b| {
@@ -1255,7 +1371,10 @@ impl Checker<'_> {
                 self.add(
                     "text-unrepresentable",
                     at.key("name"),
-                    format!("`{}` is not a valid user name", u.name.escape_debug()),
+                    format!(
+                        "`{}` is not a valid user name",
+                        crate::landing::shown(&u.name)
+                    ),
                     Some("use lower-case letters, digits, `_` and `-`".into()),
                 );
             }
@@ -1315,7 +1434,7 @@ impl Checker<'_> {
                     sat.key("id"),
                     format!(
                         "session id `{}` is duplicated or not a plain file name",
-                        ses.id.escape_debug()
+                        crate::landing::shown(&ses.id)
                     ),
                     Some("use letters, digits, `-` and `_`; each id once".into()),
                 );
@@ -1445,7 +1564,7 @@ impl Checker<'_> {
                     at.key("efi"),
                     format!(
                         "`{}` is not a plain EFI path on the ESP",
-                        e.efi.escape_debug()
+                        crate::landing::shown(&e.efi)
                     ),
                     Some("write it like \"/EFI/Microsoft/Boot/bootmgfw.efi\"".into()),
                 );
@@ -1512,34 +1631,55 @@ impl Checker<'_> {
         };
         let spaced =
             |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control());
-        // distrobox assemble reads its ini with shell code: no quoting at all.
-        let ini_unsafe = |t: &str, brackets: bool| {
-            spaced(t)
-                || t.contains(['"', '\'', '\\', '$', '`', '#', ';', '='])
-                || (brackets && t.contains(['[', ']']))
-        };
         for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
             if !is_attr_path(pkg) {
                 self.add(
                     "container-invalid",
                     at.key("nix_packages").index_only(i),
-                    format!("`{}` is not a nixpkgs attribute name", pkg.escape_debug()),
+                    format!("`{}` is not a nixpkgs attribute name", crate::landing::shown(pkg)),
                     Some("write the attribute as in `nix search nixpkgs`, e.g. \"ripgrep\" or \"kdePackages.kate\"".into()),
                 );
             }
         }
+        // distrobox assemble sources each `key=value` line of its ini and
+        // evals the command it builds from them: every value is checked by
+        // its grammar, and only shell-inert characters get through.
         if let Some(d) = &s.containers.distrobox {
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, img) in d.images.iter().enumerate() {
-                if !plain(&img.name, b"-_.")
-                    || ini_unsafe(&img.image, true)
-                    || img.packages.iter().any(|p| ini_unsafe(p, false))
-                {
+                let iat = at.key("distrobox").index("images", i);
+                if !crate::landing::container_name(&img.name) {
                     self.add(
                         "container-invalid",
-                        at.key("distrobox").index("images", i),
-                        format!("distrobox image `{}` cannot be written to distrobox.ini", img.name.escape_debug()),
-                        Some("name: letters, digits and `-_.`; image and packages: no spaces, line breaks or shell characters (\" ' \\ $ ` # ; =)".into()),
+                        iat.key("name"),
+                        format!("distrobox container name `{}` is not a container name", crate::landing::shown(&img.name)),
+                        Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63), e.g. \"arch-dev\"".into()),
                     );
+                } else if let Some(prev) = names.insert(&img.name, i) {
+                    self.duplicate(
+                        iat.key("name"),
+                        at.key("distrobox").index("images", prev).key("name"),
+                        &format!("distrobox container name `{}`", img.name),
+                        "distrobox.ini has one section per container: give each a different name",
+                    );
+                }
+                if let Err(why) = crate::landing::image_reference(&img.image) {
+                    self.add(
+                        "container-invalid",
+                        iat.key("image"),
+                        format!("`{}` is not a container image reference: {why}", crate::landing::shown(&img.image)),
+                        Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"quay.io/toolbx/arch-toolbox:latest\"".into()),
+                    );
+                }
+                for (j, p) in img.packages.iter().enumerate() {
+                    if !crate::landing::package_name(p) {
+                        self.add(
+                            "container-invalid",
+                            iat.key("packages").index_only(j),
+                            format!("`{}` is not a package name", crate::landing::shown(p)),
+                            Some("one package per element, its name only: letters, digits and `. _ + - : @` (no versions, spaces or shell characters)".into()),
+                        );
+                    }
                 }
             }
         }
@@ -1549,7 +1689,10 @@ impl Checker<'_> {
                     self.add(
                         "container-invalid",
                         at.key("flatpak").key("apps").index_only(i),
-                        format!("`{}` is not a Flatpak application id", app.escape_debug()),
+                        format!(
+                            "`{}` is not a Flatpak application id",
+                            crate::landing::shown(app)
+                        ),
                         Some(
                             "use the reverse-DNS id from Flathub, e.g. \"org.mozilla.firefox\""
                                 .into(),
@@ -1564,7 +1707,7 @@ impl Checker<'_> {
                         at.key("flatpak").key("remote"),
                         format!(
                             "Flatpak remote `{}` needs a plain name and an https:// URL",
-                            r.name.escape_debug()
+                            crate::landing::shown(&r.name)
                         ),
                         None,
                     );
@@ -1572,27 +1715,64 @@ impl Checker<'_> {
             }
         }
         if let Some(p) = &s.containers.podman {
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, c) in p.containers.iter().enumerate() {
-                if !plain(&c.name, b"-_.") || spaced(&c.image) || c.ports.iter().any(|p| spaced(p))
-                {
+                let cat = at.key("podman").index("containers", i);
+                if !crate::landing::container_name(&c.name) {
                     self.add(
                         "container-invalid",
-                        at.key("podman").index("containers", i),
-                        format!("Podman container `{}` needs a plain name, and an image and ports without spaces", c.name.escape_debug()),
-                        None,
+                        cat.key("name"),
+                        format!("Podman container name `{}` is not a container name", crate::landing::shown(&c.name)),
+                        Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63)".into()),
                     );
+                } else if let Some(prev) = names.insert(&c.name, i) {
+                    self.duplicate(
+                        cat.key("name"),
+                        at.key("podman").index("containers", prev).key("name"),
+                        &format!("Podman container name `{}`", c.name),
+                        "each name becomes virtualisation.oci-containers.containers.NAME and the unit podman-NAME.service: make them unique",
+                    );
+                }
+                if let Err(why) = crate::landing::image_reference(&c.image) {
+                    self.add(
+                        "container-invalid",
+                        cat.key("image"),
+                        format!("`{}` is not a container image reference: {why}", crate::landing::shown(&c.image)),
+                        Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"docker.io/library/nginx:1.27\"".into()),
+                    );
+                }
+                for (j, port) in c.ports.iter().enumerate() {
+                    if !crate::landing::port_mapping(port) {
+                        self.add(
+                            "container-invalid",
+                            cat.key("ports").index_only(j),
+                            format!("`{}` is not a port mapping", crate::landing::shown(port)),
+                            Some("write [IP:]HOST:CONTAINER[/tcp|udp], e.g. \"8080:80\" or \"127.0.0.1:8080:80/tcp\"".into()),
+                        );
+                    }
                 }
             }
         }
         if let Some(m) = &s.containers.microvm {
+            let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, vm) in m.vms.iter().enumerate() {
+                if plain(&vm.name, b"-_") {
+                    if let Some(prev) = names.insert(&vm.name, i) {
+                        self.duplicate(
+                            at.key("microvm").index("vms", i).key("name"),
+                            at.key("microvm").index("vms", prev).key("name"),
+                            &format!("microVM name `{}`", vm.name),
+                            "each name becomes microvm.vms.NAME: make them unique",
+                        );
+                    }
+                }
                 if !plain(&vm.name, b"-_") {
                     self.add(
                         "container-invalid",
                         at.key("microvm").index("vms", i).key("name"),
                         format!(
                             "microVM name `{}` must be letters, digits, `-` and `_`",
-                            vm.name.escape_debug()
+                            crate::landing::shown(&vm.name)
                         ),
                         None,
                     );

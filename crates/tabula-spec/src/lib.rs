@@ -13,6 +13,7 @@
 pub mod check;
 pub mod date;
 pub mod embedded;
+pub mod landing;
 pub mod locate;
 pub mod model;
 pub mod path;
@@ -186,13 +187,31 @@ impl SpecError {
             if let Some(h) = &p.problem.hint {
                 d = d.with_help(h.clone());
             }
-            if let Some(span) = &p.span {
-                d = d.with_label(LabeledSpan::at(span.clone(), "here"));
+            let (name, text, span) = match &p.span {
+                Some(span) => match snippet(&self.text, span.clone()) {
+                    Some(ex) => (
+                        format!(
+                            "{} (line {}, columns {}-{}, cut)",
+                            self.source_name,
+                            p.line.unwrap_or(0),
+                            ex.first_column,
+                            ex.last_column
+                        ),
+                        ex.text,
+                        Some(ex.span),
+                    ),
+                    None => (
+                        self.source_name.clone(),
+                        self.text.clone(),
+                        Some(span.clone()),
+                    ),
+                },
+                None => (self.source_name.clone(), self.text.clone(), None),
+            };
+            if let Some(span) = span {
+                d = d.with_label(LabeledSpan::at(span, "here"));
             }
-            let report = miette::Report::new(d).with_source_code(NamedSource::new(
-                self.source_name.clone(),
-                self.text.clone(),
-            ));
+            let report = miette::Report::new(d).with_source_code(NamedSource::new(name, text));
             let mut one = String::new();
             if handler.render_report(&mut one, report.as_ref()).is_err() {
                 one = format!("{}: {}\n", self.place(p), p.problem.message);
@@ -208,6 +227,85 @@ impl SpecError {
         ));
         out
     }
+}
+
+/// Lines longer than this are cut around the problem in a report: miette's
+/// graphical handler cannot draw columns past 65535 (it panics), and a line
+/// wider than a few screens says nothing anyway.
+pub const SNIPPET_LINE_MAX: usize = 240;
+
+/// Bytes of context kept on each side of the problem in a cut line.
+const SNIPPET_WINDOW: usize = 60;
+
+/// The problem's line cut around it, when it (or a line next to it, which
+/// miette also draws) is longer than [`SNIPPET_LINE_MAX`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The cut line, `…` where something was left out.
+    pub text: String,
+    /// The problem's span inside `text`.
+    pub span: std::ops::Range<usize>,
+    /// The 1-based columns (in characters) of the original line shown.
+    pub first_column: usize,
+    pub last_column: usize,
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// `None` when the lines around `span` are short enough to show as they are.
+pub fn snippet(text: &str, span: std::ops::Range<usize>) -> Option<Excerpt> {
+    let start = floor_boundary(text, span.start);
+    let end = ceil_boundary(text, span.end.max(start));
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let prev_len = text[..line_start.saturating_sub(1)]
+        .rsplit('\n')
+        .next()
+        .map_or(0, str::len);
+    let next_len = text
+        .get(line_end + 1..)
+        .and_then(|t| t.split('\n').next())
+        .map_or(0, str::len);
+    if line_end - line_start <= SNIPPET_LINE_MAX
+        && prev_len <= SNIPPET_LINE_MAX
+        && next_len <= SNIPPET_LINE_MAX
+    {
+        return None;
+    }
+    let from = floor_boundary(text, start.saturating_sub(SNIPPET_WINDOW).max(line_start));
+    let span_end = end.min(line_end).min(start + SNIPPET_WINDOW);
+    let span_end = ceil_boundary(text, span_end.max(start));
+    let to = ceil_boundary(text, (span_end + SNIPPET_WINDOW).min(line_end));
+    let mut out = String::new();
+    if from > line_start {
+        out.push('…');
+    }
+    let offset = out.len();
+    out.push_str(&text[from..to]);
+    if to < line_end {
+        out.push('…');
+    }
+    let first_column = text[line_start..from].chars().count() + 1;
+    Some(Excerpt {
+        span: (start - from + offset)..(span_end - from + offset),
+        first_column,
+        last_column: first_column + text[from..to].chars().count().saturating_sub(1),
+        text: out,
+    })
 }
 
 /// A loaded spec with what is needed to point at places in it.
@@ -385,6 +483,26 @@ mod tests {
     fn key_paths_print_like_jq() {
         let k = KeyPath::root().index("partition", 4).key("size");
         assert_eq!(k.to_string(), "partition[4].size");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_problem_on_char_boundaries() {
+        assert_eq!(snippet("a = 1\nb = 2\n", 4..5), None);
+        for filler in ["a", "é", "😀"] {
+            let line = format!("x = \"{}\" junk", filler.repeat(70_000));
+            let text = format!("short = 1\n{line}\nend = 2\n");
+            let at = text.find("junk").unwrap();
+            let ex = snippet(&text, at..at + 4).unwrap();
+            assert_eq!(&ex.text[ex.span.clone()], "junk", "{filler}");
+            assert!(ex.text.starts_with('…') && ex.text.len() < 400, "{filler}");
+            assert_eq!(ex.last_column, line.chars().count(), "{filler}");
+            // A span past the end or inside a character does not panic.
+            let _ = snippet(&text, text.len() + 5..text.len() + 9);
+            let _ = snippet(&text, 12..13);
+        }
+        // A long neighbour line is cut too (miette draws it as context).
+        let text = format!("bad\n{}\n", "z".repeat(70_000));
+        assert!(snippet(&text, 0..3).is_some());
     }
 
     #[test]

@@ -660,12 +660,20 @@ impl HostSpec {
                         || s.path.starts_with('/')
                         || s.path.ends_with('/')
                         || s.path.split('/').any(|c| c.is_empty() || c == "." || c == "..")
-                        || s.path.contains(['\0', '\n', ','])
                     {
                         p.push(
                             at.key("path"),
-                            format!("subvolume path `{}` is not a normal relative path", s.path.escape_debug()),
+                            format!("subvolume path `{}` is not a normal relative path", crate::landing::shown(&s.path)),
                             Some("write it like \"@system/nix\": no leading or trailing `/`, no `..`, no `,`".into()),
+                        );
+                    } else if let Some(why) =
+                        crate::landing::mount_option_problem(&format!("subvol={}", s.path))
+                    {
+                        // It lands in the mount option `subvol=PATH`.
+                        p.push(
+                            at.key("path"),
+                            format!("subvolume path `{}` cannot be written in the mount option subvol=: {why}", crate::landing::shown(&s.path)),
+                            Some("use letters, digits, `@`, `_`, `-`, `.` and `/`".into()),
                         );
                     }
                     Subvolume {

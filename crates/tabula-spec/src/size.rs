@@ -2,7 +2,10 @@
 //!
 //! `MB`/`GB`/`TB` are decimal (10^6, 10^9, 10^12 bytes), as drive makers and
 //! the architecture document use them ("256GB NVMe"); `MiB`/`GiB`/`TiB` are
-//! binary. A bare number is refused: a size without a unit is ambiguous.
+//! binary, `kB` is 1000 bytes and `B` one byte. The grammar is exactly
+//! `DIGITS[.DIGITS]UNIT`: no space, units case-sensitive (`Gb` would be
+//! gigabits, `KB` is ambiguous). A bare number is refused: a size without
+//! a unit is ambiguous.
 
 use std::fmt;
 
@@ -13,7 +16,7 @@ const MAX_BYTES: u64 = 1 << 60;
 
 const UNITS: &[(&str, u64)] = &[
     ("B", 1),
-    ("KB", 1_000),
+    ("kB", 1_000),
     ("MB", 1_000_000),
     ("GB", 1_000_000_000),
     ("TB", 1_000_000_000_000),
@@ -42,26 +45,53 @@ impl Size {
     /// # Errors
     /// A message naming the accepted units.
     pub fn parse(text: &str) -> Result<Size, String> {
-        let t = text.trim();
+        const KNOWN: &str =
+            "B, kB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), case as written";
+        let t = text;
+        let shown = crate::landing::shown(text);
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("`{text}` has no unit; write e.g. \"{t}GB\" or \"{t}GiB\""))?;
-        let (num, unit) = t.split_at(split);
-        let unit = unit.trim();
-        let factor = UNITS
-            .iter()
-            .find(|(u, _)| u.eq_ignore_ascii_case(unit))
-            .map(|(_, f)| *f)
             .ok_or_else(|| {
-                format!(
-                    "`{text}`: unknown unit `{unit}` (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
-                )
+                format!("`{shown}` has no unit; write e.g. \"{shown}GB\" or \"{shown}GiB\"")
             })?;
+        let (num, unit) = t.split_at(split);
+        let exact = |u: &str| UNITS.iter().find(|(x, _)| *x == u).map(|(_, f)| *f);
+        let factor = match exact(unit) {
+            Some(f) if text.trim() == text => f,
+            _ => {
+                let u = unit.trim();
+                let close = UNITS
+                    .iter()
+                    .find(|(x, _)| x.eq_ignore_ascii_case(u))
+                    .map(|(x, _)| *x);
+                return Err(match (exact(u), close, u) {
+                    (Some(_), _, _) => format!(
+                        "`{}`: write the size without spaces, e.g. \"{}{u}\"",
+                        shown,
+                        num.trim()
+                    ),
+                    (None, _, "KB" | "Kb" | "kb") => format!(
+                        "`{shown}`: `{u}` is ambiguous; write kB (1000 bytes) or KiB (1024 bytes)"
+                    ),
+                    (None, Some(x), _) => format!(
+                        "`{}`: unit `{}` is not `{x}` (units are case-sensitive: `Gb` would be gigabits); use {KNOWN}",
+                        shown,
+                        u.escape_debug()
+                    ),
+                    (None, None, _) => format!(
+                        "`{}`: unknown unit `{}` (use {KNOWN})",
+                        shown,
+                        u.escape_debug()
+                    ),
+                });
+            }
+        };
         if num.is_empty() {
-            return Err(format!("`{text}` has no number"));
+            return Err(format!("`{shown}` has no number"));
         }
         let bytes = match num.split_once('.') {
             None => num.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)),
+            Some((int, frac)) if int.is_empty() || frac.is_empty() => None,
             Some((int, frac)) => {
                 // Exact decimal arithmetic: "2.5GB" is 2_500_000_000 bytes.
                 let digits = format!("{int}{frac}");
@@ -77,9 +107,9 @@ impl Size {
         match bytes {
             Some(b) if b <= MAX_BYTES => Ok(Size(b)),
             Some(_) => Err(format!(
-                "`{text}` is larger than any disk tabula handles (1 EiB)"
+                "`{shown}` is larger than any disk tabula handles (1 EiB)"
             )),
-            None => Err(format!("`{text}` is not a valid size")),
+            None => Err(format!("`{shown}` is not a valid size")),
         }
     }
 
@@ -161,8 +191,18 @@ mod tests {
         assert_eq!(Size::parse("100MB").map(Size::as_u64), Ok(100_000_000));
         assert_eq!(Size::parse("2GiB").map(Size::as_u64), Ok(2 << 30));
         assert_eq!(Size::parse("2.5GB").map(Size::as_u64), Ok(2_500_000_000));
-        assert_eq!(Size::parse("256 GB").map(Size::as_u64), Ok(256_000_000_000));
-        assert_eq!(Size::parse("1gb").map(Size::as_u64), Ok(1_000_000_000));
+        assert_eq!(Size::parse("2kB").map(Size::as_u64), Ok(2_000));
+    }
+
+    #[test]
+    fn only_the_documented_grammar() {
+        for bad in [
+            "2 gb", "2Gb", "2KB", "256 GB", "1gb", " 2GB", "2GB ", "2gib", "2GB\n", "2.GB", ".5GB",
+        ] {
+            assert!(Size::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Size::parse("2KB").unwrap_err().contains("KiB"));
+        assert!(Size::parse("2Gb").unwrap_err().contains("case-sensitive"));
     }
 
     #[test]

@@ -265,3 +265,227 @@ fn findings_point_at_the_right_line() {
         + 1;
     assert_eq!(f.line, Some(line));
 }
+
+/// Every name that becomes a Nix attribute (or an ini section) is unique:
+/// the second is an error naming the place of the first (file:line).
+#[test]
+fn duplicate_names_are_errors_with_both_places() {
+    let cases = [
+        (
+            "[[user]]\nname = \"root\"\nhashed_password_file = \"/persist/secrets/root.passwd\"\n",
+            "[[user]]\nname = \"root\"\nhashed_password_file = \"/persist/secrets/root.passwd\"\n\n[[user]]\nname = \"root\"\nhashed_password_file = \"/persist/secrets/root.passwd\"\n",
+            "user[2].name",
+            "user[1].name",
+        ),
+        (
+            "containers = []",
+            "containers = [\n  { name = \"web\", image = \"docker.io/library/nginx:1.27\" },\n  { name = \"web\", image = \"docker.io/library/caddy:2\" },\n]",
+            "containers.podman.containers[1].name",
+            "containers.podman.containers[0].name",
+        ),
+        (
+            "vms = []",
+            "vms = [\n  { name = \"sandbox\" },\n  { name = \"sandbox\" },\n]",
+            "containers.microvm.vms[1].name",
+            "containers.microvm.vms[0].name",
+        ),
+        (
+            "{ name = \"fedora\"",
+            "{ name = \"arch\"",
+            "containers.distrobox.images[1].name",
+            "containers.distrobox.images[0].name",
+        ),
+        (
+            "uuid = \"0eaf7961-48c5-4b55-8a8f-04cd0b71de07\"",
+            "uuid = \"2CE0-6722\"",
+            "partition[1].filesystem.uuid",
+            "partition[0].filesystem.uuid",
+        ),
+    ];
+    for (from, to, at, first) in cases {
+        let fs = embedded_with(from, to);
+        let f = one(&fs, "name-duplicate");
+        assert_eq!(f.severity, Severity::Error);
+        assert_eq!(f.at, at, "{f:#?}");
+        assert!(f.line.is_some(), "{f:#?}");
+        assert!(
+            f.message.contains("edited.toml:") && f.message.contains(first),
+            "the message names the first place: {}",
+            f.message
+        );
+        assert!(f.hint.is_some());
+    }
+}
+
+/// Distrobox, Podman values are checked by their grammar, each at its own
+/// field: image references (OCI), names, package names, port mappings.
+#[test]
+fn container_values_are_checked_by_their_grammar() {
+    let image = "image = \"quay.io/toolbx/arch-toolbox:latest\"";
+    for (to, at) in [
+        (
+            "image = \"quay.io/toolbx/arch-toolbox:latest&&{touch,/tmp/PWNED}\"",
+            "containers.distrobox.images[0].image",
+        ),
+        (
+            "image = \"quay.io/a:latest>/tmp/x\"",
+            "containers.distrobox.images[0].image",
+        ),
+        (
+            "image = \"Quay.io/Toolbx/arch\"",
+            "containers.distrobox.images[0].image",
+        ),
+        (
+            "image = \"quay.io/toolbx/arch-toolbox:latest\", packages = [\"git\", \"vim|sh\"]",
+            "containers.distrobox.images[0].packages[1]",
+        ),
+    ] {
+        let fs = embedded_with(image, to);
+        let f = one(&fs, "container-invalid");
+        assert_eq!(f.at, at, "{to}: {f:#?}");
+        assert!(f.hint.is_some());
+    }
+    for (to, at) in [
+        (
+            "containers = [{ name = \"web\", image = \"nginx;reboot\" }]",
+            "containers.podman.containers[0].image",
+        ),
+        (
+            "containers = [{ name = \"web\", image = \"nginx\", ports = [\"80:80:80:80\"] }]",
+            "containers.podman.containers[0].ports[0]",
+        ),
+        (
+            "containers = [{ name = \"-web\", image = \"nginx\" }]",
+            "containers.podman.containers[0].name",
+        ),
+    ] {
+        let fs = embedded_with("containers = []", to);
+        let f = one(&fs, "container-invalid");
+        assert_eq!(f.at, at, "{to}: {f:#?}");
+    }
+    let fs = embedded_with(
+        "containers = []",
+        "containers = [{ name = \"web\", image = \"docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", ports = [\"127.0.0.1:8080:80/tcp\"] }]",
+    );
+    assert!(find(&fs, "container-invalid").is_empty(), "{fs:#?}");
+}
+
+/// Values that break where they land are refused by check, each at its
+/// field: XML-forbidden characters (SVG), a libmount quote, NUL and
+/// U+2028, impossible tmpfs sizes, sizes outside the documented grammar.
+#[test]
+fn values_that_break_where_they_land_are_refused() {
+    let tmpfs = "tmpfs = { size = \"2G\", mode = \"755\" }";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\u{FFFE}\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\u{FFFF}\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\\u0000\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "model = \"Microsoft Surface Pro 8\"",
+            "model = \"Surface\u{2028}8\"",
+            "text-unrepresentable",
+            "host.model",
+        ),
+        (
+            "label = \"boot\"\n",
+            "label = \"bo\u{FFFF}ot\"\n",
+            "text-unrepresentable",
+            "partition[1].label",
+        ),
+        (
+            "options = [\"umask=0077\"]",
+            "options = [\"mode=\\\"755\"]",
+            "mount-option-invalid",
+            "mount[11].options[0]",
+        ),
+        (
+            "options = [\"umask=0077\"]",
+            "options = [\"a\\\\040b\"]",
+            "mount-option-invalid",
+            "mount[11].options[0]",
+        ),
+        (
+            "mount_options = [\"noatime\"]",
+            "mount_options = [\"noatime\\\"\"]",
+            "mount-option-invalid",
+            "btrfs.mount_options[0]",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"99999999999999999999999G\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"18446744073709551615k\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"0\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+        (
+            tmpfs,
+            "tmpfs = { size = \"250%\", mode = \"755\" }",
+            "tmpfs-malformed",
+            "mount[0].tmpfs",
+        ),
+    ];
+    for (from, to, code, at) in cases {
+        let fs = embedded_with(from, to);
+        let hits = find(&fs, code);
+        assert!(
+            hits.iter()
+                .any(|f| f.at == *at && f.severity == Severity::Error),
+            "{to}: no {code} at {at} in {fs:#?}"
+        );
+    }
+    // A subvolume path lands in `subvol=`: a quote there is a spec error.
+    for bad in ["@user/ho\\\"me", "@user/ho me", "@user/h\u{FFFE}"] {
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "path = \"@user/home\"",
+            &format!("path = \"{bad}\""),
+            1,
+        );
+        let err = parse("edited.toml", &text).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.problem.at.to_string().starts_with("btrfs.subvolume[")),
+            "{bad}: {err}"
+        );
+    }
+    // Sizes: exactly DIGITS[.DIGITS]UNIT, units case-sensitive.
+    for bad in ["2 gb", "2Gb", "2KB", "256 GB", "1gb", "2.GB"] {
+        let text =
+            embedded::SURFACE_PRO_8
+                .toml
+                .replacen("ram = \"8GB\"", &format!("ram = \"{bad}\""), 1);
+        let err = parse("edited.toml", &text).unwrap_err();
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.problem.at.to_string() == "host.ram"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -271,3 +271,91 @@ fn render_json_on_a_spec_with_errors_prints_the_findings_and_writes_nothing() {
     assert!(codes(&v).iter().any(|c| c == "mount-duplicate"));
     assert!(!dir.path().join("o").exists());
 }
+
+/// A syntax error past column 65535 made miette's graphical handler panic
+/// (exit 101): the report cuts the line around the error instead.
+#[test]
+fn syntax_error_on_a_very_long_line_is_reported_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, filler) in [
+        ("ascii", "a".repeat(70_000)),
+        ("multibyte", "é".repeat(70_000)),
+    ] {
+        let spec = EMBEDDED.replacen(
+            "model = \"",
+            &format!("model = \"{filler}\" junk\nignored = \""),
+            1,
+        );
+        std::fs::write(dir.path().join("long.toml"), &spec).unwrap();
+        let out = tabula(dir.path())
+            .args(["check", "--spec", "long.toml"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(err.contains("long.toml:"), "{what}: {err}");
+        assert!(err.contains("cut"), "{what}: {err}");
+        assert!(
+            err.contains("junk"),
+            "{what}: the snippet shows the error: {err}"
+        );
+        assert!(
+            err.len() < 4_000,
+            "{what}: the report stays short: {} bytes",
+            err.len()
+        );
+    }
+}
+
+#[test]
+fn a_one_megabyte_single_line_file_is_reported_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("x = \"{}\" junk", "b".repeat(1 << 20));
+    std::fs::write(dir.path().join("big.toml"), text).unwrap();
+    for json in [false, true] {
+        let mut c = tabula(dir.path());
+        c.args(["check", "--spec", "big.toml"]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "json={json}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        if json {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["ok"], false);
+            assert_eq!(v["findings"][0]["line"], 1);
+        } else {
+            assert!(err.contains("big.toml:1:"), "{err}");
+            assert!(err.len() < 4_000, "{} bytes", err.len());
+        }
+    }
+}
+
+/// A huge value that check refuses is shown cut, not echoed whole.
+#[test]
+fn a_huge_refused_value_makes_a_short_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = EMBEDDED.replacen(
+        "model = \"Microsoft Surface Pro 8\"",
+        &format!("model = \"{}\\u0001\"", "a".repeat(70_000)),
+        1,
+    );
+    std::fs::write(dir.path().join("huge.toml"), spec).unwrap();
+    let out = tabula(dir.path())
+        .args(["check", "--spec", "huge.toml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("text-unrepresentable") && text.contains("70001 characters"),
+        "{text}"
+    );
+    assert!(text.len() < 8_000, "{} bytes", text.len());
+}

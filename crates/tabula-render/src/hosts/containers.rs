@@ -8,7 +8,7 @@
 use tabula_spec::KeyPath;
 
 use super::{header, microvm_enabled, Ctx};
-use crate::escape::{ini_value_ok, sh_word};
+use crate::escape::{ini_value, sh_word};
 use crate::nix::{self, list, pkg, raw, s, strs, AttrsBuilder, Expr};
 use crate::RenderError;
 
@@ -163,31 +163,42 @@ pub(crate) fn distrobox_ini(cx: &Ctx) -> Result<String, RenderError> {
             .key("containers")
             .key("distrobox")
             .index("images", i);
-        for (key, v) in [("name", &img.name), ("image", &img.image)] {
-            if !ini_value_ok(v) || v.contains(['[', ']']) {
-                return Err(RenderError::bad(
-                    at.key(key),
-                    v,
-                    "a distrobox.ini value",
-                    "distrobox assemble reads it without quoting: no whitespace, quotes, `\\`, `$`, `#`, `;`, `=` or brackets",
-                ));
-            }
+        if !tabula_spec::landing::container_name(&img.name) {
+            return Err(RenderError::bad(
+                at.key("name"),
+                &img.name,
+                "a distrobox container name",
+                "start with a letter or digit, then letters, digits, `_`, `.` or `-`",
+            ));
         }
-        out.push_str(&format!("\n[{}]\nimage={}\n", img.name, img.image));
+        let image = ini_value(at.key("image"), &img.image, "a container image reference")?;
+        if let Err(why) = tabula_spec::landing::image_reference(&img.image) {
+            return Err(RenderError::bad(
+                at.key("image"),
+                &img.image,
+                "a container image reference",
+                why,
+            ));
+        }
+        out.push_str(&format!("\n[{}]\nimage={image}\n", img.name));
         if !img.packages.is_empty() {
             for (j, p) in img.packages.iter().enumerate() {
-                if !ini_value_ok(p) {
+                if !tabula_spec::landing::package_name(p) {
                     return Err(RenderError::bad(
                         at.index("packages", j),
                         p,
                         "a distrobox.ini value",
-                        "a package name cannot hold whitespace, quotes or shell characters",
+                        "a package name is letters, digits and `. _ + - : @`",
                     ));
                 }
             }
             out.push_str(&format!(
-                "additional_packages=\"{}\"\n",
-                img.packages.join(" ")
+                "additional_packages={}\n",
+                ini_value(
+                    at.key("packages"),
+                    &img.packages.join(" "),
+                    "a package list"
+                )?
             ));
         }
     }

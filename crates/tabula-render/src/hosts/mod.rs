@@ -32,6 +32,7 @@ pub(crate) fn header(spec: &HostSpec, what: &str) -> String {
 
 pub(crate) fn render(spec: &HostSpec) -> Result<Vec<OutFile>, RenderError> {
     check_host_name(spec)?;
+    check_unique_names(spec)?;
     let cx = Ctx {
         spec,
         names: Names::for_release(spec.host.release),
@@ -70,6 +71,67 @@ pub(crate) fn render(spec: &HostSpec) -> Result<Vec<OutFile>, RenderError> {
         ));
     }
     Ok(files)
+}
+
+/// Names that become Nix attributes or ini sections must be unique, else
+/// the rendered file does not parse (`attribute ... already defined`).
+fn check_unique_names(spec: &HostSpec) -> Result<(), RenderError> {
+    fn unique<'a>(
+        names: impl Iterator<Item = (KeyPath, &'a str)>,
+        what: &'static str,
+    ) -> Result<(), RenderError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (at, n) in names {
+            if !seen.insert(n) {
+                return Err(RenderError::bad(at, n, what, "the name is given twice"));
+            }
+        }
+        Ok(())
+    }
+    let c = KeyPath::root().key("containers");
+    unique(
+        spec.users.iter().enumerate().map(|(i, u)| {
+            (
+                KeyPath::root().index("user", i).key("name"),
+                u.name.as_str(),
+            )
+        }),
+        "a user name",
+    )?;
+    if let Some(p) = &spec.containers.podman {
+        unique(
+            p.containers.iter().enumerate().map(|(i, x)| {
+                (
+                    c.key("podman").index("containers", i).key("name"),
+                    x.name.as_str(),
+                )
+            }),
+            "a Podman container name",
+        )?;
+    }
+    if let Some(m) = &spec.containers.microvm {
+        unique(
+            m.vms.iter().enumerate().map(|(i, x)| {
+                (
+                    c.key("microvm").index("vms", i).key("name"),
+                    x.name.as_str(),
+                )
+            }),
+            "a microVM name",
+        )?;
+    }
+    if let Some(d) = &spec.containers.distrobox {
+        unique(
+            d.images.iter().enumerate().map(|(i, x)| {
+                (
+                    c.key("distrobox").index("images", i).key("name"),
+                    x.name.as_str(),
+                )
+            }),
+            "a distrobox container name",
+        )?;
+    }
+    Ok(())
 }
 
 /// The host name is the flake attribute, a directory name and
