@@ -13,11 +13,14 @@ const USAGE: &str = "\
 usage: tabula-fuzz [--target spec|render|probe|mountinfo|all] [--seconds N]
                    [--execs N] [--seed S] [--deadline-ms MS] [--deep-every N]
                    [--crashes DIR] [--no-minimize] [--quiet]
+       tabula-fuzz --target NAME --replay FILE...
 
 Fuzzes one target of tabula (default: all, one after the other) and prints
 executions, exec/s, unique crashes (by panic location or broken invariant)
 and coverage-like counts. Crash inputs are written under DIR/<target>/
-(default target/fuzz/crashes). Exit status 1 when a crash was found.";
+(default target/fuzz/crashes). Exit status 1 when a crash was found.
+--replay runs each FILE once (with the deep check) and prints the outcome
+and the time it took.";
 
 fn main() -> ExitCode {
     match real_main() {
@@ -39,6 +42,7 @@ fn real_main() -> Result<ExitCode, String> {
     let mut crashes = PathBuf::from("target/fuzz/crashes");
     let mut minimize = true;
     let mut quiet = false;
+    let mut replay: Vec<PathBuf> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -68,12 +72,49 @@ fn real_main() -> Result<ExitCode, String> {
             "--crashes" => crashes = PathBuf::from(val("--crashes")?),
             "--no-minimize" => minimize = false,
             "--quiet" => quiet = true,
+            "--replay" => {
+                replay.push(PathBuf::from(val("--replay")?));
+                replay.extend(args.by_ref().map(PathBuf::from));
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if !replay.is_empty() {
+        let [t] = targets[..] else {
+            return Err("--replay needs one --target".into());
+        };
+        let mut any = false;
+        for f in &replay {
+            let data = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            let start = std::time::Instant::now();
+            let r = tabula_fuzz::exec::run_here(&t, &data, true);
+            let took = start.elapsed();
+            match r {
+                Ok(o) => println!(
+                    "{}: ok in {took:?} ({} features)",
+                    f.display(),
+                    o.features.len()
+                ),
+                Err(c) => {
+                    any = true;
+                    println!(
+                        "{}: CRASH in {took:?} [{}]\n  {}",
+                        f.display(),
+                        c.kind,
+                        c.detail
+                    );
+                }
+            }
+        }
+        return Ok(if any {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let mut any = false;
     for t in targets {

@@ -5,7 +5,6 @@
 //! engine uses as coverage) or a [`Crash`] when an invariant breaks. A panic
 //! anywhere is caught by [`crate::exec`].
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -87,6 +86,12 @@ fn today() -> tabula_spec::check::Date {
 /// A message with its variable parts taken out, as a feature: its first
 /// plain words (values, numbers and quoted parts dropped).
 fn shape_of(msg: &str) -> String {
+    // What is between the first and the last quote is a value.
+    let q = |c: char| c == '"' || c == '`';
+    let msg = match (msg.find(q), msg.rfind(q)) {
+        (Some(a), Some(b)) if a < b => format!("{} _ {}", &msg[..a], &msg[b + 1..]),
+        _ => msg.to_owned(),
+    };
     msg.split_whitespace()
         .filter(|w| {
             w.len() < 24
@@ -246,58 +251,67 @@ fn render(data: &[u8], deep: bool) -> Result<Outcome, Crash> {
 }
 
 /// The same attribute defined twice in one attribute set or `let`, which
-/// rnix parses but Nix refuses ("attribute 'x' already defined"). Two
-/// attribute-set literals under one name are merged by Nix, so they are
-/// not counted.
+/// rnix parses but Nix refuses ("attribute 'x' already defined"). Nix
+/// merges two attribute-set literals under one name, so their contents are
+/// compared as one set.
 fn duplicate_attribute(text: &str) -> Option<String> {
     use rnix::ast::{self, HasEntry};
     use rowan::ast::AstNode;
+
+    fn attr_name(a: &ast::Attr) -> String {
+        let t = a.syntax().text().to_string();
+        match t.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') && !inner.contains("${") => inner.to_owned(),
+            _ => t,
+        }
+    }
+
+    /// The full paths of the leaves under `e`, attribute-set literals
+    /// opened up.
+    fn leaves(e: &impl HasEntry, prefix: &str, out: &mut Vec<String>) {
+        for av in e.attrpath_values() {
+            let Some(path) = av.attrpath() else { continue };
+            let name: Vec<String> = path.attrs().map(|a| attr_name(&a)).collect();
+            let full = format!("{prefix}{}", name.join("."));
+            match av.value() {
+                Some(ast::Expr::AttrSet(set)) => {
+                    leaves(&set, &format!("{full}."), out);
+                }
+                _ => out.push(full),
+            }
+        }
+        for inh in e.inherits() {
+            for a in inh.attrs() {
+                out.push(format!("{prefix}{}", attr_name(&a)));
+            }
+        }
+    }
+
+    fn check(out: &mut [String]) -> Option<String> {
+        out.sort();
+        for w in out.windows(2) {
+            if w[0] == w[1] {
+                return Some(format!("`{}` twice", w[0]));
+            }
+            if w[1].starts_with(&format!("{}.", w[0])) {
+                return Some(format!("`{}` and `{}`", w[0], w[1]));
+            }
+        }
+        None
+    }
+
     let root = rnix::Root::parse(text).syntax();
     for node in root.descendants() {
-        let entries: Vec<(String, bool)> = if let Some(set) = ast::AttrSet::cast(node.clone()) {
-            entries_of(&set)
+        let mut out = Vec::new();
+        if let Some(set) = ast::AttrSet::cast(node.clone()) {
+            leaves(&set, "", &mut out);
         } else if let Some(l) = ast::LetIn::cast(node.clone()) {
-            entries_of(&l)
+            leaves(&l, "", &mut out);
         } else {
             continue;
-        };
-        let mut seen: BTreeMap<&str, bool> = BTreeMap::new();
-        for (path, is_set) in &entries {
-            if let Some(prev) = seen.insert(path, *is_set) {
-                if !(prev && *is_set) {
-                    return Some(format!("`{path}` twice"));
-                }
-            }
         }
-        for (path, is_set) in &entries {
-            if !is_set {
-                let prefix = format!("{path}.");
-                if entries.iter().any(|(p, _)| p.starts_with(&prefix)) {
-                    return Some(format!("`{path}` and `{path}.…`"));
-                }
-            }
-        }
-        fn entries_of(e: &impl HasEntry) -> Vec<(String, bool)> {
-            let mut out = Vec::new();
-            for av in e.attrpath_values() {
-                let Some(path) = av.attrpath() else { continue };
-                let name: Vec<String> = path.attrs().map(|a| attr_name(&a)).collect();
-                let is_set = matches!(av.value(), Some(ast::Expr::AttrSet(_)));
-                out.push((name.join("."), is_set));
-            }
-            for inh in e.inherits() {
-                for a in inh.attrs() {
-                    out.push((attr_name(&a), false));
-                }
-            }
-            out
-        }
-        fn attr_name(a: &ast::Attr) -> String {
-            let t = a.syntax().text().to_string();
-            match t.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
-                Some(inner) if !inner.contains('\\') && !inner.contains("${") => inner.to_owned(),
-                _ => t,
-            }
+        if let Some(d) = check(&mut out) {
+            return Some(d);
         }
     }
     None
@@ -484,4 +498,34 @@ fn mountinfo(data: &[u8]) -> Result<Outcome, Crash> {
         }
     }
     Ok(Outcome { features: f })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duplicate_attribute as dup;
+
+    /// Each case as `nix-instantiate --parse` (Nix 2.x) judges it.
+    #[test]
+    fn duplicate_attributes_as_nix_sees_them() {
+        for ok in [
+            "{ a = { x = 1; }; a = { y = 2; }; }",
+            "{ a = { x = 1; }; a.y = 2; }",
+            "{ a.y = 2; a = { x = 1; }; }",
+            "{ a = rec { x = 1; }; a.y = 2; }",
+            "{ a.b = 1; a.c = 2; ab = 3; }",
+            "let a = 1; b = 2; in { a = a; }",
+        ] {
+            assert_eq!(dup(ok), None, "{ok}");
+        }
+        for bad in [
+            "let a = 1; a = 2; in a",
+            "{ inherit a; a = 1; }",
+            "{ \"a\" = 1; a = 2; }",
+            "{ a = { x = 1; }; a = { x = 2; }; }",
+            "{ a = 1; a.b = 2; }",
+            "{ u.root = { f = 1; }; u.root = { f = 2; }; }",
+        ] {
+            assert!(dup(bad).is_some(), "{bad}");
+        }
+    }
 }

@@ -4,16 +4,33 @@
 
 use std::time::Duration;
 
-use tabula_fuzz::mutate::{self, Dict, Shape};
+use tabula_fuzz::mutate::{self, Dict, Node, Shape};
 use tabula_fuzz::targets::Target;
 use tabula_fuzz::SPEC_SEEDS;
+
+fn canonical(t: Vec<(String, Node)>) -> Vec<(String, Node)> {
+    let mut t: Vec<(String, Node)> = t.into_iter().map(|(k, v)| (k, canon(v))).collect();
+    t.sort_by(|a, b| a.0.cmp(&b.0));
+    t
+}
+
+fn canon(n: Node) -> Node {
+    match n {
+        Node::Tab(t) => Node::Tab(canonical(t)),
+        Node::Aot(a) => Node::Aot(a.into_iter().map(canonical).collect()),
+        Node::Arr(a) => Node::Arr(a.into_iter().map(canon).collect()),
+        n => n,
+    }
+}
 
 #[test]
 fn toml_tree_round_trips_every_seed() {
     for s in SPEC_SEEDS {
         let top = mutate::parse_toml(s.data).unwrap();
         let again = mutate::parse_toml(&mutate::write_toml(&top)).unwrap();
-        assert_eq!(top, again, "{}", s.name);
+        // Equal up to key order (an inline table is written as a [table]
+        // after the table's plain values).
+        assert_eq!(canonical(top.clone()), canonical(again), "{}", s.name);
         // And the spec means the same after the round trip.
         let a = tabula_spec::parse("a", s.data).map(|l| format!("{:?}", l.spec));
         let b = tabula_spec::parse("b", &mutate::write_toml(&top)).map(|l| format!("{:?}", l.spec));
