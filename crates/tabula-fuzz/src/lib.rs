@@ -205,8 +205,10 @@ pub struct Config {
     /// Render target: every n-th execution also writes the files and runs
     /// `nix-instantiate --parse` on every `.nix` (0: never).
     pub deep_every: u64,
-    /// Shrink a new crash's input before reporting it.
+    /// Shrink a new crash's input before reporting it, for at most this
+    /// long.
     pub minimize: bool,
+    pub minimize_budget: Duration,
     /// Where to write crash inputs (`DIR/<target>/<kind-hash>.input`).
     pub crash_dir: Option<PathBuf>,
     /// Print a status line every this often (None: quiet).
@@ -223,6 +225,7 @@ impl Config {
             deadline: Duration::from_secs(2),
             deep_every: 200,
             minimize: true,
+            minimize_budget: Duration::from_secs(30),
             crash_dir: None,
             progress: None,
         }
@@ -255,6 +258,8 @@ pub struct Report {
     pub slowest: Duration,
     pub deep_runs: u64,
     pub abandoned_workers: usize,
+    /// Inputs that passed the deadline once and were run again.
+    pub slow_rechecked: u64,
 }
 
 impl Report {
@@ -270,7 +275,7 @@ impl Report {
     /// The summary the CLI and the long-run script print.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "target {}: {} executions in {:.1} s ({:.0} exec/s), {} unique crash{}, corpus {}, slowest input {} ms, deep checks {}\n  coverage:",
+            "target {}: {} executions in {:.1} s ({:.0} exec/s), {} unique crash{}, corpus {}, slowest input {} ms, deep checks {}, slow inputs rechecked {}\n  coverage:",
             self.target,
             self.execs,
             self.elapsed.as_secs_f64(),
@@ -280,6 +285,7 @@ impl Report {
             self.corpus,
             self.slowest.as_millis(),
             self.deep_runs,
+            self.slow_rechecked,
         );
         for (k, v) in &self.coverage {
             s.push_str(&format!(" {k}={v}"));
@@ -364,8 +370,15 @@ pub fn run(cfg: &Config) -> Report {
             )
         };
         i += 1;
-        let deep = have_nix && i % cfg.deep_every == 0;
-        let (r, took) = worker.run(&data, deep, cfg.deadline);
+        let deep = have_nix && i.is_multiple_of(cfg.deep_every);
+        let (mut r, mut took) = worker.run(&data, deep, cfg.deadline);
+        if matches!(&r, Err(c) if c.kind == "hang") {
+            // A busy machine can starve the worker past the deadline: a
+            // hang counts only when the input is slow again with five
+            // times the time.
+            report.slow_rechecked += 1;
+            (r, took) = worker.run(&data, deep, cfg.deadline * 5);
+        }
         report.execs += 1;
         report.deep_runs += u64::from(deep);
         report.slowest = report.slowest.max(took);
@@ -392,7 +405,14 @@ pub fn run(cfg: &Config) -> Report {
                     f.count += 1;
                 } else {
                     let input = if cfg.minimize && c.kind != "hang" {
-                        minimize(&mut worker, &c.kind, &data, deep, cfg.deadline)
+                        minimize(
+                            &mut worker,
+                            &c.kind,
+                            &data,
+                            deep,
+                            cfg.deadline,
+                            cfg.minimize_budget,
+                        )
                     } else {
                         data
                     };
@@ -448,9 +468,9 @@ pub fn minimize(
     data: &[u8],
     deep: bool,
     deadline: Duration,
+    budget: Duration,
 ) -> Vec<u8> {
     let started = Instant::now();
-    let budget = Duration::from_secs(30);
     let mut best = data.to_vec();
     let still = |w: &mut Worker, cand: &[u8]| -> bool {
         matches!(w.run(cand, deep, deadline).0, Err(c) if c.kind == kind)

@@ -10,7 +10,7 @@ use tabula_fuzz::targets::Target;
 use tabula_fuzz::{is_known_open, known_open, run, seeds, show_input, Config};
 
 /// The seed of the test runs: the same seed, the same inputs.
-const SEED: u64 = 0x7ab0_1a;
+const SEED: u64 = 0x007a_b01a;
 
 fn short(target: Target, execs: u64, deep_every: u64) {
     let mut cfg = Config::new(target, SEED);
@@ -22,6 +22,7 @@ fn short(target: Target, execs: u64, deep_every: u64) {
     // scaled to match (2 s in release).
     cfg.deadline = Duration::from_secs(20);
     cfg.deep_every = deep_every;
+    cfg.minimize_budget = Duration::from_secs(10);
     let report = run(&cfg);
     let summary = report.summary();
     eprintln!("{summary}");
@@ -58,25 +59,26 @@ fn short(target: Target, execs: u64, deep_every: u64) {
     );
 }
 
-// Execution counts: about 20-40 s each in a debug build on a 2-core machine.
+// Execution counts: about 20-40 s each in a debug build on a quiet 2-core
+// machine, the four tests side by side (measured: see RELIABILITY.md).
 
 #[test]
 fn fuzz_spec_short() {
-    short(Target::Spec, 700, 0);
+    short(Target::Spec, 400, 0);
 }
 
 #[test]
 fn fuzz_render_short() {
-    // Every 40th input also goes through the writer and nix-instantiate.
-    short(Target::Render, 500, 40);
+    // Every 30th input also goes through the writer and nix-instantiate.
+    short(Target::Render, 300, 30);
 }
 
 #[test]
 fn fuzz_probe_short() {
-    short(Target::Probe, 12_000, 0);
+    short(Target::Probe, 6_000, 0);
 }
 
 #[test]
 fn fuzz_mountinfo_short() {
-    short(Target::Mountinfo, 40_000, 0);
+    short(Target::Mountinfo, 15_000, 0);
 }
