@@ -61,7 +61,12 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
+        // Exactly three octal digits (from_str_radix alone would take a
+        // sign: `\+12` is not an escape).
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             if let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
                 .ok()
                 .and_then(|d| u8::from_str_radix(d, 8).ok())
@@ -201,6 +206,24 @@ mod tests {
         assert_eq!(m[0].mount_point, "/");
         assert_eq!(m[1].source, "/dev/mapper/pool");
         assert_eq!(m[2].mount_point, "/mnt/with space");
+    }
+
+    /// Found by tabula-fuzz (mountinfo target): `\+12` was read as an
+    /// escape (byte 10) where the kernel only writes three octal digits,
+    /// so this parser and the audit's disagreed on the mount point.
+    #[test]
+    fn only_three_octal_digits_are_an_escape() {
+        for (field, want) in [
+            ("/mnt/\\+12", "/mnt/\\+12"),
+            ("/mnt/\\-12", "/mnt/\\-12"),
+            ("/mnt/\\400", "/mnt/\\400"),
+            ("/mnt/\\08", "/mnt/\\08"),
+            ("/mnt/a\\040b", "/mnt/a b"),
+            ("/mnt/\\134", "/mnt/\\"),
+        ] {
+            let m = parse_mountinfo(&format!("41 22 0:45 / {field} rw - tmpfs none rw\n"));
+            assert_eq!(m[0].mount_point, want, "{field}");
+        }
     }
 
     #[test]

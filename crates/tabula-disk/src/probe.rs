@@ -186,11 +186,29 @@ pub fn parse_sfdisk(json: &str) -> Result<Table> {
             let number = node_number(&p.node).ok_or_else(|| {
                 Error::Parse(format!("sfdisk --json: no number in node `{}`", p.node))
             })?;
+            // Bytes must fit in a u64, end included (a corrupt table or a
+            // tool's bug must be an error, not an overflow).
+            let bytes = |sectors: u64, what: &str| {
+                sectors.checked_mul(ss).ok_or_else(|| {
+                    Error::Parse(format!(
+                        "sfdisk --json: {what} {sectors} of `{}` times sector size {ss} is past 2^64 bytes",
+                        p.node
+                    ))
+                })
+            };
+            let start = bytes(p.start, "start")?;
+            let size = bytes(p.size, "size")?;
+            if start.checked_add(size).is_none() {
+                return Err(Error::Parse(format!(
+                    "sfdisk --json: `{}` ends past 2^64 bytes",
+                    p.node
+                )));
+            }
             Ok(ProbedPartition {
                 number,
                 node: p.node,
-                start: p.start * ss,
-                size: p.size * ss,
+                start,
+                size,
                 type_guid: p.kind.to_ascii_lowercase(),
                 uuid: p.uuid.map(|u| u.to_ascii_lowercase()),
                 name: p.name,
@@ -564,6 +582,28 @@ mod tests {
             blk.get("PART_ENTRY_UUID").map(String::as_str)
         );
         assert_eq!(t.partitions[5].start, 225 << 20);
+    }
+
+    /// Found by tabula-fuzz (probe target): sectors times sector size
+    /// overflowed (a panic in debug builds, a wrapped size in release).
+    #[test]
+    fn sfdisk_sizes_past_u64_are_an_error_not_an_overflow() {
+        let json = |start: &str, size: &str, ss: &str| {
+            format!(
+                r#"{{"partitiontable":{{"label":"gpt","sectorsize":{ss},"partitions":[{{"node":"/dev/loopXp1","start":{start},"size":{size},"type":"x"}}]}}}}"#
+            )
+        };
+        for (start, size, ss) in [
+            ("2048", "131072", "18446744073709551615"),
+            ("2048", "46744073709551615", "512"),
+            ("46744073709551615", "1", "512"),
+            ("36028797018963967", "36028797018963967", "512"),
+        ] {
+            let e = parse_sfdisk(&json(start, size, ss)).unwrap_err();
+            assert!(e.to_string().contains("past 2^64 bytes"), "{e}");
+        }
+        let ok = parse_sfdisk(&json("2048", "131072", "4096")).unwrap();
+        assert_eq!(ok.partitions[0].end(), (2048 + 131_072) * 4096);
     }
 
     #[test]

@@ -59,13 +59,19 @@ fn unescape(s: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
+            // `\400`..`\777` are past a byte: not an escape, kept as written
+            // (in u8 arithmetic they overflowed).
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
+            if let Ok(v) = u8::try_from(v) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
         }
+        out.push(b[i]);
+        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -824,6 +830,23 @@ mod tests {
         assert!(m[1].has_flag("noatime"));
         assert_eq!(m[2].mount_point, "/tmp/t/a b");
         assert_eq!(m[0].option("size").and_then(tmpfs_bytes), Some(64 << 20));
+    }
+
+    /// Found by tabula-fuzz (mountinfo target): `\4xx` overflowed the u8
+    /// arithmetic of the unescape (a panic in debug builds).
+    #[test]
+    fn escapes_past_a_byte_are_kept_as_written() {
+        let m = parse_mountinfo(
+            "66 64 0:40 /\\400 /tmp/t/\\777x ro - btrfs /dev/\\477 rw,subvol=/\\400\n",
+        );
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].root, "/\\400");
+        assert_eq!(m[0].mount_point, "/tmp/t/\\777x");
+        assert_eq!(m[0].source, "/dev/\\477");
+        assert_eq!(
+            parse_mountinfo("1 2 0:1 / /a\\377 rw - x y rw\n")[0].mount_point,
+            "/a\u{fffd}"
+        );
     }
 
     #[test]
