@@ -318,7 +318,9 @@ mod tests {
     }
 
     fn hex(b: &[u8]) -> Vec<u8> {
-        b.iter().flat_map(|x| format!("{x:02x}").into_bytes()).collect()
+        b.iter()
+            .flat_map(|x| format!("{x:02x}").into_bytes())
+            .collect()
     }
 
     #[test]

@@ -235,7 +235,8 @@ fn disk_of_partition(node: &Path) -> Option<String> {
 /// The device under the mapping `mapper` (its one dm slave).
 fn slave_of(mapper: &Path) -> Option<PathBuf> {
     let dm = mapper.file_name()?;
-    let mut slaves = std::fs::read_dir(Path::new("/sys/class/block").join(dm).join("slaves")).ok()?;
+    let mut slaves =
+        std::fs::read_dir(Path::new("/sys/class/block").join(dm).join("slaves")).ok()?;
     let s = slaves.next()?.ok()?;
     Some(Path::new("/dev").join(s.file_name()))
 }
@@ -261,7 +262,10 @@ impl<'a> Layout<'a> {
         };
         let mapping = match device {
             Some(d) => luks_node(d).and_then(|n| probe::open_mapping(&n)),
-            None => spec.luks.as_ref().map(|l| format!("/dev/mapper/{}", l.name)),
+            None => spec
+                .luks
+                .as_ref()
+                .map(|l| format!("/dev/mapper/{}", l.name)),
         }
         .and_then(|m| canonical(&m));
         let device = device.map(str::to_owned).or_else(|| {
@@ -311,9 +315,10 @@ impl<'a> Layout<'a> {
                         return Some(format!("mode {have}, the spec's is {want}"));
                     }
                 }
-                if let (Some(want), Some(have)) =
-                    (tmpfs_bytes(size), opt("size=").and_then(|h| tmpfs_bytes(&h)))
-                {
+                if let (Some(want), Some(have)) = (
+                    tmpfs_bytes(size),
+                    opt("size=").and_then(|h| tmpfs_bytes(&h)),
+                ) {
                     if want != have {
                         return Some(format!("size {have} bytes, the spec's is {size}"));
                     }
@@ -328,16 +333,20 @@ impl<'a> Layout<'a> {
                     ));
                 }
                 if m.root.trim_start_matches('/') != subvolume.trim_start_matches('/') {
-                    return Some(format!(
-                        "subvolume {}, the spec's is {subvolume}",
-                        m.root
-                    ));
+                    return Some(format!("subvolume {}, the spec's is {subvolume}", m.root));
                 }
                 None
             }
             MountSource::Partition { partition } => {
-                let sp = self.spec.partition(partition)?;
-                let fs = sp.filesystem.as_ref()?;
+                let Some((sp, fs)) = self
+                    .spec
+                    .partition(partition)
+                    .and_then(|sp| Some((sp, sp.filesystem.as_ref()?)))
+                else {
+                    return Some(format!(
+                        "the spec's partition `{partition}` has no filesystem"
+                    ));
+                };
                 if m.fstype != fs.kind.name() {
                     return Some(format!("the spec mounts {} there", fs.kind.name()));
                 }
@@ -567,10 +576,8 @@ pub fn unmount_layout(spec: &HostSpec, target: &Path, device: Option<&str>) -> R
                 .find(|n| n.mount_point.starts_with(&prefix) && n.id != m.id);
             let why = if top.is_some_and(|t| t.id != m.id) {
                 Some("a foreign mount is stacked on it".to_owned())
-            } else if let Some(b) = below {
-                Some(format!("{} is mounted under it", b.mount_point))
             } else {
-                None
+                below.map(|b| format!("{} is mounted under it", b.mount_point))
             };
             match why {
                 Some(why) => out.left.push(Left {

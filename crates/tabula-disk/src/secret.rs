@@ -27,7 +27,11 @@ pub fn from_file(path: &Path) -> Result<Secret> {
             tracing::warn!(
                 "the passphrase file {} is readable by {} (mode {mode:04o}): chmod 600 {}",
                 path.display(),
-                if mode & 0o004 != 0 { "everyone" } else { "its group" },
+                if mode & 0o004 != 0 {
+                    "everyone"
+                } else {
+                    "its group"
+                },
                 path.display()
             );
         }

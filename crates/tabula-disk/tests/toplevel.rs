@@ -132,9 +132,17 @@ fn a_failing_umount_never_removes_the_pools_contents() {
     let top = TopLevel::mount(&dev).unwrap();
     let b = top.path().to_owned();
     fx.mounts.push(b.clone());
-    assert!(mounted(&b), "{}", std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+    assert!(
+        mounted(&b),
+        "{}",
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+    );
     drop(top);
-    assert!(mounted(&b), "{}", std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+    assert!(
+        mounted(&b),
+        "{}",
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+    );
     assert_eq!(sha(&b.join("@user/home/thesis.bin")), sum);
     assert!(b.join("@user/home/docs/a.txt").is_file());
 

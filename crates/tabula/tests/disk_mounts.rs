@@ -146,7 +146,11 @@ fn unmount_leaves_foreign_mounts_and_mount_refuses_them() {
         v.sort();
         v
     };
-    let (boot, srv, home) = (format!("{ts}/boot"), format!("{ts}/srv"), format!("{ts}/home"));
+    let (boot, srv, home) = (
+        format!("{ts}/boot"),
+        format!("{ts}/srv"),
+        format!("{ts}/home"),
+    );
     // The layout's /boot went; the foreign /srv and /home stayed, and the
     // tmpfs root they pin stayed too. All said.
     let text = read("unmount1.out");
