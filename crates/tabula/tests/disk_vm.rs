@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tabula_spec::model::MountSource;
 
 const PASS: &str = "vm passphrase 42";
-const TIMEOUT: Duration = Duration::from_secs(600);
+const TIMEOUT: Duration = Duration::from_secs(2400);
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
