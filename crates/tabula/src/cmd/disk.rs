@@ -616,7 +616,8 @@ struct UnmountReport {
 
 pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
-                            // The disk, when named: an image's loop device, or the block device.
+
+    // The disk, when named: an image's loop device, or the block device.
     let device = match &args.disk {
         Some(d) if d.is_file() => loopdev::attached(d).map_err(lift)?.into_iter().next(),
         Some(d) => Some(d.to_string_lossy().into_owned()),
