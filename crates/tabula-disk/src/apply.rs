@@ -383,14 +383,16 @@ pub fn needs_passphrase(plan: &Plan) -> bool {
 }
 
 /// A keyfile: 4096 random bytes written to `path` (mode 0400, atomically),
-/// unless a file is already there (a rerun keeps it).
+/// unless a file is already there: a rerun keeps it, but only when it meets
+/// [`check_keyfile`](crate::keyfile::check_keyfile)'s bar.
 ///
 /// # Errors
-/// When the file cannot be written.
+/// When the file cannot be written, or the file there is too weak.
 pub fn make_keyfile(path: &Path) -> Result<bool> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    if path.exists() {
+    if path.symlink_metadata().is_ok() {
+        crate::keyfile::check_keyfile(path)?;
         return Ok(false);
     }
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -747,11 +749,15 @@ fn top_level<'a>(
         .ok_or_else(|| Error::Parse("the pool's top level is not mounted".into()))
 }
 
-/// Add `keyfile` as a key slot unless it already opens the container.
+/// Add `keyfile` as a key slot unless it already opens the container. A
+/// keyfile [`check_keyfile`](crate::keyfile::check_keyfile) refuses is never
+/// enrolled.
 ///
 /// # Errors
-/// When cryptsetup fails (a wrong passphrase, say).
+/// When the keyfile is weak or cryptsetup fails (a wrong passphrase, say).
 pub fn add_keyfile(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<bool> {
+    // Never enrol (nor even hand cryptsetup) a weak key or a FIFO.
+    crate::keyfile::check_keyfile(keyfile)?;
     if key_opens(node, &Key::File(keyfile.to_owned()))? {
         return Ok(false);
     }

@@ -47,12 +47,18 @@ impl std::fmt::Display for Busy {
     }
 }
 
-/// One line of mountinfo: device number, mount point, source.
+/// One line of mountinfo: device number, mount point, source, and what
+/// tells one mount from another (id, root inside the filesystem, type,
+/// superblock options).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountEntry {
+    pub id: u64,
     pub dev: (u32, u32),
+    pub root: String,
     pub mount_point: String,
+    pub fstype: String,
     pub source: String,
+    pub super_options: String,
 }
 
 /// Undo mountinfo's octal escapes (`\040` for a space).
@@ -90,9 +96,13 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
             let (maj, min) = f.get(2)?.split_once(':')?;
             let sep = f.iter().position(|x| *x == "-")?;
             Some(MountEntry {
+                id: f.first()?.parse().ok()?,
                 dev: (maj.parse().ok()?, min.parse().ok()?),
+                root: unescape(f.get(3)?),
                 mount_point: unescape(f.get(4)?),
+                fstype: unescape(f.get(sep + 1)?),
                 source: unescape(f.get(sep + 2)?),
+                super_options: f.get(sep + 3).map(|o| unescape(o)).unwrap_or_default(),
             })
         })
         .collect()
@@ -205,6 +215,9 @@ mod tests {
         assert_eq!(m[0].dev, (254, 1));
         assert_eq!(m[0].mount_point, "/");
         assert_eq!(m[1].source, "/dev/mapper/pool");
+        assert_eq!((m[1].id, m[1].root.as_str()), (40, "/@system/nix"));
+        assert_eq!(m[1].fstype, "btrfs");
+        assert_eq!(m[1].super_options, "rw,subvol=/@system/nix");
         assert_eq!(m[2].mount_point, "/mnt/with space");
     }
 

@@ -3,7 +3,10 @@
 //! `add`, `replace` and `remove` on an existing container. Every operation
 //! first proves that the passphrase opens the container, and removes a key
 //! only after another one is known to work, so the container is never left
-//! without a usable key.
+//! without a usable key. A keyfile is enrolled only when
+//! [`check_keyfile`] finds it strong: a regular file of at least 32 bytes
+//! with at least 128 bits by [`entropy_bits`] (an empty, short, one-byte or
+//! short-pattern file, a FIFO or /dev/zero are refused before any write).
 
 use std::path::Path;
 
@@ -68,11 +71,13 @@ fn require_passphrase(node: &str, pass: &Secret) -> Result<()> {
     Ok(())
 }
 
-/// Add `keyfile` as a key slot (a no-op when it already opens).
+/// Add `keyfile` as a key slot (a no-op when it already opens); a keyfile
+/// [`check_keyfile`] refuses is refused before anything else.
 ///
 /// # Errors
-/// When the passphrase does not open the container or cryptsetup fails.
+/// When the keyfile is weak, the passphrase does not open the container or cryptsetup fails.
 pub fn add(spec: &HostSpec, device: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
+    check_keyfile(keyfile)?;
     let node = container_node(spec, device)?;
     require_passphrase(&node, pass)?;
     let added = add_keyfile(spec, &node, pass, keyfile)?;
@@ -96,6 +101,7 @@ pub fn replace(
     old: &Path,
     new: &Path,
 ) -> Result<Outcome> {
+    check_keyfile(new)?;
     let node = container_node(spec, device)?;
     require_passphrase(&node, pass)?;
     let added = add_keyfile(spec, &node, pass, new)?;
@@ -151,4 +157,254 @@ fn remove_slot_of(node: &str, pass: &Secret, keyfile: &Path) -> Result<bool> {
     // The passphrase must still work: it is the key left.
     require_passphrase(node, pass)?;
     Ok(true)
+}
+
+// ---------------------------------------------------------------------------
+// How strong a keyfile must be before tabula enrols it.
+
+/// A keyfile shorter than this is refused (256 bits).
+pub const MIN_KEYFILE_BYTES: usize = 32;
+/// The least entropy a keyfile must show, in bits, by [`entropy_bits`].
+pub const MIN_ENTROPY_BITS: f64 = 128.0;
+/// cryptsetup reads at most 8 MiB of a keyfile; a larger file is refused.
+pub const MAX_KEYFILE_BYTES: u64 = 8 << 20;
+
+/// The entropy estimate of `data`, in bits: the bytes' Shannon entropy
+/// (from their frequencies) times the length of the shortest unit that
+/// repeats to make `data` (`abcabcab` counts as `abc`). Of a random file it
+/// is close to the truth (32 random bytes: ~150 bits; 64 hex digits: ~240;
+/// 4096 random bytes: ~32700); of one repeated byte 0, of a repeated short
+/// pattern at most the pattern's own. An overestimate for text, whose bytes
+/// are not independent: a bound below which a file is surely weak.
+pub fn entropy_bits(data: &[u8]) -> f64 {
+    let unit = &data[..period(data)];
+    if unit.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0usize; 256];
+    for &b in unit {
+        counts[usize::from(b)] += 1;
+    }
+    let n = unit.len() as f64;
+    let h: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    h * n
+}
+
+/// The length of the shortest prefix of `data` that, repeated, makes
+/// `data` (KMP's failure function; the last repetition may be partial).
+fn period(data: &[u8]) -> usize {
+    let n = data.len();
+    if n == 0 {
+        return 0;
+    }
+    let mut fail = vec![0usize; n];
+    let mut k = 0;
+    for i in 1..n {
+        while k > 0 && data[i] != data[k] {
+            k = fail[k - 1];
+        }
+        if data[i] == data[k] {
+            k += 1;
+        }
+        fail[i] = k;
+    }
+    n - fail[n - 1]
+}
+
+/// Why `data` is too weak to be a key, if it is.
+pub fn weakness(data: &[u8]) -> Option<String> {
+    if data.len() < MIN_KEYFILE_BYTES {
+        return Some(format!(
+            "it holds {} byte(s), fewer than {MIN_KEYFILE_BYTES}",
+            data.len()
+        ));
+    }
+    let bits = entropy_bits(data);
+    if bits < MIN_ENTROPY_BITS {
+        return Some(format!(
+            "it looks like about {bits:.0} bits of entropy (a repeated byte or pattern?), fewer than {MIN_ENTROPY_BITS:.0}"
+        ));
+    }
+    None
+}
+
+/// Read a keyfile that is about to be enrolled (or reused from a stick) and
+/// refuse it unless it is a regular file (never a FIFO, a device such as
+/// /dev/zero, a directory: it is opened non-blocking and looked at before a
+/// byte is read) of [`MIN_KEYFILE_BYTES`] to [`MAX_KEYFILE_BYTES`] bytes
+/// with at least [`MIN_ENTROPY_BITS`] bits by [`entropy_bits`].
+///
+/// # Errors
+/// [`Error::Refused`] naming the file, why, and how to make a good one;
+/// [`Error::Io`] when it cannot be read.
+pub fn check_keyfile(path: &Path) -> Result<()> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let fix = format!(
+        "make a random one: head -c 4096 /dev/urandom > {} (with --usb: remove the file and tabula writes a new one)",
+        path.display()
+    );
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| Error::io(format!("opening the keyfile {}", path.display()), e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("reading the keyfile {}", path.display()), e))?;
+    if !meta.is_file() {
+        return Err(Error::Refused(format!(
+            "the keyfile {} is not a regular file ({}); refusing to enrol it: {fix}",
+            path.display(),
+            kind_of(&meta)
+        )));
+    }
+    if meta.len() > MAX_KEYFILE_BYTES {
+        return Err(Error::Refused(format!(
+            "the keyfile {} is larger than cryptsetup's limit of {MAX_KEYFILE_BYTES} bytes: {fix}",
+            path.display()
+        )));
+    }
+    let mut data = Vec::new();
+    file.take(MAX_KEYFILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io(format!("reading the keyfile {}", path.display()), e))?;
+    if let Some(why) = weakness(&data) {
+        return Err(Error::Refused(format!(
+            "the keyfile {} is too weak to unlock the pool: {why}. Nothing was changed; {fix}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(n: usize) -> Vec<u8> {
+        use std::io::Read as _;
+        let mut v = vec![0u8; n];
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut v)
+            .unwrap();
+        v
+    }
+
+    fn hex(b: &[u8]) -> Vec<u8> {
+        b.iter()
+            .flat_map(|x| format!("{x:02x}").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn random_keys_pass() {
+        for _ in 0..200 {
+            assert_eq!(weakness(&random(32)), None);
+            assert_eq!(weakness(&random(4096)), None);
+            // 64 hex digits (256 bits), with and without a newline.
+            let h = hex(&random(32));
+            assert_eq!(weakness(&h), None, "{}", String::from_utf8_lossy(&h));
+            let mut hn = h.clone();
+            hn.push(b'\n');
+            assert_eq!(weakness(&hn), None);
+        }
+        // 64 base64 characters (48 random bytes).
+        let b64 = std::process::Command::new("sh")
+            .args(["-c", "head -c 48 /dev/urandom | base64 -w0"])
+            .output()
+            .unwrap()
+            .stdout;
+        assert_eq!(b64.len(), 64);
+        assert_eq!(weakness(&b64), None);
+    }
+
+    #[test]
+    fn empty_short_repeated_and_patterned_keys_fail() {
+        let mut bad: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"abcd".to_vec(),
+            random(31),
+            vec![0; 4096],
+            vec![7; 512],
+            b"abcd".repeat(1024),
+            b"0123456789abcdef".repeat(256),
+            // A 24-byte random block repeated: at most 24 bytes of key.
+            random(24).repeat(100),
+            // Zeros with one byte set.
+            {
+                let mut v = vec![0u8; 4096];
+                v[100] = 1;
+                v
+            },
+            b"password\n".to_vec(),
+            b"correct horse battery staple 7\n".to_vec(),
+        ];
+        bad.push(random(16).repeat(3));
+        for b in bad {
+            assert!(weakness(&b).is_some(), "accepted {} bytes", b.len());
+        }
+    }
+
+    #[test]
+    fn period_finds_the_repeated_unit() {
+        assert_eq!(period(b""), 0);
+        assert_eq!(period(b"a"), 1);
+        assert_eq!(period(b"aaaa"), 1);
+        assert_eq!(period(b"abcabcab"), 3);
+        assert_eq!(period(b"abcd"), 4);
+    }
+
+    #[test]
+    fn fifos_devices_and_directories_are_refused_without_reading() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from(0o600)).unwrap();
+        for p in [fifo.as_path(), Path::new("/dev/zero"), d.path()] {
+            let e = check_keyfile(p).unwrap_err().to_string();
+            assert!(
+                e.contains("not a regular file") && e.contains(&p.display().to_string()),
+                "{e}"
+            );
+        }
+        let link = d.path().join("zero-link");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(check_keyfile(&link).is_err());
+        let weak = d.path().join("weak.key");
+        std::fs::write(&weak, [0u8; 4096]).unwrap();
+        let e = check_keyfile(&weak).unwrap_err().to_string();
+        assert!(
+            e.contains("weak.key") && e.contains("head -c 4096 /dev/urandom"),
+            "{e}"
+        );
+        let good = d.path().join("good.key");
+        std::fs::write(&good, random(4096)).unwrap();
+        check_keyfile(&good).unwrap();
+    }
 }

@@ -3,9 +3,11 @@
 //! [`mount_layout`] opens the container and mounts, under a target
 //! directory, the tmpfs root with its size and mode, then every subvolume
 //! and partition in dependency order (parents first) with `subvol=` and the
-//! pool's options. [`unmount_layout`] unmounts in reverse and closes the
-//! mapping. [`TopLevel`] mounts the pool's top level (subvolid 5) in a
-//! temporary directory for apply, unmounting on drop.
+//! pool's options, refusing a target that holds foreign mounts.
+//! [`unmount_layout`] unmounts exactly the layout, in reverse, leaves every
+//! other mount, and closes the mapping. [`TopLevel`] mounts the pool's top
+//! level (subvolid 5) in a temporary directory for apply, unmounting on drop
+//! and never removing a directory that is still mounted.
 
 use std::path::{Path, PathBuf};
 
@@ -15,13 +17,19 @@ use tabula_spec::model::MountSource;
 use tabula_spec::HostSpec;
 
 use crate::apply::{open_container, Key};
-use crate::busy::parse_mountinfo;
+use crate::busy::{parse_mountinfo, MountEntry};
 use crate::probe;
 use crate::{Error, Result};
 
 /// The pool's top level mounted in a temporary directory.
+///
+/// The directory is a plain path, never a `tempfile::TempDir`: dropping a
+/// `TempDir` runs `remove_dir_all`, which on a directory still mounted (an
+/// umount that failed) would recurse into the pool and delete every
+/// subvolume. It is unmounted with [`release`] (retried) and then removed
+/// with `rmdir` only, and only when it is no longer a mount point.
 pub struct TopLevel {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     mounted: bool,
 }
 
@@ -34,38 +42,120 @@ impl TopLevel {
         let dir = tempfile::Builder::new()
             .prefix("tabula-pool.")
             .tempdir()
-            .map_err(|e| Error::io("creating a temporary mount point", e))?;
-        Cmd::new("mount")
+            .map_err(|e| Error::io("creating a temporary mount point", e))?
+            .keep();
+        let mounted = Cmd::new("mount")
             .args(["-t", "btrfs", "-o", "subvolid=5", mapper])
-            .arg(dir.path())
+            .arg(&dir)
             .install_hint("Debian package mount")
-            .run()?;
+            .run();
+        if let Err(e) = mounted {
+            remove_empty_dir(&dir);
+            return Err(e.into());
+        }
         Ok(TopLevel { dir, mounted: true })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 
-    /// Unmount now, reporting failure.
+    /// Unmount now (retried), then remove the empty directory.
     ///
     /// # Errors
-    /// When umount fails.
+    /// When the pool stays mounted: the error says where and how to
+    /// release it.
     pub fn unmount(mut self) -> Result<()> {
+        // Tried here, once (with its retries): the drop does not try again.
         self.mounted = false;
-        Cmd::new("umount").arg(self.dir.path()).run()?;
-        Ok(())
+        release(&self.dir)
     }
 }
 
 impl Drop for TopLevel {
     fn drop(&mut self) {
         if self.mounted {
-            if let Err(e) = Cmd::new("umount").arg(self.dir.path()).run() {
-                tracing::warn!("could not unmount {}: {e}", self.dir.path().display());
+            if let Err(e) = release(&self.dir) {
+                tracing::error!("{e}");
             }
         }
     }
+}
+
+/// How often [`release`] tries `umount`, and the first pause between tries
+/// (doubled each time: 0.1 + 0.2 + 0.4 + 0.8 s).
+const UMOUNT_TRIES: u32 = 5;
+const UMOUNT_BACKOFF_MS: u64 = 100;
+
+/// Whether `dir` is a mount point: listed in mountinfo, or on another
+/// device than its parent.
+pub fn is_mount_point(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let s = dir.to_string_lossy();
+    if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
+        if parse_mountinfo(&text).iter().any(|m| m.mount_point == s) {
+            return true;
+        }
+    }
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    match (std::fs::metadata(dir), std::fs::metadata(parent)) {
+        (Ok(d), Ok(p)) => d.dev() != p.dev(),
+        // Cannot tell: treat it as mounted (never remove it).
+        _ => true,
+    }
+}
+
+/// `rmdir dir` when it is not a mount point; never recursive (an entry
+/// inside means something is there: the directory stays).
+fn remove_empty_dir(dir: &Path) {
+    if is_mount_point(dir) {
+        return;
+    }
+    if let Err(e) = std::fs::remove_dir(dir) {
+        tracing::warn!("left the directory {}: {e}", dir.display());
+    }
+}
+
+/// Unmount the temporary mount point `dir`, retrying a busy umount with a
+/// short backoff, then remove it with `rmdir` once it is not a mount point.
+///
+/// # Errors
+/// [`Error::Refused`] when it stays mounted, saying how to release it.
+pub fn release(dir: &Path) -> Result<()> {
+    let mut pause = std::time::Duration::from_millis(UMOUNT_BACKOFF_MS);
+    let mut last = None;
+    for attempt in 1..=UMOUNT_TRIES {
+        match Cmd::new("umount").arg(dir).run() {
+            Ok(_) => {
+                last = None;
+                break;
+            }
+            Err(e) => {
+                if !is_mount_point(dir) {
+                    last = None;
+                    break;
+                }
+                tracing::debug!("umount {} (try {attempt}): {e}", dir.display());
+                last = Some(e);
+                if attempt < UMOUNT_TRIES {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+            }
+        }
+    }
+    if let Some(e) = last {
+        if is_mount_point(dir) {
+            return Err(Error::Refused(format!(
+                "the pool stays mounted at {d}: umount failed {UMOUNT_TRIES} times ({e}). Nothing in it was removed. \
+                 Release it once nothing uses it (fuser -vm {d} shows who does): umount {d} && rmdir {d}; \
+                 the next tabula apply also releases it.",
+                d = dir.display()
+            )));
+        }
+    }
+    remove_empty_dir(dir);
+    Ok(())
 }
 
 /// One mount made (or found) by [`mount_layout`].
@@ -80,12 +170,242 @@ pub struct Mounted {
     pub existed: bool,
 }
 
-fn mount_points() -> Result<Vec<String>> {
+fn mountinfo() -> Result<Vec<MountEntry>> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
-    Ok(parse_mountinfo(&text)
-        .into_iter()
-        .map(|m| m.mount_point)
+    Ok(parse_mountinfo(&text))
+}
+
+fn mount_points() -> Result<Vec<String>> {
+    Ok(mountinfo()?.into_iter().map(|m| m.mount_point).collect())
+}
+
+// ---------------------------------------------------------------------------
+// Which mounts under a target are the spec's layout.
+//
+// Nothing is recorded: a mount at `TARGET/PATH` is the layout's when the
+// spec has a mount at PATH and the mount is what tabula makes there:
+// - tmpfs: type tmpfs, source `tmpfs` (what `tabula mount` passes), and the
+//   spec's mode and size when the kernel shows them;
+// - subvolume: type btrfs, the source is this container's mapping (the one
+//   open on the spec's LUKS partition, else /dev/mapper/NAME; compared as
+//   resolved device nodes) and the mount's root is `/SUBVOLUME`;
+// - partition: the spec's filesystem type, and the source is partition N of
+//   this disk (`--disk`, else the disk holding the container's partition),
+//   or, when the disk is unknown, a filesystem with the spec's UUID.
+// Everything else at or under the target is foreign: `unmount` leaves it,
+// `mount` refuses to stack on it.
+
+/// A mount tabula did not make (or cannot tell it did), left alone.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Left {
+    pub target: String,
+    pub source: String,
+    pub fstype: String,
+    /// Why it was left.
+    pub why: String,
+}
+
+/// What [`unmount_layout`] did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Unmounted {
+    /// The layout's mount points unmounted, deepest first.
+    pub unmounted: Vec<String>,
+    /// Mounts under the target left mounted, and why.
+    pub left: Vec<Left>,
+    /// The container's mapping closed.
+    pub closed: Option<String>,
+}
+
+fn canonical(p: &str) -> Option<PathBuf> {
+    std::fs::canonicalize(p).ok()
+}
+
+/// The whole disk holding partition `node` (`/dev/vda` for `/dev/vda6`).
+fn disk_of_partition(node: &Path) -> Option<String> {
+    let name = node.file_name()?;
+    let sys = std::fs::canonicalize(Path::new("/sys/class/block").join(name)).ok()?;
+    if !sys.join("partition").exists() {
+        return None;
+    }
+    let parent = sys.parent()?.file_name()?.to_string_lossy().into_owned();
+    Some(format!("/dev/{parent}"))
+}
+
+/// The device under the mapping `mapper` (its one dm slave).
+fn slave_of(mapper: &Path) -> Option<PathBuf> {
+    let dm = mapper.file_name()?;
+    let mut slaves =
+        std::fs::read_dir(Path::new("/sys/class/block").join(dm).join("slaves")).ok()?;
+    let s = slaves.next()?.ok()?;
+    Some(Path::new("/dev").join(s.file_name()))
+}
+
+/// The spec's mount table resolved against this machine.
+struct Layout<'a> {
+    spec: &'a HostSpec,
+    target: String,
+    /// The disk (`--disk`, or the one holding the container).
+    device: Option<String>,
+    /// This container's mapping, resolved (`/dev/dm-0`).
+    mapping: Option<PathBuf>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(spec: &'a HostSpec, target: &Path, device: Option<&str>) -> Option<Layout<'a>> {
+        let target = std::fs::canonicalize(target).ok()?;
+        let luks_node = |dev: &str| {
+            spec.luks
+                .as_ref()
+                .and_then(|l| spec.partition(&l.partition))
+                .map(|sp| probe::partition_node(dev, sp.number))
+        };
+        let mapping = match device {
+            Some(d) => luks_node(d).and_then(|n| probe::open_mapping(&n)),
+            None => spec
+                .luks
+                .as_ref()
+                .map(|l| format!("/dev/mapper/{}", l.name)),
+        }
+        .and_then(|m| canonical(&m));
+        let device = device.map(str::to_owned).or_else(|| {
+            let slave = slave_of(mapping.as_ref()?)?;
+            disk_of_partition(&slave)
+        });
+        Some(Layout {
+            spec,
+            target: target.to_string_lossy().into_owned(),
+            device,
+            mapping,
+        })
+    }
+
+    fn under_target(&self, m: &MountEntry) -> bool {
+        m.mount_point == self.target
+            || m.mount_point
+                .strip_prefix(self.target.trim_end_matches('/'))
+                .is_some_and(|r| r.starts_with('/'))
+    }
+
+    /// `None` when `m` is the layout's, else why it is foreign.
+    fn foreign(&self, m: &MountEntry) -> Option<String> {
+        let rel = m
+            .mount_point
+            .strip_prefix(self.target.trim_end_matches('/'))
+            .unwrap_or_default();
+        let rel = if rel.is_empty() { "/" } else { rel };
+        let Some(want) = self.spec.mounts.iter().find(|w| w.path.as_str() == rel) else {
+            return Some("the spec mounts nothing there".into());
+        };
+        match &want.source {
+            MountSource::Tmpfs { size, mode } => {
+                if m.fstype != "tmpfs" || m.source != "tmpfs" {
+                    return Some(format!("the spec mounts a tmpfs there, not {}", m.fstype));
+                }
+                let opt = |k: &str| {
+                    m.super_options
+                        .split(',')
+                        .find_map(|o| o.strip_prefix(k).map(str::to_owned))
+                };
+                if let (Some(want), Some(have)) = (
+                    mode.as_deref(),
+                    opt("mode=").or_else(|| Some("1777".into())),
+                ) {
+                    if u32::from_str_radix(want, 8).ok() != u32::from_str_radix(&have, 8).ok() {
+                        return Some(format!("mode {have}, the spec's is {want}"));
+                    }
+                }
+                if let (Some(want), Some(have)) = (
+                    tmpfs_bytes(size),
+                    opt("size=").and_then(|h| tmpfs_bytes(&h)),
+                ) {
+                    if want != have {
+                        return Some(format!("size {have} bytes, the spec's is {size}"));
+                    }
+                }
+                None
+            }
+            MountSource::Subvolume { subvolume } => {
+                let src = canonical(&m.source);
+                if m.fstype != "btrfs" || src.is_none() || src != self.mapping {
+                    return Some(format!(
+                        "not this container's pool (the spec mounts subvolume {subvolume} there)"
+                    ));
+                }
+                if m.root.trim_start_matches('/') != subvolume.trim_start_matches('/') {
+                    return Some(format!("subvolume {}, the spec's is {subvolume}", m.root));
+                }
+                None
+            }
+            MountSource::Partition { partition } => {
+                let Some((sp, fs)) = self
+                    .spec
+                    .partition(partition)
+                    .and_then(|sp| Some((sp, sp.filesystem.as_ref()?)))
+                else {
+                    return Some(format!(
+                        "the spec's partition `{partition}` has no filesystem"
+                    ));
+                };
+                if m.fstype != fs.kind.name() {
+                    return Some(format!("the spec mounts {} there", fs.kind.name()));
+                }
+                let ours = match &self.device {
+                    Some(d) => {
+                        canonical(&probe::partition_node(d, sp.number)).is_some()
+                            && canonical(&probe::partition_node(d, sp.number))
+                                == canonical(&m.source)
+                    }
+                    None => fs.uuid.as_ref().is_some_and(|u| {
+                        probe::blkid(&m.source).ok().is_some_and(|b| {
+                            b.get("UUID").is_some_and(|h| h.eq_ignore_ascii_case(u))
+                        })
+                    }),
+                };
+                (!ours).then(|| format!("not partition {} of this disk", sp.number))
+            }
+        }
+    }
+}
+
+/// Bytes of a tmpfs `size=` (`2G`, `2097152k`; binary suffixes as the
+/// kernel reads them). `None` for a percentage or anything else.
+fn tmpfs_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_lowercase() {
+                'k' => 10,
+                'm' => 20,
+                'g' => 30,
+                't' => 40,
+                'p' => 50,
+                'e' => 60,
+                _ => return None,
+            };
+            (&s[..i], 1u64 << shift)
+        }
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// The mounts at or under `target` that are not the spec's layout.
+fn foreign_mounts(spec: &HostSpec, target: &Path, device: Option<&str>) -> Result<Vec<Left>> {
+    let Some(layout) = Layout::new(spec, target, device) else {
+        return Ok(Vec::new());
+    };
+    Ok(mountinfo()?
+        .iter()
+        .filter(|m| layout.under_target(m))
+        .filter_map(|m| {
+            layout.foreign(m).map(|why| Left {
+                target: m.mount_point.clone(),
+                source: m.source.clone(),
+                fstype: m.fstype.clone(),
+                why,
+            })
+        })
         .collect())
 }
 
@@ -104,6 +424,18 @@ pub fn mount_layout(
     target: &Path,
     key: Option<&Key>,
 ) -> Result<Vec<Mounted>> {
+    let foreign = foreign_mounts(spec, target, Some(device))?;
+    if !foreign.is_empty() {
+        let list: Vec<String> = foreign
+            .iter()
+            .map(|l| format!("  {} ({} {}): {}", l.target, l.fstype, l.source, l.why))
+            .collect();
+        return Err(Error::Refused(format!(
+            "{} already holds mounts that are not this spec's layout; tabula does not mount over them. Unmount them or choose another --target. Nothing was mounted:\n{}",
+            target.display(),
+            list.join("\n")
+        )));
+    }
     let disk = probe::probe(device)?;
     let mut mapper = None;
     if let Some(luks) = &spec.luks {
@@ -208,35 +540,93 @@ pub fn mount_layout(
     Ok(out)
 }
 
-/// Unmount everything at or under `target`, deepest first, then close the
-/// spec's mapping. Returns the mount points unmounted.
+/// Unmount exactly the spec's layout under `target`, deepest first (see
+/// the rules above), then close this container's mapping. Every other mount
+/// at or under `target` is left, and so is a layout mount with a foreign one
+/// under it or stacked on it; all are listed in [`Unmounted::left`].
+/// `device` is the disk (`--disk`), when known.
 ///
 /// # Errors
 /// When an unmount or the close fails.
-pub fn unmount_layout(spec: &HostSpec, target: &Path) -> Result<Vec<String>> {
-    let mut done = Vec::new();
-    if let Ok(target) = std::fs::canonicalize(target) {
-        let t = target.to_string_lossy().into_owned();
-        let prefix = format!("{}/", t.trim_end_matches('/'));
-        let mut points: Vec<String> = mount_points()?
-            .into_iter()
-            .filter(|p| *p == t || p.starts_with(&prefix))
-            .collect();
+pub fn unmount_layout(spec: &HostSpec, target: &Path, device: Option<&str>) -> Result<Unmounted> {
+    let mut out = Unmounted::default();
+    if let Some(layout) = Layout::new(spec, target, device) {
+        let all = mountinfo()?;
+        let mut ours = Vec::new();
+        for m in all.iter().filter(|m| layout.under_target(m)) {
+            match layout.foreign(m) {
+                None => ours.push(m.clone()),
+                Some(why) => out.left.push(Left {
+                    target: m.mount_point.clone(),
+                    source: m.source.clone(),
+                    fstype: m.fstype.clone(),
+                    why,
+                }),
+            }
+        }
         // Deepest first; among equals, the later mount (stacked) first.
-        points.reverse();
-        points.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
-        for p in points {
-            Cmd::new("umount").arg(&p).run()?;
-            done.push(p);
+        ours.reverse();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.mount_point.matches('/').count()));
+        for m in ours {
+            let now = mountinfo()?;
+            let prefix = format!("{}/", m.mount_point.trim_end_matches('/'));
+            let top = now.iter().rev().find(|n| n.mount_point == m.mount_point);
+            let below = now
+                .iter()
+                .find(|n| n.mount_point.starts_with(&prefix) && n.id != m.id);
+            let why = if top.is_some_and(|t| t.id != m.id) {
+                Some("a foreign mount is stacked on it".to_owned())
+            } else {
+                below.map(|b| format!("{} is mounted under it", b.mount_point))
+            };
+            match why {
+                Some(why) => out.left.push(Left {
+                    target: m.mount_point.clone(),
+                    source: m.source.clone(),
+                    fstype: m.fstype.clone(),
+                    why: format!("the layout's, kept: {why}"),
+                }),
+                None => {
+                    Cmd::new("umount").arg(&m.mount_point).run()?;
+                    out.unmounted.push(m.mount_point.clone());
+                }
+            }
         }
     }
     if let Some(luks) = &spec.luks {
-        if Path::new(&format!("/dev/mapper/{}", luks.name)).exists() {
+        let mapper = match device {
+            Some(d) => spec
+                .partition(&luks.partition)
+                .and_then(|sp| probe::open_mapping(&probe::partition_node(d, sp.number))),
+            None => Some(format!("/dev/mapper/{}", luks.name)),
+        };
+        let held = out.left.iter().any(|l| {
+            l.fstype == "btrfs"
+                && canonical(&l.source).is_some()
+                && canonical(&l.source) == mapper.as_deref().and_then(canonical)
+        });
+        if let Some(mapper) = mapper.filter(|m| Path::new(m).exists() && !held) {
+            let name = mapper.trim_start_matches("/dev/mapper/").to_owned();
             Cmd::new("cryptsetup")
-                .args(["close", luks.name.as_str()])
+                .args(["close", name.as_str()])
                 .install_hint("Debian package cryptsetup-bin")
                 .run()?;
+            out.closed = Some(mapper);
         }
     }
-    Ok(done)
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_sizes_as_the_kernel_reads_them() {
+        assert_eq!(tmpfs_bytes("2G"), Some(2 << 30));
+        assert_eq!(tmpfs_bytes("2097152k"), Some(2 << 30));
+        assert_eq!(tmpfs_bytes("4096"), Some(4096));
+        assert_eq!(tmpfs_bytes("50%"), None);
+        assert_eq!(tmpfs_bytes("99999999999999999999G"), None);
+    }
 }

@@ -205,7 +205,7 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
     }
     let w = Work::new();
     let key = w.p("usb.key");
-    std::fs::write(&key, [7u8; 512]).unwrap();
+    std::fs::write(&key, support::random_bytes(512)).unwrap();
     let fresh_out = w.fresh(Some(&key));
     assert!(
         fresh_out.contains("running: cryptsetup luksFormat"),
@@ -468,7 +468,7 @@ fn a_busy_device_is_refused() {
     let _ = w.fresh(None);
     let l = w.attach();
     let key = w.p("new.key");
-    std::fs::write(&key, [9u8; 256]).unwrap();
+    std::fs::write(&key, support::random_bytes(256)).unwrap();
     std::fs::create_dir(w.p("mnt")).unwrap();
     let bin = assert_cmd::cargo::cargo_bin("tabula");
     // Mounted in a private namespace, where tabula runs too.
@@ -544,8 +544,8 @@ fn keyfile_add_replace_remove_never_lose_the_last_key() {
     let w = Work::new();
     let _ = w.fresh(None);
     let (k1, k2) = (w.p("k1"), w.p("k2"));
-    std::fs::write(&k1, [1u8; 300]).unwrap();
-    std::fs::write(&k2, [2u8; 300]).unwrap();
+    std::fs::write(&k1, support::random_bytes(300)).unwrap();
+    std::fs::write(&k2, support::random_bytes(300)).unwrap();
     let run = |args: &[&str]| {
         let out = w
             .tabula()

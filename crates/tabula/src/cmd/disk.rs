@@ -352,6 +352,25 @@ fn open_for_write(spec: &HostSpec, disk: &Path, size: Option<u64>) -> anyhow::Re
     Target::open(disk, false).map_err(lift)
 }
 
+/// Never enrol a weak keyfile (or a FIFO, a device): checked before any
+/// write (even the new image file) or prompt; with --usb only when a file
+/// is already on the stick (else apply writes a new random one).
+fn refuse_weak_keyfile(spec: &HostSpec, args: &ApplyArgs) -> anyhow::Result<()> {
+    if let Some(k) = keyfile_path(spec, &args.keyfile, &args.usb)?
+        .filter(|k| args.keyfile.is_some() || k.symlink_metadata().is_ok())
+    {
+        if k.symlink_metadata().is_err() {
+            return Err(Refused(format!(
+                "the keyfile {} does not exist (use --usb DIR to make a new one)",
+                k.display()
+            ))
+            .into());
+        }
+        dkeyfile::check_keyfile(&k).map_err(lift)?;
+    }
+    Ok(())
+}
+
 /// apply, shared with install. Returns the plan run.
 fn run_apply(
     args: &ApplyArgs,
@@ -468,6 +487,7 @@ fn run_apply(
 
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
+    refuse_weak_keyfile(&spec, args)?;
     let target = open_for_write(&spec, &args.disk, args.size)?;
     run_apply(args, ctx, &spec, target.device())?;
     Ok(exit::OK)
@@ -573,7 +593,7 @@ pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 /// Unmount the layout and close the LUKS container
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tabula unmount\n  tabula unmount --target /mnt --disk disk.img"
+    after_help = "Unmounts exactly the spec's layout under the target (the tmpfs root, this\ncontainer's subvolumes, this disk's partitions), deepest first; every other\nmount there is left mounted and listed.\n\nExamples:\n  tabula unmount\n  tabula unmount --target /mnt --disk disk.img"
 )]
 pub struct UnmountArgs {
     /// Where the root is mounted
@@ -587,27 +607,57 @@ pub struct UnmountArgs {
 #[derive(Serialize)]
 struct UnmountReport {
     unmounted: Vec<String>,
+    /// Mounts under the target that are not the spec's layout (or that a
+    /// foreign mount pins), left mounted.
+    left: Vec<dmount::Left>,
+    closed: Option<String>,
     detached: Vec<String>,
 }
 
 pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
-    let unmounted = dmount::unmount_layout(&spec, &args.target).map_err(lift)?;
+
+    // The disk, when named: an image's loop device, or the block device.
+    let device = match &args.disk {
+        Some(d) if d.is_file() => loopdev::attached(d).map_err(lift)?.into_iter().next(),
+        Some(d) => Some(d.to_string_lossy().into_owned()),
+        None => None,
+    };
+    let done = dmount::unmount_layout(&spec, &args.target, device.as_deref()).map_err(lift)?;
     let mut detached = Vec::new();
-    if let Some(d) = args.disk.as_ref().filter(|d| d.is_file()) {
+    // An image's loop device goes only when nothing of the layout is left.
+    let layout_left = done.left.iter().any(|l| l.why.starts_with("the layout's"));
+    if let Some(d) = args.disk.as_ref().filter(|d| d.is_file() && !layout_left) {
         detached = loopdev::detach_image(d).map_err(lift)?;
     }
     if ctx.json {
         ctx.print_json(&UnmountReport {
-            unmounted,
+            unmounted: done.unmounted,
+            left: done.left,
+            closed: done.closed,
             detached,
         })?;
     } else {
-        for u in &unmounted {
+        for u in &done.unmounted {
             println!("unmounted {u}");
+        }
+        if let Some(c) = &done.closed {
+            println!("closed {c}");
         }
         for d in &detached {
             println!("detached {d}");
+        }
+        for l in &done.left {
+            println!(
+                "{}",
+                ctx.paint(
+                    Style::Warning,
+                    &format!(
+                        "left mounted: {} ({} {}): {}",
+                        l.target, l.fstype, l.source, l.why
+                    )
+                )
+            );
         }
     }
     Ok(exit::OK)
@@ -646,6 +696,7 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         "host.toml",
         loaded.text.clone(),
     ));
+    refuse_weak_keyfile(&spec, &args.apply)?;
     let target = open_for_write(&spec, &args.apply.disk, args.apply.size)?;
     let device = target.device().to_owned();
     // The passphrase apply used (stdin can be read only once).
@@ -734,6 +785,13 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
     let key = keyfile_path(&spec, &args.keyfile, &args.usb)?
         .ok_or_else(|| Refused("give --keyfile FILE or --usb DIR".into()))?;
+    // A key to enrol is checked before any prompt or write: an existing
+    // file (--keyfile, or on the --usb stick) must be strong.
+    if !matches!(args.action, KeyfileAction::Remove)
+        && (args.usb.is_none() || key.symlink_metadata().is_ok())
+    {
+        dkeyfile::check_keyfile(&key).map_err(lift)?;
+    }
     let target = Target::open(&args.disk, false).map_err(lift)?;
     let pass = args.pass.get(false)?;
     if args.usb.is_some() && !matches!(args.action, KeyfileAction::Remove) {

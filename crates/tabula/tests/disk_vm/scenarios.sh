@@ -83,6 +83,10 @@ tab unmount --target $M > /dev/null 2>&1
 check foreign_identical [ "$(sums)" = "$before" ]
 check alpine_file_kept sh -c "debugfs -R 'cat planted' /dev/vda3 2>/dev/null | grep -q \"alpine's own file\""
 
+# ---- issue 9 (defects 2, 3): a failing umount, foreign mounts ----
+. "$W/umount-fails.sh"
+# ---- end issue 9 (defects 2, 3) ----
+
 # 6. install: apply (nothing to do) + mount + the flake in the persisted
 # /etc/nixos; without nixos-install it prints the command and exits 4.
 tab install --disk $D --yes --passphrase-file $P --keyfile $K --target $M > $W/install.out 2>&1

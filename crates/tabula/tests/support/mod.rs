@@ -103,3 +103,15 @@ pub fn detach_all(img: &Path) {
         let _ = Command::new("losetup").args(["-d", &l]).output();
     }
 }
+
+/// `n` bytes from /dev/urandom: a keyfile tabula accepts (it refuses short
+/// or low-entropy ones).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut v = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut v)
+        .unwrap();
+    v
+}
