@@ -181,10 +181,9 @@ fn sessions_have_exec_lines_and_provided_sessions() {
     assert_eq!(out["sessionPackagesOk"], true);
     let c = &out["config"];
     assert_eq!(c["services"]["desktopManager"]["plasma6"]["enable"], true);
-    assert_eq!(
-        c["services"]["xserver"]["desktopManager"]["gnome"]["enable"],
-        true
-    );
+    // 26.05: GNOME under services.desktopManager (moved in 25.11).
+    assert_eq!(c["services"]["desktopManager"]["gnome"]["enable"], true);
+    assert!(c["services"]["xserver"]["desktopManager"].is_null());
     assert_eq!(c["services"]["xserver"]["enable"], true);
     assert_eq!(
         c["services"]["xserver"]["windowManager"]["openbox"]["enable"],
@@ -291,7 +290,13 @@ fn the_flake_evaluates_to_one_nixos_system_named_after_the_host() {
     assert_eq!(v["modules"], json!(["surface-pro-8"]));
     assert_eq!(v["specialArgs"], json!(["inputs"]));
     let inputs = &v["inputs"];
-    assert_eq!(inputs["nixpkgs"]["url"], "github:NixOS/nixpkgs/nixos-24.11");
+    // The release's branch, while system.stateVersion stays at the first install.
+    assert_eq!(inputs["nixpkgs"]["url"], "github:NixOS/nixpkgs/nixos-26.05");
+    assert_eq!(
+        inputs["nixos-hardware"]["inputs"]["nixpkgs"]["follows"],
+        "nixpkgs"
+    );
+    assert_eq!(inputs["impermanence"]["inputs"]["nixpkgs"]["follows"], "nixpkgs");
     assert_eq!(inputs["microvm"]["inputs"]["nixpkgs"]["follows"], "nixpkgs");
     assert!(inputs["impermanence"]["url"].is_string());
     assert!(inputs["nixos-hardware"]["url"].is_string());

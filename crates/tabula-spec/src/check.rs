@@ -68,6 +68,16 @@ pub const RULES: &[Rule] = &[
         "the NixOS release is past its end of life",
     ),
     rule(
+        "state-version-newer",
+        Severity::Error,
+        "state_version is newer than the release (it is the release the machine was first installed with)",
+    ),
+    rule(
+        "state-version-older",
+        Severity::Info,
+        "state_version is older than the release: the machine was installed earlier and follows a newer nixpkgs",
+    ),
+    rule(
         "hostname-invalid",
         Severity::Error,
         "the host name is not a valid host name (letters, digits, `-`, at most 63)",
@@ -412,6 +422,14 @@ fn key(k: &str) -> KeyPath {
 }
 
 /// Characters no line-based file (desktop entry, GRUB menu, crypttab) can hold.
+/// The first release of `r`'s table that has `path`.
+fn first_with(r: Release, path: &str) -> Release {
+    r.siblings()
+        .into_iter()
+        .find(|x| x.has(path))
+        .unwrap_or_else(|| r.newest())
+}
+
 fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
@@ -507,14 +525,26 @@ impl Checker<'_> {
 
     fn release(&mut self, s: &HostSpec, today: Date) {
         let r = s.host.release;
+        let unconfirmed = |x: Release| {
+            if x.eol_confirmed() {
+                String::new()
+            } else {
+                " (by the usual cadence; not yet announced)".to_owned()
+            }
+        };
         if let Some(eol) = Date::parse(r.end_of_life()) {
             if today > eol {
-                let supported = Release::ALL
+                let supported = r
+                    .siblings()
                     .into_iter()
                     .rfind(|x| Date::parse(x.end_of_life()).is_some_and(|d| d >= today));
-                let newest = Release::ALL[Release::ALL.len() - 1];
+                let newest = r.newest();
                 let hint = match supported {
-                    Some(x) => format!("set release = \"{x}\" (tabula renders the option names of each release)"),
+                    Some(x) => format!(
+                        "set release = \"{x}\", the newest supported release (until {}{}); tabula renders the option names of each release. Keep state_version as it is",
+                        x.end_of_life(),
+                        unconfirmed(x)
+                    ),
                     None if newest == r => "move to a supported NixOS release; tabula knows none newer".into(),
                     None => format!(
                         "every release tabula knows is past its end of life; {newest} is the newest (ended {})",
@@ -532,11 +562,43 @@ impl Checker<'_> {
                 );
             }
         }
-        if s.boot.loader == Loader::Refind && r < Release::R2511 {
+        let sv = s.host.state_version.as_str();
+        if let Some(k) = crate::release::version_key(sv) {
+            let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
+            if k > rk {
+                self.add(
+                    "state-version-newer",
+                    key("host").key("state_version"),
+                    format!(
+                        "state_version {sv} is newer than release {r}: the machine cannot have been installed with a NixOS that its nixpkgs does not have yet"
+                    ),
+                    Some(format!(
+                        "set state_version to the release the machine was first installed with (at most {r}), or raise release"
+                    )),
+                );
+            } else if k < rk {
+                self.add(
+                    "state-version-older",
+                    key("host").key("state_version"),
+                    format!(
+                        "state_version {sv} is older than release {r}: the machine was installed with {sv} and now follows nixpkgs {}. That is how it should be: `system.stateVersion` keeps the data formats of {sv} (databases, state directories) and must not follow the release",
+                        r.branch()
+                    ),
+                    Some(
+                        "nothing to do; change state_version only after reading every stateVersion note of the releases in between"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if s.boot.loader == Loader::Refind && !r.has("boot.loader.refind") {
             self.add(
                 "release-unsupported",
                 key("boot").key("loader"),
-                format!("tabula renders rEFInd (boot.loader.refind) only from NixOS 25.11; {r} has no such module it can rely on"),
+                format!(
+                    "tabula renders rEFInd (boot.loader.refind) only from NixOS {}; {r} has no such module it can rely on",
+                    first_with(r, "boot.loader.refind")
+                ),
                 Some(
                     "use loader = \"grub\" (it chain-loads the other systems) or a newer release"
                         .into(),
