@@ -14,6 +14,8 @@
     "exfat"
   ];
   boot.kernelModules = [ "kvm-intel" ];
+  # what the microsoft-surface-pro-intel profile sets with mkDefault, rendered at normal priority: any other module's kernelParams (Waydroid's psi=1) would silently discard the mkDefault list
+  boot.kernelParams = [ "mem_sleep_default=deep" ];
   hardware.enableRedistributableFirmware = true;
   hardware.cpu.intel.updateMicrocode = true;
 }
