@@ -68,6 +68,11 @@ pub const RULES: &[Rule] = &[
         "the NixOS release is past its end of life",
     ),
     rule(
+        "waydroid-nftables",
+        Severity::Error,
+        "a Waydroid session with the nftables firewall on a release whose Waydroid needs iptables",
+    ),
+    rule(
         "state-version-newer",
         Severity::Error,
         "state_version is newer than the release (it is the release the machine was first installed with)",
@@ -562,6 +567,7 @@ impl Checker<'_> {
                 );
             }
         }
+        self.waydroid_nftables(s, r);
         let sv = s.host.state_version.as_str();
         if let Some(k) = crate::release::version_key(sv) {
             let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
@@ -605,6 +611,37 @@ impl Checker<'_> {
                 ),
             );
         }
+    }
+
+    /// Before 25.11 the nftables module blacklists `ip_tables` and
+    /// `waydroid-net.sh` (iptables) fails: the Waydroid session never starts
+    /// (waydroid/waydroid#2094). From 25.11 `virtualisation.waydroid.package`
+    /// defaults to waydroid-nftables when nftables is on.
+    fn waydroid_nftables(&mut self, s: &HostSpec, r: Release) {
+        if r.has("virtualisation.waydroid.package")
+            || s.security.firewall.as_deref() != Some("nftables")
+        {
+            return;
+        }
+        let Some(d) = &s.desktop else { return };
+        let Some(i) = d
+            .sessions
+            .iter()
+            .position(|x| x.package.as_deref() == Some("waydroid"))
+        else {
+            return;
+        };
+        let first = first_with(r, "virtualisation.waydroid.package");
+        self.add(
+            "waydroid-nftables",
+            key("desktop").index("session", i).key("package"),
+            format!(
+                "on NixOS {r} the nftables firewall blacklists ip_tables, so waydroid-net.sh fails and the Waydroid session never starts (waydroid/waydroid#2094)"
+            ),
+            Some(format!(
+                "set release = \"{first}\" or newer (Waydroid then uses waydroid-nftables), or firewall = \"iptables\" in [security]"
+            )),
+        );
     }
 
     fn host(&mut self, s: &HostSpec) {

@@ -265,6 +265,7 @@ fn general_rules_each_fire_on_one_breakage() {
         ("{ path = \"/etc/nixos\", note = \"this host's flake\" },", "", "config-on-tmpfs"),
         ("release = \"26.05\"", "release = \"25.11\"", "release-eol"),
         ("state_version = \"24.11\"", "state_version = \"26.11\"", "state-version-newer"),
+        ("release = \"26.05\"", "release = \"24.11\"", "waydroid-nftables"),
         ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"2GB\", mode = \"755\" }", "tmpfs-malformed"),
         ("description = \"Primary user\"", "description = \"Primary: user\"", "text-unrepresentable"),
         ("size = \"5GB\"", "size = \"0MB\"", "partition-size-zero"),
@@ -570,5 +571,32 @@ fn values_that_break_where_they_land_are_refused() {
                 .any(|p| p.problem.at.to_string() == "host.ram"),
             "{bad}: {err}"
         );
+    }
+}
+
+#[test]
+fn waydroid_with_nftables_is_an_error_only_before_25_11() {
+    let on = |r: &str, firewall: &str| {
+        let text = embedded::SURFACE_PRO_8
+            .toml
+            .replacen("release = \"26.05\"", &format!("release = \"{r}\""), 1)
+            .replacen("firewall = \"nftables\"", &format!("firewall = \"{firewall}\""), 1);
+        findings("w.toml", &text)
+    };
+    let fs = on("24.11", "nftables");
+    let f = one(&fs, "waydroid-nftables");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.at.starts_with("desktop.session[") && f.at.ends_with("].package"), "{}", f.at);
+    assert!(f.line.is_some());
+    let hint = f.hint.as_deref().unwrap();
+    assert!(hint.contains("release = \"25.11\"") && hint.contains("iptables"), "{hint}");
+    // The same 24.11 host without the conflict checks without an error.
+    let fs = on("24.11", "iptables");
+    let errors: Vec<_> = fs.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    for r in ["25.11", "26.05", "26.11"] {
+        let fs = on(r, "nftables");
+        let errors: Vec<_> = fs.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert!(errors.is_empty(), "{r}: {errors:#?}");
     }
 }
