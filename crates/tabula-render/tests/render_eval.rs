@@ -213,6 +213,11 @@ fn surface_kernel_params_survive_waydroids_kernel_params() {
     let params = strs(&out["config"]["boot"]["kernelParams"]);
     assert!(params.contains(&"mem_sleep_default=deep"), "{params:?}");
     assert!(params.contains(&"psi=1"), "{params:?}");
+    // /boot (2 GB) sized the number of generations GRUB keeps there.
+    assert_eq!(
+        out["config"]["boot"]["loader"]["grub"]["configurationLimit"],
+        30
+    );
 }
 
 #[test]

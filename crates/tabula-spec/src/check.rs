@@ -68,6 +68,11 @@ pub const RULES: &[Rule] = &[
         "the NixOS release is past its end of life",
     ),
     rule(
+        "boot-too-small",
+        Severity::Error,
+        "the /boot partition cannot hold two generations' kernels and initrds (GRUB copies them there)",
+    ),
+    rule(
         "waydroid-nftables",
         Severity::Error,
         "a Waydroid session with the nftables firewall on a release whose Waydroid needs iptables",
@@ -568,6 +573,7 @@ impl Checker<'_> {
             }
         }
         self.waydroid_nftables(s, r);
+        self.boot_generations(s);
         let sv = s.host.state_version.as_str();
         if let Some(k) = crate::release::version_key(sv) {
             let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
@@ -640,6 +646,38 @@ impl Checker<'_> {
             ),
             Some(format!(
                 "set release = \"{first}\" or newer (Waydroid then uses waydroid-nftables), or firewall = \"iptables\" in [security]"
+            )),
+        );
+    }
+
+    /// GRUB keeps each generation's kernel and initrd on /boot.
+    fn boot_generations(&mut self, s: &HostSpec) {
+        use crate::model::{BOOT_GENERATIONS_MIN, BOOT_PER_GENERATION, BOOT_RESERVE};
+        if s.boot.loader != Loader::Grub {
+            return;
+        }
+        let Some(n) = s.boot_generations() else { return };
+        if n >= BOOT_GENERATIONS_MIN {
+            return;
+        }
+        let Some(MountSource::Partition { partition }) = s.mount("/boot").map(|m| &m.source)
+        else {
+            return;
+        };
+        let Some(p) = s.partition(partition) else { return };
+        let need = BOOT_RESERVE + BOOT_GENERATIONS_MIN * BOOT_PER_GENERATION;
+        self.add(
+            "boot-too-small",
+            KeyPath::root().index("partition", p.index).key("size"),
+            format!(
+                "/boot ({}) holds {n} generation(s): GRUB copies every generation's kernel and initrd there (~{} MB each), so there is none to roll back to",
+                crate::landing::shown(&p.label),
+                BOOT_PER_GENERATION / 1_000_000
+            ),
+            Some(format!(
+                "make partition `{}` at least {} MB",
+                crate::landing::shown(&p.label),
+                need / 1_000_000
             )),
         );
     }

@@ -18,6 +18,16 @@ use crate::{KeyPath, Problem};
 /// GPT alignment and the space the GPT takes at each end of the disk.
 pub const ALIGN: u64 = 1 << 20;
 pub const GPT_TAIL: u64 = 33 * 512;
+/// What one generation takes on /boot: a kernel (~15 MB, linux-surface)
+/// plus a systemd stage-1 initrd (~45 MB).
+pub const BOOT_PER_GENERATION: u64 = 60_000_000;
+/// GRUB's own files, fonts and slack on /boot.
+pub const BOOT_RESERVE: u64 = 100_000_000;
+/// Never more than this many generations in the menu.
+pub const BOOT_GENERATIONS_MAX: u64 = 30;
+/// Fewer than this and there is no generation to roll back to.
+pub const BOOT_GENERATIONS_MIN: u64 = 2;
+
 /// What a LUKS2 header takes by default (cryptsetup's data offset).
 pub const LUKS2_HEADER: u64 = 16 << 20;
 
@@ -907,6 +917,25 @@ impl HostSpec {
 
     pub fn partition(&self, label: &str) -> Option<&Partition> {
         self.partitions.iter().find(|p| p.label == label)
+    }
+
+    /// How many NixOS generations GRUB can keep on the `/boot` partition
+    /// (`boot.loader.grub.configurationLimit`): GRUB copies each
+    /// generation's kernel and initrd there, and a custom kernel (the
+    /// Surface's) makes every generation distinct. `None` when `/boot` is
+    /// not a partition of fixed size.
+    pub fn boot_generations(&self) -> Option<u64> {
+        let m = self.mount("/boot")?;
+        let MountSource::Partition { partition } = &m.source else {
+            return None;
+        };
+        let PartSize::Fixed(size) = self.partition(partition)?.size else {
+            return None;
+        };
+        Some(
+            (size.as_u64().saturating_sub(BOOT_RESERVE) / BOOT_PER_GENERATION)
+                .min(BOOT_GENERATIONS_MAX),
+        )
     }
 
     pub fn mount(&self, path: &str) -> Option<&Mount> {

@@ -126,6 +126,9 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     assert!(find(&fs, "entry-covered-by-mount").is_empty());
     assert!(find(&fs, "config-on-tmpfs").is_empty());
     assert!(!find(&fs, "windows-too-small").is_empty());
+    // The 2 GB /boot keeps 30 generations of the Surface kernel.
+    assert_eq!(loaded.spec.boot_generations(), Some(30));
+    assert!(find(&fs, "boot-too-small").is_empty());
 }
 
 #[test]
@@ -266,6 +269,7 @@ fn general_rules_each_fire_on_one_breakage() {
         ("release = \"26.05\"", "release = \"25.11\"", "release-eol"),
         ("state_version = \"24.11\"", "state_version = \"26.11\"", "state-version-newer"),
         ("release = \"26.05\"", "release = \"24.11\"", "waydroid-nftables"),
+        ("label = \"boot\"\nsize = \"2GB\"", "label = \"boot\"\nsize = \"200MB\"", "boot-too-small"),
         ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"2GB\", mode = \"755\" }", "tmpfs-malformed"),
         ("description = \"Primary user\"", "description = \"Primary: user\"", "text-unrepresentable"),
         ("size = \"5GB\"", "size = \"0MB\"", "partition-size-zero"),

@@ -11,6 +11,8 @@
   boot.loader.grub.efiSupport = true;
   # EFI only: GRUB is installed on the ESP, not in a disk's boot sector
   boot.loader.grub.device = "nodev";
+  # GRUB copies every generation's kernel and initrd to /boot: 30 fit (~60 MB each)
+  boot.loader.grub.configurationLimit = 30;
   # chain-load the foreign systems from the ESP
   boot.loader.grub.extraEntries = "menuentry 'Windows 11' {\n  insmod part_gpt\n  insmod fat\n  insmod chain\n  search --no-floppy --fs-uuid --set=root '2CE0-6722'\n  chainloader '/EFI/Microsoft/Boot/bootmgfw.efi'\n}\nmenuentry 'Kali Linux' {\n  insmod part_gpt\n  insmod fat\n  insmod chain\n  search --no-floppy --fs-uuid --set=root '2CE0-6722'\n  chainloader '/EFI/kali/grubx64.efi'\n}\nmenuentry 'Alpine Recovery' {\n  insmod part_gpt\n  insmod fat\n  insmod chain\n  search --no-floppy --fs-uuid --set=root '2CE0-6722'\n  chainloader '/EFI/alpine/grubx64.efi'\n}\n";
 }
