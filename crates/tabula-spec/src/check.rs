@@ -68,6 +68,11 @@ pub const RULES: &[Rule] = &[
         "the NixOS release is past its end of life",
     ),
     rule(
+        "kernel-built-locally",
+        Severity::Info,
+        "the hardware profile's kernel (linux-surface) is not in a binary cache: the first build compiles it",
+    ),
+    rule(
         "boot-too-small",
         Severity::Error,
         "the /boot partition cannot hold two generations' kernels and initrds (GRUB copies them there)",
@@ -574,6 +579,7 @@ impl Checker<'_> {
         }
         self.waydroid_nftables(s, r);
         self.boot_generations(s);
+        self.surface_kernel(s);
         let sv = s.host.state_version.as_str();
         if let Some(k) = crate::release::version_key(sv) {
             let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
@@ -647,6 +653,32 @@ impl Checker<'_> {
             Some(format!(
                 "set release = \"{first}\" or newer (Waydroid then uses waydroid-nftables), or firewall = \"iptables\" in [security]"
             )),
+        );
+    }
+
+    /// nixos-hardware's Surface profiles build linux-surface
+    /// (`microsoft/surface/common/default.nix`): no binary cache has it.
+    fn surface_kernel(&mut self, s: &HostSpec) {
+        let Some(p) = s.hardware.nixos_hardware.as_deref() else { return };
+        if !p.starts_with("microsoft-surface") {
+            return;
+        }
+        let ram = s
+            .host
+            .ram
+            .map(|r| format!(" on this machine's {}", r.human()))
+            .unwrap_or_default();
+        self.add(
+            "kernel-built-locally",
+            key("hardware").key("nixos_hardware"),
+            format!(
+                "the `{}` profile builds the patched linux-surface kernel, which no binary cache holds: the first build (and every kernel update) compiles a kernel, one to several hours{ram} with several GB free under /nix",
+                crate::landing::shown(p)
+            ),
+            Some(
+                "build on a faster machine with `nixos-rebuild switch --flake .#HOST --build-host USER@BUILDER`, or set hardware.microsoft-surface.kernelVersion / boot.kernelPackages in custom.nix to use the stock (cached) kernel at the cost of Surface-specific drivers"
+                    .into(),
+            ),
         );
     }
 

@@ -129,6 +129,11 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     // The 2 GB /boot keeps 30 generations of the Surface kernel.
     assert_eq!(loaded.spec.boot_generations(), Some(30));
     assert!(find(&fs, "boot-too-small").is_empty());
+    let k = one(&fs, "kernel-built-locally");
+    assert_eq!(k.severity, Severity::Info);
+    assert_eq!(k.at, "hardware.nixos_hardware");
+    assert!(k.message.contains("8 GB") || k.message.contains("8.0 GB"), "{}", k.message);
+    assert!(k.hint.as_deref().unwrap().contains("--build-host"));
 }
 
 #[test]
