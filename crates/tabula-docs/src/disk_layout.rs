@@ -119,7 +119,8 @@ fn partitions(spec: &HostSpec) -> String {
             foreign.join(", ")
         );
     }
-    if let (tabula_spec::model::Loader::Grub, Some(n)) = (spec.boot.loader, spec.boot_generations()) {
+    if let (tabula_spec::model::Loader::Grub, Some(n)) = (spec.boot.loader, spec.boot_generations())
+    {
         let _ = writeln!(
             s,
             "{} holds the kernels: GRUB copies every generation's kernel and initrd there (about {} MB each; a custom kernel such as the Surface's makes each generation distinct), so the flake sets {} to {n}. Older generations leave the menu; a larger {} keeps more.\n",

@@ -449,13 +449,19 @@ fn inputs(spec: &HostSpec) -> String {
     let _ = writeln!(b, "# First use: pin every input (writes flake.lock)");
     let _ = writeln!(b, "cd {dir} && nix flake lock");
     let _ = writeln!(b);
-    let _ = writeln!(b, "# Security updates: move every input to its newest commit");
+    let _ = writeln!(
+        b,
+        "# Security updates: move every input to its newest commit"
+    );
     let _ = writeln!(b, "cd {dir} && nix flake update");
     let _ = writeln!(b);
     let _ = writeln!(b, "# Or one input only");
     let _ = writeln!(b, "cd {dir} && nix flake update nixpkgs");
     let _ = writeln!(b);
-    let _ = writeln!(b, "# Then build and switch (the old generation stays bootable)");
+    let _ = writeln!(
+        b,
+        "# Then build and switch (the old generation stays bootable)"
+    );
     let _ = writeln!(
         b,
         "sudo nixos-rebuild switch --flake {}",

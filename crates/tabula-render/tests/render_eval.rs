@@ -236,12 +236,16 @@ fn waydroid_session_runs_the_configured_package_from_25_11_on() {
             .as_array()
             .unwrap();
         let text = pkgs[0]["text"].as_str().unwrap();
-        let exec = format!("Exec={STORE}cage/bin/cage -s -- {STORE}{exec_pkg}/bin/waydroid show-full-ui");
+        let exec =
+            format!("Exec={STORE}cage/bin/cage -s -- {STORE}{exec_pkg}/bin/waydroid show-full-ui");
         assert!(text.lines().any(|l| l == exec), "{release}: {text}");
     }
     // Without nftables the module's default is plain waydroid.
-    let text = support::with_release(support::embedded_text(), "26.05")
-        .replacen("firewall = \"nftables\"", "firewall = \"iptables\"", 1);
+    let text = support::with_release(support::embedded_text(), "26.05").replacen(
+        "firewall = \"nftables\"",
+        "firewall = \"iptables\"",
+        1,
+    );
     let (dir, _) = support::render_to_temp(&support::spec_from(&text));
     let out = support::eval_host(dir.path(), "surface-pro-8");
     let t = out["config"]["services"]["displayManager"]["sessionPackages"][0]["text"]
@@ -346,7 +350,10 @@ fn the_flake_evaluates_to_one_nixos_system_named_after_the_host() {
         inputs["nixos-hardware"]["inputs"]["nixpkgs"]["follows"],
         "nixpkgs"
     );
-    assert_eq!(inputs["impermanence"]["inputs"]["nixpkgs"]["follows"], "nixpkgs");
+    assert_eq!(
+        inputs["impermanence"]["inputs"]["nixpkgs"]["follows"],
+        "nixpkgs"
+    );
     assert_eq!(inputs["microvm"]["inputs"]["nixpkgs"]["follows"], "nixpkgs");
     assert!(inputs["impermanence"]["url"].is_string());
     assert!(inputs["nixos-hardware"]["url"].is_string());

@@ -121,15 +121,23 @@ fn feature_variants(release: &str) -> Vec<(String, tabula_spec::HostSpec)> {
             s.security.allowed_tcp_ports = vec![22];
             s.security.allowed_udp_ports = vec![5353];
             s.hardware.cpu_vendor = Some(if loader.is_some() { "amd" } else { "intel" }.into());
-            s.users[0].shell = Some(if firewall == "nftables" { "zsh" } else { "fish" }.into());
+            s.users[0].shell = Some(
+                if firewall == "nftables" {
+                    "zsh"
+                } else {
+                    "fish"
+                }
+                .into(),
+            );
             s.containers.podman.as_mut().unwrap().containers = vec![RawPodmanContainer {
                 name: "svc".into(),
                 image: "docker.io/library/nginx:1".into(),
                 ports: vec!["8080:80".into()],
             }];
-            let vm: RawMicrovmVm =
-                toml_edit::de::from_str("name = \"vm1\"\nhypervisor = \"qemu\"\nmem_mib = 512\nvcpu = 1\n")
-                    .unwrap();
+            let vm: RawMicrovmVm = toml_edit::de::from_str(
+                "name = \"vm1\"\nhypervisor = \"qemu\"\nmem_mib = 512\nvcpu = 1\n",
+            )
+            .unwrap();
             s.containers.microvm.as_mut().unwrap().vms = vec![vm];
             s.containers.flatpak.as_mut().unwrap().apps = vec!["org.mozilla.firefox".into()];
             out.push((format!("{release} {loader:?} {firewall}"), s));
@@ -151,7 +159,12 @@ fn every_path_of_every_feature_is_listed_for_every_release() {
             let files = tabula_render::render_flake(&spec).unwrap();
             for f in support::modules(&files) {
                 for (p, ok) in support::assigned_paths(&f.contents, &listing) {
-                    assert!(ok, "{name}: {}: {} is not in options/{r}.txt", f.path, p.join("."));
+                    assert!(
+                        ok,
+                        "{name}: {}: {} is not in options/{r}.txt",
+                        f.path,
+                        p.join(".")
+                    );
                     emitted.insert(p.join("."));
                 }
             }
@@ -183,7 +196,10 @@ fn every_known_release_has_an_options_list_and_every_list_a_release() {
         assert!(listed(r).is_some(), "no options/{r}.txt");
     }
     for (name, _) in tabula_render::options::LISTINGS {
-        assert!(Release::parse(name).is_some(), "options/{name}.txt names no release of the table");
+        assert!(
+            Release::parse(name).is_some(),
+            "options/{name}.txt names no release of the table"
+        );
     }
 }
 
@@ -204,9 +220,10 @@ fn a_new_release_is_one_table_entry_and_one_options_list() {
     let table: &'static [ReleaseInfo] = Box::leak(table.into_boxed_slice());
     let r = Release::parse_in(table, "27.05").unwrap();
     // ...and the options/27.05.txt they would write.
-    let list = listed(Release::parse("26.11").unwrap())
-        .unwrap()
-        .replace("services.desktopManager.gnome.enable", "services.gnome.enable");
+    let list = listed(Release::parse("26.11").unwrap()).unwrap().replace(
+        "services.desktopManager.gnome.enable",
+        "services.gnome.enable",
+    );
     let listing = parse_listing(&list);
 
     let mut spec = support::embedded();
@@ -217,7 +234,13 @@ fn a_new_release_is_one_table_entry_and_one_options_list() {
             assert!(ok, "{}: {} not listed", f.path, p.join("."));
         }
     }
-    let text = |name: &str| &files.iter().find(|f| f.path.ends_with(name)).unwrap().contents;
+    let text = |name: &str| {
+        &files
+            .iter()
+            .find(|f| f.path.ends_with(name))
+            .unwrap()
+            .contents
+    };
     assert!(text("desktop.nix").contains("services.gnome.enable = true;"));
     assert!(text("flake.nix").contains("github:NixOS/nixpkgs/nixos-27.05"));
     assert!(text("default.nix").contains("system.stateVersion = \"24.11\";"));

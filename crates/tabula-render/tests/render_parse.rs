@@ -144,8 +144,9 @@ loader = "grub"
 "#;
     let spec = support::spec_from(text);
     let files = tabula_render::render_flake(&spec).unwrap();
-    let listing =
-        tabula_render::options::parse_listing(tabula_render::options::listed(spec.host.release).unwrap());
+    let listing = tabula_render::options::parse_listing(
+        tabula_render::options::listed(spec.host.release).unwrap(),
+    );
     for f in files.iter().filter(|f| f.path.ends_with(".nix")) {
         assert!(
             support::rnix_errors(&f.contents).is_empty(),

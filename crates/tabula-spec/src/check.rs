@@ -659,7 +659,9 @@ impl Checker<'_> {
     /// nixos-hardware's Surface profiles build linux-surface
     /// (`microsoft/surface/common/default.nix`): no binary cache has it.
     fn surface_kernel(&mut self, s: &HostSpec) {
-        let Some(p) = s.hardware.nixos_hardware.as_deref() else { return };
+        let Some(p) = s.hardware.nixos_hardware.as_deref() else {
+            return;
+        };
         if !p.starts_with("microsoft-surface") {
             return;
         }
@@ -688,15 +690,18 @@ impl Checker<'_> {
         if s.boot.loader != Loader::Grub {
             return;
         }
-        let Some(n) = s.boot_generations() else { return };
+        let Some(n) = s.boot_generations() else {
+            return;
+        };
         if n >= BOOT_GENERATIONS_MIN {
             return;
         }
-        let Some(MountSource::Partition { partition }) = s.mount("/boot").map(|m| &m.source)
-        else {
+        let Some(MountSource::Partition { partition }) = s.mount("/boot").map(|m| &m.source) else {
             return;
         };
-        let Some(p) = s.partition(partition) else { return };
+        let Some(p) = s.partition(partition) else {
+            return;
+        };
         let need = BOOT_RESERVE + BOOT_GENERATIONS_MIN * BOOT_PER_GENERATION;
         self.add(
             "boot-too-small",

@@ -266,7 +266,11 @@ mod tests {
         }
         for r in RELEASES {
             assert_eq!(r.branch, format!("nixos-{}", r.name));
-            assert!(crate::date::Date::parse(r.end_of_life).is_some(), "{}", r.name);
+            assert!(
+                crate::date::Date::parse(r.end_of_life).is_some(),
+                "{}",
+                r.name
+            );
             assert!(r.released.starts_with(&format!("20{}-", &r.name[..2])));
         }
     }
@@ -308,7 +312,9 @@ mod tests {
             "services.gnome.enable"
         );
         assert!(r.has("services.gnome.extra"));
-        assert!(!Release::parse_in(t, "26.11").unwrap().has("services.gnome.extra"));
+        assert!(!Release::parse_in(t, "26.11")
+            .unwrap()
+            .has("services.gnome.extra"));
         assert!(Release::parse("27.05").is_none());
     }
 

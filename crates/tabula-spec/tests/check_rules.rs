@@ -132,7 +132,11 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     let k = one(&fs, "kernel-built-locally");
     assert_eq!(k.severity, Severity::Info);
     assert_eq!(k.at, "hardware.nixos_hardware");
-    assert!(k.message.contains("8 GB") || k.message.contains("8.0 GB"), "{}", k.message);
+    assert!(
+        k.message.contains("8 GB") || k.message.contains("8.0 GB"),
+        "{}",
+        k.message
+    );
     assert!(k.hint.as_deref().unwrap().contains("--build-host"));
 }
 
@@ -163,7 +167,10 @@ fn release_eol_depends_on_the_date() {
     let hint = eol[0].hint.as_deref().unwrap();
     // The newest supported one, with its date marked as not announced.
     assert!(hint.contains("release = \"26.11\""), "{hint}");
-    assert!(hint.contains("2027-06-30") && hint.contains("not yet announced"), "{hint}");
+    assert!(
+        hint.contains("2027-06-30") && hint.contains("not yet announced"),
+        "{hint}"
+    );
 }
 
 #[test]
@@ -175,18 +182,25 @@ fn an_eol_release_names_the_newest_supported_one() {
         day: 1,
     };
     for r in ["24.11", "25.05", "25.11"] {
-        let text = embedded::SURFACE_PRO_8
-            .toml
-            .replacen("release = \"26.05\"", &format!("release = \"{r}\""), 1);
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "release = \"26.05\"",
+            &format!("release = \"{r}\""),
+            1,
+        );
         let fs = check_on(&parse("r.toml", &text).unwrap(), today);
         let f = one(&fs, "release-eol");
         assert_eq!(f.severity, Severity::Warning);
-        assert!(f.hint.as_deref().unwrap().contains("release = \"26.11\""), "{f:#?}");
+        assert!(
+            f.hint.as_deref().unwrap().contains("release = \"26.11\""),
+            "{f:#?}"
+        );
     }
     for r in ["26.05", "26.11"] {
-        let text = embedded::SURFACE_PRO_8
-            .toml
-            .replacen("release = \"26.05\"", &format!("release = \"{r}\""), 1);
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "release = \"26.05\"",
+            &format!("release = \"{r}\""),
+            1,
+        );
         let fs = check_on(&parse("r.toml", &text).unwrap(), today);
         assert!(find(&fs, "release-eol").is_empty(), "{r}: {fs:#?}");
     }
@@ -194,9 +208,10 @@ fn an_eol_release_names_the_newest_supported_one() {
 
 #[test]
 fn an_unknown_release_is_refused_listing_the_known_ones() {
-    let text = embedded::SURFACE_PRO_8
-        .toml
-        .replacen("release = \"26.05\"", "release = \"27.05\"", 1);
+    let text =
+        embedded::SURFACE_PRO_8
+            .toml
+            .replacen("release = \"26.05\"", "release = \"27.05\"", 1);
     let e = parse("r.toml", &text).unwrap_err().to_string();
     assert!(e.contains("`27.05` is not one tabula knows"), "{e}");
     assert!(e.contains("24.11, 25.05, 25.11, 26.05, 26.11"), "{e}");
@@ -208,13 +223,21 @@ fn state_version_older_than_release_is_explained_not_refused() {
     let f = one(&fs, "state-version-older");
     assert_eq!(f.severity, Severity::Info);
     assert_eq!(f.at, "host.state_version");
-    assert!(f.message.contains("24.11") && f.message.contains("nixos-26.05"), "{}", f.message);
+    assert!(
+        f.message.contains("24.11") && f.message.contains("nixos-26.05"),
+        "{}",
+        f.message
+    );
     // state_version equal to release (the default for a new host): nothing.
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "state_version = \"24.11\"",
+        "state_version = \"26.05\"",
+        1,
+    );
+    assert!(find(&findings("e.toml", &text), "state-version-older").is_empty());
     let text = embedded::SURFACE_PRO_8
         .toml
-        .replacen("state_version = \"24.11\"", "state_version = \"26.05\"", 1);
-    assert!(find(&findings("e.toml", &text), "state-version-older").is_empty());
-    let text = embedded::SURFACE_PRO_8.toml.replacen("state_version = \"24.11\"", "", 1);
+        .replacen("state_version = \"24.11\"", "", 1);
     let loaded = parse("e.toml", &text).unwrap();
     assert_eq!(loaded.spec.host.state_version, "26.05");
     assert!(find(&check_on(&loaded, TODAY), "state-version-older").is_empty());
@@ -222,24 +245,34 @@ fn state_version_older_than_release_is_explained_not_refused() {
 
 #[test]
 fn state_version_newer_than_release_is_an_error() {
-    let text = embedded::SURFACE_PRO_8
-        .toml
-        .replacen("state_version = \"24.11\"", "state_version = \"26.11\"", 1);
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "state_version = \"24.11\"",
+        "state_version = \"26.11\"",
+        1,
+    );
     let fs = findings("e.toml", &text);
     let f = one(&fs, "state-version-newer");
     assert_eq!(f.severity, Severity::Error);
     assert!(f.line.is_some());
-    assert!(f.hint.as_deref().unwrap().contains("at most 26.05"), "{f:#?}");
+    assert!(
+        f.hint.as_deref().unwrap().contains("at most 26.05"),
+        "{f:#?}"
+    );
     assert!(find(&fs, "state-version-older").is_empty());
 }
 
 #[test]
 fn a_malformed_state_version_is_refused() {
-    let text = embedded::SURFACE_PRO_8
-        .toml
-        .replacen("state_version = \"24.11\"", "state_version = \"24.11.1\"", 1);
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "state_version = \"24.11\"",
+        "state_version = \"24.11.1\"",
+        1,
+    );
     let e = parse("e.toml", &text).unwrap_err().to_string();
-    assert!(e.contains("state_version `24.11.1` is not a NixOS release number"), "{e}");
+    assert!(
+        e.contains("state_version `24.11.1` is not a NixOS release number"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -589,23 +622,40 @@ fn waydroid_with_nftables_is_an_error_only_before_25_11() {
         let text = embedded::SURFACE_PRO_8
             .toml
             .replacen("release = \"26.05\"", &format!("release = \"{r}\""), 1)
-            .replacen("firewall = \"nftables\"", &format!("firewall = \"{firewall}\""), 1);
+            .replacen(
+                "firewall = \"nftables\"",
+                &format!("firewall = \"{firewall}\""),
+                1,
+            );
         findings("w.toml", &text)
     };
     let fs = on("24.11", "nftables");
     let f = one(&fs, "waydroid-nftables");
     assert_eq!(f.severity, Severity::Error);
-    assert!(f.at.starts_with("desktop.session[") && f.at.ends_with("].package"), "{}", f.at);
+    assert!(
+        f.at.starts_with("desktop.session[") && f.at.ends_with("].package"),
+        "{}",
+        f.at
+    );
     assert!(f.line.is_some());
     let hint = f.hint.as_deref().unwrap();
-    assert!(hint.contains("release = \"25.11\"") && hint.contains("iptables"), "{hint}");
+    assert!(
+        hint.contains("release = \"25.11\"") && hint.contains("iptables"),
+        "{hint}"
+    );
     // The same 24.11 host without the conflict checks without an error.
     let fs = on("24.11", "iptables");
-    let errors: Vec<_> = fs.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errors: Vec<_> = fs
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     for r in ["25.11", "26.05", "26.11"] {
         let fs = on(r, "nftables");
-        let errors: Vec<_> = fs.iter().filter(|f| f.severity == Severity::Error).collect();
+        let errors: Vec<_> = fs
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{r}: {errors:#?}");
     }
 }

@@ -18,11 +18,7 @@ pub(crate) fn hardware(cx: &Ctx) -> String {
     );
     b.comment("stage 1: the disk, the USB keyfile stick and its filesystem");
     b.set("boot.kernelModules", strs(&hw.kernel_modules));
-    if let Some(params) = hw
-        .nixos_hardware
-        .as_deref()
-        .and_then(profile_kernel_params)
-    {
+    if let Some(params) = hw.nixos_hardware.as_deref().and_then(profile_kernel_params) {
         b.set("boot.kernelParams", strs(params));
         b.comment(format!(
             "what the {} profile sets with mkDefault, rendered at normal priority: any other module's kernelParams (Waydroid's psi=1) would silently discard the mkDefault list",
