@@ -119,6 +119,17 @@ fn partitions(spec: &HostSpec) -> String {
             foreign.join(", ")
         );
     }
+    if let (tabula_spec::model::Loader::Grub, Some(n)) = (spec.boot.loader, spec.boot_generations())
+    {
+        let _ = writeln!(
+            s,
+            "{} holds the kernels: GRUB copies every generation's kernel and initrd there (about {} MB each; a custom kernel such as the Surface's makes each generation distinct), so the flake sets {} to {n}. Older generations leave the menu; a larger {} keeps more.\n",
+            code("/boot"),
+            tabula_spec::model::BOOT_PER_GENERATION / 1_000_000,
+            code("boot.loader.grub.configurationLimit"),
+            code("/boot")
+        );
+    }
     s
 }
 

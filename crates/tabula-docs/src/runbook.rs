@@ -39,6 +39,7 @@ pub fn render(spec: &HostSpec) -> String {
     section(&rescue_title(spec), rescue(spec), &mut s);
     section("Add or replace the USB keyfile", keyfile(spec), &mut s);
     section("Roll back a generation", rollback(spec), &mut s);
+    section("Pin and update the flake inputs", inputs(spec), &mut s);
     section(
         "Reset the system subvolumes, keeping user data",
         reset(spec),
@@ -402,6 +403,78 @@ fn keyfile(spec: &HostSpec) -> String {
             }
         );
     }
+    s
+}
+
+/// `nix flake lock` / `nix flake update`: what pins what.
+fn inputs(spec: &HostSpec) -> String {
+    let dir = sh(facts::FLAKE_DIR);
+    let mut unbranched = Vec::new();
+    if spec.persistence.is_some() {
+        unbranched.push("impermanence");
+    }
+    if spec.containers.microvm.as_ref().is_some_and(|m| m.enable) {
+        unbranched.push("microvm");
+    }
+    if spec.hardware.nixos_hardware.is_some() {
+        unbranched.push("nixos-hardware");
+    }
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "{} follows the release branch {}, which moves with security updates. ",
+        code("nixpkgs"),
+        code(spec.host.release.branch())
+    );
+    if unbranched.is_empty() {
+        s.push_str("No other input is used. ");
+    } else {
+        let _ = write!(
+            s,
+            "{} have no release branches: the flake names their default branch and makes their own {} follow this host's, so only one nixpkgs is locked. ",
+            unbranched.iter().map(|n| code(n)).collect::<Vec<_>>().join(", "),
+            code("nixpkgs")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "tabula writes no {lock}: {first} pins every input to one commit in {lock} (keep it in {dir}, persisted), and every rebuild uses exactly those commits until you update them. {state} stays {sv} through updates and release changes.\n",
+        lock = code("flake.lock"),
+        first = code("nix flake lock"),
+        dir = code(facts::FLAKE_DIR),
+        state = code("system.stateVersion"),
+        sv = code(&spec.host.state_version),
+    );
+    let mut b = String::new();
+    let _ = writeln!(b, "# First use: pin every input (writes flake.lock)");
+    let _ = writeln!(b, "cd {dir} && nix flake lock");
+    let _ = writeln!(b);
+    let _ = writeln!(
+        b,
+        "# Security updates: move every input to its newest commit"
+    );
+    let _ = writeln!(b, "cd {dir} && nix flake update");
+    let _ = writeln!(b);
+    let _ = writeln!(b, "# Or one input only");
+    let _ = writeln!(b, "cd {dir} && nix flake update nixpkgs");
+    let _ = writeln!(b);
+    let _ = writeln!(
+        b,
+        "# Then build and switch (the old generation stays bootable)"
+    );
+    let _ = writeln!(
+        b,
+        "sudo nixos-rebuild switch --flake {}",
+        sh(&facts::flake_ref(spec, facts::FLAKE_DIR))
+    );
+    s.push_str(&md::fence("bash", &b));
+    let _ = writeln!(
+        s,
+        "\nA new NixOS release: set {} in host.toml, render again, then {} (the branch changed) and switch. Leave {} as it is.\n",
+        code("release"),
+        code("nix flake update"),
+        code("state_version")
+    );
     s
 }
 

@@ -7,42 +7,41 @@
 
 use tabula_spec::model::Release;
 
-/// Option paths whose name depends on the release.
-#[derive(Debug, Clone, Copy)]
+include!(concat!(env!("OUT_DIR"), "/listings.rs"));
+
+/// Option paths whose name depends on the release, from the release
+/// table of tabula-spec (`tabula_spec::release::RELEASES`).
+#[derive(Debug, Clone)]
 pub struct Names {
     pub release: Release,
     /// GNOME moved out of `services.xserver` in 25.11.
-    pub gnome: &'static str,
+    pub gnome: String,
     /// Whether nixpkgs has a `boot.loader.refind` module (added after
     /// 24.11; tabula only relies on it from 25.11).
     pub has_refind: bool,
+    /// Whether `virtualisation.waydroid.package` exists (25.11 on).
+    pub has_waydroid_package: bool,
 }
 
 impl Names {
     pub fn for_release(release: Release) -> Names {
-        match release {
-            Release::R2411 | Release::R2505 => Names {
-                release,
-                gnome: "services.xserver.desktopManager.gnome",
-                has_refind: false,
-            },
-            Release::R2511 => Names {
-                release,
-                gnome: "services.desktopManager.gnome",
-                has_refind: true,
-            },
+        Names {
+            release,
+            gnome: release.option("services.xserver.desktopManager.gnome"),
+            has_refind: release.has("boot.loader.refind"),
+            has_waydroid_package: release.has("virtualisation.waydroid.package"),
         }
     }
 }
 
 /// The listed option paths of a release (`<name>` matches any one
-/// attribute), as kept in `options/<release>.txt`.
-pub fn listed(release: Release) -> &'static str {
-    match release {
-        Release::R2411 => include_str!("../options/24.11.txt"),
-        Release::R2505 => include_str!("../options/25.05.txt"),
-        Release::R2511 => include_str!("../options/25.11.txt"),
-    }
+/// attribute), as kept in `options/<release>.txt`; `None` for a release
+/// without a list (a test requires one for every known release).
+pub fn listed(release: Release) -> Option<&'static str> {
+    LISTINGS
+        .iter()
+        .find(|(n, _)| *n == release.as_str())
+        .map(|(_, t)| *t)
 }
 
 /// Parse a listing: each non-comment line is `path  file`.

@@ -160,7 +160,11 @@ fn sessions_have_exec_lines_and_provided_sessions() {
     let expect = [
         (
             "waydroid",
-            format!("Exec={STORE}cage/bin/cage -s -- {STORE}waydroid/bin/waydroid show-full-ui"),
+            // config.virtualisation.waydroid.package: waydroid-nftables, as
+            // the host's firewall is nftables (26.05).
+            format!(
+                "Exec={STORE}cage/bin/cage -s -- {STORE}waydroid-nftables/bin/waydroid show-full-ui"
+            ),
         ),
         (
             "brave-kiosk",
@@ -181,10 +185,9 @@ fn sessions_have_exec_lines_and_provided_sessions() {
     assert_eq!(out["sessionPackagesOk"], true);
     let c = &out["config"];
     assert_eq!(c["services"]["desktopManager"]["plasma6"]["enable"], true);
-    assert_eq!(
-        c["services"]["xserver"]["desktopManager"]["gnome"]["enable"],
-        true
-    );
+    // 26.05: GNOME under services.desktopManager (moved in 25.11).
+    assert_eq!(c["services"]["desktopManager"]["gnome"]["enable"], true);
+    assert!(c["services"]["xserver"]["desktopManager"].is_null());
     assert_eq!(c["services"]["xserver"]["enable"], true);
     assert_eq!(
         c["services"]["xserver"]["windowManager"]["openbox"]["enable"],
@@ -200,6 +203,56 @@ fn sessions_have_exec_lines_and_provided_sessions() {
         out["unfreeAllowed"],
         json!({"brave": true, "git": false, "cage": false, "waydroid": false})
     );
+}
+
+#[test]
+fn surface_kernel_params_survive_waydroids_kernel_params() {
+    // nixos-hardware's Surface profile sets mem_sleep_default=deep with
+    // mkDefault; Waydroid's psi=1 (normal priority) would discard it.
+    let Some(out) = eval_embedded() else { return };
+    let params = strs(&out["config"]["boot"]["kernelParams"]);
+    assert!(params.contains(&"mem_sleep_default=deep"), "{params:?}");
+    assert!(params.contains(&"psi=1"), "{params:?}");
+    // /boot (2 GB) sized the number of generations GRUB keeps there.
+    assert_eq!(
+        out["config"]["boot"]["loader"]["grub"]["configurationLimit"],
+        30
+    );
+}
+
+#[test]
+fn waydroid_session_runs_the_configured_package_from_25_11_on() {
+    if !support::have_nix("waydroid_session_runs_the_configured_package_from_25_11_on") {
+        return;
+    }
+    for (release, exec_pkg) in [
+        ("24.11", "waydroid"),
+        ("25.11", "waydroid-nftables"),
+        ("26.11", "waydroid-nftables"),
+    ] {
+        let (dir, _) = support::render_to_temp(&support::embedded_variant(release, None));
+        let out = support::eval_host(dir.path(), "surface-pro-8");
+        let pkgs = out["config"]["services"]["displayManager"]["sessionPackages"]
+            .as_array()
+            .unwrap();
+        let text = pkgs[0]["text"].as_str().unwrap();
+        let exec =
+            format!("Exec={STORE}cage/bin/cage -s -- {STORE}{exec_pkg}/bin/waydroid show-full-ui");
+        assert!(text.lines().any(|l| l == exec), "{release}: {text}");
+    }
+    // Without nftables the module's default is plain waydroid.
+    let text = support::with_release(support::embedded_text(), "26.05").replacen(
+        "firewall = \"nftables\"",
+        "firewall = \"iptables\"",
+        1,
+    );
+    let (dir, _) = support::render_to_temp(&support::spec_from(&text));
+    let out = support::eval_host(dir.path(), "surface-pro-8");
+    let t = out["config"]["services"]["displayManager"]["sessionPackages"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(t.contains(&format!("{STORE}waydroid/bin/waydroid")), "{t}");
 }
 
 #[test]
@@ -291,7 +344,16 @@ fn the_flake_evaluates_to_one_nixos_system_named_after_the_host() {
     assert_eq!(v["modules"], json!(["surface-pro-8"]));
     assert_eq!(v["specialArgs"], json!(["inputs"]));
     let inputs = &v["inputs"];
-    assert_eq!(inputs["nixpkgs"]["url"], "github:NixOS/nixpkgs/nixos-24.11");
+    // The release's branch, while system.stateVersion stays at the first install.
+    assert_eq!(inputs["nixpkgs"]["url"], "github:NixOS/nixpkgs/nixos-26.05");
+    assert_eq!(
+        inputs["nixos-hardware"]["inputs"]["nixpkgs"]["follows"],
+        "nixpkgs"
+    );
+    assert_eq!(
+        inputs["impermanence"]["inputs"]["nixpkgs"]["follows"],
+        "nixpkgs"
+    );
     assert_eq!(inputs["microvm"]["inputs"]["nixpkgs"]["follows"], "nixpkgs");
     assert!(inputs["impermanence"]["url"].is_string());
     assert!(inputs["nixos-hardware"]["url"].is_string());

@@ -8,7 +8,7 @@ use tabula_spec::model::Release;
 
 fn variants() -> Vec<(String, tabula_spec::HostSpec)> {
     let mut v = Vec::new();
-    for r in Release::ALL {
+    for r in Release::all() {
         v.push((r.to_string(), support::embedded_variant(r.as_str(), None)));
         v.push((
             format!("{r} refind"),
@@ -88,7 +88,9 @@ fn the_flake_names_the_inputs_and_the_host() {
         .unwrap()
         .contents;
     for needle in [
-        r#"nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";"#,
+        r#"nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";"#,
+        r#"nixos-hardware.inputs.nixpkgs.follows = "nixpkgs";"#,
+        r#"impermanence.inputs.nixpkgs.follows = "nixpkgs";"#,
         r#"impermanence.url = "github:nix-community/impermanence";"#,
         r#"nixos-hardware.url = "github:NixOS/nixos-hardware";"#,
         r#"microvm.inputs.nixpkgs.follows = "nixpkgs";"#,
@@ -142,8 +144,9 @@ loader = "grub"
 "#;
     let spec = support::spec_from(text);
     let files = tabula_render::render_flake(&spec).unwrap();
-    let listing =
-        tabula_render::options::parse_listing(tabula_render::options::listed(spec.host.release));
+    let listing = tabula_render::options::parse_listing(
+        tabula_render::options::listed(spec.host.release).unwrap(),
+    );
     for f in files.iter().filter(|f| f.path.ends_with(".nix")) {
         assert!(
             support::rnix_errors(&f.contents).is_empty(),

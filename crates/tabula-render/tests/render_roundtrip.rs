@@ -212,7 +212,8 @@ proptest! {
         prop_assert_eq!(desktop_unescape(desktop_value(text, "Name")), name.clone());
         let args = exec_args(&desktop_unescape(desktop_value(text, "Exec")));
         prop_assert_eq!(args.len(), 6, "{:?}", args);
-        let program_path = format!("/nix/store/00000000000000000000000000000000-waydroid/{program}");
+        // The embedded host: 26.05 with nftables, so the configured package.
+        let program_path = format!("/nix/store/00000000000000000000000000000000-waydroid-nftables/{program}");
         prop_assert_eq!(&args[1..5], &["-s", "--", program_path.as_str(), "show-full-ui"]);
         prop_assert_eq!(desktop_unescape(desktop_value(text, "DesktopNames")), desktop_names.clone());
         prop_assert_eq!(args[5].as_str(), arg.as_str());

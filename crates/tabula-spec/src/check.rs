@@ -68,6 +68,31 @@ pub const RULES: &[Rule] = &[
         "the NixOS release is past its end of life",
     ),
     rule(
+        "kernel-built-locally",
+        Severity::Info,
+        "the hardware profile's kernel (linux-surface) is not in a binary cache: the first build compiles it",
+    ),
+    rule(
+        "boot-too-small",
+        Severity::Error,
+        "the /boot partition cannot hold two generations' kernels and initrds (GRUB copies them there)",
+    ),
+    rule(
+        "waydroid-nftables",
+        Severity::Error,
+        "a Waydroid session with the nftables firewall on a release whose Waydroid needs iptables",
+    ),
+    rule(
+        "state-version-newer",
+        Severity::Error,
+        "state_version is newer than the release (it is the release the machine was first installed with)",
+    ),
+    rule(
+        "state-version-older",
+        Severity::Info,
+        "state_version is older than the release: the machine was installed earlier and follows a newer nixpkgs",
+    ),
+    rule(
         "hostname-invalid",
         Severity::Error,
         "the host name is not a valid host name (letters, digits, `-`, at most 63)",
@@ -412,6 +437,14 @@ fn key(k: &str) -> KeyPath {
 }
 
 /// Characters no line-based file (desktop entry, GRUB menu, crypttab) can hold.
+/// The first release of `r`'s table that has `path`.
+fn first_with(r: Release, path: &str) -> Release {
+    r.siblings()
+        .into_iter()
+        .find(|x| x.has(path))
+        .unwrap_or_else(|| r.newest())
+}
+
 fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
@@ -507,14 +540,26 @@ impl Checker<'_> {
 
     fn release(&mut self, s: &HostSpec, today: Date) {
         let r = s.host.release;
+        let unconfirmed = |x: Release| {
+            if x.eol_confirmed() {
+                String::new()
+            } else {
+                " (by the usual cadence; not yet announced)".to_owned()
+            }
+        };
         if let Some(eol) = Date::parse(r.end_of_life()) {
             if today > eol {
-                let supported = Release::ALL
+                let supported = r
+                    .siblings()
                     .into_iter()
                     .rfind(|x| Date::parse(x.end_of_life()).is_some_and(|d| d >= today));
-                let newest = Release::ALL[Release::ALL.len() - 1];
+                let newest = r.newest();
                 let hint = match supported {
-                    Some(x) => format!("set release = \"{x}\" (tabula renders the option names of each release)"),
+                    Some(x) => format!(
+                        "set release = \"{x}\", the newest supported release (until {}{}); tabula renders the option names of each release. Keep state_version as it is",
+                        x.end_of_life(),
+                        unconfirmed(x)
+                    ),
                     None if newest == r => "move to a supported NixOS release; tabula knows none newer".into(),
                     None => format!(
                         "every release tabula knows is past its end of life; {newest} is the newest (ended {})",
@@ -532,17 +577,146 @@ impl Checker<'_> {
                 );
             }
         }
-        if s.boot.loader == Loader::Refind && r < Release::R2511 {
+        self.waydroid_nftables(s, r);
+        self.boot_generations(s);
+        self.surface_kernel(s);
+        let sv = s.host.state_version.as_str();
+        if let Some(k) = crate::release::version_key(sv) {
+            let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
+            if k > rk {
+                self.add(
+                    "state-version-newer",
+                    key("host").key("state_version"),
+                    format!(
+                        "state_version {sv} is newer than release {r}: the machine cannot have been installed with a NixOS that its nixpkgs does not have yet"
+                    ),
+                    Some(format!(
+                        "set state_version to the release the machine was first installed with (at most {r}), or raise release"
+                    )),
+                );
+            } else if k < rk {
+                self.add(
+                    "state-version-older",
+                    key("host").key("state_version"),
+                    format!(
+                        "state_version {sv} is older than release {r}: the machine was installed with {sv} and now follows nixpkgs {}. That is how it should be: `system.stateVersion` keeps the data formats of {sv} (databases, state directories) and must not follow the release",
+                        r.branch()
+                    ),
+                    Some(
+                        "nothing to do; change state_version only after reading every stateVersion note of the releases in between"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if s.boot.loader == Loader::Refind && !r.has("boot.loader.refind") {
             self.add(
                 "release-unsupported",
                 key("boot").key("loader"),
-                format!("tabula renders rEFInd (boot.loader.refind) only from NixOS 25.11; {r} has no such module it can rely on"),
+                format!(
+                    "tabula renders rEFInd (boot.loader.refind) only from NixOS {}; {r} has no such module it can rely on",
+                    first_with(r, "boot.loader.refind")
+                ),
                 Some(
                     "use loader = \"grub\" (it chain-loads the other systems) or a newer release"
                         .into(),
                 ),
             );
         }
+    }
+
+    /// Before 25.11 the nftables module blacklists `ip_tables` and
+    /// `waydroid-net.sh` (iptables) fails: the Waydroid session never starts
+    /// (waydroid/waydroid#2094). From 25.11 `virtualisation.waydroid.package`
+    /// defaults to waydroid-nftables when nftables is on.
+    fn waydroid_nftables(&mut self, s: &HostSpec, r: Release) {
+        if r.has("virtualisation.waydroid.package")
+            || s.security.firewall.as_deref() != Some("nftables")
+        {
+            return;
+        }
+        let Some(d) = &s.desktop else { return };
+        let Some(i) = d
+            .sessions
+            .iter()
+            .position(|x| x.package.as_deref() == Some("waydroid"))
+        else {
+            return;
+        };
+        let first = first_with(r, "virtualisation.waydroid.package");
+        self.add(
+            "waydroid-nftables",
+            key("desktop").index("session", i).key("package"),
+            format!(
+                "on NixOS {r} the nftables firewall blacklists ip_tables, so waydroid-net.sh fails and the Waydroid session never starts (waydroid/waydroid#2094)"
+            ),
+            Some(format!(
+                "set release = \"{first}\" or newer (Waydroid then uses waydroid-nftables), or firewall = \"iptables\" in [security]"
+            )),
+        );
+    }
+
+    /// nixos-hardware's Surface profiles build linux-surface
+    /// (`microsoft/surface/common/default.nix`): no binary cache has it.
+    fn surface_kernel(&mut self, s: &HostSpec) {
+        let Some(p) = s.hardware.nixos_hardware.as_deref() else {
+            return;
+        };
+        if !p.starts_with("microsoft-surface") {
+            return;
+        }
+        let ram = s
+            .host
+            .ram
+            .map(|r| format!(" on this machine's {}", r.human()))
+            .unwrap_or_default();
+        self.add(
+            "kernel-built-locally",
+            key("hardware").key("nixos_hardware"),
+            format!(
+                "the `{}` profile builds the patched linux-surface kernel, which no binary cache holds: the first build (and every kernel update) compiles a kernel, one to several hours{ram} with several GB free under /nix",
+                crate::landing::shown(p)
+            ),
+            Some(
+                "build on a faster machine with `nixos-rebuild switch --flake .#HOST --build-host USER@BUILDER`, or set hardware.microsoft-surface.kernelVersion / boot.kernelPackages in custom.nix to use the stock (cached) kernel at the cost of Surface-specific drivers"
+                    .into(),
+            ),
+        );
+    }
+
+    /// GRUB keeps each generation's kernel and initrd on /boot.
+    fn boot_generations(&mut self, s: &HostSpec) {
+        use crate::model::{BOOT_GENERATIONS_MIN, BOOT_PER_GENERATION, BOOT_RESERVE};
+        if s.boot.loader != Loader::Grub {
+            return;
+        }
+        let Some(n) = s.boot_generations() else {
+            return;
+        };
+        if n >= BOOT_GENERATIONS_MIN {
+            return;
+        }
+        let Some(MountSource::Partition { partition }) = s.mount("/boot").map(|m| &m.source) else {
+            return;
+        };
+        let Some(p) = s.partition(partition) else {
+            return;
+        };
+        let need = BOOT_RESERVE + BOOT_GENERATIONS_MIN * BOOT_PER_GENERATION;
+        self.add(
+            "boot-too-small",
+            KeyPath::root().index("partition", p.index).key("size"),
+            format!(
+                "/boot ({}) holds {n} generation(s): GRUB copies every generation's kernel and initrd there (~{} MB each), so there is none to roll back to",
+                crate::landing::shown(&p.label),
+                BOOT_PER_GENERATION / 1_000_000
+            ),
+            Some(format!(
+                "make partition `{}` at least {} MB",
+                crate::landing::shown(&p.label),
+                need / 1_000_000
+            )),
+        );
     }
 
     fn host(&mut self, s: &HostSpec) {

@@ -18,6 +18,7 @@ pub mod locate;
 pub mod model;
 pub mod path;
 pub mod raw;
+pub mod release;
 pub mod size;
 
 use std::fmt;

@@ -18,6 +18,16 @@ use crate::{KeyPath, Problem};
 /// GPT alignment and the space the GPT takes at each end of the disk.
 pub const ALIGN: u64 = 1 << 20;
 pub const GPT_TAIL: u64 = 33 * 512;
+/// What one generation takes on /boot: a kernel (~15 MB, linux-surface)
+/// plus a systemd stage-1 initrd (~45 MB).
+pub const BOOT_PER_GENERATION: u64 = 60_000_000;
+/// GRUB's own files, fonts and slack on /boot.
+pub const BOOT_RESERVE: u64 = 100_000_000;
+/// Never more than this many generations in the menu.
+pub const BOOT_GENERATIONS_MAX: u64 = 30;
+/// Fewer than this and there is no generation to roll back to.
+pub const BOOT_GENERATIONS_MIN: u64 = 2;
+
 /// What a LUKS2 header takes by default (cryptsetup's data offset).
 pub const LUKS2_HEADER: u64 = 16 << 20;
 
@@ -52,52 +62,7 @@ pub struct Host {
     pub standalone: bool,
 }
 
-/// A NixOS release tabula knows option names for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Release {
-    #[serde(rename = "24.11")]
-    R2411,
-    #[serde(rename = "25.05")]
-    R2505,
-    #[serde(rename = "25.11")]
-    R2511,
-}
-
-impl Release {
-    pub const ALL: [Release; 3] = [Release::R2411, Release::R2505, Release::R2511];
-
-    pub fn parse(s: &str) -> Option<Release> {
-        Release::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Release::R2411 => "24.11",
-            Release::R2505 => "25.05",
-            Release::R2511 => "25.11",
-        }
-    }
-
-    /// The nixpkgs branch.
-    pub fn branch(self) -> String {
-        format!("nixos-{}", self.as_str())
-    }
-
-    /// The end of security support (YYYY-MM-DD), as announced by NixOS.
-    pub fn end_of_life(self) -> &'static str {
-        match self {
-            Release::R2411 => "2025-06-30",
-            Release::R2505 => "2025-12-31",
-            Release::R2511 => "2026-06-30",
-        }
-    }
-}
-
-impl std::fmt::Display for Release {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::release::Release;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Disk {
@@ -529,11 +494,23 @@ impl HostSpec {
             p.push(
                 KeyPath::root().key("host").key("release"),
                 format!("NixOS release `{}` is not one tabula knows", r.host.release),
-                Some(format!(
-                    "use one of {}",
-                    Release::ALL.map(Release::as_str).join(", ")
-                )),
+                Some(format!("use one of {}", Release::known_list())),
             );
+        }
+        if let Some(sv) = &r.host.state_version {
+            if crate::release::version_key(sv).is_none() {
+                p.push(
+                    KeyPath::root().key("host").key("state_version"),
+                    format!(
+                        "state_version `{}` is not a NixOS release number",
+                        crate::landing::shown(sv)
+                    ),
+                    Some(
+                        "write the release the machine was first installed with, e.g. \"24.11\" (see `system.stateVersion` in its /etc/nixos)"
+                            .into(),
+                    ),
+                );
+            }
         }
         let ram = r
             .host
@@ -838,7 +815,7 @@ impl HostSpec {
                 model: r.host.model.clone(),
                 cpu: r.host.cpu.clone(),
                 ram,
-                release: release.unwrap_or(Release::R2411),
+                release: release.unwrap_or_else(Release::oldest),
                 state_version: r
                     .host
                     .state_version
@@ -940,6 +917,25 @@ impl HostSpec {
 
     pub fn partition(&self, label: &str) -> Option<&Partition> {
         self.partitions.iter().find(|p| p.label == label)
+    }
+
+    /// How many NixOS generations GRUB can keep on the `/boot` partition
+    /// (`boot.loader.grub.configurationLimit`): GRUB copies each
+    /// generation's kernel and initrd there, and a custom kernel (the
+    /// Surface's) makes every generation distinct. `None` when `/boot` is
+    /// not a partition of fixed size.
+    pub fn boot_generations(&self) -> Option<u64> {
+        let m = self.mount("/boot")?;
+        let MountSource::Partition { partition } = &m.source else {
+            return None;
+        };
+        let PartSize::Fixed(size) = self.partition(partition)?.size else {
+            return None;
+        };
+        Some(
+            (size.as_u64().saturating_sub(BOOT_RESERVE) / BOOT_PER_GENERATION)
+                .min(BOOT_GENERATIONS_MAX),
+        )
     }
 
     pub fn mount(&self, path: &str) -> Option<&Mount> {

@@ -50,9 +50,12 @@ pub struct RawHost {
     pub cpu: Option<String>,
     /// Installed memory, e.g. "8GB".
     pub ram: Option<String>,
-    /// NixOS release, e.g. "24.11".
+    /// NixOS release the host follows (its nixpkgs branch), e.g. "26.05";
+    /// one of the releases tabula knows (`tabula_spec::release::RELEASES`).
     pub release: String,
-    /// `system.stateVersion`; defaults to the release.
+    /// `system.stateVersion`: the release the machine was first installed
+    /// with; never changes on an installed host, may be older than
+    /// `release`, never newer. Defaults to the release (a new host).
     pub state_version: Option<String>,
     /// The user the per-user persistence and the Tomb vault belong to.
     pub primary_user: String,

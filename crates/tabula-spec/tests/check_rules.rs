@@ -126,29 +126,153 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     assert!(find(&fs, "entry-covered-by-mount").is_empty());
     assert!(find(&fs, "config-on-tmpfs").is_empty());
     assert!(!find(&fs, "windows-too-small").is_empty());
+    // The 2 GB /boot keeps 30 generations of the Surface kernel.
+    assert_eq!(loaded.spec.boot_generations(), Some(30));
+    assert!(find(&fs, "boot-too-small").is_empty());
+    let k = one(&fs, "kernel-built-locally");
+    assert_eq!(k.severity, Severity::Info);
+    assert_eq!(k.at, "hardware.nixos_hardware");
+    assert!(
+        k.message.contains("8 GB") || k.message.contains("8.0 GB"),
+        "{}",
+        k.message
+    );
+    assert!(k.hint.as_deref().unwrap().contains("--build-host"));
 }
 
 #[test]
 fn release_eol_depends_on_the_date() {
     let loaded = load(&SpecSource::Embedded(embedded::DEFAULT_HOST)).unwrap();
+    // The embedded host follows 26.05 (end of life 2026-12-31).
+    assert_eq!(loaded.spec.host.release.as_str(), "26.05");
     let before = check_on(
         &loaded,
         Date {
-            year: 2025,
-            month: 6,
-            day: 30,
+            year: 2026,
+            month: 12,
+            day: 31,
         },
     );
     assert!(find(&before, "release-eol").is_empty());
     let after = check_on(
         &loaded,
         Date {
-            year: 2025,
-            month: 7,
+            year: 2027,
+            month: 1,
             day: 1,
         },
     );
-    assert_eq!(find(&after, "release-eol").len(), 1);
+    let eol = find(&after, "release-eol");
+    assert_eq!(eol.len(), 1);
+    let hint = eol[0].hint.as_deref().unwrap();
+    // The newest supported one, with its date marked as not announced.
+    assert!(hint.contains("release = \"26.11\""), "{hint}");
+    assert!(
+        hint.contains("2027-06-30") && hint.contains("not yet announced"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn an_eol_release_names_the_newest_supported_one() {
+    // 2026-12-01: 24.11, 25.05 and 25.11 are past their end of life.
+    let today = Date {
+        year: 2026,
+        month: 12,
+        day: 1,
+    };
+    for r in ["24.11", "25.05", "25.11"] {
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "release = \"26.05\"",
+            &format!("release = \"{r}\""),
+            1,
+        );
+        let fs = check_on(&parse("r.toml", &text).unwrap(), today);
+        let f = one(&fs, "release-eol");
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(
+            f.hint.as_deref().unwrap().contains("release = \"26.11\""),
+            "{f:#?}"
+        );
+    }
+    for r in ["26.05", "26.11"] {
+        let text = embedded::SURFACE_PRO_8.toml.replacen(
+            "release = \"26.05\"",
+            &format!("release = \"{r}\""),
+            1,
+        );
+        let fs = check_on(&parse("r.toml", &text).unwrap(), today);
+        assert!(find(&fs, "release-eol").is_empty(), "{r}: {fs:#?}");
+    }
+}
+
+#[test]
+fn an_unknown_release_is_refused_listing_the_known_ones() {
+    let text =
+        embedded::SURFACE_PRO_8
+            .toml
+            .replacen("release = \"26.05\"", "release = \"27.05\"", 1);
+    let e = parse("r.toml", &text).unwrap_err().to_string();
+    assert!(e.contains("`27.05` is not one tabula knows"), "{e}");
+    assert!(e.contains("24.11, 25.05, 25.11, 26.05, 26.11"), "{e}");
+}
+
+#[test]
+fn state_version_older_than_release_is_explained_not_refused() {
+    let fs = findings("e.toml", embedded::SURFACE_PRO_8.toml);
+    let f = one(&fs, "state-version-older");
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(f.at, "host.state_version");
+    assert!(
+        f.message.contains("24.11") && f.message.contains("nixos-26.05"),
+        "{}",
+        f.message
+    );
+    // state_version equal to release (the default for a new host): nothing.
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "state_version = \"24.11\"",
+        "state_version = \"26.05\"",
+        1,
+    );
+    assert!(find(&findings("e.toml", &text), "state-version-older").is_empty());
+    let text = embedded::SURFACE_PRO_8
+        .toml
+        .replacen("state_version = \"24.11\"", "", 1);
+    let loaded = parse("e.toml", &text).unwrap();
+    assert_eq!(loaded.spec.host.state_version, "26.05");
+    assert!(find(&check_on(&loaded, TODAY), "state-version-older").is_empty());
+}
+
+#[test]
+fn state_version_newer_than_release_is_an_error() {
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "state_version = \"24.11\"",
+        "state_version = \"26.11\"",
+        1,
+    );
+    let fs = findings("e.toml", &text);
+    let f = one(&fs, "state-version-newer");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.line.is_some());
+    assert!(
+        f.hint.as_deref().unwrap().contains("at most 26.05"),
+        "{f:#?}"
+    );
+    assert!(find(&fs, "state-version-older").is_empty());
+}
+
+#[test]
+fn a_malformed_state_version_is_refused() {
+    let text = embedded::SURFACE_PRO_8.toml.replacen(
+        "state_version = \"24.11\"",
+        "state_version = \"24.11.1\"",
+        1,
+    );
+    let e = parse("e.toml", &text).unwrap_err().to_string();
+    assert!(
+        e.contains("state_version `24.11.1` is not a NixOS release number"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -180,7 +304,10 @@ fn general_rules_each_fire_on_one_breakage() {
         ("name = \"surface-pro-8\"", "name = \"surface pro 8\"", "hostname-invalid"),
         ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"16G\", mode = \"755\" }", "tmpfs-size"),
         ("{ path = \"/etc/nixos\", note = \"this host's flake\" },", "", "config-on-tmpfs"),
-        ("release = \"24.11\"", "release = \"25.11\"", "release-eol"),
+        ("release = \"26.05\"", "release = \"25.11\"", "release-eol"),
+        ("state_version = \"24.11\"", "state_version = \"26.11\"", "state-version-newer"),
+        ("release = \"26.05\"", "release = \"24.11\"", "waydroid-nftables"),
+        ("label = \"boot\"\nsize = \"2GB\"", "label = \"boot\"\nsize = \"200MB\"", "boot-too-small"),
         ("tmpfs = { size = \"2G\", mode = \"755\" }", "tmpfs = { size = \"2GB\", mode = \"755\" }", "tmpfs-malformed"),
         ("description = \"Primary user\"", "description = \"Primary: user\"", "text-unrepresentable"),
         ("size = \"5GB\"", "size = \"0MB\"", "partition-size-zero"),
@@ -190,7 +317,6 @@ fn general_rules_each_fire_on_one_breakage() {
         ("image = \"quay.io/toolbx/arch-toolbox:latest\"", "image = \"quay.io/$(reboot)\"", "container-invalid"),
         ("initrd_systemd = true", "initrd_systemd = false", "keyfile-needs-systemd"),
         ("path = \"/keys/surface-pro-8.key\"", "path = \"/keys/a:b.key\"", "text-unrepresentable"),
-        ("loader = \"grub\"", "loader = \"refind\"", "release-unsupported"),
     ];
     for (from, to, code) in cases {
         let fs = embedded_with(from, to);
@@ -217,7 +343,7 @@ fn refind_on_25_11_warns_about_the_small_esp() {
     let text = embedded::SURFACE_PRO_8
         .toml
         .replacen("loader = \"grub\"", "loader = \"refind\"", 1)
-        .replacen("release = \"24.11\"", "release = \"25.11\"", 1);
+        .replacen("release = \"26.05\"", "release = \"25.11\"", 1);
     let fs = findings("refind.toml", &text);
     assert!(find(&fs, "release-unsupported").is_empty(), "{fs:#?}");
     let f = one(&fs, "esp-too-small");
@@ -487,5 +613,49 @@ fn values_that_break_where_they_land_are_refused() {
                 .any(|p| p.problem.at.to_string() == "host.ram"),
             "{bad}: {err}"
         );
+    }
+}
+
+#[test]
+fn waydroid_with_nftables_is_an_error_only_before_25_11() {
+    let on = |r: &str, firewall: &str| {
+        let text = embedded::SURFACE_PRO_8
+            .toml
+            .replacen("release = \"26.05\"", &format!("release = \"{r}\""), 1)
+            .replacen(
+                "firewall = \"nftables\"",
+                &format!("firewall = \"{firewall}\""),
+                1,
+            );
+        findings("w.toml", &text)
+    };
+    let fs = on("24.11", "nftables");
+    let f = one(&fs, "waydroid-nftables");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.at.starts_with("desktop.session[") && f.at.ends_with("].package"),
+        "{}",
+        f.at
+    );
+    assert!(f.line.is_some());
+    let hint = f.hint.as_deref().unwrap();
+    assert!(
+        hint.contains("release = \"25.11\"") && hint.contains("iptables"),
+        "{hint}"
+    );
+    // The same 24.11 host without the conflict checks without an error.
+    let fs = on("24.11", "iptables");
+    let errors: Vec<_> = fs
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    for r in ["25.11", "26.05", "26.11"] {
+        let fs = on(r, "nftables");
+        let errors: Vec<_> = fs
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{r}: {errors:#?}");
     }
 }

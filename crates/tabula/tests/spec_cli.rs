@@ -51,6 +51,34 @@ fn check_embedded_host_passes_with_no_argument() {
 }
 
 #[test]
+fn check_embedded_host_follows_a_supported_release_and_keeps_its_state_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, v) = json_check(dir.path(), EMBEDDED);
+    assert_eq!(code, 0, "{v}");
+    let found = codes(&v);
+    // 26.05 is supported until 2026-12-31; after that the warning is right.
+    let eol = tabula_spec::date::Date::parse("2026-12-31").unwrap();
+    assert_eq!(
+        found.iter().any(|c| c == "release-eol"),
+        tabula_spec::date::Date::today() > eol,
+        "{found:?}"
+    );
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "state-version-older")
+        .unwrap_or_else(|| panic!("no state-version-older in {found:?}"));
+    assert_eq!(f["severity"], "info");
+    assert!(f["line"].is_u64());
+
+    let newer = EMBEDDED.replacen("state_version = \"24.11\"", "state_version = \"26.11\"", 1);
+    let (code, v) = json_check(dir.path(), &newer);
+    assert_eq!(code, 1, "{v}");
+    assert!(codes(&v).iter().any(|c| c == "state-version-newer"));
+}
+
+#[test]
 fn check_prefers_local_host_toml_over_the_embedded_host() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("host.toml"), LITERAL).unwrap();

@@ -127,6 +127,16 @@ pub(crate) fn boot(cx: &Ctx) -> Result<String, RenderError> {
         b.set("boot.loader.grub.efiSupport", Expr::Bool(true));
         b.set("boot.loader.grub.device", s("nodev"));
         b.comment("EFI only: GRUB is installed on the ESP, not in a disk's boot sector");
+        if let Some(n) = spec.boot_generations() {
+            b.set(
+                "boot.loader.grub.configurationLimit",
+                Expr::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+            );
+            b.comment(format!(
+                "GRUB copies every generation's kernel and initrd to /boot: {n} fit (~{} MB each)",
+                tabula_spec::model::BOOT_PER_GENERATION / 1_000_000
+            ));
+        }
         let entries = grub_entries(cx)?;
         if !entries.is_empty() {
             b.set("boot.loader.grub.extraEntries", s(entries));

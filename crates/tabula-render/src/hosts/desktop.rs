@@ -42,7 +42,11 @@ fn check_id(at: KeyPath, id: &str) -> Result<(), RenderError> {
 
 /// The `.desktop` text of a cage session, as Nix string parts (the store
 /// paths are interpolations).
-fn session_text(sess: &Session, at: &KeyPath) -> Result<Vec<Part>, RenderError> {
+fn session_text(
+    sess: &Session,
+    at: &KeyPath,
+    configured_waydroid: bool,
+) -> Result<Vec<Part>, RenderError> {
     let (Some(package), Some(program)) = (&sess.package, &sess.program) else {
         return Err(RenderError::missing(
             at.clone(),
@@ -69,7 +73,13 @@ fn session_text(sess: &Session, at: &KeyPath) -> Result<Vec<Part>, RenderError> 
             "/bin/cage -s -- {}",
             if quoted { "\"" } else { "" }
         )),
-        Part::Interp(pkg(package)),
+        // Waydroid runs the package the module configures (25.11 on:
+        // waydroid-nftables when nftables is on), not pkgs.waydroid.
+        Part::Interp(if configured_waydroid && package == "waydroid" {
+            raw("config.virtualisation.waydroid.package")
+        } else {
+            pkg(package)
+        }),
     ];
     let mut tail = desktop_string_inner(&exec_arg_body(&prog, quoted));
     if quoted {
@@ -89,8 +99,12 @@ fn session_text(sess: &Session, at: &KeyPath) -> Result<Vec<Part>, RenderError> 
 
 /// `(pkgs.writeTextDir "share/wayland-sessions/ID.desktop" "...").overrideAttrs
 /// (old: { passthru = ... // { providedSessions = [ "ID" ]; }; })`.
-fn session_package(sess: &Session, at: &KeyPath) -> Result<Expr, RenderError> {
-    let text = session_text(sess, at)?;
+fn session_package(
+    sess: &Session,
+    at: &KeyPath,
+    configured_waydroid: bool,
+) -> Result<Expr, RenderError> {
+    let text = session_text(sess, at, configured_waydroid)?;
     let drv = nix::apply(
         "pkgs.writeTextDir",
         [
@@ -164,7 +178,7 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
         if sess.kind == SessionKind::Cage {
             packages.push(Expr::Commented(
                 sess.name.clone(),
-                Box::new(session_package(sess, &at)?),
+                Box::new(session_package(sess, &at, cx.names.has_waydroid_package)?),
             ));
             if let Some(p) = &sess.package {
                 // lib.getName gives the package's pname: the attribute's last component.
@@ -245,9 +259,14 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
         );
         b.comment("unfree packages allowed by name, not globally");
     }
+    let args: &[&str] = if waydroid && cx.names.has_waydroid_package {
+        &["config", "lib", "pkgs"]
+    } else {
+        &["lib", "pkgs"]
+    };
     Ok(nix::module(
         &header(spec, "Desktop: SDDM and the sessions."),
-        &["lib", "pkgs"],
+        args,
         &[],
         b.build(),
     ))

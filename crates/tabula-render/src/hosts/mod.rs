@@ -167,16 +167,23 @@ fn flake(cx: &Ctx) -> String {
     );
     if spec.persistence.is_some() {
         inputs.set("impermanence.url", s("github:nix-community/impermanence"));
-        // impermanence's own flake pins nixos-unstable and home-manager:
-        // follow this host's nixpkgs and drop home-manager (unused here).
+        // impermanence's flake.nix has two inputs, nixpkgs (nixos-unstable)
+        // and home-manager: follow this host's nixpkgs and drop
+        // home-manager (unused here). It has no release branches:
+        // flake.lock pins its commit (RUNBOOK: `nix flake update`).
         inputs.set("impermanence.inputs.nixpkgs.follows", s("nixpkgs"));
         inputs.set("impermanence.inputs.home-manager.follows", s(""));
     }
     if spec.hardware.nixos_hardware.is_some() {
         inputs.set("nixos-hardware.url", s("github:NixOS/nixos-hardware"));
+        // nixos-hardware's flake has a nixpkgs input (nixos-unstable):
+        // without this follows a second nixpkgs is locked and evaluated.
+        inputs.set("nixos-hardware.inputs.nixpkgs.follows", s("nixpkgs"));
     }
     if microvm_enabled(spec) {
         inputs.set("microvm.url", s("github:microvm-nix/microvm.nix"));
+        // microvm.nix's flake.nix: nixpkgs (nixos-unstable) and spectrum
+        // (not a flake, no nixpkgs of its own): only nixpkgs is followed.
         inputs.set("microvm.inputs.nixpkgs.follows", s("nixpkgs"));
     }
     let mut system = AttrsBuilder::new();

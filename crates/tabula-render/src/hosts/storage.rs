@@ -18,6 +18,13 @@ pub(crate) fn hardware(cx: &Ctx) -> String {
     );
     b.comment("stage 1: the disk, the USB keyfile stick and its filesystem");
     b.set("boot.kernelModules", strs(&hw.kernel_modules));
+    if let Some(params) = hw.nixos_hardware.as_deref().and_then(profile_kernel_params) {
+        b.set("boot.kernelParams", strs(params));
+        b.comment(format!(
+            "what the {} profile sets with mkDefault, rendered at normal priority: any other module's kernelParams (Waydroid's psi=1) would silently discard the mkDefault list",
+            hw.nixos_hardware.as_deref().unwrap_or_default()
+        ));
+    }
     b.set("hardware.enableRedistributableFirmware", Expr::Bool(true));
     match hw.cpu_vendor.as_deref() {
         Some("intel") => {
@@ -34,6 +41,16 @@ pub(crate) fn hardware(cx: &Ctx) -> String {
         &[],
         b.build(),
     )
+}
+
+/// The kernel parameters a nixos-hardware profile sets with `mkDefault`
+/// (so a plain definition elsewhere drops them), to render explicitly.
+/// The Surface profiles: `microsoft/surface/common/default.nix`,
+/// `boot.kernelParams = mkDefault [ "mem_sleep_default=deep" ]`.
+fn profile_kernel_params(profile: &str) -> Option<&'static [&'static str]> {
+    profile
+        .starts_with("microsoft-surface")
+        .then_some(&["mem_sleep_default=deep"][..])
 }
 
 /// `/dev/disk/by-uuid/...` when the partition's filesystem has a UUID,

@@ -97,12 +97,29 @@ pub fn eval_host(flake_dir: &Path, host: &str) -> serde_json::Value {
 
 /// The embedded host with its release (and optionally its loader) replaced.
 pub fn embedded_variant(release: &str, loader: Option<&str>) -> HostSpec {
-    let mut text =
-        embedded_text().replace("release = \"24.11\"", &format!("release = \"{release}\""));
+    let mut text = with_release(embedded_text(), release);
     if let Some(l) = loader {
         text = text.replace("loader = \"grub\"", &format!("loader = \"{l}\""));
     }
     spec_from(&text)
+}
+
+/// `text` with its `release = "..."` line set to `release`.
+pub fn with_release(text: &str, release: &str) -> String {
+    let mut out = String::new();
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        if !done && line.starts_with("release = \"") {
+            let rest = &line["release = \"".len()..];
+            let end = rest.find('"').unwrap();
+            out.push_str(&format!("release = \"{release}\"{}", &rest[end + 1..]));
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    assert!(done, "no release line");
+    out
 }
 
 /// rnix: the parse errors of `text` (empty when it parses).
