@@ -202,6 +202,8 @@ pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> 
         cmd = cmd.arg("--allow-discards");
     }
     key.feed(cmd).args([node, luks.name.as_str()]).run()?;
+    // Opened by this run: an interruption closes it again.
+    crate::interrupt::register(crate::interrupt::Undo::Close(luks.name.clone()));
     Ok(mapper)
 }
 
@@ -226,6 +228,7 @@ pub fn close_container(spec: &HostSpec, device: &str) -> Result<()> {
             .args(["close", name.as_str()])
             .install_hint("Debian package cryptsetup-bin")
             .run()?;
+        crate::interrupt::forget(&crate::interrupt::Undo::Close(name));
     }
     Ok(())
 }
@@ -270,7 +273,7 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
 /// Unmount the pool top levels a killed apply left in its temporary
 /// directories (`tabula-pool.*`): they are tabula's own and would make the
 /// rerun refuse a busy pool.
-fn release_stale_top_levels() -> Result<()> {
+pub fn release_stale_top_levels() -> Result<()> {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return Ok(());
     };
@@ -522,7 +525,10 @@ pub fn execute(
             )
         })
     };
+    // A signal lets the running step finish; the loop stops before the next.
+    let _writing = crate::interrupt::Writing::start();
     for (i, step) in plan.steps.iter().enumerate() {
+        crate::interrupt::check()?;
         progress.step(i, total, step);
         tracing::info!("step {}/{total}: {}", i + 1, step.describe());
         let did = match step {
@@ -577,14 +583,19 @@ pub fn execute(
                 ..
             } => {
                 let node = node_of(device, *partition)?;
-                let now = probe::content_from_blkid(&probe::blkid(&node)?);
-                let done = matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
+                let map = probe::blkid(&node)?;
+                let note = FormatNote::of(&map);
+                let now = probe::content_from_blkid(&map);
+                let done = !note.pending()
+                    && matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
                     if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
                 if done {
                     false
                 } else {
+                    note.write(&format!("{} format", fstype.name()))?;
                     wipe_signatures(&node)?;
                     mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
+                    note.done();
                     true
                 }
             }
@@ -598,15 +609,18 @@ pub fn execute(
                 ..
             } => {
                 let node = node_of(device, *partition)?;
-                let now = probe::content_from_blkid(&probe::blkid(&node)?);
-                if matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid)) {
+                let map = probe::blkid(&node)?;
+                let note = FormatNote::of(&map);
+                let now = probe::content_from_blkid(&map);
+                if !note.pending()
+                    && matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid))
+                {
                     false
                 } else {
                     let pass = passphrase()?;
                     if pass.is_empty() {
                         return Err(Error::Refused("the LUKS passphrase is empty".into()));
                     }
-                    wipe_signatures(&node)?;
                     let cmd = Cmd::new("cryptsetup")
                         .args([
                             "luksFormat",
@@ -618,7 +632,10 @@ pub fn execute(
                         ])
                         .install_hint("Debian package cryptsetup-bin");
                     let cmd = pbkdf_args(cmd, *kdf, *iterations, *memory_kib, *time_ms);
+                    note.write("LUKS2 format")?;
+                    wipe_signatures(&node)?;
                     Key::Passphrase(pass).feed(cmd).arg(&node).run()?;
+                    note.done();
                     true
                 }
             }
@@ -719,6 +736,47 @@ pub fn execute(
     let _ = Cmd::new("sync").run();
     progress.finish();
     Ok(ran)
+}
+
+/// The note apply keeps while it formats a partition (in
+/// [`probe::FORMATTING`], by partition UUID): a run killed mid-format
+/// leaves it, and the next run's probe reports the partition as its own
+/// unfinished work ([`Content::Interrupted`]) instead of unknown data that
+/// would need `--wipe`. Written before the first byte is changed, removed
+/// once the format succeeded.
+struct FormatNote(Option<PathBuf>);
+
+impl FormatNote {
+    fn of(blkid: &std::collections::BTreeMap<String, String>) -> FormatNote {
+        FormatNote(
+            blkid
+                .get("PART_ENTRY_UUID")
+                .filter(|u| !u.is_empty() && !u.contains('/'))
+                .map(|u| Path::new(probe::FORMATTING).join(u.to_ascii_lowercase())),
+        )
+    }
+
+    /// An earlier run's note is there: its format did not finish.
+    fn pending(&self) -> bool {
+        self.0.as_ref().is_some_and(|p| p.exists())
+    }
+
+    fn write(&self, what: &str) -> Result<()> {
+        let Some(p) = &self.0 else { return Ok(()) };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(probe::FORMATTING)?;
+            let mut f = std::fs::File::create(p)?;
+            f.write_all(what.as_bytes())?;
+            f.sync_all()
+        };
+        write().map_err(|e| Error::io(format!("writing {}", p.display()), e))
+    }
+
+    fn done(&self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// The mapping open on the spec's LUKS partition of `device`: the only
