@@ -562,11 +562,24 @@ pub fn execute(
                     let first = start / ss;
                     let last = (start + size) / ss - 1;
                     debug_assert!(start % ALIGN == 0);
+                    // The new partition holds whatever the free space held.
+                    // When this plan formats it, a note under its partition
+                    // UUID (chosen here) tells a rerun after a kill, before
+                    // the format is done, that it is tabula's own.
+                    let part_uuid = random_uuid()?;
+                    let formats = plan.steps.iter().any(|s| {
+                        matches!(s, Step::Mkfs { partition, .. } | Step::LuksFormat { partition, .. } if partition == number)
+                    });
+                    if formats {
+                        FormatNote(Some(Path::new(probe::FORMATTING).join(&part_uuid)))
+                            .write("new partition, format")?;
+                    }
                     Cmd::new("sgdisk")
                         .args([
                             format!("--new={number}:{first}:{last}"),
                             format!("--typecode={number}:{type_guid}"),
                             format!("--change-name={number}:{name}"),
+                            format!("--partition-guid={number}:{part_uuid}"),
                         ])
                         .arg(device)
                         .install_hint("Debian package gdisk")
@@ -761,6 +774,8 @@ impl FormatNote {
         self.0.as_ref().is_some_and(|p| p.exists())
     }
 
+    /// Best effort: without the note, a kill mid-format makes the rerun see
+    /// unknown data and ask for `--wipe` (safe, only less convenient).
     fn write(&self, what: &str) -> Result<()> {
         let Some(p) = &self.0 else { return Ok(()) };
         let write = || -> std::io::Result<()> {
@@ -769,7 +784,10 @@ impl FormatNote {
             f.write_all(what.as_bytes())?;
             f.sync_all()
         };
-        write().map_err(|e| Error::io(format!("writing {}", p.display()), e))
+        if let Err(e) = write() {
+            tracing::warn!("could not write {}: {e}", p.display());
+        }
+        Ok(())
     }
 
     fn done(&self) {
@@ -777,6 +795,26 @@ impl FormatNote {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// A random (version 4) UUID, lower case.
+fn random_uuid() -> Result<String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::io("reading /dev/urandom", e))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }
 
 /// The mapping open on the spec's LUKS partition of `device`: the only

@@ -279,6 +279,11 @@ fn vm_full_layout_reset_kill_and_mount() {
         .replace("@S@", &spec.to_string_lossy())
         .replace("@W@", &w.to_string_lossy());
     std::fs::write(w.join("script.sh"), script).unwrap();
+    std::fs::write(
+        w.join("kill-anywhere.sh"),
+        include_str!("disk_vm/kill-anywhere.sh"),
+    )
+    .unwrap();
     for d in ["d1.img", "d2.img"] {
         let f = std::fs::File::create(w.join(d)).unwrap();
         f.set_len(1 << 30).unwrap();
@@ -401,6 +406,10 @@ fn vm_full_layout_reset_kill_and_mount() {
         "killed_then_noop",
         "killed_disk_mounts",
         "killed_runs_kept_later_data",
+        "install_missing_nothing_mounted",
+        "install_rc_0",
+        "kill_anywhere_final_noop",
+        "kill_anywhere_no_failure",
     ] {
         assert!(
             results.lines().any(|l| l == format!("ok {name}")),
@@ -411,6 +420,11 @@ fn vm_full_layout_reset_kill_and_mount() {
     // Killed after every step in turn: many runs died before it converged.
     let kills: usize = read("kills").trim().parse().unwrap();
     assert!(kills >= 20, "only {kills} killed runs");
+    // Killed with kill -9 at random moments and inside each writing tool
+    // (kill-anywhere.sh): at least 10 of its 14 tries hit a running apply.
+    let anywhere: usize = read("kills-anywhere").trim().parse().unwrap_or(0);
+    eprintln!("kill-anywhere: {anywhere} kills survived\n{}", read("ka.log"));
+    assert!(anywhere >= 10, "only {anywhere} kills\n{}", read("ka.log"));
     for (file, what) in [
         ("findmnt-keyfile.json", "mounted with the keyfile"),
         ("findmnt-passphrase.json", "mounted with the passphrase"),
