@@ -201,7 +201,11 @@ pub struct Opener {
 
 impl std::fmt::Display for Opener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "pid {} ({}) has {} open", self.pid, self.comm, self.device)
+        write!(
+            f,
+            "pid {} ({}) has {} open",
+            self.pid, self.comm, self.device
+        )
     }
 }
 

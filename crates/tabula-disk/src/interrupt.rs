@@ -92,7 +92,8 @@ impl Drop for Writing {
 }
 
 fn undo_list() -> std::sync::MutexGuard<'static, Vec<Undo>> {
-    UNDO.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    UNDO.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Remember `u` until [`forget`].

@@ -260,9 +260,9 @@ fn mib(b: u64) -> String {
 fn describe_content(c: &Content) -> String {
     match c {
         Content::Empty => "no signature".into(),
-        Content::Data { nonzero_at } => format!(
-            "unknown data (no signature, but not zero: a non-zero byte at {nonzero_at})"
-        ),
+        Content::Data { nonzero_at } => {
+            format!("unknown data (no signature, but not zero: a non-zero byte at {nonzero_at})")
+        }
         Content::Interrupted { what } => {
             format!("the unfinished {what} of an interrupted apply")
         }

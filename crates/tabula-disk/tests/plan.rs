@@ -537,7 +537,10 @@ fn an_interrupted_format_is_finished_without_wipe() {
     let p = plan(&spec, &d, &PlanOptions::default());
     assert_eq!(action(&p, "fs:boot"), Action::Format);
     assert!(p.line("fs:boot").unwrap().reason.contains("interrupted"));
-    assert!(matches!(p.steps.as_slice(), [Step::Mkfs { partition: 2, .. }]));
+    assert!(matches!(
+        p.steps.as_slice(),
+        [Step::Mkfs { partition: 2, .. }]
+    ));
     // An interrupted luksFormat: formatted again, and the pool made new.
     let mut d = provisioned(&spec);
     d.partitions[5].content = Content::Interrupted {

@@ -253,7 +253,10 @@ fn a_mismatched_confirmation_is_refused_before_any_write() {
     if let Ok(meta) = std::fs::metadata(w.img()) {
         assert_eq!(meta.blocks(), 0, "apply wrote to the image");
     }
-    assert!(!w.img().exists(), "the image was created before the prompt was done");
+    assert!(
+        !w.img().exists(),
+        "the image was created before the prompt was done"
+    );
     let argv = std::fs::read_to_string(w.p("argv.log")).unwrap_or_default();
     for word in ["sgdisk", "mkfs", "luksFormat", "wipefs"] {
         assert!(

@@ -24,8 +24,17 @@ fn ready(test: &str) -> bool {
     support::ready(
         test,
         &[
-            "script", "sgdisk", "sfdisk", "partx", "losetup", "blkid", "wipefs", "mkfs.vfat",
-            "mkfs.ext4", "cryptsetup", "stty",
+            "script",
+            "sgdisk",
+            "sfdisk",
+            "partx",
+            "losetup",
+            "blkid",
+            "wipefs",
+            "mkfs.vfat",
+            "mkfs.ext4",
+            "cryptsetup",
+            "stty",
         ],
         "loop devices and the disk tools",
     )
@@ -168,7 +177,11 @@ fn assert_converges(w: &Work, what: &str) {
     let (code, text) = w.rerun();
     assert_eq!(code, Some(5), "{what}: rerun:\n{text}");
     let (steps, left) = w.plan_left();
-    assert_eq!((steps, left.clone()), (0, vec![]), "{what}: plan after: {left:?}");
+    assert_eq!(
+        (steps, left.clone()),
+        (0, vec![]),
+        "{what}: plan after: {left:?}"
+    );
     let loops = support::loops_settled(&w.img());
     assert!(loops.is_empty(), "{what}: left attached: {loops:?}");
     let (code, text) = w.rerun();
@@ -312,11 +325,75 @@ fn ctrl_c_at_the_prompt_restores_echo_and_detaches() {
     assert!(screen.contains("rc=130"), "{screen}");
     assert!(screen.contains("interrupted by SIGINT"), "{screen}");
     // `stty -a` lists "echo" when echo is on, "-echo" when off.
-    let echo_on = screen
-        .split_whitespace()
-        .any(|w| w == "echo");
+    let echo_on = screen.split_whitespace().any(|w| w == "echo");
     assert!(echo_on, "echo left off:\n{screen}");
     assert!(!screen.split_whitespace().any(|w| w == "-echo"), "{screen}");
     let loops = support::loops_settled(&w.img());
     assert!(loops.is_empty(), "left attached: {loops:?}");
+}
+
+/// A loop device of the image that is in use stays refused, recorded as a
+/// killed run's leftover or not: tabula takes over only an idle one.
+#[test]
+fn a_leftover_loop_device_in_use_is_refused() {
+    if !ready("a_leftover_loop_device_in_use_is_refused") || !support::have("unshare") {
+        return;
+    }
+    let w = Work::new();
+    let (code, text) = w.rerun();
+    assert_eq!(code, Some(5), "{text}");
+    // Attached by hand: not tabula's, refused even when idle.
+    let dev = String::from_utf8(
+        Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(w.img())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    assert!(dev.starts_with("/dev/loop"), "{dev}");
+    assert!(Command::new("partx")
+        .args(["-a", &dev])
+        .status()
+        .unwrap()
+        .success());
+    let (code, text) = w.rerun();
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("already attached"), "{text}");
+    // Recorded as a killed run's leftover (what apply writes), but /boot
+    // is mounted: refused, naming the mount.
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(w.img()).unwrap();
+    let name = dev.trim_start_matches("/dev/");
+    std::fs::create_dir_all("/run/tabula/loop").unwrap();
+    let record = Path::new("/run/tabula/loop").join(name);
+    std::fs::write(&record, format!("{}:{}\n", m.dev(), m.ino())).unwrap();
+    std::fs::create_dir(w.p("mnt")).unwrap();
+    let script = format!(
+        "mount {dev}p2 {mnt} && exec {bin} --spec {spec} apply --yes --no-open --disk {img} --passphrase-file {pass}",
+        mnt = w.p("mnt").display(),
+        bin = env!("CARGO_BIN_EXE_tabula"),
+        spec = spec_path().display(),
+        img = w.img().display(),
+        pass = w.p("pass").display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("already attached") && stderr.contains("is mounted"),
+        "{stderr}"
+    );
+    // Idle and recorded: taken over, and detached at the end.
+    let (code, text) = w.rerun();
+    assert_eq!(code, Some(5), "{text}");
+    assert!(text.contains(&format!("using {dev}")), "{text}");
+    assert!(support::loops_settled(&w.img()).is_empty());
+    let _ = std::fs::remove_file(record);
 }

@@ -397,10 +397,7 @@ fn preflight(
             program: (*program).to_owned(),
             hint: Some(format!("Debian package {package}")),
         })
-        .context(format!(
-            "nothing was written: missing {}",
-            all.join(", ")
-        )));
+        .context(format!("nothing was written: missing {}", all.join(", "))));
     }
     if spec.luks.is_some() && !args.no_open && !apply::device_mapper_available() {
         return Err(Refused(
@@ -536,8 +533,7 @@ fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<App
         .lines
         .iter()
         .any(|l| l.object.starts_with("btrfs:") && l.action == Action::Unverified);
-    if opts.passphrase.is_none() && (apply::needs_passphrase(&plan) || (closed && !opts.no_open))
-    {
+    if opts.passphrase.is_none() && (apply::needs_passphrase(&plan) || (closed && !opts.no_open)) {
         let formats = plan
             .steps
             .iter()
@@ -845,6 +841,12 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             cmd.display()
         );
         return Ok(exit::MISSING_TOOL);
+    }
+    if args.apply.no_open {
+        return Err(Usage(
+            "install mounts the pool, so it must open the container: drop --no-open (it needs device-mapper); nothing was written".into(),
+        )
+        .into());
     }
     preflight(&spec, &args.apply, &[("mount", "mount")])?;
     // Render before touching the disk: a spec the renderer refuses stops
