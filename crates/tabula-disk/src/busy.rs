@@ -155,9 +155,9 @@ pub fn scan_nodes(nodes: &[String]) -> Result<Vec<Busy>> {
         .unwrap_or_default();
     let root_dev = mounts.iter().find(|m| m.mount_point == "/").map(|m| m.dev);
     let mut out = Vec::new();
-    for node in nodes.iter().cloned() {
-        let mut devs: Vec<(String, Option<(u32, u32)>)> = vec![(node.clone(), devno(&node))];
-        for h in holders(&node) {
+    for node in nodes {
+        let mut devs: Vec<(String, Option<(u32, u32)>)> = vec![(node.clone(), devno(node))];
+        for h in holders(node) {
             out.push(Busy::Holder {
                 device: node.clone(),
                 holder: h.clone(),
