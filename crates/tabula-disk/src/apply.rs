@@ -282,7 +282,21 @@ pub fn release_stale_top_levels() -> Result<()> {
     for m in crate::busy::parse_mountinfo(&text) {
         if m.mount_point.starts_with(prefix.as_ref()) {
             tracing::info!("unmounting {} left by an interrupted apply", m.mount_point);
-            Cmd::new("umount").arg(&m.mount_point).run()?;
+            // The killed run's `btrfs subvolume` may still be working in
+            // it, orphaned: retry while it is busy (up to 30 s).
+            let mut tries = 0;
+            loop {
+                match Cmd::new("umount").arg(&m.mount_point).run() {
+                    Ok(_) => break,
+                    Err(e @ tabula_run::Error::NotFound { .. }) => return Err(e.into()),
+                    Err(e) if tries >= 150 => return Err(e.into()),
+                    Err(_) => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                    }
+                }
+            }
+            // rmdir: only ever an empty directory, never recursively.
             let _ = std::fs::remove_dir(&m.mount_point);
         }
     }
