@@ -568,11 +568,25 @@ pub fn execute(
                 start,
                 size,
             } => {
-                let now = probe::probe(device)?;
-                if now.partitions.iter().any(|p| p.number == *number) {
+                // The table alone (a full probe would read every partition).
+                let out = Cmd::new("sfdisk")
+                    .args(["--json", device])
+                    .ok_codes(&[1])
+                    .install_hint("Debian package fdisk")
+                    .run()?;
+                let text = out.text();
+                let now = if text.trim().is_empty() {
+                    None
+                } else {
+                    Some(probe::parse_sfdisk(&text)?)
+                };
+                if now
+                    .as_ref()
+                    .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
+                {
                     false
                 } else {
-                    let ss = now.sector_size.max(512);
+                    let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
                     let first = start / ss;
                     let last = (start + size) / ss - 1;
                     debug_assert!(start % ALIGN == 0);

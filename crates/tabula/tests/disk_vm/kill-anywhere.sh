@@ -87,7 +87,7 @@ ka_full=$(( $(ka_ms) - s0 ))
 ka_note "full fresh apply: ${ka_full} ms, rc $?"
 # Inside each writing tool, then at seeded random moments of a fresh apply.
 for target in sgdisk luksFormat luksAddKey mkfs.vfat mkfs.ext4 mkfs.btrfs "btrfs subvolume" \
-              "" "" "" "" ""; do
+              "" "" ""; do
   ka_fresh
   ka_delay=$(ka_rnd $ka_full)
   ka_kill "$target" $ka_args
