@@ -11,7 +11,8 @@ KK=$W/usb2/keys/surface-pro-8.key
 KA=$W/ka
 mkdir -p $KA /tmp/ka-home
 ka_seed=20261201
-ka_rnd() { ka_seed=$(( (ka_seed * 1103515245 + 12345) % 2147483648 )); echo $(( ka_seed % $1 )); }
+# Sets ka_r to a number in [0, $1) (no subshell: the seed must advance).
+ka_rnd() { ka_seed=$(( (ka_seed * 1103515245 + 12345) % 2147483648 )); ka_r=$(( ka_seed / 65536 % $1 )); }
 # MiB ranges of the fixture's partitions: ESP 1-65, boot 65-129, alpine
 # 129-161, kali 161-193, windows 193-225, pool from 225.
 ka_range() { dd if=$E bs=1M skip=$1 count=$2 status=none | sha256sum | awk '{print $1}'; }
@@ -89,7 +90,7 @@ ka_note "full fresh apply: ${ka_full} ms, rc $?"
 for target in sgdisk luksFormat luksAddKey mkfs.vfat mkfs.ext4 mkfs.btrfs "btrfs subvolume" \
               "" "" ""; do
   ka_fresh
-  ka_delay=$(ka_rnd $ka_full)
+  ka_rnd $ka_full; ka_delay=$ka_r
   ka_kill "$target" $ka_args
   ka_rerun "kill in ${target:-apply after ${ka_delay} ms}" $ka_args
 done
@@ -101,7 +102,7 @@ ka_home_sum=$(sha256sum < /tmp/ka-m/home/ka.bin | awk '{print $1}')
 "$T" --spec "$S" unmount --target /tmp/ka-m > /dev/null 2>&1
 ka_reset="$ka_args --reset @system/nix --wipe subvolume:@system/nix"
 for target in "btrfs subvolume delete" ""; do
-  ka_delay=$(ka_rnd 4000)
+  ka_rnd 4000; ka_delay=$ka_r
   ka_kill "$target" $ka_reset
   ka_rerun "reset killed in ${target:-after ${ka_delay} ms}" $ka_reset
 done
