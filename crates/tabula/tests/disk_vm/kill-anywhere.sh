@@ -90,7 +90,7 @@ ka_note "full fresh apply: ${ka_full} ms, rc $?"
 for target in sgdisk luksFormat luksAddKey mkfs.vfat mkfs.ext4 mkfs.btrfs "btrfs subvolume" \
               "" "" ""; do
   ka_fresh
-  ka_rnd $ka_full; ka_delay=$ka_r
+  ka_rnd $(( ka_full * 3 / 4 + 1 )); ka_delay=$ka_r
   ka_kill "$target" $ka_args
   ka_rerun "kill in ${target:-apply after ${ka_delay} ms}" $ka_args
 done
