@@ -202,6 +202,8 @@ pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> 
         cmd = cmd.arg("--allow-discards");
     }
     key.feed(cmd).args([node, luks.name.as_str()]).run()?;
+    // Opened by this run: an interruption closes it again.
+    crate::interrupt::register(crate::interrupt::Undo::Close(luks.name.clone()));
     Ok(mapper)
 }
 
@@ -226,6 +228,7 @@ pub fn close_container(spec: &HostSpec, device: &str) -> Result<()> {
             .args(["close", name.as_str()])
             .install_hint("Debian package cryptsetup-bin")
             .run()?;
+        crate::interrupt::forget(&crate::interrupt::Undo::Close(name));
     }
     Ok(())
 }
@@ -270,7 +273,7 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
 /// Unmount the pool top levels a killed apply left in its temporary
 /// directories (`tabula-pool.*`): they are tabula's own and would make the
 /// rerun refuse a busy pool.
-fn release_stale_top_levels() -> Result<()> {
+pub fn release_stale_top_levels() -> Result<()> {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return Ok(());
     };
@@ -279,7 +282,21 @@ fn release_stale_top_levels() -> Result<()> {
     for m in crate::busy::parse_mountinfo(&text) {
         if m.mount_point.starts_with(prefix.as_ref()) {
             tracing::info!("unmounting {} left by an interrupted apply", m.mount_point);
-            Cmd::new("umount").arg(&m.mount_point).run()?;
+            // The killed run's `btrfs subvolume` may still be working in
+            // it, orphaned: retry while it is busy (up to 30 s).
+            let mut tries = 0;
+            loop {
+                match Cmd::new("umount").arg(&m.mount_point).run() {
+                    Ok(_) => break,
+                    Err(e @ tabula_run::Error::NotFound { .. }) => return Err(e.into()),
+                    Err(e) if tries >= 150 => return Err(e.into()),
+                    Err(_) => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                    }
+                }
+            }
+            // rmdir: only ever an empty directory, never recursively.
             let _ = std::fs::remove_dir(&m.mount_point);
         }
     }
@@ -524,7 +541,10 @@ pub fn execute(
             )
         })
     };
+    // A signal lets the running step finish; the loop stops before the next.
+    let _writing = crate::interrupt::Writing::start();
     for (i, step) in plan.steps.iter().enumerate() {
+        crate::interrupt::check()?;
         progress.step(i, total, step);
         tracing::info!("step {}/{total}: {}", i + 1, step.describe());
         let did = match step {
@@ -550,19 +570,46 @@ pub fn execute(
                 start,
                 size,
             } => {
-                let now = probe::probe(device)?;
-                if now.partitions.iter().any(|p| p.number == *number) {
+                // The table alone (a full probe would read every partition).
+                let out = Cmd::new("sfdisk")
+                    .args(["--json", device])
+                    .ok_codes(&[1])
+                    .install_hint("Debian package fdisk")
+                    .run()?;
+                let text = out.text();
+                let now = if text.trim().is_empty() {
+                    None
+                } else {
+                    Some(probe::parse_sfdisk(&text)?)
+                };
+                if now
+                    .as_ref()
+                    .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
+                {
                     false
                 } else {
-                    let ss = now.sector_size.max(512);
+                    let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
                     let first = start / ss;
                     let last = (start + size) / ss - 1;
                     debug_assert!(start % ALIGN == 0);
+                    // The new partition holds whatever the free space held.
+                    // When this plan formats it, a note under its partition
+                    // UUID (chosen here) tells a rerun after a kill, before
+                    // the format is done, that it is tabula's own.
+                    let part_uuid = random_uuid()?;
+                    let formats = plan.steps.iter().any(|s| {
+                        matches!(s, Step::Mkfs { partition, .. } | Step::LuksFormat { partition, .. } if partition == number)
+                    });
+                    if formats {
+                        FormatNote(Some(Path::new(probe::FORMATTING).join(&part_uuid)))
+                            .write("new partition, format")?;
+                    }
                     Cmd::new("sgdisk")
                         .args([
                             format!("--new={number}:{first}:{last}"),
                             format!("--typecode={number}:{type_guid}"),
                             format!("--change-name={number}:{name}"),
+                            format!("--partition-guid={number}:{part_uuid}"),
                         ])
                         .arg(device)
                         .install_hint("Debian package gdisk")
@@ -579,14 +626,19 @@ pub fn execute(
                 ..
             } => {
                 let node = node_of(device, *partition)?;
-                let now = probe::content_from_blkid(&probe::blkid(&node)?);
-                let done = matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
+                let map = probe::blkid(&node)?;
+                let note = FormatNote::of(&map);
+                let now = probe::content_from_blkid(&map);
+                let done = !note.pending()
+                    && matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
                     if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
                 if done {
                     false
                 } else {
+                    note.write(&format!("{} format", fstype.name()))?;
                     wipe_signatures(&node)?;
                     mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
+                    note.done();
                     true
                 }
             }
@@ -600,15 +652,18 @@ pub fn execute(
                 ..
             } => {
                 let node = node_of(device, *partition)?;
-                let now = probe::content_from_blkid(&probe::blkid(&node)?);
-                if matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid)) {
+                let map = probe::blkid(&node)?;
+                let note = FormatNote::of(&map);
+                let now = probe::content_from_blkid(&map);
+                if !note.pending()
+                    && matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid))
+                {
                     false
                 } else {
                     let pass = passphrase()?;
                     if pass.is_empty() {
                         return Err(Error::Refused("the LUKS passphrase is empty".into()));
                     }
-                    wipe_signatures(&node)?;
                     let cmd = Cmd::new("cryptsetup")
                         .args([
                             "luksFormat",
@@ -620,7 +675,10 @@ pub fn execute(
                         ])
                         .install_hint("Debian package cryptsetup-bin");
                     let cmd = pbkdf_args(cmd, *kdf, *iterations, *memory_kib, *time_ms);
+                    note.write("LUKS2 format")?;
+                    wipe_signatures(&node)?;
                     Key::Passphrase(pass).feed(cmd).arg(&node).run()?;
+                    note.done();
                     true
                 }
             }
@@ -721,6 +779,72 @@ pub fn execute(
     let _ = Cmd::new("sync").run();
     progress.finish();
     Ok(ran)
+}
+
+/// The note apply keeps while it formats a partition (in
+/// [`probe::FORMATTING`], by partition UUID): a run killed mid-format
+/// leaves it, and the next run's probe reports the partition as its own
+/// unfinished work ([`Content::Interrupted`]) instead of unknown data that
+/// would need `--wipe`. Written before the first byte is changed, removed
+/// once the format succeeded.
+struct FormatNote(Option<PathBuf>);
+
+impl FormatNote {
+    fn of(blkid: &std::collections::BTreeMap<String, String>) -> FormatNote {
+        FormatNote(
+            blkid
+                .get("PART_ENTRY_UUID")
+                .filter(|u| !u.is_empty() && !u.contains('/'))
+                .map(|u| Path::new(probe::FORMATTING).join(u.to_ascii_lowercase())),
+        )
+    }
+
+    /// An earlier run's note is there: its format did not finish.
+    fn pending(&self) -> bool {
+        self.0.as_ref().is_some_and(|p| p.exists())
+    }
+
+    /// Best effort: without the note, a kill mid-format makes the rerun see
+    /// unknown data and ask for `--wipe` (safe, only less convenient).
+    fn write(&self, what: &str) -> Result<()> {
+        let Some(p) = &self.0 else { return Ok(()) };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(probe::FORMATTING)?;
+            let mut f = std::fs::File::create(p)?;
+            f.write_all(what.as_bytes())?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            tracing::warn!("could not write {}: {e}", p.display());
+        }
+        Ok(())
+    }
+
+    fn done(&self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A random (version 4) UUID, lower case.
+fn random_uuid() -> Result<String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::io("reading /dev/urandom", e))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }
 
 /// The mapping open on the spec's LUKS partition of `device`: the only

@@ -151,6 +151,17 @@ fn holders(node: &str) -> Vec<String> {
 /// # Errors
 /// When the kernel's files cannot be read.
 pub fn scan(disk: &str, partitions: &[ProbedPartition]) -> Result<Vec<Busy>> {
+    let nodes: Vec<String> = std::iter::once(disk.to_owned())
+        .chain(partitions.iter().map(|p| p.node.clone()))
+        .collect();
+    scan_nodes(&nodes)
+}
+
+/// [`scan`] over a list of device nodes.
+///
+/// # Errors
+/// When the kernel's files cannot be read.
+pub fn scan_nodes(nodes: &[String]) -> Result<Vec<Busy>> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
     let mounts = parse_mountinfo(&mountinfo);
@@ -159,10 +170,9 @@ pub fn scan(disk: &str, partitions: &[ProbedPartition]) -> Result<Vec<Busy>> {
         .unwrap_or_default();
     let root_dev = mounts.iter().find(|m| m.mount_point == "/").map(|m| m.dev);
     let mut out = Vec::new();
-    let nodes = std::iter::once(disk.to_owned()).chain(partitions.iter().map(|p| p.node.clone()));
     for node in nodes {
-        let mut devs: Vec<(String, Option<(u32, u32)>)> = vec![(node.clone(), devno(&node))];
-        for h in holders(&node) {
+        let mut devs: Vec<(String, Option<(u32, u32)>)> = vec![(node.clone(), devno(node))];
+        for h in holders(node) {
             out.push(Busy::Holder {
                 device: node.clone(),
                 holder: h.clone(),
@@ -193,6 +203,83 @@ pub fn scan(disk: &str, partitions: &[ProbedPartition]) -> Result<Vec<Busy>> {
     }
     out.dedup();
     Ok(out)
+}
+
+/// A process holding a device open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opener {
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`).
+    pub comm: String,
+    pub device: String,
+}
+
+impl std::fmt::Display for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pid {} ({}) has {} open",
+            self.pid, self.comm, self.device
+        )
+    }
+}
+
+/// The processes (but this one) holding one of `nodes`, or a mapping on
+/// one of them, open: read from `/proc/*/fd`, compared by device number.
+pub fn openers(nodes: &[String]) -> Vec<Opener> {
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+    let mut want: Vec<((u32, u32), String)> = Vec::new();
+    for n in nodes {
+        if let Some(d) = devno(n) {
+            want.push((d, n.clone()));
+        }
+        for h in holders(n) {
+            let mapper = h.split(' ').next().unwrap_or_default().to_owned();
+            if let Some(d) = devno_of_mapper(&mapper) {
+                want.push((d, mapper));
+            }
+        }
+    }
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(m) = std::fs::metadata(fd.path()) else {
+                continue;
+            };
+            if !m.file_type().is_block_device() {
+                continue;
+            }
+            let rdev = m.rdev();
+            // Linux's dev_t encoding (glibc's major()/minor()).
+            let major = (((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff)) as u32;
+            let minor = (((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)) as u32;
+            if let Some((_, node)) = want.iter().find(|(d, _)| *d == (major, minor)) {
+                let comm = std::fs::read_to_string(p.path().join("comm"))
+                    .map(|c| c.trim().to_owned())
+                    .unwrap_or_default();
+                out.push(Opener {
+                    pid,
+                    comm,
+                    device: node.clone(),
+                });
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// `major:minor` of `/dev/mapper/NAME` (a symlink or node for `dm-N`).

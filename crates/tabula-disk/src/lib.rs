@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod busy;
+pub mod interrupt;
 pub mod keyfile;
 pub mod loopdev;
 pub mod mount;
@@ -41,6 +42,9 @@ pub enum Error {
     /// A tool's output was not what tabula expected.
     #[error("{0}")]
     Parse(String),
+    /// A signal arrived (SIGINT, SIGTERM, SIGHUP): stopped between steps.
+    #[error("{0}")]
+    Interrupted(String),
     /// After applying, the disk still does not match the spec.
     #[error("read-back after apply does not match the spec:\n{0}")]
     Verify(String),

@@ -5,12 +5,187 @@
 //! family does not scan partitions of loop devices by itself), and detaches
 //! the device by name when dropped, also on error. [`create_image`] makes a
 //! sparse image file of a given size.
+//!
+//! Each device tabula attaches is recorded in `/run/tabula/loop/NAME` (the
+//! image's device and inode) until it is detached, and registered with
+//! [`crate::interrupt`] so that a signal detaches it. A run killed with
+//! `kill -9` leaves both behind: [`adopt`] lets the next run on the same
+//! image take that device over instead of refusing it, but only when
+//! nothing uses it (not mounted, no holder but the spec's own unmounted
+//! mapping, no process holding it or a partition open).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tabula_run::Cmd;
 
+use crate::busy::{self, Busy};
+use crate::interrupt::{self, Undo};
 use crate::{Error, Result};
+
+/// Where the records of attached loop devices live (tmpfs: gone at reboot,
+/// as the devices are).
+const RECORDS: &str = "/run/tabula/loop";
+
+/// How long a rerun waits for processes (a killed run's orphaned mkfs, a
+/// udev probe) to let go of an image's loop device.
+const OPENERS_WAIT: Duration = Duration::from_secs(30);
+
+fn record_path(device: &str) -> Option<PathBuf> {
+    let name = Path::new(device).file_name()?;
+    Some(Path::new(RECORDS).join(name))
+}
+
+/// `DEV:INO` of a file.
+fn image_id(image: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(image).ok()?;
+    Some(format!("{}:{}", m.dev(), m.ino()))
+}
+
+fn write_record(device: &str, image: &Path) {
+    let (Some(p), Some(id)) = (record_path(device), image_id(image)) else {
+        return;
+    };
+    let r = std::fs::create_dir_all(RECORDS).and_then(|()| std::fs::write(&p, format!("{id}\n")));
+    if let Err(e) = r {
+        tracing::debug!("could not record {device} in {}: {e}", p.display());
+    }
+}
+
+/// Remove the record of `device` (detached or kept on purpose).
+pub(crate) fn forget_record(device: &str) {
+    if let Some(p) = record_path(device) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Whether a run of tabula attached `device` for `image` and never
+/// detached it.
+fn recorded_for(device: &str, image: &Path) -> bool {
+    let (Some(p), Some(id)) = (record_path(device), image_id(image)) else {
+        return false;
+    };
+    std::fs::read_to_string(p).is_ok_and(|r| r.trim() == id)
+}
+
+/// The partition nodes the kernel has for a whole disk (`/dev/loop3p1`...).
+pub fn partition_nodes(device: &str) -> Vec<String> {
+    let Some(name) = Path::new(device).file_name() else {
+        return Vec::new();
+    };
+    let Ok(rd) = std::fs::read_dir(Path::new("/sys/class/block").join(name)) else {
+        return Vec::new();
+    };
+    let mut nodes: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.path().join("partition").exists())
+        .map(|e| format!("/dev/{}", e.file_name().to_string_lossy()))
+        .collect();
+    nodes.sort();
+    nodes
+}
+
+/// Wait (up to 30 s) until no process holds `device`, one of its partitions
+/// or a mapping on them open; refuse naming them when some still do.
+///
+/// # Errors
+/// [`Error::Refused`] listing the processes.
+pub fn wait_for_openers(device: &str) -> Result<()> {
+    let deadline = Instant::now() + OPENERS_WAIT;
+    let mut said = false;
+    loop {
+        let mut nodes = vec![device.to_owned()];
+        nodes.extend(partition_nodes(device));
+        let openers = busy::openers(&nodes);
+        if openers.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let list: Vec<String> = openers.iter().map(|o| format!("  {o}")).collect();
+            return Err(Error::Refused(format!(
+                "{device} is in use; nothing was written:\n{}",
+                list.join("\n")
+            )));
+        }
+        if !said {
+            eprintln!(
+                "waiting for {} to let go of {device} (up to {}s)",
+                openers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                OPENERS_WAIT.as_secs()
+            );
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The loop device an earlier, killed run of tabula left attached to
+/// `image`, taken over when nothing uses it. `Ok(None)` when `image` is not
+/// attached at all.
+///
+/// `own_mapping` is the spec's container name: a mapping of that name on
+/// the device's partition (opened by the killed run) is allowed when
+/// nothing is mounted on it; the caller closes it at the end.
+///
+/// # Errors
+/// [`Error::Refused`] when the image is attached and that device is not
+/// tabula's own leftover, or is in use.
+pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevice>> {
+    let devs = attached(image)?;
+    let Some(dev) = devs.first() else {
+        return Ok(None);
+    };
+    let refuse = |why: String| {
+        Err(Error::Refused(format!(
+            "{} is already attached as {}{why}: unmount it (tabula unmount --disk {}) or pass that device with --disk",
+            image.display(),
+            devs.join(", "),
+            image.display()
+        )))
+    };
+    if devs.len() > 1 || !recorded_for(dev, image) {
+        return refuse(String::new());
+    }
+    let nodes = partition_nodes(dev);
+    let mut all = vec![dev.clone()];
+    all.extend(nodes.iter().cloned());
+    let in_use: Vec<Busy> = busy::scan_nodes(&all)?
+        .into_iter()
+        .filter(|b| match (b, own_mapping) {
+            (Busy::Holder { holder, .. }, Some(own)) => {
+                !holder.starts_with(&format!("/dev/mapper/{own} "))
+            }
+            _ => true,
+        })
+        .collect();
+    if !in_use.is_empty() {
+        let list: Vec<String> = in_use.iter().map(|b| format!("; {b}")).collect();
+        return refuse(list.concat());
+    }
+    wait_for_openers(dev)?;
+    tracing::info!(
+        "taking over {dev}, left attached to {} by an interrupted run",
+        image.display()
+    );
+    eprintln!(
+        "using {dev}, left attached to {} by an interrupted run",
+        image.display()
+    );
+    let l = LoopDevice {
+        device: dev.clone(),
+        image: image.to_owned(),
+        detached: false,
+        adopted: true,
+    };
+    interrupt::register(Undo::Detach(l.device.clone()));
+    l.rescan()?;
+    Ok(Some(l))
+}
 
 /// A loop device tabula attached; detached (by name) on drop.
 #[derive(Debug)]
@@ -18,6 +193,7 @@ pub struct LoopDevice {
     device: String,
     image: PathBuf,
     detached: bool,
+    adopted: bool,
 }
 
 impl LoopDevice {
@@ -44,7 +220,12 @@ impl LoopDevice {
             device,
             image: image.to_owned(),
             detached: false,
+            adopted: false,
         };
+        interrupt::register(Undo::Detach(dev.device.clone()));
+        if !read_only {
+            write_record(&dev.device, image);
+        }
         // From here on, an error detaches through Drop.
         dev.rescan()?;
         Ok(dev)
@@ -57,6 +238,11 @@ impl LoopDevice {
 
     pub fn image(&self) -> &Path {
         &self.image
+    }
+
+    /// Whether this device was left by an earlier, killed run ([`adopt`]).
+    pub fn adopted(&self) -> bool {
+        self.adopted
     }
 
     /// Make the kernel's partition nodes match the table: `partx -a` adds
@@ -73,6 +259,8 @@ impl LoopDevice {
     /// it); `tabula unmount --disk IMAGE` detaches it. Returns its name.
     pub fn keep(mut self) -> String {
         self.detached = true;
+        interrupt::forget(&Undo::Detach(self.device.clone()));
+        forget_record(&self.device);
         self.device.clone()
     }
 
@@ -82,6 +270,8 @@ impl LoopDevice {
     /// When `losetup -d` fails.
     pub fn detach(mut self) -> Result<()> {
         self.detached = true;
+        interrupt::forget(&Undo::Detach(self.device.clone()));
+        forget_record(&self.device);
         drop_partitions(&self.device);
         Cmd::new("losetup").args(["-d", &self.device]).run()?;
         Ok(())
@@ -93,6 +283,8 @@ impl Drop for LoopDevice {
         if self.detached {
             return;
         }
+        interrupt::forget(&Undo::Detach(self.device.clone()));
+        forget_record(&self.device);
         drop_partitions(&self.device);
         if let Err(e) = Cmd::new("losetup").args(["-d", &self.device]).run() {
             tracing::warn!("could not detach {}: {e}", self.device);
@@ -155,6 +347,7 @@ pub fn attached(image: &Path) -> Result<Vec<String>> {
 pub fn detach_image(image: &Path) -> Result<Vec<String>> {
     let devs = attached(image)?;
     for dev in &devs {
+        forget_record(dev);
         drop_partitions(dev);
         Cmd::new("losetup").args(["-d", dev.as_str()]).run()?;
     }
@@ -221,6 +414,11 @@ impl Target {
             Target::Block(d) => d,
             Target::Image(l) => l.device(),
         }
+    }
+
+    /// Whether this is an image's loop device left by a killed run.
+    pub fn adopted(&self) -> bool {
+        matches!(self, Target::Image(l) if l.adopted())
     }
 
     /// Make partition nodes match the table after a change.

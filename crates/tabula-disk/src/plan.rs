@@ -14,7 +14,10 @@
 //!   Windows) are never formatted: a mismatch there is refused;
 //! - a NixOS-owned object holding other data is `DESTROY`, which `apply`
 //!   runs only when named with `--wipe`;
-//! - inside a closed LUKS container nothing can be checked: `unverified`.
+//! - inside a closed LUKS container nothing can be checked: `unverified`;
+//! - only all-zero space is empty: data without a signature is `DESTROY`
+//!   on a NixOS partition (refused where tabula never formats); an
+//!   interrupted run's own unfinished format is formatted again.
 
 use std::collections::BTreeSet;
 
@@ -32,7 +35,8 @@ pub enum Action {
     Create,
     /// Exists and matches the spec: untouched.
     Keep,
-    /// A filesystem made where there is no signature (nothing to lose).
+    /// A filesystem made where there is nothing to lose: all zero, or
+    /// tabula's own unfinished format of an interrupted run.
     Format,
     /// Holds data that would be lost: needs `--wipe NAME`.
     #[serde(rename = "DESTROY")]
@@ -172,6 +176,21 @@ impl Plan {
     }
 
     /// Nothing to do: the disk matches.
+    /// Lines about the container and what is inside it (key slot, pool,
+    /// subvolumes, mounts) that could not be checked: with `--no-open` or
+    /// without device-mapper, the pool is never seen.
+    pub fn unverified_pool(&self) -> Vec<&Line> {
+        self.lines
+            .iter()
+            .filter(|l| {
+                l.action == Action::Unverified
+                    && ["luks:", "keyslot:", "btrfs:", "subvolume:", "mount:"]
+                        .iter()
+                        .any(|p| l.object.starts_with(p))
+            })
+            .collect()
+    }
+
     pub fn is_noop(&self) -> bool {
         self.steps.is_empty()
     }
@@ -241,6 +260,12 @@ fn mib(b: u64) -> String {
 fn describe_content(c: &Content) -> String {
     match c {
         Content::Empty => "no signature".into(),
+        Content::Data { nonzero_at } => {
+            format!("unknown data (no signature, but not zero: a non-zero byte at {nonzero_at})")
+        }
+        Content::Interrupted { what } => {
+            format!("the unfinished {what} of an interrupted apply")
+        }
         Content::Filesystem {
             fstype,
             uuid,
@@ -537,11 +562,32 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                     );
                     b.steps.push(mkfs);
                 }
+                Content::Interrupted { what } if sp.owner.is_nixos() => {
+                    // tabula's own half-made filesystem: nothing of the
+                    // user's is there (the note is written just before the
+                    // format, after any --wipe was given).
+                    b.line(
+                        &obj,
+                        Action::Format,
+                        format!("an interrupted apply left its {what} unfinished: {want}"),
+                    );
+                    b.steps.push(mkfs);
+                }
                 Content::Empty => b.line(
                     &obj,
                     Action::Unverified,
                     format!("empty: left for {}", sp.owner.name()),
                 ),
+                Content::Data { .. } | Content::Interrupted { .. } if !sp.owner.is_nixos() => b
+                    .line(
+                        &obj,
+                        Action::Unverified,
+                        format!(
+                            "{}: left for {}",
+                            describe_content(&pp.content),
+                            sp.owner.name()
+                        ),
+                    ),
                 Content::Filesystem {
                     fstype,
                     uuid,
@@ -650,6 +696,12 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                     sp,
                     Action::Create,
                     format!("empty (no signature): {want}"),
+                ),
+                Content::Interrupted { what } => fresh(
+                    &mut b,
+                    sp,
+                    Action::Format,
+                    format!("an interrupted apply left its {what} unfinished: {want}"),
                 ),
                 Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) && l.version == 2 => {
                     let kdfs: BTreeSet<&str> = l.keyslots.iter().map(|k| k.kdf.as_str()).collect();

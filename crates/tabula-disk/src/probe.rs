@@ -62,8 +62,19 @@ impl ProbedPartition {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Content {
-    /// No signature at all: nothing to lose.
+    /// No signature, and every byte read is zero: nothing to lose.
     Empty,
+    /// No signature, but not zero either: unknown data (plain dm-crypt,
+    /// VeraCrypt, raw data, a deleted filesystem). Never taken for empty.
+    Data {
+        /// The first non-zero byte found (offset in the partition).
+        nonzero_at: u64,
+    },
+    /// tabula itself was formatting this partition (`what`) when its run
+    /// was killed: whatever is there now is its own unfinished work.
+    Interrupted {
+        what: String,
+    },
     Filesystem {
         fstype: String,
         uuid: Option<String>,
@@ -360,6 +371,73 @@ pub fn parse_btrfs_root_tree(text: &str) -> Result<Vec<String>> {
 // ---------------------------------------------------------------------------
 // Running the tools
 
+/// Where apply notes the partitions it is formatting, by partition UUID,
+/// until the format is done (tmpfs: a reboot forgets them).
+pub const FORMATTING: &str = "/run/tabula/formatting";
+
+/// What an interrupted run of apply was formatting on the partition with
+/// this partition UUID, if its note is still there.
+pub fn interrupted_format(part_uuid: &str) -> Option<String> {
+    if part_uuid.is_empty() || part_uuid.contains('/') {
+        return None;
+    }
+    std::fs::read_to_string(Path::new(FORMATTING).join(part_uuid.to_ascii_lowercase()))
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+/// Bytes read at each sample point of [`first_nonzero`].
+const SAMPLE: u64 = 64 << 10;
+/// Sample points between the first and the last MiB.
+const SAMPLES: u64 = 64;
+
+/// The offsets [`first_nonzero`] reads, as (start, length): the first and
+/// the last MiB, and [`SAMPLES`] points spread evenly between them.
+pub fn sample_ranges(size: u64) -> Vec<(u64, u64)> {
+    const MIB: u64 = 1 << 20;
+    if size <= 2 * MIB + SAMPLES * SAMPLE {
+        return vec![(0, size)];
+    }
+    let mut r = vec![(0, MIB)];
+    let inner = size - 2 * MIB;
+    for i in 0..SAMPLES {
+        let at = MIB + inner / SAMPLES * i + inner / SAMPLES / 2;
+        r.push((at - at % 4096, SAMPLE));
+    }
+    r.push((size - MIB, MIB));
+    r
+}
+
+/// The offset of the first non-zero byte in the sampled ranges of a device
+/// of `size` bytes, or `None` when every byte read is zero. Bounded: about
+/// 6 MiB are read whatever the size (a sparse image reads fast).
+///
+/// # Errors
+/// When the device cannot be read.
+pub fn first_nonzero(node: &str, size: u64) -> Result<Option<u64>> {
+    use std::os::unix::fs::FileExt as _;
+    let f = std::fs::File::open(node)
+        .map_err(|e| Error::io(format!("reading {node} to see whether it is empty"), e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    for (start, len) in sample_ranges(size) {
+        let mut at = start;
+        while at < start + len {
+            let want = usize::try_from((start + len - at).min(buf.len() as u64)).unwrap_or(0);
+            let n = f
+                .read_at(&mut buf[..want], at)
+                .map_err(|e| Error::io(format!("reading {node} at {at}"), e))?;
+            if n == 0 {
+                break;
+            }
+            if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
+                return Ok(Some(at + i as u64));
+            }
+            at += n as u64;
+        }
+    }
+    Ok(None)
+}
+
 /// The partition node of partition `number` of `disk`, from sysfs when the
 /// kernel knows it, else by the usual naming rule (`p` after a digit).
 pub fn partition_node(disk: &str, number: u32) -> String {
@@ -517,6 +595,14 @@ pub fn probe(device: &str) -> Result<DiskProbe> {
                     }
                     Err(e) => return Err(e),
                 };
+                if c == Content::Empty {
+                    if let Some(at) = first_nonzero(&p.node, p.size)? {
+                        c = Content::Data { nonzero_at: at };
+                    }
+                }
+                if let Some(what) = p.uuid.as_deref().and_then(interrupted_format) {
+                    c = Content::Interrupted { what };
+                }
                 if let Content::Luks(l) = &mut c {
                     // --dump-json-metadata reads LUKS2 headers only.
                     if l.version == 2 {
@@ -666,6 +752,38 @@ mod tests {
         );
         let inner = parse_blkid_export(&fixture("blkid-btrfs.txt"));
         assert_eq!(inner.get("LABEL").map(String::as_str), Some("pool"));
+    }
+
+    #[test]
+    fn samples_cover_both_ends_and_stay_bounded() {
+        let small = sample_ranges(3 << 20);
+        assert_eq!(small, [(0, 3 << 20)]);
+        let size = 200u64 << 30;
+        let r = sample_ranges(size);
+        assert_eq!(r.first(), Some(&(0, 1 << 20)));
+        assert_eq!(r.last(), Some(&(size - (1 << 20), 1 << 20)));
+        let total: u64 = r.iter().map(|(_, l)| l).sum();
+        assert!(total <= 7 << 20, "{total}");
+        assert!(r.iter().all(|(s, l)| s + l <= size));
+    }
+
+    #[test]
+    fn zeros_are_empty_and_one_byte_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("img");
+        let file = std::fs::File::create(&f).unwrap();
+        let size = 64u64 << 20;
+        file.set_len(size).unwrap();
+        let node = f.to_string_lossy().into_owned();
+        assert_eq!(first_nonzero(&node, size).unwrap(), None);
+        use std::os::unix::fs::FileExt as _;
+        // The last byte (in the last MiB), then one in the middle (the
+        // sample points are 64 KiB long, so this one is found).
+        file.write_at(&[7], size - 1).unwrap();
+        assert_eq!(first_nonzero(&node, size).unwrap(), Some(size - 1));
+        let mid = sample_ranges(size)[10].0 + 5;
+        file.write_at(&[1], mid).unwrap();
+        assert_eq!(first_nonzero(&node, size).unwrap(), Some(mid));
     }
 
     #[test]

@@ -489,3 +489,87 @@ fn captured_sfdisk_layout_matches_the_test_spec() {
         );
     }
 }
+
+#[test]
+fn data_without_a_signature_is_destroy_never_empty() {
+    let spec = spec();
+    let data = Content::Data { nonzero_at: 4096 };
+    // On a NixOS partition: DESTROY (needs --wipe), with the reason.
+    let mut d = provisioned(&spec);
+    d.partitions[1].content = data.clone();
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "fs:boot"), Action::Destroy);
+    assert!(p.line("fs:boot").unwrap().reason.contains("unknown data"));
+    assert_eq!(p.destroys().len(), 1);
+    // The pool's partition: DESTROY of the container, not "create".
+    let mut d = provisioned(&spec);
+    d.partitions[5].content = data.clone();
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "luks:pool"), Action::Destroy);
+    // The ESP shared with Windows is never formatted: refused.
+    let mut d = provisioned(&spec);
+    d.partitions[0].content = data.clone();
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "fs:ESP"), Action::Refuse);
+    assert!(p.steps.is_empty());
+    // A foreign partition holding raw data is left alone, not refused.
+    let mut d = provisioned(&spec);
+    d.partitions[3].content = data;
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "fs:kali"), Action::Unverified);
+    assert!(p.refused().is_empty() && p.steps.is_empty());
+    // All zero is still empty: formatted without --wipe.
+    let mut d = provisioned(&spec);
+    d.partitions[1].content = Content::Empty;
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "fs:boot"), Action::Format);
+    assert!(p.destroys().is_empty());
+}
+
+#[test]
+fn an_interrupted_format_is_finished_without_wipe() {
+    let spec = spec();
+    let cut = Content::Interrupted {
+        what: "ext4 format".into(),
+    };
+    let mut d = provisioned(&spec);
+    d.partitions[1].content = cut.clone();
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "fs:boot"), Action::Format);
+    assert!(p.line("fs:boot").unwrap().reason.contains("interrupted"));
+    assert!(matches!(
+        p.steps.as_slice(),
+        [Step::Mkfs { partition: 2, .. }]
+    ));
+    // An interrupted luksFormat: formatted again, and the pool made new.
+    let mut d = provisioned(&spec);
+    d.partitions[5].content = Content::Interrupted {
+        what: "LUKS2 format".into(),
+    };
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "luks:pool"), Action::Format);
+    assert!(p.destroys().is_empty());
+    assert!(matches!(p.steps[0], Step::LuksFormat { partition: 6, .. }));
+    // A foreign partition is never formatted, note or not.
+    let mut d = provisioned(&spec);
+    d.partitions[2].content = cut;
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "fs:alpine"), Action::Unverified);
+    assert!(p.steps.is_empty());
+}
+
+#[test]
+fn a_closed_container_is_reported_as_unverified_pool() {
+    let spec = spec();
+    let mut d = provisioned(&spec);
+    d.partitions[5].content = luks(None);
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert!(p.is_noop());
+    let u = p.unverified_pool();
+    assert!(u.iter().any(|l| l.object == "btrfs:pool"), "{u:?}");
+    assert!(u.iter().any(|l| l.object == "subvolume:@user/home"));
+    assert!(u.iter().all(|l| !l.object.starts_with("fs:")));
+    assert!(plan(&spec, &provisioned(&spec), &PlanOptions::default())
+        .unverified_pool()
+        .is_empty());
+}

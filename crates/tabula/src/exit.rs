@@ -7,6 +7,14 @@ pub const FINDINGS: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const REFUSED: u8 = 3;
 pub const MISSING_TOOL: u8 = 4;
+/// apply did what it could but could not verify the pool inside the
+/// container (`--no-open`, no device-mapper).
+pub const UNVERIFIED: u8 = 5;
+
+/// A usage error found by a command (a required flag missing): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 /// An error meaning "tabula refused to do this because it is unsafe".
 /// Commands wrap their refusals in it so `main` exits with status 3.
@@ -31,6 +39,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<Refused>().is_some() {
             return REFUSED;
+        }
+        if cause.downcast_ref::<Usage>().is_some() {
+            return USAGE;
         }
         if let Some(tabula_run::Error::NotFound { .. }) = cause.downcast_ref::<tabula_run::Error>()
         {

@@ -10,6 +10,8 @@
 //! | 2 | usage: the command line or the spec could not be understood |
 //! | 3 | refused as unsafe (busy disk, data that would be destroyed, ...) |
 //! | 4 | a needed external program is missing |
+//! | 5 | apply done, but the pool inside the container stays unverified |
+//! | 128+N | interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP) |
 
 mod cli;
 mod cmd;
@@ -19,6 +21,78 @@ mod exit;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// SIGINT, SIGTERM and SIGHUP: the terminal's mode is put back (a prompt
+/// with echo off is left clean), then [`tabula_disk::interrupt`] decides:
+/// outside a writing step, what this run attached or opened is taken down
+/// and the process exits 128+N at once; during a step, the step finishes
+/// and the command stops before the next one (a second signal stops now).
+fn handle_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use tabula_disk::interrupt;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok();
+    let saved = tty
+        .as_ref()
+        .and_then(|t| rustix::termios::tcgetattr(t).ok());
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        tracing::warn!("could not install the signal handlers");
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if let (Some(t), Some(mode)) = (&tty, &saved) {
+                    let _ = rustix::termios::tcsetattr(
+                        t,
+                        rustix::termios::OptionalActions::Now,
+                        mode,
+                    );
+                }
+                if interrupt::raise(sig) {
+                    let undone = interrupt::undo_all();
+                    eprintln!(
+                        "\ninterrupted by {}{}",
+                        interrupt::signal_name(sig),
+                        if undone.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; took down what this run set up: {}",
+                                undone
+                                    .iter()
+                                    .map(|u| match u {
+                                        interrupt::Undo::Close(n) => format!("closed {n}"),
+                                        interrupt::Undo::Detach(d) => format!("detached {d}"),
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    );
+                    std::process::exit(128 + sig);
+                }
+                eprintln!(
+                    "\ninterrupted by {}: finishing the running step, then stopping (again to stop now)",
+                    interrupt::signal_name(sig)
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start the signal thread: {e}");
+    }
+}
+
+/// 128 + the signal that interrupted this run, if one did.
+fn interrupted() -> Option<ExitCode> {
+    tabula_disk::interrupt::signal()
+        .and_then(|s| u8::try_from(128 + s).ok())
+        .map(ExitCode::from)
+}
 
 fn main() -> ExitCode {
     sigpipe::reset();
@@ -39,13 +113,14 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::OK);
     }
     ctx::init_logging(cli.global.verbose);
+    handle_signals();
     let ctx = ctx::Ctx::new(&cli.global);
     match cmd::run(cli.command, &ctx) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => interrupted().unwrap_or(ExitCode::from(code)),
         Err(err) => {
             let code = exit::code_for(&err);
             exit::print_error(&err);
-            ExitCode::from(code)
+            interrupted().unwrap_or(ExitCode::from(code))
         }
     }
 }

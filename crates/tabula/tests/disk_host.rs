@@ -104,8 +104,11 @@ impl Work {
             c.arg("--keyfile").arg(k);
         }
         let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
+        // Exit 5: done, but the pool inside the unopened container is
+        // unverified (this kernel has no device-mapper).
+        assert_eq!(
+            out.status.code(),
+            Some(5),
             "fresh apply failed:\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
@@ -327,7 +330,8 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
     );
     assert!(w.loops_settled().is_empty());
 
-    // Again: nothing to do, and it says so.
+    // Again: no step left, but the pool was never seen: it says so and
+    // never claims "nothing to do: the disk matches the spec" (exit 5).
     let out = w
         .tabula()
         .args(["apply", "--yes", "--no-open", "--disk"])
@@ -340,8 +344,13 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("nothing to do"), "{stdout}");
+    assert_eq!(out.status.code(), Some(5), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("nothing to do"), "{stdout}");
+    assert!(!stdout.contains("matches the spec"), "{stdout}");
+    assert!(
+        stdout.contains("NOT verified") && stdout.contains("subvolume:@user/home"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("refuse "), "{stdout}");
 
     // The same for scripts.
@@ -353,9 +362,14 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         .arg(w.p("pass"))
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(5));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["nothing_to_do"], true, "{v}");
+    assert_eq!(v["nothing_to_do"], false, "{v}");
+    assert!(v["unverified"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u.as_str().unwrap().starts_with("btrfs:pool")));
     assert_eq!(v["ran"].as_array().unwrap().len(), 0);
 
     // The passphrase never reached an argv, stdout or stderr.
@@ -438,8 +452,9 @@ fn foreign_data_survives_and_destroy_needs_wipe() {
         .arg(w.p("pass"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(5),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -665,4 +680,146 @@ fn several_signatures_are_never_taken_for_empty() {
         .unwrap()
         .contains("several signatures"));
     assert_eq!(line("fs:alpine")["action"], "refuse", "{v}");
+}
+
+/// Data without a signature (random bytes: plain dm-crypt, VeraCrypt, raw
+/// data look like this) in a NixOS slot is DESTROY, never "empty": refused
+/// without `--wipe`, the bytes untouched; with `--wipe` it is formatted.
+#[test]
+fn random_bytes_in_a_slot_are_destroy_not_empty() {
+    if !ready("random_bytes_in_a_slot_are_destroy_not_empty") {
+        return;
+    }
+    let w = Work::new();
+    let _ = w.fresh(None);
+    let before = {
+        let l = w.attach();
+        // /boot's slot: no signature left, 3 MB of random bytes from 8 MiB on.
+        sh(&format!("wipefs -a -q {}", l.part(2)));
+        sh(&format!(
+            "head -c 3000000 /dev/urandom | dd of={} bs=1M seek=8 conv=notrunc status=none",
+            l.part(2)
+        ));
+        assert_eq!(blkid(&l.part(2), "TYPE"), "", "a signature is left");
+        sha(&l.part(2))
+    };
+    let out = w
+        .tabula()
+        .args(["--json", "plan", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let boot = v["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["object"] == "fs:boot")
+        .unwrap()
+        .clone();
+    assert_eq!(boot["action"], "DESTROY", "{boot}");
+    assert!(
+        boot["reason"].as_str().unwrap().contains("unknown data"),
+        "{boot}"
+    );
+    // apply without --wipe: refused, naming it; not one byte changed.
+    let out = w
+        .tabula()
+        .args(["apply", "--yes", "--no-open", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("--wipe fs:boot"), "{stderr}");
+    {
+        let l = w.attach();
+        assert_eq!(sha(&l.part(2)), before, "the data was touched");
+    }
+    // With --wipe fs:boot: formatted.
+    let out = w
+        .tabula()
+        .args(["apply", "--yes", "--no-open", "--wipe", "fs:boot", "--disk"])
+        .arg(w.img())
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = w.attach();
+    assert_eq!(
+        blkid(&l.part(2), "UUID"),
+        "0eaf7961-48c5-4b55-8a8f-04cd0b71de07"
+    );
+}
+
+/// `apply` without `--yes` on an image that does not exist: the plan, then
+/// exit 2 — no file created, no passphrase asked.
+#[test]
+fn apply_without_yes_creates_nothing_and_asks_nothing() {
+    if !ready("apply_without_yes_creates_nothing_and_asks_nothing") {
+        return;
+    }
+    let w = Work::new();
+    let out = w
+        .tabula()
+        .args(["apply", "--no-open", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert!(stdout.contains("create      luks:pool"), "{stdout}");
+    assert!(!stderr.contains("passphrase"), "asked for it: {stderr}");
+    assert!(!w.img().exists(), "the image was created");
+    assert!(!w.p("argv.log").exists(), "a command ran");
+}
+
+/// `install` where nixos-install is missing stops before the disk: no
+/// image created, an existing one unchanged, exit 4.
+#[test]
+fn install_without_nixos_install_writes_nothing() {
+    if !ready("install_without_nixos_install_writes_nothing") {
+        return;
+    }
+    let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    if std::env::split_paths(path).any(|d| d.join("nixos-install").exists()) {
+        eprintln!("SKIP install_without_nixos_install_writes_nothing: nixos-install is here");
+        return;
+    }
+    let w = Work::new();
+    let install = |w: &Work| {
+        w.tabula()
+            .env("PATH", path)
+            .args(["install", "--yes", "--no-open", "--target"])
+            .arg(w.p("target"))
+            .arg("--disk")
+            .arg(w.img())
+            .arg("--passphrase-file")
+            .arg(w.p("pass"))
+            .output()
+            .unwrap()
+    };
+    let out = install(&w);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}");
+    assert!(stdout.contains("nixos-install --flake"), "{stdout}");
+    assert!(!w.img().exists(), "the image was created");
+    // An existing, provisioned image: not one byte changes.
+    let _ = w.fresh(None);
+    let before = sha(&w.img().to_string_lossy());
+    let out = install(&w);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(sha(&w.img().to_string_lossy()), before);
+    assert!(!w.p("target").exists());
+    assert!(w.loops_settled().is_empty());
 }

@@ -13,11 +13,12 @@ use serde::Serialize;
 use tabula_disk::apply::{self, ApplyOptions, Key, Progress, Secret};
 use tabula_disk::loopdev::{self, Target};
 use tabula_disk::plan::{self as dplan, Action, Plan, PlanOptions, Step};
+use tabula_disk::DiskProbe;
 use tabula_disk::{keyfile as dkeyfile, mount as dmount, secret};
 use tabula_spec::{HostSpec, Size};
 
 use crate::ctx::{Ctx, Style};
-use crate::exit::{self, Refused};
+use crate::exit::{self, Refused, Usage};
 
 /// A library error with refusals as [`Refused`] (exit 3) and a missing tool
 /// as the runner's own error (exit 4).
@@ -209,7 +210,9 @@ line also needs --wipe NAME, NAME exactly as plan prints it. A busy disk is
 refused. Running it again on a matching disk does nothing; after a kill, run
 it again: every step looks at the disk first.
 
-Exit codes: 0 done (or nothing to do), 3 refused, 4 a tool is missing.
+Exit codes: 0 done (or nothing to do) and read back, 2 --yes is missing,
+3 refused, 4 a tool is missing, 5 done but the pool inside the container
+stays unverified (--no-open), 130/143/129 interrupted (run it again).
 
 Examples:
   tabula apply --disk disk.img --size 16GiB --yes --passphrase-file pass.txt
@@ -256,7 +259,10 @@ struct ApplyReport<'a> {
     before: &'a Plan,
     ran: &'a [Step],
     after: Option<&'a Plan>,
+    /// True only when nothing is left to do AND everything was verified.
     nothing_to_do: bool,
+    /// Container and pool objects that could not be checked.
+    unverified: &'a [String],
 }
 
 struct Bar(Option<indicatif::ProgressBar>);
@@ -325,31 +331,40 @@ impl Drop for CloseGuard<'_> {
     }
 }
 
-/// Resolve `--disk` for writing: a new sparse image when missing.
-fn open_for_write(spec: &HostSpec, disk: &Path, size: Option<u64>) -> anyhow::Result<Target> {
-    if !disk.exists() {
-        let size = size.unwrap_or(spec.disk.size.as_u64());
-        loopdev::create_image(disk, size).map_err(lift)?;
-        tracing::info!(
-            "created the sparse image {} ({})",
-            disk.display(),
-            Size::bytes(size)
-        );
-    } else if disk.is_file() {
-        // The same image attached elsewhere (a `tabula mount`, say) is
-        // invisible to the busy checks of our own loop device.
-        let others = loopdev::attached(disk).map_err(lift)?;
-        if !others.is_empty() {
-            return Err(Refused(format!(
-                "{} is already attached as {}: unmount it (tabula unmount --disk {}) or pass that device with --disk",
-                disk.display(),
-                others.join(", "),
-                disk.display()
-            ))
-            .into());
+/// The programs an apply of `spec` may run, with their Debian packages.
+fn needed_tools(spec: &HostSpec, image: bool, no_open: bool) -> Vec<(&'static str, &'static str)> {
+    use tabula_spec::model::FsType;
+    let mut t = vec![
+        ("sfdisk", "fdisk"),
+        ("sgdisk", "gdisk"),
+        ("blkid", "util-linux"),
+        ("blockdev", "util-linux"),
+        ("partx", "util-linux"),
+        ("wipefs", "util-linux"),
+    ];
+    if image {
+        t.push(("losetup", "mount (util-linux)"));
+    }
+    for p in spec.partitions.iter().filter(|p| p.owner.is_nixos()) {
+        match p.filesystem.as_ref().map(|f| f.kind) {
+            Some(FsType::Vfat) => t.push(("mkfs.vfat", "dosfstools")),
+            Some(FsType::Ext4) => t.push(("mkfs.ext4", "e2fsprogs")),
+            Some(FsType::Btrfs) => t.push(("mkfs.btrfs", "btrfs-progs")),
+            Some(FsType::Swap) => t.push(("mkswap", "util-linux")),
+            _ => {}
         }
     }
-    Target::open(disk, false).map_err(lift)
+    if spec.luks.is_some() {
+        t.push(("cryptsetup", "cryptsetup-bin"));
+    }
+    if spec.btrfs.is_some() && !no_open {
+        t.push(("mkfs.btrfs", "btrfs-progs"));
+        t.push(("btrfs", "btrfs-progs"));
+        t.push(("mount", "mount"));
+        t.push(("umount", "mount"));
+    }
+    t.dedup();
+    t
 }
 
 /// Never enrol a weak keyfile (or a FIFO, a device): checked before any
@@ -371,13 +386,44 @@ fn refuse_weak_keyfile(spec: &HostSpec, args: &ApplyArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// apply, shared with install. Returns the plan run.
-fn run_apply(
-    args: &ApplyArgs,
-    ctx: &Ctx,
+/// What apply needs from this machine and the command line, checked before
+/// the first write, file creation or prompt: root, every tool it may run
+/// (plus `extra`), device-mapper when the pool must be opened, the keyfile.
+fn preflight(
     spec: &HostSpec,
-    device: &str,
-) -> anyhow::Result<Option<Secret>> {
+    args: &ApplyArgs,
+    extra: &[(&'static str, &'static str)],
+) -> anyhow::Result<()> {
+    if !rustix::process::geteuid().is_root() {
+        return Err(Refused(
+            "apply writes partition tables and block devices: run it as root (sudo)".into(),
+        )
+        .into());
+    }
+    let image = !args.disk.exists() || args.disk.is_file();
+    let mut tools = needed_tools(spec, image, args.no_open);
+    tools.extend_from_slice(extra);
+    let missing: Vec<(&str, &str)> = tools
+        .into_iter()
+        .filter(|(p, _)| tabula_run::find_program(p).is_none())
+        .collect();
+    if let Some((program, package)) = missing.first() {
+        let all: Vec<String> = missing
+            .iter()
+            .map(|(p, k)| format!("{p} (Debian package {k})"))
+            .collect();
+        return Err(anyhow::Error::from(tabula_run::Error::NotFound {
+            program: (*program).to_owned(),
+            hint: Some(format!("Debian package {package}")),
+        })
+        .context(format!("nothing was written: missing {}", all.join(", "))));
+    }
+    if spec.luks.is_some() && !args.no_open && !apply::device_mapper_available() {
+        return Err(Refused(
+            "this kernel has no device-mapper, so the LUKS container cannot be opened to create and check the pool; nothing was written. Add --no-open to format the container without opening it (the pool stays unverified), or run apply where device-mapper works".into(),
+        )
+        .into());
+    }
     if let Some(k) = args.keyfile.as_ref().filter(|k| !k.is_file()) {
         return Err(Refused(format!(
             "the keyfile {} does not exist (use --usb DIR to make a new one)",
@@ -385,13 +431,72 @@ fn run_apply(
         ))
         .into());
     }
-    // apply opens the container to check and fill it; it closes it again
-    // when it was closed before (an image's loop device can then go).
-    let _close = CloseGuard {
-        spec,
-        device,
-        armed: apply::container_mapping(spec, device).is_none(),
+    Ok(())
+}
+
+/// Resolve an existing `--disk` for writing. An image already attached is
+/// refused, unless its loop device is one a killed apply left behind and
+/// nothing uses it: then it is taken over.
+fn open_for_write(spec: &HostSpec, disk: &Path) -> anyhow::Result<Target> {
+    if disk.is_file() {
+        // A killed run's temporary mount of the pool would hold the device.
+        apply::release_stale_top_levels().map_err(lift)?;
+        let own = spec.luks.as_ref().map(|l| l.name.as_str());
+        if let Some(l) = loopdev::adopt(disk, own).map_err(lift)? {
+            return Ok(Target::Image(l));
+        }
+    }
+    let t = Target::open(disk, false).map_err(lift)?;
+    if let Target::Block(d) = &t {
+        // A killed run's tools may still be writing to it.
+        loopdev::wait_for_openers(d).map_err(lift)?;
+    }
+    Ok(t)
+}
+
+/// The refusals of `plan` (refused lines, busy, DESTROY without --wipe),
+/// then a missing --yes (a usage error: exit 2). Prints the plan first when
+/// it stops here, so the user sees why.
+fn check_before_writing(
+    ctx: &Ctx,
+    spec: &HostSpec,
+    disk: &DiskProbe,
+    plan: &Plan,
+    opts: &ApplyOptions,
+) -> anyhow::Result<()> {
+    let as_if_yes = ApplyOptions {
+        yes: true,
+        ..opts.clone()
     };
+    let r = apply::check(spec, disk, plan, &as_if_yes).map_err(lift);
+    let r = r.and_then(|()| {
+        if opts.yes || plan.is_noop() {
+            Ok(())
+        } else {
+            Err(Usage("apply changes the disk: review the plan above, then add --yes; nothing was written".into()).into())
+        }
+    });
+    if r.is_err() {
+        if ctx.json {
+            ctx.print_json(plan)?;
+        } else {
+            print_plan(ctx, plan);
+        }
+    }
+    r
+}
+
+/// The outcome of an apply, for its exit code.
+struct Applied {
+    target: Target,
+    passphrase: Option<Secret>,
+    /// Container and pool lines that stay unverified (`--no-open`).
+    unverified: Vec<String>,
+}
+
+/// apply, shared with install: preconditions, the plan, the passphrase,
+/// the steps, the read-back.
+fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<Applied> {
     let mut opts = ApplyOptions {
         yes: args.yes,
         wipe: args.wipe.clone(),
@@ -400,43 +505,97 @@ fn run_apply(
         keyfile: keyfile_path(spec, &args.keyfile, &args.usb)?,
         no_open: args.no_open,
     };
-    let (mut disk, mut plan) = apply::prepare(spec, device, &opts).map_err(lift)?;
+    // A new image: plan for an empty disk, check, ask for the passphrase,
+    // and only then create the file.
+    if !args.disk.exists() {
+        let size = args.size.unwrap_or(spec.disk.size.as_u64());
+        let empty = dplan::empty_disk(&args.disk.to_string_lossy(), size);
+        let plan = dplan::plan(
+            spec,
+            &empty,
+            &PlanOptions {
+                reset: opts.reset.clone(),
+                keyfile: opts.keyfile.is_some(),
+                keyfile_opens: opts.keyfile.as_ref().map(|_| false),
+            },
+        );
+        check_before_writing(ctx, spec, &empty, &plan, &opts)?;
+        if opts.passphrase.is_none() && apply::needs_passphrase(&plan) {
+            let formats = plan
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::LuksFormat { .. }));
+            opts.passphrase = Some(prompt_passphrase(&args.pass, formats)?);
+        }
+        loopdev::create_image(&args.disk, size).map_err(lift)?;
+        tracing::info!(
+            "created the sparse image {} ({})",
+            args.disk.display(),
+            Size::bytes(size)
+        );
+    }
+    let target = open_for_write(spec, &args.disk)?;
+    let device = target.device().to_owned();
+    // apply opens the container to check and fill it; it closes it again
+    // when it was closed before (an image's loop device can then go), or
+    // when a killed run left it open on the device taken over.
+    let _close = CloseGuard {
+        spec,
+        device: &device,
+        armed: target.adopted() || apply::container_mapping(spec, &device).is_none(),
+    };
+    let (mut disk, mut plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
+    check_before_writing(ctx, spec, &disk, &plan, &opts)?;
     // A closed container can only be checked once opened: ask for the key
     // when the plan cannot see inside, or needs it for a step.
     let closed = plan
         .lines
         .iter()
         .any(|l| l.object.starts_with("btrfs:") && l.action == Action::Unverified);
-    if opts.passphrase.is_none()
-        && (apply::needs_passphrase(&plan) || (closed && !opts.no_open))
-        && plan.refused().is_empty()
-    {
+    if opts.passphrase.is_none() && (apply::needs_passphrase(&plan) || (closed && !opts.no_open)) {
         let formats = plan
             .steps
             .iter()
             .any(|s| matches!(s, Step::LuksFormat { .. }));
-        opts.passphrase = Some(args.pass.get(formats)?);
-        (disk, plan) = apply::prepare(spec, device, &opts).map_err(lift)?;
+        opts.passphrase = Some(prompt_passphrase(&args.pass, formats)?);
+        (disk, plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
+        // Opened, the pool may show more (a --reset DESTROY): check again.
+        check_before_writing(ctx, spec, &disk, &plan, &opts)?;
     }
     if !ctx.json {
         print_plan(ctx, &plan);
     }
     apply::check(spec, &disk, &plan, &opts).map_err(lift)?;
+    let unverified = |p: &Plan| -> Vec<String> {
+        p.unverified_pool()
+            .iter()
+            .map(|l| format!("{}: {}", l.object, l.reason))
+            .collect()
+    };
     if plan.is_noop() {
+        let left = unverified(&plan);
         if ctx.json {
             ctx.print_json(&ApplyReport {
                 before: &plan,
                 ran: &[],
                 after: None,
-                nothing_to_do: true,
+                nothing_to_do: left.is_empty(),
+                unverified: &left,
             })?;
-        } else {
+        } else if left.is_empty() {
             println!(
                 "{}",
                 ctx.paint(Style::Ok, "nothing to do: the disk matches the spec")
             );
+        } else {
+            print_unverified(ctx, "no step left to run", &left);
         }
-        return Ok(opts.passphrase);
+        drop(_close);
+        return Ok(Applied {
+            target,
+            passphrase: opts.passphrase,
+            unverified: left,
+        });
     }
     if args.usb.is_some()
         && plan
@@ -451,18 +610,20 @@ fn run_apply(
         }
     }
     let mut bar = progress(ctx);
-    let ran = apply::execute(spec, device, &plan, &opts, &mut bar).map_err(lift)?;
-    let after = apply::verify(spec, device, &opts)
+    let ran = apply::execute(spec, &device, &plan, &opts, &mut bar).map_err(lift)?;
+    let after = apply::verify(spec, &device, &opts)
         .map_err(lift)
         .context("reading the disk back")?;
+    let left = unverified(&after);
     if ctx.json {
         ctx.print_json(&ApplyReport {
             before: &plan,
             ran: &ran,
             after: Some(&after),
             nothing_to_do: false,
+            unverified: &left,
         })?;
-    } else {
+    } else if left.is_empty() {
         println!(
             "{}",
             ctx.paint(
@@ -473,24 +634,52 @@ fn run_apply(
                 )
             )
         );
-        let unverified = after
-            .lines
-            .iter()
-            .filter(|l| l.action == Action::Unverified)
-            .count();
-        if unverified > 0 {
-            println!("{unverified} object(s) stay unverified (see `tabula plan`)");
-        }
+    } else {
+        print_unverified(ctx, &format!("applied {} step(s)", ran.len()), &left);
     }
-    Ok(opts.passphrase)
+    drop(_close);
+    Ok(Applied {
+        target,
+        passphrase: opts.passphrase,
+        unverified: left,
+    })
+}
+
+/// What an apply that could not see inside the container says instead of
+/// "the disk matches the spec".
+fn print_unverified(ctx: &Ctx, done: &str, left: &[String]) {
+    println!(
+        "{}",
+        ctx.paint(
+            Style::Warning,
+            &format!(
+                "{done}; NOT verified: {} object(s) inside the container stay unchecked (the container was not opened: --no-open or no device-mapper):",
+                left.len()
+            )
+        )
+    );
+    for l in left {
+        println!("  {l}");
+    }
+    println!("run apply where device-mapper works, without --no-open, to create and check them (exit {})", exit::UNVERIFIED);
+}
+
+/// The passphrase from the prompt (or file/stdin). A signal at the prompt
+/// ends the process at once (the terminal restored, loop devices detached).
+fn prompt_passphrase(pass: &PassArgs, confirm: bool) -> anyhow::Result<Secret> {
+    pass.get(confirm)
 }
 
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
+    preflight(&spec, args, &[])?;
     refuse_weak_keyfile(&spec, args)?;
-    let target = open_for_write(&spec, &args.disk, args.size)?;
-    run_apply(args, ctx, &spec, target.device())?;
-    Ok(exit::OK)
+    let done = run_apply(args, ctx, &spec)?;
+    Ok(if done.unverified.is_empty() {
+        exit::OK
+    } else {
+        exit::UNVERIFIED
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -669,7 +858,7 @@ const INSTALL_HELP: &str = "\
 apply, then mount at --target, then render the flake into
 <target>/persist/etc/nixos, then `nixos-install --flake <path>#<host> --root
 <target> --no-root-passwd`. Without nixos-install (not NixOS), prints that
-command and exits 4.
+command and exits 4 before touching the disk.
 
 Example:
   tabula install --disk /dev/nvme0n1 --yes --usb /media/stick";
@@ -688,6 +877,29 @@ pub struct InstallArgs {
 pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let (loaded, _) = ctx.load_checked()?;
     let spec = loaded.spec.clone();
+    let flake_dir = args.target.join("persist/etc/nixos");
+    let flake = format!("{}#{}", flake_dir.display(), spec.host.name);
+    let cmd = tabula_run::Cmd::new("nixos-install")
+        .args(["--flake", flake.as_str(), "--root"])
+        .arg(&args.target)
+        .arg("--no-root-passwd")
+        .install_hint("run tabula install on the NixOS installer");
+    // Every precondition, nixos-install included, before the disk is touched.
+    if tabula_run::find_program("nixos-install").is_none() {
+        println!(
+            "nixos-install is not available here; nothing was written. Run on the NixOS installer:\n  tabula install ... (it runs: {})",
+            cmd.display()
+        );
+        return Ok(exit::MISSING_TOOL);
+    }
+    if args.apply.no_open {
+        return Err(Usage(
+            "install mounts the pool, so it must open the container: drop --no-open (it needs device-mapper); nothing was written".into(),
+        )
+        .into());
+    }
+    preflight(&spec, &args.apply, &[("mount", "mount")])?;
+    refuse_weak_keyfile(&spec, &args.apply)?;
     // Render before touching the disk: a spec the renderer refuses stops
     // here, with nothing written.
     let mut files = tabula_render::render_flake(&spec)
@@ -696,20 +908,24 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         "host.toml",
         loaded.text.clone(),
     ));
-    refuse_weak_keyfile(&spec, &args.apply)?;
-    let target = open_for_write(&spec, &args.apply.disk, args.apply.size)?;
-    let device = target.device().to_owned();
     // The passphrase apply used (stdin can be read only once).
-    let used = run_apply(&args.apply, ctx, &spec, &device)?;
+    let done = run_apply(&args.apply, ctx, &spec)?;
+    if !done.unverified.is_empty() {
+        return Err(Refused(
+            "install needs the pool created and checked: the container was not opened (--no-open or no device-mapper)".into(),
+        )
+        .into());
+    }
+    let target = done.target;
+    let device = target.device().to_owned();
     let keyfile = keyfile_path(&spec, &args.apply.keyfile, &args.apply.usb)?.filter(|k| k.exists());
-    let pass = match (&keyfile, used) {
+    let pass = match (&keyfile, done.passphrase) {
         (Some(_), _) => None,
         (None, Some(p)) => Some(p),
         (None, None) => Some(args.apply.pass.get(false)?),
     };
     do_mount(ctx, &spec, &device, &args.target, &keyfile, pass)?;
     target.keep();
-    let flake_dir = args.target.join("persist/etc/nixos");
     std::fs::create_dir_all(&flake_dir)
         .with_context(|| format!("creating {}", flake_dir.display()))?;
     let report = tabula_render::write_files(&flake_dir, &files)
@@ -720,18 +936,6 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             report.files.len(),
             flake_dir.display()
         );
-    }
-    let flake = format!("{}#{}", flake_dir.display(), spec.host.name);
-    let cmd = tabula_run::Cmd::new("nixos-install")
-        .args(["--flake", flake.as_str(), "--root"])
-        .arg(&args.target)
-        .arg("--no-root-passwd");
-    if tabula_run::find_program("nixos-install").is_none() {
-        println!(
-            "nixos-install is not available here; run on the NixOS installer:\n  {}",
-            cmd.display()
-        );
-        return Ok(exit::MISSING_TOOL);
     }
     cmd.run_inherit()?;
     Ok(exit::OK)

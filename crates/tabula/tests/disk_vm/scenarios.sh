@@ -87,13 +87,18 @@ check alpine_file_kept sh -c "debugfs -R 'cat planted' /dev/vda3 2>/dev/null | g
 . "$W/umount-fails.sh"
 # ---- end issue 9 (defects 2, 3) ----
 
-# 6. install: apply (nothing to do) + mount + the flake in the persisted
-# /etc/nixos; without nixos-install it prints the command and exits 4.
-tab install --disk $D --yes --passphrase-file $P --keyfile $K --target $M > $W/install.out 2>&1
+# 6. install: without nixos-install it prints the command and exits 4
+# before touching the disk; with one (a shim recording its arguments) it is
+# apply (nothing to do) + mount + the flake in the persisted /etc/nixos.
+tab install --disk $D --yes --passphrase-file $P --keyfile $K --target $M > $W/install-missing.out 2>&1
 check install_exit_4 [ $? -eq 4 ]
+check install_missing_nothing_mounted sh -c "! findmnt -R $M >/dev/null 2>&1"
+mkdir -p /tmp/nixos-shim && printf '#!/bin/sh\necho "$@" > %s/nixos-install.args\n' "$W" > /tmp/nixos-shim/nixos-install && chmod 755 /tmp/nixos-shim/nixos-install
+env PATH=/tmp/nixos-shim:$PATH "$T" --spec "$S" install --disk $D --yes --passphrase-file $P --keyfile $K --target $M > $W/install.out 2>&1
+check install_rc_0 [ $? -eq 0 ]
 check install_flake [ -s $M/persist/etc/nixos/flake.nix ]
 check install_host_toml cmp -s $M/persist/etc/nixos/host.toml "$S"
-check install_prints_command grep -qF "nixos-install --flake '$M/persist/etc/nixos#surface-pro-8' --root $M --no-root-passwd" $W/install.out
+check install_prints_command grep -qF -- "--flake $M/persist/etc/nixos#surface-pro-8 --root $M --no-root-passwd" $W/nixos-install.args
 tab unmount --target $M > /dev/null 2>&1
 tab mount --disk $D --target $M --keyfile $K > /dev/null 2>&1
 check install_persisted [ -s $M/persist/etc/nixos/flake.nix ]
@@ -172,5 +177,9 @@ echo "$markers markers, $lost lost" > $W/markers.summary
 check killed_runs_kept_later_data [ "$lost" -eq 0 -a "$markers" -ge 10 ]
 findmnt --json -R -o TARGET,SOURCE,FSTYPE,OPTIONS $M > $W/findmnt-killed.json
 tab unmount --target $M > /dev/null 2>&1
+
+# ---- kill-anywhere (crates/tabula/tests/disk_vm/kill-anywhere.sh) ----
+. "$W/kill-anywhere.sh"
+# ---- end kill-anywhere ----
 
 echo done >> "$W/results"
