@@ -271,15 +271,24 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
 }
 
 /// Unmount the pool top levels a killed apply left in its temporary
-/// directories (`tabula-pool.*`): they are tabula's own and would make the
-/// rerun refuse a busy pool.
+/// directories (`tabula-pool.PID.*`): they are tabula's own and would make
+/// the rerun refuse a busy pool. One whose PID is alive belongs to an apply
+/// running now (on another disk, say) and is left alone.
 pub fn release_stale_top_levels() -> Result<()> {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return Ok(());
     };
-    let prefix = std::env::temp_dir().join("tabula-pool.");
+    let prefix = std::env::temp_dir().join(crate::mount::TOP_LEVEL_PREFIX);
     let prefix = prefix.to_string_lossy();
     for m in crate::busy::parse_mountinfo(&text) {
+        let name = m.mount_point.rsplit('/').next().unwrap_or_default();
+        let alive = crate::mount::top_level_owner(name).is_some_and(|pid| {
+            pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if alive {
+            tracing::info!("{} belongs to a running apply: left alone", m.mount_point);
+            continue;
+        }
         if m.mount_point.starts_with(prefix.as_ref()) {
             tracing::info!("unmounting {} left by an interrupted apply", m.mount_point);
             // The killed run's `btrfs subvolume` may still be working in

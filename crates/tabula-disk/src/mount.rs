@@ -21,6 +21,18 @@ use crate::busy::{parse_mountinfo, MountEntry};
 use crate::probe;
 use crate::{Error, Result};
 
+/// The name every [`TopLevel`] directory starts with, followed by the PID of
+/// the run that made it and a dot.
+pub const TOP_LEVEL_PREFIX: &str = "tabula-pool.";
+
+/// The PID a [`TopLevel`] directory name carries (`tabula-pool.PID.XXXXXX`),
+/// if any (names from before the PID was recorded carry none).
+pub fn top_level_owner(dir_name: &str) -> Option<u32> {
+    let rest = dir_name.strip_prefix(TOP_LEVEL_PREFIX)?;
+    let (pid, _) = rest.split_once('.')?;
+    pid.parse().ok()
+}
+
 /// The pool's top level mounted in a temporary directory.
 ///
 /// The directory is a plain path, never a `tempfile::TempDir`: dropping a
@@ -40,7 +52,9 @@ impl TopLevel {
     /// When the directory or the mount fails.
     pub fn mount(mapper: &str) -> Result<TopLevel> {
         let dir = tempfile::Builder::new()
-            .prefix("tabula-pool.")
+            // The PID in the name tells a later apply whether the run that
+            // made it is still alive (see apply::release_stale_top_levels).
+            .prefix(&format!("{TOP_LEVEL_PREFIX}{}.", std::process::id()))
             .tempdir()
             .map_err(|e| Error::io("creating a temporary mount point", e))?
             .keep();
@@ -628,5 +642,13 @@ mod tests {
         assert_eq!(tmpfs_bytes("4096"), Some(4096));
         assert_eq!(tmpfs_bytes("50%"), None);
         assert_eq!(tmpfs_bytes("99999999999999999999G"), None);
+    }
+
+    #[test]
+    fn top_level_names_carry_their_owner() {
+        assert_eq!(top_level_owner("tabula-pool.4242.Ab3dEf"), Some(4242));
+        assert_eq!(top_level_owner("tabula-pool.Ab3dEf"), None);
+        assert_eq!(top_level_owner("tabula-pool.x1.Ab3dEf"), None);
+        assert_eq!(top_level_owner("other.4242.Ab3dEf"), None);
     }
 }

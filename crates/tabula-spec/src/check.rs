@@ -74,8 +74,8 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         "boot-too-small",
-        Severity::Error,
-        "the /boot partition cannot hold two generations' kernels and initrds (GRUB copies them there)",
+        Severity::Warning,
+        "the /boot partition cannot hold two generations' kernels and initrds (GRUB copies them there; ~60 MB each is an estimate, so a warning)",
     ),
     rule(
         "waydroid-nftables",

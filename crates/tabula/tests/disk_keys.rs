@@ -110,7 +110,8 @@ impl Work {
             ],
             None,
         );
-        assert_eq!(code, Some(0), "fresh apply failed:\n{text}");
+        // --no-open: the pool stays unverified (exit 5).
+        assert_eq!(code, Some(5), "fresh apply failed:\n{text}");
     }
     /// Key slots of the pool, and whether an empty passphrase opens it.
     fn pool_state(&self) -> (usize, bool) {
@@ -252,7 +253,8 @@ fn apply_keyfile_refuses_weak_keys_before_any_write() {
         ],
         None,
     );
-    assert_eq!(code, Some(0), "{text}");
+    // --no-open: the pool stays unverified (exit 5).
+    assert_eq!(code, Some(5), "{text}");
     assert_eq!(w.pool_state(), (2, false));
 }
 
@@ -295,13 +297,15 @@ fn apply_usb_reuses_only_a_strong_keyfile_on_the_stick() {
     // The way forward: remove it, and apply writes a new random one.
     std::fs::remove_file(&key).unwrap();
     let (code, text) = apply_usb();
-    assert_eq!(code, Some(0), "{text}");
+    // --no-open: the pool stays unverified (exit 5).
+    assert_eq!(code, Some(5), "{text}");
     assert_eq!(std::fs::metadata(&key).unwrap().len(), 4096);
     assert_eq!(w.pool_state(), (2, false));
     // That strong file is kept by a rerun.
     let before = std::fs::read(&key).unwrap();
     let (code, text) = apply_usb();
-    assert_eq!(code, Some(0), "{text}");
+    // --no-open: the pool stays unverified (exit 5).
+    assert_eq!(code, Some(5), "{text}");
     assert_eq!(std::fs::read(&key).unwrap(), before);
 }
 

@@ -424,14 +424,8 @@ fn preflight(
         )
         .into());
     }
-    if let Some(k) = args.keyfile.as_ref().filter(|k| !k.is_file()) {
-        return Err(Refused(format!(
-            "the keyfile {} does not exist (use --usb DIR to make a new one)",
-            k.display()
-        ))
-        .into());
-    }
-    Ok(())
+    // A missing, non-regular or weak keyfile (also one already on --usb).
+    refuse_weak_keyfile(spec, args)
 }
 
 /// Resolve an existing `--disk` for writing. An image already attached is
@@ -673,7 +667,6 @@ fn prompt_passphrase(pass: &PassArgs, confirm: bool) -> anyhow::Result<Secret> {
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
     preflight(&spec, args, &[])?;
-    refuse_weak_keyfile(&spec, args)?;
     let done = run_apply(args, ctx, &spec)?;
     Ok(if done.unverified.is_empty() {
         exit::OK
@@ -899,7 +892,6 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .into());
     }
     preflight(&spec, &args.apply, &[("mount", "mount")])?;
-    refuse_weak_keyfile(&spec, &args.apply)?;
     // Render before touching the disk: a spec the renderer refuses stops
     // here, with nothing written.
     let mut files = tabula_render::render_flake(&spec)
