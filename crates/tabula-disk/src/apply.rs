@@ -416,7 +416,6 @@ pub fn needs_passphrase(plan: &Plan) -> bool {
 /// When the file cannot be written, or the file there is too weak.
 pub fn make_keyfile(path: &Path) -> Result<bool> {
     use std::io::Read as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     if path.symlink_metadata().is_ok() {
         crate::keyfile::check_keyfile(path)?;
         return Ok(false);
@@ -428,29 +427,13 @@ pub fn make_keyfile(path: &Path) -> Result<bool> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
         .map_err(|e| Error::io("reading /dev/urandom", e))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o400)
-            .open(&tmp)?;
-        f.write_all(&key)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("writing the keyfile {}", path.display()), e)
+    // The shared atomic writer: a unique temp name (a killed earlier run's
+    // temp file never blocks this one, and is removed), fsync, rename.
+    tabula_run::atomic::write_atomic(path, &key, 0o400).map_err(|e| {
+        Error::io(
+            format!("writing the keyfile {}", path.display()),
+            std::io::Error::other(e.to_string()),
+        )
     })?;
     Ok(true)
 }
@@ -580,17 +563,7 @@ pub fn execute(
                 size,
             } => {
                 // The table alone (a full probe would read every partition).
-                let out = Cmd::new("sfdisk")
-                    .args(["--json", device])
-                    .ok_codes(&[1])
-                    .install_hint("Debian package fdisk")
-                    .run()?;
-                let text = out.text();
-                let now = if text.trim().is_empty() {
-                    None
-                } else {
-                    Some(probe::parse_sfdisk(&text)?)
-                };
+                let now = probe::read_table(device)?;
                 if now
                     .as_ref()
                     .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
@@ -941,6 +914,28 @@ pub fn verify(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<Plan
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_runs_temp_files_never_block_a_new_keyfile() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("keys/k.key");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        // What a kill -9 left: the old fixed temp name, and a dead writer's.
+        let old = key.parent().unwrap().join(".k.key.tmp");
+        let dead = key.parent().unwrap().join(".k.key.tabula-4294967-1.tmp");
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::write(&dead, b"half").unwrap();
+        assert!(make_keyfile(&key).unwrap());
+        let meta = std::fs::metadata(&key).unwrap();
+        assert_eq!(meta.len(), 4096);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o400);
+        assert!(!dead.exists(), "the dead writer's temp file stays");
+        // A rerun keeps the (strong) key it made.
+        let before = std::fs::read(&key).unwrap();
+        assert!(!make_keyfile(&key).unwrap());
+        assert_eq!(std::fs::read(&key).unwrap(), before);
+    }
 
     #[test]
     fn secret_drops_one_trailing_newline_and_hides_in_debug() {

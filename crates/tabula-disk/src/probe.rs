@@ -550,13 +550,11 @@ pub fn probe_inside(mapper: &str) -> Result<OpenContainer> {
     }
 }
 
-/// Probe a block device: table, partitions, signatures, LUKS headers, open
-/// containers and their btrfs trees, busy state. Reads only.
+/// The partition table alone (`sfdisk --json`), `None` when there is none.
 ///
 /// # Errors
-/// When a tool fails or is missing.
-pub fn probe(device: &str) -> Result<DiskProbe> {
-    let size = device_size(device)?;
+/// When sfdisk fails or is missing, or its output does not parse.
+pub fn read_table(device: &str) -> Result<Option<Table>> {
     // sfdisk exits 1 with "does not contain a recognized partition table".
     let out = Cmd::new("sfdisk")
         .args(["--json", device])
@@ -564,11 +562,21 @@ pub fn probe(device: &str) -> Result<DiskProbe> {
         .install_hint("Debian package fdisk")
         .run()?;
     let text = out.text();
-    let table = if text.trim().is_empty() {
-        None
+    if text.trim().is_empty() {
+        Ok(None)
     } else {
-        Some(parse_sfdisk(&text)?)
-    };
+        parse_sfdisk(&text).map(Some)
+    }
+}
+
+/// Probe a block device: table, partitions, signatures, LUKS headers, open
+/// containers and their btrfs trees, busy state. Reads only.
+///
+/// # Errors
+/// When a tool fails or is missing.
+pub fn probe(device: &str) -> Result<DiskProbe> {
+    let size = device_size(device)?;
+    let table = read_table(device)?;
     let mut probe = DiskProbe {
         device: device.to_owned(),
         size,
