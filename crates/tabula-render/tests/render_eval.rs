@@ -205,6 +205,114 @@ fn sessions_have_exec_lines_and_provided_sessions() {
     );
 }
 
+/// Evaluate the host's modules with the harness; `Err(stderr)` when Nix
+/// refuses them (a conflict).
+fn try_eval(dir: &std::path::Path) -> Result<Value, String> {
+    let out = support::nix_instantiate()
+        .args(["--eval", "--strict", "--json"])
+        .arg(support::harness())
+        .arg("--argstr")
+        .arg("dir")
+        .arg(dir.join("hosts/surface-pro-8"))
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn plasma_and_gnome_force_only_the_ask_password_they_both_set() {
+    // The harness's stand-ins for plasma6.nix and gnome.nix/seahorse.nix set
+    // askPassword with mkDefault each (two values: a conflict in NixOS);
+    // pinentry and defaultSession are set by Plasma alone.
+    if !support::have_nix("plasma_and_gnome_force_only_the_ask_password_they_both_set") {
+        return;
+    }
+    for release in ["24.11", "25.11", "26.05", "26.11"] {
+        let mut spec_text = support::with_release(support::embedded_text(), release);
+        if release == "24.11" {
+            // 24.11 refuses Waydroid with nftables (check); the desktops are the point here.
+            spec_text = spec_text.replacen("firewall = \"nftables\"", "firewall = \"iptables\"", 1);
+        }
+        let (dir, files) = support::render_to_temp(&support::spec_from(&spec_text));
+        let desktop = files
+            .iter()
+            .find(|f| f.path.ends_with("desktop.nix"))
+            .unwrap();
+        // Only what really conflicts is forced.
+        assert!(
+            !desktop.contents.contains("pinentryPackage"),
+            "{release}: {}",
+            desktop.contents
+        );
+        assert_eq!(
+            desktop.contents.matches("lib.mkForce").count(),
+            1,
+            "{release}"
+        );
+        let out = try_eval(dir.path()).unwrap_or_else(|e| panic!("{release}: {e}"));
+        let c = &out["config"];
+        // The rendered (forced) value wins over both desktops' mkDefault.
+        assert_eq!(
+            c["programs"]["ssh"]["askPassword"],
+            format!("{STORE}ksshaskpass/bin/ksshaskpass"),
+            "{release}"
+        );
+        // Plasma's own mkDefault, uncontested.
+        assert_eq!(
+            c["programs"]["gnupg"]["agent"]["pinentryPackage"],
+            format!("{STORE}pinentry-qt"),
+            "{release}"
+        );
+        assert_eq!(c["services"]["displayManager"]["defaultSession"], "plasma");
+
+        // Without the force the two desktops' definitions collide, as in NixOS.
+        let path = dir.path().join("hosts/surface-pro-8/desktop.nix");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let unforced: String = text
+            .lines()
+            .filter(|l| !l.contains("programs.ssh.askPassword"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(unforced, text);
+        std::fs::write(&path, unforced).unwrap();
+        let err = try_eval(dir.path()).unwrap_err();
+        assert!(err.contains("conflicting"), "{release}: {err}");
+    }
+}
+
+#[test]
+fn gnome_alone_forces_nothing() {
+    if !support::have_nix("gnome_alone_forces_nothing") {
+        return;
+    }
+    let text = support::with_release(support::embedded_text(), "26.05");
+    let spec = support::spec_from(&text);
+    let mut spec = spec;
+    let d = spec.desktop.as_mut().unwrap();
+    d.sessions
+        .retain(|s| s.kind != tabula_spec::model::SessionKind::Plasma6);
+    d.default_session = None;
+    let (dir, files) = support::render_to_temp(&spec);
+    let desktop = files
+        .iter()
+        .find(|f| f.path.ends_with("desktop.nix"))
+        .unwrap();
+    assert!(
+        !desktop.contents.contains("mkForce"),
+        "{}",
+        desktop.contents
+    );
+    let out = try_eval(dir.path()).unwrap();
+    assert_eq!(
+        out["config"]["programs"]["ssh"]["askPassword"],
+        format!("{STORE}seahorse/libexec/seahorse/ssh-askpass")
+    );
+}
+
 #[test]
 fn surface_kernel_params_survive_waydroids_kernel_params() {
     // nixos-hardware's Surface profile sets mem_sleep_default=deep with

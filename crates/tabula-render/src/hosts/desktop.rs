@@ -5,9 +5,22 @@
 //!   `passthru.providedSessions` (the module's type checks it);
 //! - unfree packages (Brave) are allowed by name with
 //!   `nixpkgs.config.allowUnfreePredicate`, never globally;
-//! - Plasma 6 and GNOME both set `programs.ssh.askPassword` and
-//!   `programs.gnupg.agent.pinentryPackage` with `mkDefault`: with both
-//!   enabled the definitions conflict, so one is forced;
+//! - Plasma 6 and GNOME both set `programs.ssh.askPassword` with `mkDefault`
+//!   (a `types.str`, so two different values conflict): with both enabled
+//!   KDE's is forced. Read in NixOS/nixpkgs: plasma6.nix
+//!   (nixos/modules/services/desktop-managers/plasma6.nix @ 01f01ea7) sets
+//!   `programs.ssh.askPassword = mkDefault ".../bin/ksshaskpass"`; gnome.nix
+//!   (nixos/modules/services/desktop-managers/gnome.nix @ 5584692b) enables
+//!   `programs.seahorse` (mkDefault true, core-apps), and
+//!   nixos/modules/programs/seahorse.nix (@ d78a7d5f) sets
+//!   `programs.ssh.askPassword = mkDefault ".../seahorse/ssh-askpass"`.
+//!   Nothing else the two set collides: `programs.gnupg.agent.pinentryPackage`
+//!   is set only by Plasma (mkDefault pinentry-qt; gnome.nix does not set it),
+//!   `services.displayManager.defaultSession` only by Plasma (mkDefault), GNOME
+//!   adds to the list `sessionPackages`, neither sets `qt.platformTheme`
+//!   (Plasma sets `qt.enable = true`, GNOME nothing under `qt`), and the
+//!   shared `mkDefault true` switches (power-profiles-daemon, orca, bluetooth)
+//!   agree. So only askPassword is forced;
 //! - Openbox is an X11 session: it needs `services.xserver.enable`.
 
 use tabula_spec::model::{Session, SessionKind};
@@ -226,13 +239,8 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
             ])),
         );
         b.comment(
-            "Plasma 6 and GNOME both set this (mkDefault): they conflict, so KDE's is forced",
+            "Plasma 6 (plasma6.nix) and GNOME (seahorse.nix, enabled by gnome.nix) both set this with mkDefault: the one real conflict, so KDE's is forced",
         );
-        b.set(
-            "programs.gnupg.agent.pinentryPackage",
-            force(pkg("pinentry-qt")),
-        );
-        b.comment("the same conflict as askPassword");
     }
     if has(SessionKind::Openbox) {
         b.set("services.xserver.enable", Expr::Bool(true));

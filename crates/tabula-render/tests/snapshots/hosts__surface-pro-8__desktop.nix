@@ -21,10 +21,8 @@
   ];
   services.desktopManager.plasma6.enable = true;
   services.desktopManager.gnome.enable = true;
-  # Plasma 6 and GNOME both set this (mkDefault): they conflict, so KDE's is forced
+  # Plasma 6 (plasma6.nix) and GNOME (seahorse.nix, enabled by gnome.nix) both set this with mkDefault: the one real conflict, so KDE's is forced
   programs.ssh.askPassword = lib.mkForce "${pkgs.kdePackages.ksshaskpass}/bin/ksshaskpass";
-  # the same conflict as askPassword
-  programs.gnupg.agent.pinentryPackage = lib.mkForce pkgs.pinentry-qt;
   # Openbox is an X11 session
   services.xserver.enable = true;
   services.xserver.windowManager.openbox.enable = true;
