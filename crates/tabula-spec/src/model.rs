@@ -18,8 +18,25 @@ use crate::{KeyPath, Problem};
 /// GPT alignment and the space the GPT takes at each end of the disk.
 pub const ALIGN: u64 = 1 << 20;
 pub const GPT_TAIL: u64 = 33 * 512;
-/// What one generation takes on /boot: a kernel (~15 MB, linux-surface)
-/// plus a systemd stage-1 initrd (~45 MB).
+/// What one generation takes on /boot when its kernel or initrd is new: an
+/// ESTIMATE with headroom, not a measurement (no NixOS 26.05 Surface kernel
+/// or initrd could be built or fetched where tabula was written). What it
+/// rests on:
+/// - kernel: a bzImage of 12-15 MB (linux-surface's config is the stock
+///   NixOS one plus the Surface patches; a 2026 report of stock 7.1 kernels
+///   on /boot shows ~14 MB each, olafkfreund/nixos_config#1248);
+/// - initrd: a systemd stage-1 initrd with LUKS measured 14-19 MB in
+///   NixOS/nixpkgs#258920 (minimal modules); the host's adds btrfs, USB
+///   storage, the keyfile's vfat and the Surface profile's modules and their
+///   firmware, so 20-45 MB is assumed;
+/// - srvos (nix-community/srvos#463) sizes a bzImage plus initrd at ~32 MiB.
+///
+/// So 35-60 MB; 60 MB is the top of that. GRUB's install-grub.pl
+/// (nixpkgs nixos/modules/system/boot/loader/grub/install-grub.pl @ f5271680,
+/// `copyToKernelsDir`) names each copy in /boot/kernels after its store path
+/// and copies only a path not already there, so a generation that changes
+/// neither kernel nor initrd adds nothing: the limit derived from this is
+/// conservative.
 pub const BOOT_PER_GENERATION: u64 = 60_000_000;
 /// GRUB's own files, fonts and slack on /boot.
 pub const BOOT_RESERVE: u64 = 100_000_000;
@@ -921,8 +938,9 @@ impl HostSpec {
 
     /// How many NixOS generations GRUB can keep on the `/boot` partition
     /// (`boot.loader.grub.configurationLimit`): GRUB copies each
-    /// generation's kernel and initrd there, and a custom kernel (the
-    /// Surface's) makes every generation distinct. `None` when `/boot` is
+    /// generation's kernel and initrd there (one copy per distinct store
+    /// path; counted as if every generation were distinct, the worst case).
+    /// `None` when `/boot` is
     /// not a partition of fixed size.
     pub fn boot_generations(&self) -> Option<u64> {
         let m = self.mount("/boot")?;

@@ -659,3 +659,24 @@ fn waydroid_with_nftables_is_an_error_only_before_25_11() {
         assert!(errors.is_empty(), "{r}: {errors:#?}");
     }
 }
+
+#[test]
+fn boot_too_small_says_its_per_generation_figure_is_an_estimate_and_its_parts() {
+    // 60 MB per generation is not measured: the finding says so and names
+    // the kernel and initrd figures it rests on (model::BOOT_PER_GENERATION).
+    let fs = embedded_with(
+        "label = \"boot\"\nsize = \"2GB\"",
+        "label = \"boot\"\nsize = \"150MB\"",
+    );
+    let f = one(&fs, "boot-too-small");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("~60 MB each"), "{}", f.message);
+    assert!(f.message.contains("an estimate"), "{}", f.message);
+    assert!(f.message.contains("12-15 MB kernel"), "{}", f.message);
+    assert!(f.message.contains("15-45 MB initrd"), "{}", f.message);
+    // 100 MB reserve + 2 x 60 MB.
+    assert_eq!(
+        f.hint.as_deref(),
+        Some("make partition `boot` at least 220 MB")
+    );
+}
