@@ -19,6 +19,7 @@ pub mod model;
 pub mod path;
 pub mod raw;
 pub mod release;
+pub mod schema;
 pub mod size;
 
 use std::fmt;
@@ -471,9 +472,12 @@ pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 }
 
 /// The JSON Schema of host.toml, for editors (taplo, Even Better TOML).
-pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(raw::RawSpec);
-    serde_json::to_value(&schema).unwrap_or_default()
+/// See [`schema::host_schema`].
+///
+/// # Errors
+/// When a constrained property is missing from the raw types.
+pub fn json_schema() -> Result<serde_json::Value, String> {
+    schema::host_schema()
 }
 
 #[cfg(test)]

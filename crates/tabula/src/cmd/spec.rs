@@ -43,10 +43,42 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-/// Print the JSON Schema of host.toml (for editor completion)
+/// Print the JSON Schema of host.toml (for editors and validators)
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  tabula schema > host.schema.json")]
-pub struct SchemaArgs {}
+#[command(after_help = "\
+The schema checks shapes and values (partition types, filesystems, loaders,
+releases, sizes, UUIDs); `tabula check` checks the rest. Editors (taplo, Even
+Better TOML) find it through the first line `tabula init` writes:
+  #:schema ./host.schema.json
+
+Examples:
+  tabula schema --out host.schema.json
+  tabula schema > host.schema.json")]
+pub struct SchemaArgs {
+    /// Write it to FILE (atomically) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// The first line `init` writes: where editors find the schema.
+pub const SCHEMA_LINE: &str = "#:schema ./host.schema.json\n";
+/// The schema's file name, beside host.toml.
+pub const SCHEMA_FILE: &str = "host.schema.json";
+
+fn schema_text() -> anyhow::Result<String> {
+    let v = tabula_spec::json_schema().map_err(|e| anyhow::anyhow!("building the schema: {e}"))?;
+    Ok(format!("{}\n", serde_json::to_string_pretty(&v)?))
+}
+
+fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    tabula_run::atomic::stage(
+        path,
+        text.as_bytes(),
+        tabula_run::atomic::Meta::KeepOr { mode: 0o644 },
+    )
+    .and_then(tabula_run::atomic::Staged::commit)
+    .with_context(|| format!("writing {}", path.display()))
+}
 
 pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if a.rules {
@@ -186,7 +218,8 @@ pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let text = tabula_spec::embedded::DEFAULT_HOST.toml;
+    let text = format!("{SCHEMA_LINE}{}", tabula_spec::embedded::DEFAULT_HOST.toml);
+    let schema = schema_text()?;
     if a.force {
         // Stage and rename: a rename replaces the directory entry itself, so
         // a link put there meanwhile is replaced, never written through.
@@ -215,18 +248,29 @@ pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
             .and_then(|()| f.sync_all())
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    let schema_path = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join(SCHEMA_FILE);
+    write_atomic(&schema_path, &schema)?;
     eprintln!(
-        "wrote {} (the embedded host `{}`)",
+        "wrote {} (the embedded host `{}`) and its schema {}",
         path.display(),
-        tabula_spec::embedded::DEFAULT_HOST.name
+        tabula_spec::embedded::DEFAULT_HOST.name,
+        schema_path.display()
     );
     Ok(exit::OK)
 }
 
-pub fn schema(_: &SchemaArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&tabula_spec::json_schema())?
-    );
+pub fn schema(a: &SchemaArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
+    let text = schema_text()?;
+    match &a.out {
+        Some(out) => {
+            write_atomic(out, &text)?;
+            eprintln!("wrote {}", out.display());
+        }
+        None => print!("{text}"),
+    }
     Ok(exit::OK)
 }
