@@ -129,6 +129,55 @@ pub enum Style {
     Bold,
 }
 
+/// clap's parser for `--disk`: a block device or a regular (image) file;
+/// a path that does not exist yet passes (apply creates the image, plan
+/// plans for an empty disk). Anything else (`/dev/null`, a directory, a
+/// FIFO) is a usage error (exit 2) before the command starts.
+///
+/// # Errors
+/// A message naming the path and what it is.
+pub fn disk_path(s: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = PathBuf::from(s);
+    match std::fs::metadata(&p) {
+        Err(_) => Ok(p),
+        Ok(m) if m.is_file() || m.file_type().is_block_device() => Ok(p),
+        Ok(m) => {
+            let what = if m.is_dir() {
+                "a directory"
+            } else if m.file_type().is_char_device() {
+                "a character device"
+            } else if m.file_type().is_fifo() {
+                "a FIFO"
+            } else if m.file_type().is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            };
+            Err(format!(
+                "{s} is {what}: give a block device (/dev/nvme0n1) or an image file (disk.img)"
+            ))
+        }
+    }
+}
+
+/// For commands that need the disk to exist (mount, keyfile): a missing
+/// one is a usage error (exit 2). Not in clap's parser, so that parsing a
+/// command line never depends on this machine's files (the docs' test).
+///
+/// # Errors
+/// [`crate::exit::Usage`] naming the path.
+pub fn require_disk(path: &Path) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Err(crate::exit::Usage(format!(
+            "--disk {}: no such file or device (give a block device such as /dev/nvme0n1, or an image file)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// `-v` shows debug logs (every external command), `-vv` trace logs.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
