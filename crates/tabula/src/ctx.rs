@@ -42,7 +42,25 @@ impl Ctx {
                 return SpecSource::File(p.to_owned());
             }
         }
-        SpecSource::Embedded(tabula_spec::embedded::DEFAULT_HOST)
+        let host = tabula_spec::embedded::DEFAULT_HOST;
+        // Said once per run, on stderr (stdout stays clean for --json).
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "tabula: no --spec, no ./host.toml, no /etc/nixos/host.toml; using the embedded host {}",
+                host.name
+            );
+        });
+        SpecSource::Embedded(host)
+    }
+
+    /// The spec in use, for headers: its path, or "embedded host NAME".
+    pub fn spec_label(&self) -> String {
+        match self.spec_source() {
+            SpecSource::File(p) => p.display().to_string(),
+            SpecSource::Embedded(h) => format!("embedded host {}", h.name),
+            SpecSource::Text { name, .. } => name,
+        }
     }
 
     /// Load and validate the spec (a [`tabula_spec::SpecError`] on bad input).

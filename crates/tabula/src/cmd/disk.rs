@@ -93,7 +93,10 @@ fn print_plan(ctx: &Ctx, plan: &Plan) {
     let w = plan.lines.iter().map(|l| l.object.len()).max().unwrap_or(6);
     println!(
         "{}",
-        ctx.paint(Style::Bold, &format!("plan for {}", plan.device))
+        ctx.paint(
+            Style::Bold,
+            &format!("plan for {} (spec: {})", plan.device, ctx.spec_label())
+        )
     );
     for l in &plan.lines {
         // What is kept is dimmed so that the changes stand out.
