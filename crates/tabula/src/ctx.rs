@@ -76,15 +76,11 @@ impl Ctx {
     pub fn load_checked(&self) -> anyhow::Result<(Loaded, Vec<tabula_spec::check::Finding>)> {
         let loaded = self.load()?;
         let findings = tabula_spec::check::check(&loaded);
+        let color = crate::report::stderr_color();
         let errors: Vec<String> = findings
             .iter()
             .filter(|f| f.severity == tabula_spec::check::Severity::Error)
-            .map(|f| {
-                let place = f
-                    .line
-                    .map_or(String::new(), |l| format!(":{l}:{}", f.column.unwrap_or(1)));
-                format!("  {}{place} [{}] {}", loaded.source_name, f.code, f.message)
-            })
+            .map(|f| crate::report::finding(&loaded.source_name, &loaded.text, f, color))
             .collect();
         if !errors.is_empty() {
             if self.json {
@@ -97,9 +93,9 @@ impl Ctx {
             }
             return Err(crate::exit::Reported {
                 message: format!(
-                    "the spec has {} error(s); nothing was done:\n{}\nrun `tabula check` for the fixes",
+                    "{}the spec has {} error(s); nothing was done (`tabula check` shows every finding)",
+                    errors.concat(),
                     errors.len(),
-                    errors.join("\n")
                 ),
                 code: crate::exit::FINDINGS,
             }

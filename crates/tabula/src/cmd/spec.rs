@@ -86,8 +86,12 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let source = ctx.spec_source();
     tracing::debug!("checking the host spec from {source}");
-    let (name, findings) = match tabula_spec::load(&source) {
-        Ok(loaded) => (loaded.source_name.clone(), check::check(&loaded)),
+    let (name, text, findings) = match tabula_spec::load(&source) {
+        Ok(loaded) => (
+            loaded.source_name.clone(),
+            loaded.text.clone(),
+            check::check(&loaded),
+        ),
         Err(e) => {
             if !ctx.json {
                 // The report already shows every problem with its snippet.
@@ -111,13 +115,14 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             "findings": findings,
         }))?;
     } else {
-        print_findings(ctx, &name, &findings, a.quiet);
+        print_findings(ctx, &name, &text, &findings, a.quiet);
     }
     Ok(if errors { exit::FINDINGS } else { exit::OK })
 }
 
-/// Findings grouped by severity, errors first, each with its place and fix.
-pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) {
+/// Findings grouped by severity, errors first, each with its place, the
+/// line of the spec marked, and its fix.
+pub fn print_findings(ctx: &Ctx, name: &str, text: &str, findings: &[Finding], quiet: bool) {
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         if quiet && sev == Severity::Info {
             continue;
@@ -126,39 +131,13 @@ pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) 
         if group.is_empty() {
             continue;
         }
-        let style = match sev {
-            Severity::Error => Style::Error,
-            Severity::Warning => Style::Warning,
-            Severity::Info => Style::Info,
-        };
         println!(
             "{}",
             ctx.paint(Style::Bold, &format!("{} ({})", plural(sev), group.len()))
         );
         for f in group {
-            let mut place = match (f.line, f.column) {
-                (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
-                _ => name.to_owned(),
-            };
-            if !f.at.is_empty() {
-                place.push_str(&format!(" ({})", f.at));
-            }
-            println!(
-                "  {} [{}] {}",
-                ctx.paint(style, sev.name()),
-                f.code,
-                f.message
-            );
-            println!(
-                "      {} {}",
-                ctx.paint(Style::Dim, "at"),
-                ctx.paint(Style::Dim, &place)
-            );
-            if let Some(h) = &f.hint {
-                println!("      {} {h}", ctx.paint(Style::Ok, "fix:"));
-            }
+            print!("{}", crate::report::finding(name, text, f, ctx.color));
         }
-        println!();
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     let summary = format!(
