@@ -22,14 +22,22 @@ fn span_of(text: &str, line: usize, column: usize) -> Option<std::ops::Range<usi
         .char_indices()
         .nth(column.saturating_sub(1))
         .map_or(line_text.len(), |(i, _)| i);
-    // The end: before a comment that starts outside a string.
+    // The end: before a comment, or the `,`/`}` that ends this key of an
+    // inline table, outside strings and brackets.
     let mut in_str = false;
+    let mut depth = 0usize;
     let mut end = line_text.len();
     let mut prev_space = true;
     for (i, c) in line_text.char_indices().skip_while(|(i, _)| *i < col_byte) {
         match c {
             '"' | '\'' => in_str = !in_str,
             '#' if !in_str && prev_space => {
+                end = i;
+                break;
+            }
+            '[' | '{' if !in_str => depth += 1,
+            ']' | '}' if !in_str && depth > 0 => depth -= 1,
+            ',' | '}' if !in_str && depth == 0 => {
                 end = i;
                 break;
             }
@@ -49,7 +57,9 @@ pub fn finding(name: &str, text: &str, f: &Finding, color: bool) -> String {
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_wrap_lines(false);
     let mut place = match (f.line, f.column) {
         (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
         _ => name.to_owned(),
@@ -141,5 +151,11 @@ mod tests {
         let s = span_of(text, 1, 1).unwrap();
         assert_eq!(&text[s], "x = \"a # not a comment\"");
         assert!(span_of(text, 9, 1).is_none());
+        let text = "fs = { type = \"vfat\", uuid = \"2CE0-67\", label = \"ESP\" }\n";
+        let s = span_of(text, 1, text.find("uuid").unwrap() + 1).unwrap();
+        assert_eq!(&text[s], "uuid = \"2CE0-67\"");
+        let text = "groups = [\"a\", \"b\"] # x\n";
+        let s = span_of(text, 1, 1).unwrap();
+        assert_eq!(&text[s], "groups = [\"a\", \"b\"]");
     }
 }

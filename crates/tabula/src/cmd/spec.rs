@@ -136,7 +136,12 @@ pub fn print_findings(ctx: &Ctx, name: &str, text: &str, findings: &[Finding], q
             ctx.paint(Style::Bold, &format!("{} ({})", plural(sev), group.len()))
         );
         for f in group {
-            print!("{}", crate::report::finding(name, text, f, ctx.color));
+            if sev == Severity::Info {
+                // Infos are not problems: one line and the place, no snippet.
+                print_compact(ctx, name, f);
+            } else {
+                print!("{}", crate::report::finding(name, text, f, ctx.color));
+            }
         }
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
@@ -152,6 +157,26 @@ pub fn print_findings(ctx: &Ctx, name: &str, text: &str, findings: &[Finding], q
         Style::Ok
     };
     println!("{}", ctx.paint(style, &summary));
+}
+
+fn print_compact(ctx: &Ctx, name: &str, f: &Finding) {
+    let mut place = match (f.line, f.column) {
+        (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
+        _ => name.to_owned(),
+    };
+    if !f.at.is_empty() {
+        place.push_str(&format!(" ({})", f.at));
+    }
+    println!(
+        "  {} [{}] {}",
+        ctx.paint(Style::Info, f.severity.name()),
+        f.code,
+        f.message
+    );
+    println!("      {}", ctx.paint(Style::Dim, &format!("at {place}")));
+    if let Some(h) = &f.hint {
+        println!("      {} {h}", ctx.paint(Style::Ok, "fix:"));
+    }
 }
 
 fn plural(s: Severity) -> &'static str {
