@@ -103,7 +103,11 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
                 "a size with unit, or \"rest\"",
             ),
         ),
-        ("RawPartition", "start", pat(size_pattern(), "a size with unit")),
+        (
+            "RawPartition",
+            "start",
+            pat(size_pattern(), "a size with unit"),
+        ),
         (
             "RawPartition",
             "type",
@@ -111,18 +115,41 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
         ),
         ("RawPartition", "number", json!({ "minimum": 1 })),
         ("RawFilesystem", "type", en(&filesystems())),
-        ("RawFilesystem", "uuid", pat(fs_uuid_pattern(), "a filesystem UUID")),
-        ("RawLuks", "uuid", pat(rfc4122_pattern(), "an RFC 4122 UUID")),
+        (
+            "RawFilesystem",
+            "uuid",
+            pat(fs_uuid_pattern(), "a filesystem UUID"),
+        ),
+        (
+            "RawLuks",
+            "uuid",
+            pat(rfc4122_pattern(), "an RFC 4122 UUID"),
+        ),
         ("RawLuks", "kdf", en(KDFS)),
-        ("RawKeyfile", "fs_uuid", pat(fs_uuid_pattern(), "a filesystem UUID")),
+        (
+            "RawKeyfile",
+            "fs_uuid",
+            pat(fs_uuid_pattern(), "a filesystem UUID"),
+        ),
         ("RawKeyfile", "fs_type", en(&filesystems())),
-        ("RawBtrfs", "uuid", pat(rfc4122_pattern(), "an RFC 4122 UUID")),
+        (
+            "RawBtrfs",
+            "uuid",
+            pat(rfc4122_pattern(), "an RFC 4122 UUID"),
+        ),
         (
             "RawBtrfs",
             "compression",
-            pat("^(zstd|lzo|zlib|none)(:[0-9]{1,3})?$".into(), "zstd, zstd:N, lzo, zlib or none"),
+            pat(
+                "^(zstd|lzo|zlib|none)(:[0-9]{1,3})?$".into(),
+                "zstd, zstd:N, lzo, zlib or none",
+            ),
         ),
-        ("RawSubvolume", "estimate", pat(estimate_pattern(), "a size or a range")),
+        (
+            "RawSubvolume",
+            "estimate",
+            pat(estimate_pattern(), "a size or a range"),
+        ),
         ("RawMount", "path", abs()),
         ("RawPersistence", "root", abs()),
         ("RawDesktop", "display_manager", en(DISPLAY_MANAGERS)),
@@ -208,10 +235,10 @@ fn apply(p: &mut Map<String, Value>, c: Value) {
     for (k, val) in c {
         if k == "description_suffix" {
             let what = val.as_str().unwrap_or_default();
-            let d = p
-                .get("description")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("Must be {what}."), |d| format!("{d} Must be {what}."));
+            let d = p.get("description").and_then(Value::as_str).map_or_else(
+                || format!("Must be {what}."),
+                |d| format!("{d} Must be {what}."),
+            );
             p.insert("description".into(), json!(d));
         } else {
             p.insert(k, val);
@@ -235,10 +262,7 @@ mod tests {
         let raw: crate::raw::RawSpec = doc.try_into().unwrap();
         match crate::model::HostSpec::from_raw(&raw) {
             Ok(_) => vec![],
-            Err(ps) => ps
-                .into_iter()
-                .filter(|p| p.at.to_string() == key)
-                .collect(),
+            Err(ps) => ps.into_iter().filter(|p| p.at.to_string() == key).collect(),
         }
     }
 
@@ -287,10 +311,16 @@ mod tests {
         for (path, key, values) in cases {
             for v in &values {
                 let ps = problems_at(set(path, v), key);
-                assert!(ps.is_empty(), "{key} = {v:?} is in the schema but the model says {ps:?}");
+                assert!(
+                    ps.is_empty(),
+                    "{key} = {v:?} is in the schema but the model says {ps:?}"
+                );
             }
             let ps = problems_at(set(path, "zz-not-a-value"), key);
-            assert!(!ps.is_empty(), "{key}: the model takes a value the schema refuses");
+            assert!(
+                !ps.is_empty(),
+                "{key}: the model takes a value the schema refuses"
+            );
         }
     }
 

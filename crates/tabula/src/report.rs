@@ -67,13 +67,13 @@ pub fn finding(name: &str, text: &str, f: &Finding, color: bool) -> String {
     if !f.at.is_empty() {
         place.push_str(&format!(" ({})", f.at));
     }
-    let mut d = MietteDiagnostic::new(format!("[{}] {}", f.code, f.message)).with_severity(
-        match f.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
-            Severity::Info => miette::Severity::Advice,
-        },
-    );
+    let mut d = MietteDiagnostic::new(format!("[{}] {}", f.code, f.message)).with_severity(match f
+        .severity
+    {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Info => miette::Severity::Advice,
+    });
     if let Some(h) = &f.hint {
         d = d.with_help(format!("fix: {h}"));
     }

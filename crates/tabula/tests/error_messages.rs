@@ -28,7 +28,10 @@ fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 
 /// The embedded host with `from` replaced by `to` (once), as host.toml.
 fn edited(dir: &Path, from: &str, to: &str) {
-    assert!(EMBEDDED.contains(from), "`{from}` is not in the embedded host");
+    assert!(
+        EMBEDDED.contains(from),
+        "`{from}` is not in the embedded host"
+    );
     std::fs::write(dir.join("host.toml"), EMBEDDED.replacen(from, to, 1)).unwrap();
 }
 
@@ -67,7 +70,11 @@ fn render_warnings_show_the_snippet_not_only_the_line_number() {
 #[test]
 fn a_refused_plan_shows_each_error_with_its_snippet() {
     let d = tempfile::tempdir().unwrap();
-    edited(d.path(), "subvolume = \"@system/nix\"", "subvolume = \"@system/nixx\"");
+    edited(
+        d.path(),
+        "subvolume = \"@system/nix\"",
+        "subvolume = \"@system/nixx\"",
+    );
     let (code, _, stderr) = run(d.path(), &["plan", "--disk", "x.img"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -91,7 +98,11 @@ fn a_string_for_a_number_is_said_in_user_words() {
         stderr.contains("write the number without quotes or a unit: 10"),
         "{stderr}"
     );
-    edited(d.path(), "initrd_systemd = true", "initrd_systemd = \"yes\"");
+    edited(
+        d.path(),
+        "initrd_systemd = true",
+        "initrd_systemd = \"yes\"",
+    );
     let (code, _, stderr) = run(d.path(), &["check"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("expected true or false"), "{stderr}");
@@ -100,7 +111,11 @@ fn a_string_for_a_number_is_said_in_user_words() {
 #[test]
 fn an_unknown_subvolume_gets_a_did_you_mean() {
     let d = tempfile::tempdir().unwrap();
-    edited(d.path(), "subvolume = \"@system/nix\"", "subvolume = \"@system/nixx\"");
+    edited(
+        d.path(),
+        "subvolume = \"@system/nix\"",
+        "subvolume = \"@system/nixx\"",
+    );
     let (code, stdout, _) = run(d.path(), &["check"]);
     assert_eq!(code, Some(1));
     assert!(stdout.contains("did you mean `@system/nix`?"), "{stdout}");
@@ -109,7 +124,11 @@ fn an_unknown_subvolume_gets_a_did_you_mean() {
 #[test]
 fn a_duplicate_mount_names_the_line_of_the_other() {
     let d = tempfile::tempdir().unwrap();
-    edited(d.path(), "path = \"/persist\"\nsubvolume", "path = \"/nix\"\nsubvolume");
+    edited(
+        d.path(),
+        "path = \"/persist\"\nsubvolume",
+        "path = \"/nix\"\nsubvolume",
+    );
     let first = line_of(EMBEDDED, "path = \"/nix\"");
     let (code, stdout, _) = run(d.path(), &["check"]);
     assert_eq!(code, Some(1));

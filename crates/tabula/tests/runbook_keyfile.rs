@@ -80,7 +80,14 @@ fn the_runbooks_keyfile_add_and_replace_succeed_as_written() {
     if !support::ready(
         "the_runbooks_keyfile_add_and_replace_succeed_as_written",
         &[
-            "sgdisk", "sfdisk", "partx", "losetup", "blkid", "wipefs", "mkfs.vfat", "mkfs.ext4",
+            "sgdisk",
+            "sfdisk",
+            "partx",
+            "losetup",
+            "blkid",
+            "wipefs",
+            "mkfs.vfat",
+            "mkfs.ext4",
             "cryptsetup",
         ],
         "loop devices and the disk tools",
@@ -127,7 +134,9 @@ fn the_runbooks_keyfile_add_and_replace_succeed_as_written() {
     let runbook = std::fs::read_to_string(d.path().join("o/docs/RUNBOOK.md")).unwrap();
     let lines = keyfile_section(&runbook);
     assert!(
-        lines.iter().any(|l| l.starts_with("tabula keyfile replace")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("tabula keyfile replace")),
         "{lines:?}"
     );
     let bin = assert_cmd::cargo::cargo_bin("tabula");
@@ -167,6 +176,9 @@ fn the_runbooks_keyfile_add_and_replace_succeed_as_written() {
     let old_path = d.path().join("old.key");
     std::fs::write(&old_path, &old).unwrap();
     assert!(opens(&img, &key), "the new key does not open the container");
-    assert!(!opens(&img, &old_path), "the old key still opens the container");
+    assert!(
+        !opens(&img, &old_path),
+        "the old key still opens the container"
+    );
     assert!(!stick.join("keys/surface-pro-8.key.old").exists());
 }

@@ -101,7 +101,9 @@ fn schema_out_equals_stdout_with_id_title_and_no_null() {
 #[test]
 fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
     if !have_validator() {
-        println!("SKIP real_validator: python3 with jsonschema (python3-jsonschema) is not installed");
+        println!(
+            "SKIP real_validator: python3 with jsonschema (python3-jsonschema) is not installed"
+        );
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -137,9 +139,17 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
     // Hostile: each one edit of the embedded host, each must fail.
     let hostile = [
         ("type-efi", "type = \"esp\"", "type = \"efi\""),
-        ("loader-systemd-boot", "loader = \"grub\"", "loader = \"systemd-boot\""),
+        (
+            "loader-systemd-boot",
+            "loader = \"grub\"",
+            "loader = \"systemd-boot\"",
+        ),
         ("size-no-unit", "size = \"100MB\"", "size = \"2048\""),
-        ("release-unknown", "release = \"26.05\"", "release = \"23.11\""),
+        (
+            "release-unknown",
+            "release = \"26.05\"",
+            "release = \"23.11\"",
+        ),
         (
             "bad-uuid",
             "uuid = \"3c75c6db-4d7c-4570-81f1-02d168781aac\"",
@@ -149,7 +159,10 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
     ];
     let mut files = vec![];
     for (name, from, to) in hostile {
-        assert!(EMBEDDED.contains(from), "{name}: `{from}` is not in the embedded host");
+        assert!(
+            EMBEDDED.contains(from),
+            "{name}: `{from}` is not in the embedded host"
+        );
         let p = d.path().join(format!("{name}.toml"));
         std::fs::write(&p, EMBEDDED.replacen(from, to, 1)).unwrap();
         files.push(p);
