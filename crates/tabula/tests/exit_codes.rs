@@ -28,7 +28,6 @@ const USAGE: &[(&str, u8, &str)] = &[
     ),
     ("plan --disk .", 2, ". is a directory"),
     ("apply --disk /dev/null --yes", 2, "character device"),
-    ("apply --disk new.img", 2, "add --yes"),
     (
         "mount --disk missing.img --target m",
         2,
@@ -78,6 +77,9 @@ const USAGE: &[(&str, u8, &str)] = &[
     ("init existing.toml", 3, "exists"),
 ];
 
+/// Rows past apply's preflight (root).
+const AS_ROOT: &[(&str, u8, &str)] = &[("apply --disk new.img", 2, "add --yes")];
+
 #[test]
 fn every_usage_error_exits_as_the_readme_says() {
     let d = tempfile::tempdir().unwrap();
@@ -85,7 +87,12 @@ fn every_usage_error_exits_as_the_readme_says() {
     std::fs::write(d.path().join("existing.toml"), "").unwrap();
     let before = listing(d.path());
     let mut wrong = vec![];
-    for (line, code, says) in USAGE {
+    // apply checks root and its tools before it shows the plan.
+    let rows: Vec<&(&str, u8, &str)> = USAGE
+        .iter()
+        .chain(support::is_root().then_some(AS_ROOT).unwrap_or_default())
+        .collect();
+    for (line, code, says) in rows {
         let out = Command::cargo_bin("tabula")
             .unwrap()
             .current_dir(d.path())
