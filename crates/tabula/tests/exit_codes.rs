@@ -90,7 +90,7 @@ fn every_usage_error_exits_as_the_readme_says() {
     // apply checks root and its tools before it shows the plan.
     let rows: Vec<&(&str, u8, &str)> = USAGE
         .iter()
-        .chain(support::is_root().then_some(AS_ROOT).unwrap_or_default())
+        .chain(if support::is_root() { AS_ROOT } else { &[] })
         .collect();
     for (line, code, says) in rows {
         let out = Command::cargo_bin("tabula")
