@@ -79,3 +79,26 @@ fn a_spec_file_is_named_in_the_plan_header_and_nothing_is_said() {
         "{stdout}"
     );
 }
+
+/// apply shows the same header before it asks for --yes (root: apply
+/// checks root and its tools before it plans).
+#[test]
+fn apply_names_the_spec_in_its_plan_header() {
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !is_root {
+        println!("SKIP apply_names_the_spec_in_its_plan_header: needs root");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = tabula(d.path(), &["apply", "--disk", "new.img", "--no-open"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stdout.contains("plan for new.img (spec: embedded host surface-pro-8)"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(stderr.matches(FALLBACK).count(), 1, "{stderr}");
+    assert!(!d.path().join("new.img").exists());
+}
