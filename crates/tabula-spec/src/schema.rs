@@ -26,6 +26,20 @@ pub const SESSION_KINDS: &[&str] = &["plasma6", "plasma", "gnome", "openbox", "c
 pub const ROLES: &[&str] = &["primary", "dual-boot"];
 /// `[desktop] display_manager`.
 pub const DISPLAY_MANAGERS: &[&str] = &["sddm"];
+/// `[security] firewall` (checked by the model: the render turns anything
+/// but nftables into iptables rules).
+pub const FIREWALLS: &[&str] = &["nftables", "iptables"];
+/// `[[containers.microvm.vms]] hypervisor`: microvm.nix's hypervisors
+/// (`microvm.hypervisor`).
+pub const HYPERVISORS: &[&str] = &[
+    "qemu",
+    "cloud-hypervisor",
+    "firecracker",
+    "crosvm",
+    "kvmtool",
+    "stratovirt",
+    "alioth",
+];
 /// Names `FsType::parse` reads besides the canonical ones.
 pub const FS_ALIASES: &[&str] = &["fat32", "fat"];
 
@@ -155,6 +169,8 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("RawDesktop", "display_manager", en(DISPLAY_MANAGERS)),
         ("RawSession", "kind", en(SESSION_KINDS)),
         ("RawBoot", "loader", en(LOADERS)),
+        ("RawSecurity", "firewall", en(FIREWALLS)),
+        ("RawMicrovmVm", "hypervisor", en(HYPERVISORS)),
     ]
 }
 
@@ -291,6 +307,11 @@ mod tests {
             (&["host", "release"], "host.release", releases()),
             (&["host", "role"], "host.role", ROLES.to_vec()),
             (&["boot", "loader"], "boot.loader", LOADERS.to_vec()),
+            (
+                &["security", "firewall"],
+                "security.firewall",
+                FIREWALLS.to_vec(),
+            ),
             (&["luks", "kdf"], "luks.kdf", KDFS.to_vec()),
             (
                 &["partition", "0", "type"],
@@ -322,6 +343,26 @@ mod tests {
                 "{key}: the model takes a value the schema refuses"
             );
         }
+    }
+
+    #[test]
+    fn hypervisors_agree_with_the_model() {
+        let key = "containers.microvm.vms[0].hypervisor";
+        let problems = |h: &str| {
+            let text = host().replace(
+                "vms = []",
+                &format!("vms = [{{ name = \"t\", hypervisor = \"{h}\" }}]"),
+            );
+            let raw: crate::raw::RawSpec = toml::from_str(&text).unwrap();
+            match crate::model::HostSpec::from_raw(&raw) {
+                Ok(_) => 0,
+                Err(ps) => ps.iter().filter(|p| p.at.to_string() == key).count(),
+            }
+        };
+        for h in HYPERVISORS {
+            assert_eq!(problems(h), 0, "{h}");
+        }
+        assert_eq!(problems("virtualbox"), 1);
     }
 
     #[test]

@@ -156,6 +156,16 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
             "uuid = \"3c75c6db-4d7c-4570-81f1\"",
         ),
         ("timeout-string", "timeout = 10 ", "timeout = \"10s\" "),
+        (
+            "firewall-pf",
+            "firewall = \"nftables\"",
+            "firewall = \"pf\"",
+        ),
+        (
+            "hypervisor-virtualbox",
+            "vms = []",
+            "vms = [{ name = \"t\", hypervisor = \"virtualbox\" }]",
+        ),
     ];
     let mut files = vec![];
     for (name, from, to) in hostile {
