@@ -366,11 +366,24 @@ fn keyfile(spec: &HostSpec) -> String {
     b.push_str(&mount_stick(k));
     let _ = writeln!(b, "sudo tabula keyfile add --disk {disk} --usb {usb}");
     let _ = writeln!(b);
+    // replace needs the old key (--old) to find its slot: set it aside, a
+    // new random key is written where the spec says, the old slot goes.
+    let on_stick = format!("{usb}{}", k.path);
+    let old = sh(&format!("{on_stick}.old"));
     let _ = writeln!(
         b,
-        "# Replace it (a lost or copied stick): the old key slot is removed"
+        "# Replace it (a copied stick, or a routine change): set the old key aside,"
     );
-    let _ = writeln!(b, "sudo tabula keyfile replace --disk {disk} --usb {usb}");
+    let _ = writeln!(
+        b,
+        "# a new random key is written in its place, then the old key's slot is removed"
+    );
+    let _ = writeln!(b, "sudo mv {} {old}", sh(&on_stick));
+    let _ = writeln!(
+        b,
+        "sudo tabula keyfile replace --disk {disk} --usb {usb} --old {old}"
+    );
+    let _ = writeln!(b, "sudo rm {old}");
     let _ = writeln!(b, "sudo umount {usb}");
     s.push_str(&md::fence("bash", &b));
     s.push_str("\nBy hand, with the stick mounted at `/mnt/key`:\n\n");

@@ -1170,7 +1170,13 @@ impl Checker<'_> {
                 self.add(
                     "mount-duplicate",
                     at.key("path"),
-                    format!("`{}` is mounted twice (also mount[{prev}])", m.path),
+                    format!(
+                        "`{}` is mounted twice (also at {})",
+                        m.path,
+                        self.loaded
+                            .line_col(&KeyPath::root().index("mount", prev).key("path"))
+                            .map_or_else(|| format!("mount[{prev}]"), |(l, _)| format!("line {l}"))
+                    ),
                     Some("keep one mount per mount point".into()),
                 );
             }
@@ -1188,9 +1194,21 @@ impl Checker<'_> {
                                 "`{}` mounts subvolume `{subvolume}`, which is not declared",
                                 m.path
                             ),
-                            Some(format!(
-                                "add a [[btrfs.subvolume]] with path = \"{subvolume}\""
-                            )),
+                            Some(
+                                match crate::did_you_mean(
+                                    subvolume,
+                                    &s.btrfs.as_ref().map_or_else(Vec::new, |b| {
+                                        b.subvolumes.iter().map(|v| v.path.as_str()).collect()
+                                    }),
+                                ) {
+                                    Some(v) => format!(
+                                        "did you mean `{v}`? Else add a [[btrfs.subvolume]] with path = \"{subvolume}\""
+                                    ),
+                                    None => format!(
+                                        "add a [[btrfs.subvolume]] with path = \"{subvolume}\""
+                                    ),
+                                },
+                            ),
                         );
                     }
                 }

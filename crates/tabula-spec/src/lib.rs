@@ -19,6 +19,7 @@ pub mod model;
 pub mod path;
 pub mod raw;
 pub mod release;
+pub mod schema;
 pub mod size;
 
 use std::fmt;
@@ -451,13 +452,68 @@ fn explain_toml_error(msg: &str) -> (String, Option<String>) {
             )),
         );
     }
-    if msg.starts_with("invalid type") {
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.rsplit_once(", expected ") {
+            return explain_type(found, expected);
+        }
         return (
             msg,
             Some("check the value's type: strings need quotes, lists need [ ]".into()),
         );
     }
     (msg, None)
+}
+
+/// serde's "invalid type: string \"10s\", expected u32" in user words.
+fn explain_type(found: &str, expected: &str) -> (String, Option<String>) {
+    let wanted = match expected.trim() {
+        "u8" => "a whole number from 0 to 255",
+        "u16" => "a whole number from 0 to 65535",
+        "u32" | "u64" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "a boolean" => "true or false",
+        "a string" => "a text in double quotes",
+        "a sequence" => "a list in [ ]",
+        e if e.starts_with("struct ") || e == "a map" => "a table",
+        _ => "",
+    };
+    let (what, value) = match found.split_once(' ') {
+        Some(("string", v)) => ("the text", v),
+        Some(("integer", v)) => ("the number", v),
+        Some(("floating", v)) => ("the number", v.trim_start_matches("point ")),
+        Some(("boolean", v)) => ("", v),
+        _ => ("", found),
+    };
+    let shown = if what.is_empty() {
+        value.to_owned()
+    } else {
+        format!("{what} {value}")
+    };
+    if wanted.is_empty() {
+        return (
+            format!("{shown} is not the kind of value this key takes ({expected})"),
+            Some("check the value's type: strings need quotes, lists need [ ]".into()),
+        );
+    }
+    let hint = if wanted.contains("whole number") && what == "the text" {
+        let digits: String = value
+            .trim_matches('"')
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.is_empty() {
+            "write a number without quotes".to_owned()
+        } else {
+            format!("write the number without quotes or a unit: {digits}")
+        }
+    } else if wanted == "a text in double quotes" {
+        format!("put it in quotes: \"{}\"", value.trim_matches('"'))
+    } else if wanted == "true or false" {
+        "write true or false, without quotes".to_owned()
+    } else {
+        "check the value's type: strings need quotes, lists need [ ]".to_owned()
+    };
+    (format!("expected {wanted} here, found {shown}"), Some(hint))
 }
 
 /// The closest of `known` to `word`, when it is close enough to be a typo.
@@ -471,9 +527,12 @@ pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
 }
 
 /// The JSON Schema of host.toml, for editors (taplo, Even Better TOML).
-pub fn json_schema() -> serde_json::Value {
-    let schema = schemars::schema_for!(raw::RawSpec);
-    serde_json::to_value(&schema).unwrap_or_default()
+/// See [`schema::host_schema`].
+///
+/// # Errors
+/// When a constrained property is missing from the raw types.
+pub fn json_schema() -> Result<serde_json::Value, String> {
+    schema::host_schema()
 }
 
 #[cfg(test)]

@@ -810,6 +810,31 @@ impl HostSpec {
                 .collect(),
         });
 
+        // Closed sets the raw types keep as text (shared with the schema).
+        if let Some(fw) = r.security.firewall.as_deref() {
+            if !crate::schema::FIREWALLS.contains(&fw) {
+                let at = KeyPath::root().key("security").key("firewall");
+                p.unknown(at, fw, crate::schema::FIREWALLS);
+            }
+        }
+        let vms = r
+            .containers
+            .microvm
+            .as_ref()
+            .map_or(&[][..], |m| &m.vms[..]);
+        for (i, vm) in vms.iter().enumerate() {
+            if let Some(h) = vm.hypervisor.as_deref() {
+                if !crate::schema::HYPERVISORS.contains(&h) {
+                    let at = KeyPath::root()
+                        .key("containers")
+                        .key("microvm")
+                        .index("vms", i)
+                        .key("hypervisor");
+                    p.unknown(at, h, crate::schema::HYPERVISORS);
+                }
+            }
+        }
+
         let loader = match r.boot.loader.as_str() {
             "grub" => Loader::Grub,
             "refind" => Loader::Refind,

@@ -14,7 +14,7 @@ use serde::Serialize;
 /// Sizes above 1 EiB are refused, so sums of sizes never overflow.
 const MAX_BYTES: u64 = 1 << 60;
 
-const UNITS: &[(&str, u64)] = &[
+pub(crate) const UNITS: &[(&str, u64)] = &[
     ("B", 1),
     ("kB", 1_000),
     ("MB", 1_000_000),

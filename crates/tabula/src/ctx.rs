@@ -42,7 +42,25 @@ impl Ctx {
                 return SpecSource::File(p.to_owned());
             }
         }
-        SpecSource::Embedded(tabula_spec::embedded::DEFAULT_HOST)
+        let host = tabula_spec::embedded::DEFAULT_HOST;
+        // Said once per run, on stderr (stdout stays clean for --json).
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "tabula: no --spec, no ./host.toml, no /etc/nixos/host.toml; using the embedded host {}",
+                host.name
+            );
+        });
+        SpecSource::Embedded(host)
+    }
+
+    /// The spec in use, for headers: its path, or "embedded host NAME".
+    pub fn spec_label(&self) -> String {
+        match self.spec_source() {
+            SpecSource::File(p) => p.display().to_string(),
+            SpecSource::Embedded(h) => format!("embedded host {}", h.name),
+            SpecSource::Text { name, .. } => name,
+        }
     }
 
     /// Load and validate the spec (a [`tabula_spec::SpecError`] on bad input).
@@ -58,15 +76,11 @@ impl Ctx {
     pub fn load_checked(&self) -> anyhow::Result<(Loaded, Vec<tabula_spec::check::Finding>)> {
         let loaded = self.load()?;
         let findings = tabula_spec::check::check(&loaded);
+        let color = crate::report::stderr_color();
         let errors: Vec<String> = findings
             .iter()
             .filter(|f| f.severity == tabula_spec::check::Severity::Error)
-            .map(|f| {
-                let place = f
-                    .line
-                    .map_or(String::new(), |l| format!(":{l}:{}", f.column.unwrap_or(1)));
-                format!("  {}{place} [{}] {}", loaded.source_name, f.code, f.message)
-            })
+            .map(|f| crate::report::finding(&loaded.source_name, &loaded.text, f, color))
             .collect();
         if !errors.is_empty() {
             if self.json {
@@ -79,9 +93,9 @@ impl Ctx {
             }
             return Err(crate::exit::Reported {
                 message: format!(
-                    "the spec has {} error(s); nothing was done:\n{}\nrun `tabula check` for the fixes",
+                    "{}the spec has {} error(s); nothing was done (`tabula check` shows every finding)",
+                    errors.concat(),
                     errors.len(),
-                    errors.join("\n")
                 ),
                 code: crate::exit::FINDINGS,
             }
@@ -127,6 +141,55 @@ pub enum Style {
     Ok,
     Dim,
     Bold,
+}
+
+/// clap's parser for `--disk`: a block device or a regular (image) file;
+/// a path that does not exist yet passes (apply creates the image, plan
+/// plans for an empty disk). Anything else (`/dev/null`, a directory, a
+/// FIFO) is a usage error (exit 2) before the command starts.
+///
+/// # Errors
+/// A message naming the path and what it is.
+pub fn disk_path(s: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = PathBuf::from(s);
+    match std::fs::metadata(&p) {
+        Err(_) => Ok(p),
+        Ok(m) if m.is_file() || m.file_type().is_block_device() => Ok(p),
+        Ok(m) => {
+            let what = if m.is_dir() {
+                "a directory"
+            } else if m.file_type().is_char_device() {
+                "a character device"
+            } else if m.file_type().is_fifo() {
+                "a FIFO"
+            } else if m.file_type().is_socket() {
+                "a socket"
+            } else {
+                "not a regular file"
+            };
+            Err(format!(
+                "{s} is {what}: give a block device (/dev/nvme0n1) or an image file (disk.img)"
+            ))
+        }
+    }
+}
+
+/// For commands that need the disk to exist (mount, keyfile): a missing
+/// one is a usage error (exit 2). Not in clap's parser, so that parsing a
+/// command line never depends on this machine's files (the docs' test).
+///
+/// # Errors
+/// [`crate::exit::Usage`] naming the path.
+pub fn require_disk(path: &Path) -> anyhow::Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Err(crate::exit::Usage(format!(
+            "--disk {}: no such file or device (give a block device such as /dev/nvme0n1, or an image file)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// `-v` shows debug logs (every external command), `-vv` trace logs.

@@ -165,7 +165,7 @@ fn a_missing_root_is_a_clear_error() {
         .arg(tmp.path().join("nope"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("not a directory"), "{err}");
     let out = tabula()

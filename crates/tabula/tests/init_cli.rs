@@ -68,11 +68,16 @@ fn init_force_replaces_a_regular_file_and_leaves_no_temp() {
         .success();
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
-        tabula_spec::embedded::DEFAULT_HOST.toml
+        format!(
+            "#:schema ./host.schema.json\n{}",
+            tabula_spec::embedded::DEFAULT_HOST.toml
+        )
     );
-    let names: Vec<_> = std::fs::read_dir(d.path())
+    let mut names: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
+    names.sort();
+    // The spec and its schema, no temp file.
+    assert_eq!(names, ["host.schema.json", "my.toml"], "{names:?}");
 }

@@ -216,7 +216,7 @@ fn init_writes_the_embedded_host_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     tabula(dir.path()).arg("init").assert().success();
     let written = std::fs::read_to_string(dir.path().join("host.toml")).unwrap();
-    assert_eq!(written, EMBEDDED);
+    assert_eq!(written, format!("#:schema ./host.schema.json\n{EMBEDDED}"));
     assert!(
         written.contains("DEPARTS"),
         "init must explain departures from the document"

@@ -69,10 +69,11 @@ pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         opts.jobs = j.max(1);
     }
     if !a.root.is_dir() {
-        anyhow::bail!(
+        return Err(crate::exit::Usage(format!(
             "--root {}: not a directory (give the root of the tree to audit, such as / or /mnt)",
             a.root.display()
-        );
+        ))
+        .into());
     }
     let mounts = match a.mounts {
         MountsArg::Auto => Mounts::Auto,

@@ -69,8 +69,8 @@ impl PassArgs {
             return Ok(s);
         }
         if !std::io::stdin().is_terminal() {
-            return Err(Refused(
-                "the LUKS passphrase is needed: give --passphrase-file FILE or --passphrase-stdin"
+            return Err(Usage(
+                "the LUKS passphrase is needed and there is no terminal to ask on: give --passphrase-file FILE or --passphrase-stdin"
                     .into(),
             )
             .into());
@@ -93,7 +93,10 @@ fn print_plan(ctx: &Ctx, plan: &Plan) {
     let w = plan.lines.iter().map(|l| l.object.len()).max().unwrap_or(6);
     println!(
         "{}",
-        ctx.paint(Style::Bold, &format!("plan for {}", plan.device))
+        ctx.paint(
+            Style::Bold,
+            &format!("plan for {} (spec: {})", plan.device, ctx.spec_label())
+        )
     );
     for l in &plan.lines {
         // What is kept is dimmed so that the changes stand out.
@@ -148,7 +151,7 @@ Examples:
 #[command(after_help = PLAN_HELP)]
 pub struct PlanArgs {
     /// The disk: a block device or an image file
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::ctx::disk_path)]
     pub disk: PathBuf,
     /// For an image that does not exist: its size (default: the spec's disk size)
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
@@ -225,7 +228,7 @@ Examples:
 #[command(after_help = APPLY_HELP)]
 pub struct ApplyArgs {
     /// The disk: a block device or an image file (created sparse if missing)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::ctx::disk_path)]
     pub disk: PathBuf,
     /// Size of a new image file (default: the spec's disk size)
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
@@ -692,7 +695,7 @@ Examples:
 #[command(after_help = MOUNT_HELP)]
 pub struct MountArgs {
     /// The disk: a block device or an image file
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::ctx::disk_path)]
     pub disk: PathBuf,
     /// Where to mount the root
     #[arg(long, value_name = "DIR", default_value = "/mnt")]
@@ -738,6 +741,7 @@ fn do_mount(
 }
 
 pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    crate::ctx::require_disk(&args.disk)?;
     let spec = checked_spec(ctx)?;
     // An image mounted before keeps its loop device: use it again rather
     // than attaching a second one.
@@ -782,7 +786,7 @@ pub struct UnmountArgs {
     #[arg(long, value_name = "DIR", default_value = "/mnt")]
     pub target: PathBuf,
     /// The image file mounted: also detach its loop device
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::ctx::disk_path)]
     pub disk: Option<PathBuf>,
 }
 
@@ -957,12 +961,13 @@ Examples:
 /// Add, replace or remove the USB keyfile's key slot
 #[derive(Debug, Args)]
 #[command(after_help = KEYFILE_HELP)]
+#[command(group(clap::ArgGroup::new("key").args(["keyfile", "usb"]).required(true)))]
 pub struct KeyfileArgs {
     /// add, replace or remove
     #[arg(value_enum)]
     pub action: KeyfileAction,
     /// The disk: a block device or an image file
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::ctx::disk_path)]
     pub disk: PathBuf,
     /// The keyfile to add (add, replace) or remove (remove)
     #[arg(long, value_name = "FILE")]
@@ -971,16 +976,17 @@ pub struct KeyfileArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "keyfile")]
     pub usb: Option<PathBuf>,
     /// The keyfile being replaced (replace)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", required_if_eq("action", "replace"))]
     pub old: Option<PathBuf>,
     #[command(flatten)]
     pub pass: PassArgs,
 }
 
 pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    crate::ctx::require_disk(&args.disk)?;
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
     let key = keyfile_path(&spec, &args.keyfile, &args.usb)?
-        .ok_or_else(|| Refused("give --keyfile FILE or --usb DIR".into()))?;
+        .ok_or_else(|| Usage("give --keyfile FILE or --usb DIR".into()))?;
     // A key to enrol is checked before any prompt or write: an existing
     // file (--keyfile, or on the --usb stick) must be strong.
     if !matches!(args.action, KeyfileAction::Remove)
@@ -1002,7 +1008,7 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         KeyfileAction::Remove => dkeyfile::remove(&spec, target.device(), &pass, &key),
         KeyfileAction::Replace => {
             let old = args.old.as_ref().ok_or_else(|| {
-                Refused("replace needs --old FILE (the keyfile being replaced)".into())
+                Usage("replace needs --old FILE (the keyfile being replaced)".into())
             })?;
             dkeyfile::replace(&spec, target.device(), &pass, old, &key)
         }

@@ -83,7 +83,7 @@ fn doc_files(spec: &HostSpec) -> Vec<OutFile> {
 pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // Refuses (exit 1, nothing written) when a check rule finds an error.
     let (loaded, found) = ctx.load_checked()?;
-    print_warnings(ctx, &found);
+    print_warnings(ctx, &loaded, &found);
     let counts = count(&found);
     let spec = &loaded.spec;
     let mut files = tabula_render::render_flake(spec)
@@ -108,7 +108,7 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // Docs of a spec with errors would document a host that cannot exist.
     let (loaded, found) = ctx.load_checked()?;
-    print_warnings(ctx, &found);
+    print_warnings(ctx, &loaded, &found);
     let spec = loaded.spec;
     let files = doc_files(&spec);
     let report = write(&a.out, &files, ctx)
@@ -147,17 +147,15 @@ fn write(
 }
 
 /// The check's warnings, one line each, before anything is written.
-fn print_warnings(ctx: &Ctx, found: &[Finding]) {
+fn print_warnings(ctx: &Ctx, loaded: &tabula_spec::Loaded, found: &[Finding]) {
     if ctx.json {
         return;
     }
+    let color = crate::report::stderr_color();
     for f in found.iter().filter(|f| f.severity == Severity::Warning) {
-        let place = f.line.map_or(String::new(), |l| format!(" (line {l})"));
-        eprintln!(
-            "{} [{}] {}{place}",
-            ctx.paint(Style::Warning, "warning"),
-            f.code,
-            f.message
+        eprint!(
+            "{}",
+            crate::report::finding(&loaded.source_name, &loaded.text, f, color)
         );
     }
 }

@@ -43,10 +43,42 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-/// Print the JSON Schema of host.toml (for editor completion)
+/// Print the JSON Schema of host.toml (for editors and validators)
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  tabula schema > host.schema.json")]
-pub struct SchemaArgs {}
+#[command(after_help = "\
+The schema checks shapes and values (partition types, filesystems, loaders,
+releases, sizes, UUIDs); `tabula check` checks the rest. Editors (taplo, Even
+Better TOML) find it through the first line `tabula init` writes:
+  #:schema ./host.schema.json
+
+Examples:
+  tabula schema --out host.schema.json
+  tabula schema > host.schema.json")]
+pub struct SchemaArgs {
+    /// Write it to FILE (atomically) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// The first line `init` writes: where editors find the schema.
+pub const SCHEMA_LINE: &str = "#:schema ./host.schema.json\n";
+/// The schema's file name, beside host.toml.
+pub const SCHEMA_FILE: &str = "host.schema.json";
+
+fn schema_text() -> anyhow::Result<String> {
+    let v = tabula_spec::json_schema().map_err(|e| anyhow::anyhow!("building the schema: {e}"))?;
+    Ok(format!("{}\n", serde_json::to_string_pretty(&v)?))
+}
+
+fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    tabula_run::atomic::stage(
+        path,
+        text.as_bytes(),
+        tabula_run::atomic::Meta::KeepOr { mode: 0o644 },
+    )
+    .and_then(tabula_run::atomic::Staged::commit)
+    .with_context(|| format!("writing {}", path.display()))
+}
 
 pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if a.rules {
@@ -54,8 +86,12 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let source = ctx.spec_source();
     tracing::debug!("checking the host spec from {source}");
-    let (name, findings) = match tabula_spec::load(&source) {
-        Ok(loaded) => (loaded.source_name.clone(), check::check(&loaded)),
+    let (name, text, findings) = match tabula_spec::load(&source) {
+        Ok(loaded) => (
+            loaded.source_name.clone(),
+            loaded.text.clone(),
+            check::check(&loaded),
+        ),
         Err(e) => {
             if !ctx.json {
                 // The report already shows every problem with its snippet.
@@ -79,13 +115,14 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             "findings": findings,
         }))?;
     } else {
-        print_findings(ctx, &name, &findings, a.quiet);
+        print_findings(ctx, &name, &text, &findings, a.quiet);
     }
     Ok(if errors { exit::FINDINGS } else { exit::OK })
 }
 
-/// Findings grouped by severity, errors first, each with its place and fix.
-pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) {
+/// Findings grouped by severity, errors first, each with its place, the
+/// line of the spec marked, and its fix.
+pub fn print_findings(ctx: &Ctx, name: &str, text: &str, findings: &[Finding], quiet: bool) {
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         if quiet && sev == Severity::Info {
             continue;
@@ -94,39 +131,18 @@ pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) 
         if group.is_empty() {
             continue;
         }
-        let style = match sev {
-            Severity::Error => Style::Error,
-            Severity::Warning => Style::Warning,
-            Severity::Info => Style::Info,
-        };
         println!(
             "{}",
             ctx.paint(Style::Bold, &format!("{} ({})", plural(sev), group.len()))
         );
         for f in group {
-            let mut place = match (f.line, f.column) {
-                (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
-                _ => name.to_owned(),
-            };
-            if !f.at.is_empty() {
-                place.push_str(&format!(" ({})", f.at));
-            }
-            println!(
-                "  {} [{}] {}",
-                ctx.paint(style, sev.name()),
-                f.code,
-                f.message
-            );
-            println!(
-                "      {} {}",
-                ctx.paint(Style::Dim, "at"),
-                ctx.paint(Style::Dim, &place)
-            );
-            if let Some(h) = &f.hint {
-                println!("      {} {h}", ctx.paint(Style::Ok, "fix:"));
+            if sev == Severity::Info {
+                // Infos are not problems: one line and the place, no snippet.
+                print_compact(ctx, name, f);
+            } else {
+                print!("{}", crate::report::finding(name, text, f, ctx.color));
             }
         }
-        println!();
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     let summary = format!(
@@ -141,6 +157,26 @@ pub fn print_findings(ctx: &Ctx, name: &str, findings: &[Finding], quiet: bool) 
         Style::Ok
     };
     println!("{}", ctx.paint(style, &summary));
+}
+
+fn print_compact(ctx: &Ctx, name: &str, f: &Finding) {
+    let mut place = match (f.line, f.column) {
+        (Some(l), Some(c)) => format!("{name}:{l}:{c}"),
+        _ => name.to_owned(),
+    };
+    if !f.at.is_empty() {
+        place.push_str(&format!(" ({})", f.at));
+    }
+    println!(
+        "  {} [{}] {}",
+        ctx.paint(Style::Info, f.severity.name()),
+        f.code,
+        f.message
+    );
+    println!("      {}", ctx.paint(Style::Dim, &format!("at {place}")));
+    if let Some(h) = &f.hint {
+        println!("      {} {h}", ctx.paint(Style::Ok, "fix:"));
+    }
 }
 
 fn plural(s: Severity) -> &'static str {
@@ -186,7 +222,8 @@ pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let text = tabula_spec::embedded::DEFAULT_HOST.toml;
+    let text = format!("{SCHEMA_LINE}{}", tabula_spec::embedded::DEFAULT_HOST.toml);
+    let schema = schema_text()?;
     if a.force {
         // Stage and rename: a rename replaces the directory entry itself, so
         // a link put there meanwhile is replaced, never written through.
@@ -215,18 +252,29 @@ pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
             .and_then(|()| f.sync_all())
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    let schema_path = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join(SCHEMA_FILE);
+    write_atomic(&schema_path, &schema)?;
     eprintln!(
-        "wrote {} (the embedded host `{}`)",
+        "wrote {} (the embedded host `{}`) and its schema {}",
         path.display(),
-        tabula_spec::embedded::DEFAULT_HOST.name
+        tabula_spec::embedded::DEFAULT_HOST.name,
+        schema_path.display()
     );
     Ok(exit::OK)
 }
 
-pub fn schema(_: &SchemaArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&tabula_spec::json_schema())?
-    );
+pub fn schema(a: &SchemaArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
+    let text = schema_text()?;
+    match &a.out {
+        Some(out) => {
+            write_atomic(out, &text)?;
+            eprintln!("wrote {}", out.display());
+        }
+        None => print!("{text}"),
+    }
     Ok(exit::OK)
 }
