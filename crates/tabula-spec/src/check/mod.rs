@@ -18,8 +18,11 @@ use crate::model::{
 use crate::path::AbsPath;
 use crate::{KeyPath, Loaded, SpecError};
 
+mod codes;
+pub use codes::{rules, Code, Rule};
+
 /// The code of findings that come from a spec that could not be built.
-pub const SPEC_SHAPE: &str = "spec-shape";
+pub const SPEC_SHAPE: Code = Code::SpecShape;
 
 /// Microsoft's minimum disk size for Windows 11.
 const WINDOWS_11_MIN: u64 = 64_000_000_000;
@@ -42,322 +45,10 @@ impl Severity {
     }
 }
 
-/// One rule, for `tabula check --rules` and the README.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Rule {
-    pub code: &'static str,
-    pub severity: Severity,
-    pub summary: &'static str,
-}
-
-/// Every rule tabula knows, in the order they run.
-pub const RULES: &[Rule] = &[
-    rule(
-        SPEC_SHAPE,
-        Severity::Error,
-        "the file cannot be read as a host spec (syntax, unknown key, bad value)",
-    ),
-    rule(
-        "release-unsupported",
-        Severity::Error,
-        "the boot loader or a feature has no NixOS module in this release",
-    ),
-    rule(
-        "release-eol",
-        Severity::Warning,
-        "the NixOS release is past its end of life",
-    ),
-    rule(
-        "kernel-built-locally",
-        Severity::Info,
-        "the hardware profile's kernel (linux-surface) is not in a binary cache: the first build compiles it",
-    ),
-    rule(
-        "boot-too-small",
-        Severity::Warning,
-        "the /boot partition cannot hold two generations' kernels and initrds (GRUB copies them there; ~60 MB each is an estimate, so a warning)",
-    ),
-    rule(
-        "waydroid-nftables",
-        Severity::Error,
-        "a Waydroid session with the nftables firewall on a release whose Waydroid needs iptables",
-    ),
-    rule(
-        "state-version-newer",
-        Severity::Error,
-        "state_version is newer than the release (it is the release the machine was first installed with)",
-    ),
-    rule(
-        "state-version-older",
-        Severity::Info,
-        "state_version is older than the release: the machine was installed earlier and follows a newer nixpkgs",
-    ),
-    rule(
-        "hostname-invalid",
-        Severity::Error,
-        "the host name is not a valid host name (letters, digits, `-`, at most 63)",
-    ),
-    rule(
-        "partition-number",
-        Severity::Error,
-        "partition numbers are duplicated or out of disk order",
-    ),
-    rule(
-        "partition-label-duplicate",
-        Severity::Error,
-        "two partitions share a GPT name",
-    ),
-    rule(
-        "partition-label-invalid",
-        Severity::Error,
-        "a GPT name is empty, too long (36) or holds control characters",
-    ),
-    rule(
-        "partition-rest-twice",
-        Severity::Error,
-        "more than one partition takes the rest of the disk",
-    ),
-    rule(
-        "partition-size-zero",
-        Severity::Error,
-        "a partition has size 0",
-    ),
-    rule(
-        "partition-overlap",
-        Severity::Error,
-        "a partition starts before the previous one ends",
-    ),
-    rule(
-        "partition-exceeds-disk",
-        Severity::Error,
-        "the partitions do not fit on the disk",
-    ),
-    rule(
-        "partition-no-content",
-        Severity::Error,
-        "a partition has neither a filesystem nor the LUKS container, or both",
-    ),
-    rule(
-        "foreign-formatted",
-        Severity::Error,
-        "a partition owned by another system is marked to be formatted",
-    ),
-    rule(
-        "esp-shared-formatted",
-        Severity::Error,
-        "an ESP shared with another system is marked to be formatted",
-    ),
-    rule(
-        "windows-too-small",
-        Severity::Warning,
-        "the Windows partition is under Microsoft's 64 GB minimum",
-    ),
-    rule(
-        "uuid-malformed",
-        Severity::Error,
-        "a UUID does not have its filesystem's form",
-    ),
-    rule(
-        "label-too-long",
-        Severity::Error,
-        "a filesystem label is longer than the filesystem allows",
-    ),
-    rule(
-        "luks-partition",
-        Severity::Error,
-        "the LUKS container's partition is missing or not marked `luks = true`",
-    ),
-    rule(
-        "kdf-weakened",
-        Severity::Warning,
-        "the LUKS key derivation is weaker than argon2id with cryptsetup's defaults",
-    ),
-    rule(
-        "keyfile-driver-missing",
-        Severity::Error,
-        "the USB keyfile's filesystem driver is not in the initrd",
-    ),
-    rule(
-        "keyfile-usb-missing",
-        Severity::Warning,
-        "the initrd lacks the USB drivers needed to read the keyfile stick",
-    ),
-    rule(
-        "keyfile-password-fallback",
-        Severity::Info,
-        "how the container is unlocked when the stick is absent",
-    ),
-    rule(
-        "subvolume-duplicate",
-        Severity::Error,
-        "a subvolume is declared twice",
-    ),
-    rule(
-        "subvolume-parent-undeclared",
-        Severity::Error,
-        "a nested subvolume's parent is not declared",
-    ),
-    rule(
-        "estimates-exceed-pool",
-        Severity::Warning,
-        "the subvolume estimates' upper bounds exceed the pool",
-    ),
-    rule(
-        "estimates-fit-pool",
-        Severity::Info,
-        "the subvolume estimates against the pool, with the figures",
-    ),
-    rule(
-        "mount-duplicate",
-        Severity::Error,
-        "two mounts share a mount point",
-    ),
-    rule(
-        "mount-source-undeclared",
-        Severity::Error,
-        "a mount's subvolume or partition is not declared",
-    ),
-    rule(
-        "mount-option-invalid",
-        Severity::Error,
-        "a mount option cannot be represented (`,`, space, control characters)",
-    ),
-    rule(
-        "root-not-tmpfs",
-        Severity::Warning,
-        "the root filesystem is not a tmpfs, so nothing is wiped at boot",
-    ),
-    rule(
-        "tmpfs-malformed",
-        Severity::Error,
-        "the tmpfs root's size or mode is not in tmpfs syntax (the kernel would refuse to mount /)",
-    ),
-    rule(
-        "tmpfs-size",
-        Severity::Warning,
-        "the tmpfs root may grow larger than the RAM",
-    ),
-    rule(
-        "needed-for-boot",
-        Severity::Error,
-        "a filesystem needed at boot is not marked `needed_for_boot`",
-    ),
-    rule(
-        "persist-not-persistent",
-        Severity::Error,
-        "the persistence root is on no persistent filesystem",
-    ),
-    rule(
-        "entry-covered-by-mount",
-        Severity::Warning,
-        "a persistence entry is already on a persistent mount",
-    ),
-    rule(
-        "covered-by-wrong",
-        Severity::Error,
-        "`covered_by` names a mount that does not persist the entry",
-    ),
-    rule(
-        "entry-duplicate",
-        Severity::Error,
-        "a persistence entry is listed twice",
-    ),
-    rule(
-        "config-on-tmpfs",
-        Severity::Warning,
-        "the configuration's location (/etc/nixos) is not persisted",
-    ),
-    rule(
-        "user-undeclared",
-        Severity::Warning,
-        "the primary user or a persistence user is not declared in [[user]]",
-    ),
-    rule(
-        "user-no-password",
-        Severity::Warning,
-        "a user has no password file while users are immutable",
-    ),
-    rule(
-        "password-file-not-persistent",
-        Severity::Error,
-        "a password file is lost at reboot",
-    ),
-    rule(
-        "session-invalid",
-        Severity::Error,
-        "a desktop session is incomplete, duplicated or cannot be written safely",
-    ),
-    rule(
-        "session-default-unknown",
-        Severity::Error,
-        "the default session is not one of the sessions",
-    ),
-    rule(
-        "boot-entry-invalid",
-        Severity::Error,
-        "a boot entry names an unknown system or cannot be written safely",
-    ),
-    rule(
-        "foreign-unreachable",
-        Severity::Warning,
-        "a foreign system has no boot entry",
-    ),
-    rule(
-        "not-dual-boot",
-        Severity::Info,
-        "a standalone host shares its disk with foreign systems",
-    ),
-    rule(
-        "keyfile-needs-systemd",
-        Severity::Error,
-        "the USB keyfile needs systemd in stage 1",
-    ),
-    rule(
-        "esp-too-small",
-        Severity::Warning,
-        "rEFInd copies kernels to an ESP too small for them",
-    ),
-    rule(
-        "container-invalid",
-        Severity::Error,
-        "a package, image, app id or VM name cannot be written where it goes",
-    ),
-    rule(
-        "name-duplicate",
-        Severity::Error,
-        "a name that becomes a Nix attribute, a file or a device link (user, container, microVM, filesystem UUID) is given twice",
-    ),
-    rule(
-        "rootless-podman-storage",
-        Severity::Info,
-        "rootless Podman keeps images in each user's home, not /var/lib/containers",
-    ),
-    rule(
-        "text-unrepresentable",
-        Severity::Error,
-        "a value holds characters its file format cannot carry",
-    ),
-];
-
-const fn rule(code: &'static str, severity: Severity, summary: &'static str) -> Rule {
-    Rule {
-        code,
-        severity,
-        summary,
-    }
-}
-
-fn severity_of(code: &str) -> Severity {
-    RULES
-        .iter()
-        .find(|r| r.code == code)
-        .map_or(Severity::Error, |r| r.severity)
-}
-
 /// One finding.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     pub hint: Option<String>,
@@ -401,7 +92,7 @@ pub fn check_on(loaded: &Loaded, today: Date) -> Vec<Finding> {
                     .unwrap_or(usize::MAX)
                     .cmp(&b.line.unwrap_or(usize::MAX)),
             )
-            .then(a.code.cmp(b.code))
+            .then(a.code.as_str().cmp(b.code.as_str()))
     });
     out
 }
@@ -450,14 +141,14 @@ fn has_control(s: &str) -> bool {
 }
 
 impl Checker<'_> {
-    fn add(&mut self, code: &'static str, at: KeyPath, message: String, hint: Option<String>) {
+    fn add(&mut self, code: Code, at: KeyPath, message: String, hint: Option<String>) {
         let (line, column) = match self.loaded.line_col(&at) {
             Some((l, c)) => (Some(l), Some(c)),
             None => (None, None),
         };
         self.out.push(Finding {
             code,
-            severity: severity_of(code),
+            severity: code.severity(),
             message,
             hint,
             at: at.to_string(),
@@ -474,7 +165,7 @@ impl Checker<'_> {
             None => first.to_string(),
         };
         self.add(
-            "name-duplicate",
+            Code::NameDuplicate,
             at,
             format!("{what} is already used at {place}"),
             Some(hint.to_owned()),
@@ -526,7 +217,7 @@ impl Checker<'_> {
                 .find(|c| !crate::landing::text_char(*c))
                 .unwrap_or('\0');
             self.add(
-                "text-unrepresentable",
+                Code::TextUnrepresentable,
                 at,
                 format!(
                     "`{}` holds U+{:04X}, a control, noncharacter or line separator that the files tabula writes cannot carry",
@@ -567,7 +258,7 @@ impl Checker<'_> {
                     ),
                 };
                 self.add(
-                    "release-eol",
+                    Code::ReleaseEol,
                     key("host").key("release"),
                     format!(
                         "NixOS {r} reached its end of life on {}: it gets no security updates",
@@ -585,7 +276,7 @@ impl Checker<'_> {
             let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
             if k > rk {
                 self.add(
-                    "state-version-newer",
+                    Code::StateVersionNewer,
                     key("host").key("state_version"),
                     format!(
                         "state_version {sv} is newer than release {r}: the machine cannot have been installed with a NixOS that its nixpkgs does not have yet"
@@ -596,7 +287,7 @@ impl Checker<'_> {
                 );
             } else if k < rk {
                 self.add(
-                    "state-version-older",
+                    Code::StateVersionOlder,
                     key("host").key("state_version"),
                     format!(
                         "state_version {sv} is older than release {r}: the machine was installed with {sv} and now follows nixpkgs {}. That is how it should be: `system.stateVersion` keeps the data formats of {sv} (databases, state directories) and must not follow the release",
@@ -611,7 +302,7 @@ impl Checker<'_> {
         }
         if s.boot.loader == Loader::Refind && !r.has("boot.loader.refind") {
             self.add(
-                "release-unsupported",
+                Code::ReleaseUnsupported,
                 key("boot").key("loader"),
                 format!(
                     "tabula renders rEFInd (boot.loader.refind) only from NixOS {}; {r} has no such module it can rely on",
@@ -645,7 +336,7 @@ impl Checker<'_> {
         };
         let first = first_with(r, "virtualisation.waydroid.package");
         self.add(
-            "waydroid-nftables",
+            Code::WaydroidNftables,
             key("desktop").index("session", i).key("package"),
             format!(
                 "on NixOS {r} the nftables firewall blacklists ip_tables, so waydroid-net.sh fails and the Waydroid session never starts (waydroid/waydroid#2094)"
@@ -671,7 +362,7 @@ impl Checker<'_> {
             .map(|r| format!(" on this machine's {}", r.human()))
             .unwrap_or_default();
         self.add(
-            "kernel-built-locally",
+            Code::KernelBuiltLocally,
             key("hardware").key("nixos_hardware"),
             format!(
                 "the `{}` profile builds the patched linux-surface kernel, which no binary cache holds: the first build (and every kernel update) compiles a kernel, one to several hours{ram} with several GB free under /nix",
@@ -704,7 +395,7 @@ impl Checker<'_> {
         };
         let need = BOOT_RESERVE + BOOT_GENERATIONS_MIN * BOOT_PER_GENERATION;
         self.add(
-            "boot-too-small",
+            Code::BootTooSmall,
             KeyPath::root().index("partition", p.index).key("size"),
             format!(
                 "/boot ({}) holds {n} generation(s): GRUB copies every generation's kernel and initrd there (~{} MB each), so there is none to roll back to",
@@ -728,7 +419,7 @@ impl Checker<'_> {
             && !n.ends_with('-');
         if !ok {
             self.add(
-                "hostname-invalid",
+                Code::HostnameInvalid,
                 key("host").key("name"),
                 format!("`{}` is not a valid host name", crate::landing::shown(n)),
                 Some("use letters, digits and `-` (at most 63), e.g. \"surface-pro-8\"".into()),
@@ -749,7 +440,7 @@ impl Checker<'_> {
             .collect();
         for &i in rest.iter().skip(1) {
             self.add(
-                "partition-rest-twice",
+                Code::PartitionRestTwice,
                 at(i).key("size"),
                 format!(
                     "partition `{}` also takes the rest of the disk; only one can",
@@ -777,7 +468,7 @@ impl Checker<'_> {
                 || p.number > 128
             {
                 self.add(
-                    "partition-number",
+                    Code::PartitionNumber,
                     at(p.index).key("number"),
                     format!(
                         "partition number {} is duplicated, zero or out of disk order",
@@ -789,7 +480,7 @@ impl Checker<'_> {
             last_number = last_number.max(p.number);
             if let Some(prev) = labels.insert(&p.label, p.index) {
                 self.add(
-                    "partition-label-duplicate",
+                    Code::PartitionLabelDuplicate,
                     at(p.index).key("label"),
                     format!(
                         "partition label `{}` is also used by partition[{prev}]",
@@ -803,7 +494,7 @@ impl Checker<'_> {
             }
             if p.label.is_empty() || p.label.encode_utf16().count() > 36 || has_control(&p.label) {
                 self.add(
-                    "partition-label-invalid",
+                    Code::PartitionLabelInvalid,
                     at(p.index).key("label"),
                     format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", crate::landing::shown(&p.label)),
                     Some("use a short name such as \"boot\"".into()),
@@ -812,7 +503,7 @@ impl Checker<'_> {
             let has_fs = p.filesystem.is_some();
             if has_fs == p.luks && p.owner.is_nixos() {
                 self.add(
-                    "partition-no-content",
+                    Code::PartitionNoContent,
                     at(p.index),
                     format!(
                         "NixOS partition `{}` must hold either a filesystem or the LUKS container{}",
@@ -824,7 +515,7 @@ impl Checker<'_> {
             }
             if !p.owner.is_nixos() && p.format {
                 self.add(
-                    "foreign-formatted",
+                    Code::ForeignFormatted,
                     at(p.index).key("format"),
                     format!("partition `{}` belongs to {} but is marked to be formatted", p.label, p.owner.name()),
                     Some("remove `format = true`: tabula verifies foreign partitions and never formats them".into()),
@@ -832,7 +523,7 @@ impl Checker<'_> {
             }
             if p.kind == PartType::Esp && !p.shared_with.is_empty() && p.format {
                 self.add(
-                    "esp-shared-formatted",
+                    Code::EspSharedFormatted,
                     at(p.index).key("format"),
                     format!(
                         "the ESP `{}` is shared with {} but marked to be formatted: that would erase their boot loaders",
@@ -846,7 +537,7 @@ impl Checker<'_> {
                 if let PartSize::Fixed(size) = p.size {
                     if size.as_u64() < WINDOWS_11_MIN {
                         self.add(
-                            "windows-too-small",
+                            Code::WindowsTooSmall,
                             at(p.index).key("size"),
                             format!("the Windows partition is {size}, under Microsoft's 64 GB minimum for Windows 11"),
                             Some("Windows 11 may refuse to install or update; give it 64GB or more if it must be updated".into()),
@@ -869,7 +560,7 @@ impl Checker<'_> {
                     };
                     if label.len() > max || has_control(label) {
                         self.add(
-                            "label-too-long",
+                            Code::LabelTooLong,
                             at(p.index).key("filesystem").key("label"),
                             format!(
                                 "{} labels hold at most {max} bytes; `{}` has {}",
@@ -890,7 +581,7 @@ impl Checker<'_> {
         for (p, e) in s.partitions.iter().zip(&extents) {
             match e {
                 None if p.size == PartSize::Fixed(crate::Size::bytes(0)) => self.add(
-                    "partition-size-zero",
+                    Code::PartitionSizeZero,
                     at(p.index).key("size"),
                     format!("partition `{}` has size 0", p.label),
                     Some("give it a size, or remove it".into()),
@@ -904,7 +595,7 @@ impl Checker<'_> {
                 Some(e) => {
                     if e.start < prev_end {
                         self.add(
-                            "partition-overlap",
+                            Code::PartitionOverlap,
                             at(p.index).key("start"),
                             format!(
                                 "partition `{}` starts at {} but the previous one ends at {}",
@@ -932,7 +623,7 @@ impl Checker<'_> {
                 format!("partition `{}` does not fit: ", p.label)
             });
             self.add(
-                "partition-exceeds-disk",
+                Code::PartitionExceedsDisk,
                 key("disk").key("size"),
                 format!(
                     "{first}the partitions need {} (plus any \"rest\") but the disk has {} usable",
@@ -947,7 +638,7 @@ impl Checker<'_> {
     fn uuid(&mut self, kind: FsType, uuid: &str, at: KeyPath) {
         if !kind.uuid_ok(uuid) {
             self.add(
-                "uuid-malformed",
+                Code::UuidMalformed,
                 at,
                 format!(
                     "`{}` is not {} {kind} UUID",
@@ -968,13 +659,13 @@ impl Checker<'_> {
         let at = key("luks");
         match s.partition(&l.partition) {
             None => self.add(
-                "luks-partition",
+                Code::LuksPartition,
                 at.key("partition"),
                 format!("no partition is labelled `{}`", l.partition),
                 Some("name the partition that holds the container".into()),
             ),
             Some(p) if !p.luks => self.add(
-                "luks-partition",
+                Code::LuksPartition,
                 KeyPath::root().index("partition", p.index).key("luks"),
                 format!(
                     "partition `{}` holds the LUKS container but is not marked `luks = true`",
@@ -986,7 +677,7 @@ impl Checker<'_> {
         }
         if !crate::model::is_rfc4122(&l.uuid) {
             self.add(
-                "uuid-malformed",
+                Code::UuidMalformed,
                 at.key("uuid"),
                 format!("`{}` is not a LUKS UUID", crate::landing::shown(&l.uuid)),
                 Some("a LUKS UUID is an RFC 4122 UUID (8-4-4-4-12 hex digits)".into()),
@@ -994,7 +685,7 @@ impl Checker<'_> {
         }
         if l.name.is_empty() || l.name.contains(['/', ' ']) || has_control(&l.name) {
             self.add(
-                "text-unrepresentable",
+                Code::TextUnrepresentable,
                 at.key("name"),
                 format!(
                     "`{}` cannot be a device-mapper name",
@@ -1014,7 +705,7 @@ impl Checker<'_> {
         let weakened: Vec<String> = weakened.into_iter().flatten().collect();
         if !weakened.is_empty() {
             self.add(
-                "kdf-weakened",
+                Code::KdfWeakened,
                 at.key("kdf"),
                 format!(
                     "the key derivation is weakened ({}): fine for tests, not for a real disk",
@@ -1035,7 +726,7 @@ impl Checker<'_> {
             let driver = k.fs_type.kernel_module();
             if !modules.contains(driver) {
                 self.add(
-                    "keyfile-driver-missing",
+                    Code::KeyfileDriverMissing,
                     kat.key("fs_type"),
                     format!(
                         "the keyfile stick is {} but `{driver}` is not in hardware.initrd_modules: stage 1 cannot read the key",
@@ -1050,7 +741,7 @@ impl Checker<'_> {
                 .collect();
             if !usb.is_empty() {
                 self.add(
-                    "keyfile-usb-missing",
+                    Code::KeyfileUsbMissing,
                     KeyPath::root().key("hardware").key("initrd_modules"),
                     format!("the initrd lacks {} to see the USB stick", usb.join(", ")),
                     Some(format!(
@@ -1072,10 +763,10 @@ impl Checker<'_> {
                 "without the stick the container stays locked (password_fallback = false)"
                     .to_owned()
             };
-            self.add("keyfile-password-fallback", kat.clone(), how, None);
+            self.add(Code::KeyfilePasswordFallback, kat.clone(), how, None);
             if !s.boot.initrd_systemd {
                 self.add(
-                    "keyfile-needs-systemd",
+                    Code::KeyfileNeedsSystemd,
                     KeyPath::root().key("boot").key("initrd_systemd"),
                     "the USB keyfile is read with crypttab's `file:UUID=` form and keyFileTimeout, which need systemd in stage 1".into(),
                     Some("set initrd_systemd = true under [boot]".into()),
@@ -1084,7 +775,7 @@ impl Checker<'_> {
             let p = k.path.as_str();
             if p.contains([':', ' ', '\t']) || has_control(p) {
                 self.add(
-                    "text-unrepresentable",
+                    Code::TextUnrepresentable,
                     kat.key("path"),
                     format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(p)),
                     Some("rename the key file on the stick, e.g. /keys/host.key".into()),
@@ -1100,7 +791,7 @@ impl Checker<'_> {
             let at = KeyPath::root().key("btrfs").index("subvolume", sv.index);
             if !seen.insert(sv.path.as_str()) {
                 self.add(
-                    "subvolume-duplicate",
+                    Code::SubvolumeDuplicate,
                     at.key("path"),
                     format!("subvolume `{}` is declared twice", sv.path),
                     None,
@@ -1109,7 +800,7 @@ impl Checker<'_> {
             if let Some(parent) = sv.parent() {
                 if b.subvolume(parent).is_none() {
                     self.add(
-                        "subvolume-parent-undeclared",
+                        Code::SubvolumeParentUndeclared,
                         at.key("path"),
                         format!(
                             "subvolume `{}` is nested in `{parent}`, which is not declared",
@@ -1144,14 +835,14 @@ impl Checker<'_> {
         );
         if hi > pool {
             self.add(
-                "estimates-exceed-pool",
+                Code::EstimatesExceedPool,
                 key("btrfs"),
                 format!("{figures}: the upper bounds exceed it by {}", crate::Size::bytes(hi - pool)),
                 Some("btrfs shares space between subvolumes, so this only bites if they all grow to their upper bound; enable quotas or trim the estimates".into()),
             );
         } else {
             self.add(
-                "estimates-fit-pool",
+                Code::EstimatesFitPool,
                 key("btrfs"),
                 format!(
                     "{figures} ({} left at the upper bounds)",
@@ -1168,7 +859,7 @@ impl Checker<'_> {
             let at = KeyPath::root().index("mount", m.index);
             if let Some(prev) = seen.insert(&m.path, m.index) {
                 self.add(
-                    "mount-duplicate",
+                    Code::MountDuplicate,
                     at.key("path"),
                     format!("`{}` is mounted twice (also mount[{prev}])", m.path),
                     Some("keep one mount per mount point".into()),
@@ -1182,7 +873,7 @@ impl Checker<'_> {
                         .is_some_and(|b| b.subvolume(subvolume).is_some());
                     if !declared {
                         self.add(
-                            "mount-source-undeclared",
+                            Code::MountSourceUndeclared,
                             at.key("subvolume"),
                             format!(
                                 "`{}` mounts subvolume `{subvolume}`, which is not declared",
@@ -1196,7 +887,7 @@ impl Checker<'_> {
                 }
                 MountSource::Partition { partition } => match s.partition(partition) {
                     None => self.add(
-                        "mount-source-undeclared",
+                        Code::MountSourceUndeclared,
                         at.key("partition"),
                         format!(
                             "`{}` mounts partition `{partition}`, which is not declared",
@@ -1216,7 +907,7 @@ impl Checker<'_> {
                         ),
                     ),
                     Some(p) if p.filesystem.is_none() => self.add(
-                        "mount-source-undeclared",
+                        Code::MountSourceUndeclared,
                         at.key("partition"),
                         format!(
                             "`{}` mounts partition `{partition}`, which declares no filesystem",
@@ -1244,7 +935,7 @@ impl Checker<'_> {
                     });
                     if !size_ok || !mode_ok {
                         self.add(
-                            "tmpfs-malformed",
+                            Code::TmpfsMalformed,
                             at.key("tmpfs"),
                             format!(
                                 "tmpfs size `{}` / mode `{}` is not in tmpfs syntax",
@@ -1256,7 +947,7 @@ impl Checker<'_> {
                     } else if let (Some(ram), Some(bytes)) = (s.host.ram, tmpfs_bytes(size)) {
                         if bytes > ram.as_u64() {
                             self.add(
-                                "tmpfs-size",
+                                Code::TmpfsSize,
                                 at.key("tmpfs").key("size"),
                                 format!("the tmpfs root may grow to {size}, more than the {ram} of RAM"),
                                 Some("lower it: a full tmpfs root pushes the machine into swap or the OOM killer".into()),
@@ -1268,7 +959,7 @@ impl Checker<'_> {
             for (i, o) in m.options.iter().enumerate() {
                 if let Some(why) = crate::landing::mount_option_problem(o) {
                     self.add(
-                        "mount-option-invalid",
+                        Code::MountOptionInvalid,
                         at.key("options").index_only(i),
                         format!("mount option `{}` cannot be written: {why}", crate::landing::shown(o)),
                         Some("give each option as its own list element, without quotes: [\"noatime\", \"umask=0077\"]".into()),
@@ -1280,7 +971,7 @@ impl Checker<'_> {
             for (i, o) in b.mount_options.iter().enumerate() {
                 if let Some(why) = crate::landing::mount_option_problem(o) {
                     self.add(
-                        "mount-option-invalid",
+                        Code::MountOptionInvalid,
                         key("btrfs").key("mount_options").index_only(i),
                         format!(
                             "mount option `{}` cannot be written: {why}",
@@ -1296,7 +987,7 @@ impl Checker<'_> {
                         .is_none_or(|(_, l)| l.parse::<u8>().is_ok());
                 if !ok {
                     self.add(
-                        "mount-option-invalid",
+                        Code::MountOptionInvalid,
                         key("btrfs").key("compression"),
                         format!(
                             "compression `{}` is not one btrfs knows",
@@ -1310,7 +1001,7 @@ impl Checker<'_> {
         match s.mount("/") {
             Some(m) if m.is_tmpfs() => {}
             _ => self.add(
-                "root-not-tmpfs",
+                Code::RootNotTmpfs,
                 key("mount"),
                 "`/` is not a tmpfs: nothing is wiped at boot, so impermanence does nothing".into(),
                 Some("add a [[mount]] with path = \"/\" and tmpfs = { size = \"2G\", mode = \"755\" }".into()),
@@ -1357,7 +1048,7 @@ impl Checker<'_> {
                         format!(" holds {path}:")
                     };
                     self.add(
-                        "needed-for-boot",
+                        Code::NeededForBoot,
                         KeyPath::root().index("mount", m.index).key("path"),
                         format!(
                             "`{}`{what} {why}, but it is not marked needed_for_boot",
@@ -1387,7 +1078,7 @@ impl Checker<'_> {
                 .mount_holding(&ps.root)
                 .map_or("nothing".to_owned(), |m| format!("the tmpfs at {}", m.path));
             self.add(
-                "persist-not-persistent",
+                Code::PersistNotPersistent,
                 at.key("root"),
                 format!(
                     "the persistence root {} is on {holder}, no persistent filesystem: every one of the {listed} entries listed under it is lost at reboot",
@@ -1409,7 +1100,7 @@ impl Checker<'_> {
             let eat = at.index(list, e.index);
             if !seen.insert(e.path.clone()) {
                 self.add(
-                    "entry-duplicate",
+                    Code::EntryDuplicate,
                     eat.key("path"),
                     format!("{} is listed twice", e.path),
                     None,
@@ -1431,7 +1122,7 @@ impl Checker<'_> {
                 let full = home.join(&e.path);
                 if !seen.insert(full.clone()) {
                     self.add(
-                        "entry-duplicate",
+                        Code::EntryDuplicate,
                         eat.key("path"),
                         format!("{full} is listed twice"),
                         None,
@@ -1454,7 +1145,7 @@ impl Checker<'_> {
                     MountSource::Tmpfs { .. } => String::new(),
                 };
                 self.add(
-                    "entry-covered-by-mount",
+                    Code::EntryCoveredByMount,
                     at.key("path"),
                     format!(
                         "{path} is already on the persistent mount {}{what}: a bind mount from the persistence root would hide the real directory",
@@ -1464,13 +1155,13 @@ impl Checker<'_> {
                 );
             }
             (Some(m), Some(c)) if &m.path != c => self.add(
-                "covered-by-wrong",
+                Code::CoveredByWrong,
                 at.key("covered_by"),
                 format!("{path} is held by the mount {}, not {c}", m.path),
                 Some(format!("write covered_by = \"{}\"", m.path)),
             ),
             (None, Some(c)) => self.add(
-                "covered-by-wrong",
+                Code::CoveredByWrong,
                 at.key("covered_by"),
                 format!("{path} is not on a persistent mount, so {c} does not cover it: it would be lost at reboot"),
                 Some("remove covered_by so the entry is rendered as a bind mount".into()),
@@ -1495,7 +1186,7 @@ impl Checker<'_> {
         });
         if !by_entry {
             self.add(
-                "config-on-tmpfs",
+                Code::ConfigOnTmpfs,
                 key("persistence"),
                 "the configuration's location /etc/nixos is on the tmpfs root: the flake is lost at every reboot".into(),
                 Some("add { path = \"/etc/nixos\" } to [persistence] directories".into()),
@@ -1507,7 +1198,7 @@ impl Checker<'_> {
         let declared: BTreeSet<&str> = s.users.iter().map(|u| u.name.as_str()).collect();
         if !declared.contains(s.host.primary_user.as_str()) {
             self.add(
-                "user-undeclared",
+                Code::UserUndeclared,
                 key("host").key("primary_user"),
                 format!("the primary user `{}` is not declared in [[user]]: users are immutable, so nobody could log in", s.host.primary_user),
                 Some(format!("add [[user]] with name = \"{}\" and a hashed_password_file", s.host.primary_user)),
@@ -1517,7 +1208,7 @@ impl Checker<'_> {
             for name in ps.users.keys() {
                 if !declared.contains(name.as_str()) && name != &s.host.primary_user {
                     self.add(
-                        "user-undeclared",
+                        Code::UserUndeclared,
                         key("persistence").key("users").key(name),
                         format!("persistence lists user `{name}`, who is not declared in [[user]]"),
                         None,
@@ -1543,7 +1234,7 @@ impl Checker<'_> {
                 });
             if !ok_name {
                 self.add(
-                    "text-unrepresentable",
+                    Code::TextUnrepresentable,
                     at.key("name"),
                     format!(
                         "`{}` is not a valid user name",
@@ -1554,15 +1245,15 @@ impl Checker<'_> {
             }
             match u.hashed_password_file.as_deref() {
                 None => self.add(
-                    "user-no-password",
+                    Code::UserNoPassword,
                     at.key("name"),
                     format!("user `{}` has no hashed_password_file: with immutable users they cannot log in with a password", u.name),
                     Some("add hashed_password_file = \"/persist/secrets/NAME.passwd\" (mkpasswd -m yescrypt > FILE)".into()),
                 ),
                 Some(f) => match AbsPath::parse(f) {
-                    Err(m) => self.add("password-file-not-persistent", at.key("hashed_password_file"), m, None),
+                    Err(m) => self.add(Code::PasswordFileNotPersistent, at.key("hashed_password_file"), m, None),
                     Ok(p) if !s.persistent_by_mount(&p) => self.add(
-                        "password-file-not-persistent",
+                        Code::PasswordFileNotPersistent,
                         at.key("hashed_password_file"),
                         format!("{p} is on the tmpfs root: the password is gone at reboot and `{}` is locked out", u.name),
                         Some("keep it under the persistence root, e.g. /persist/secrets".into()),
@@ -1573,7 +1264,7 @@ impl Checker<'_> {
             if let Some(d) = &u.description {
                 if has_control(d) || d.contains(':') {
                     self.add(
-                        "text-unrepresentable",
+                        Code::TextUnrepresentable,
                         at.key("description"),
                         "the description holds `:` or a control character, which /etc/passwd cannot carry (NixOS refuses it)".into(),
                         None,
@@ -1588,7 +1279,7 @@ impl Checker<'_> {
         let at = key("desktop");
         if d.display_manager != "sddm" {
             self.add(
-                "session-invalid",
+                Code::SessionInvalid,
                 at.key("display_manager"),
                 format!("display manager `{}` is not supported", d.display_manager),
                 Some("use \"sddm\"".into()),
@@ -1604,7 +1295,7 @@ impl Checker<'_> {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !id_ok || !ids.insert(ses.id.as_str()) {
                 self.add(
-                    "session-invalid",
+                    Code::SessionInvalid,
                     sat.key("id"),
                     format!(
                         "session id `{}` is duplicated or not a plain file name",
@@ -1620,7 +1311,7 @@ impl Checker<'_> {
             ] {
                 if value.is_some_and(|v| has_control(v)) {
                     self.add(
-                        "text-unrepresentable",
+                        Code::TextUnrepresentable,
                         sat.key(field),
                         format!("the session's {field} holds a line break or control character, which a .desktop file cannot carry"),
                         Some("keep it on one line".into()),
@@ -1629,7 +1320,7 @@ impl Checker<'_> {
             }
             if ses.args.iter().any(|a| has_control(a)) {
                 self.add(
-                    "text-unrepresentable",
+                    Code::TextUnrepresentable,
                     sat.key("args"),
                     "an argument holds a line break or control character, which an Exec line cannot carry".into(),
                     None,
@@ -1642,7 +1333,7 @@ impl Checker<'_> {
                 });
                 if !pkg_ok || !prog_ok {
                     self.add(
-                        "session-invalid",
+                        Code::SessionInvalid,
                         sat,
                         format!("cage session `{}` needs `package` (a nixpkgs attribute) and `program` (a path in it such as \"bin/brave\")", ses.id),
                         None,
@@ -1653,7 +1344,7 @@ impl Checker<'_> {
         if let Some(def) = &d.default_session {
             if !d.sessions.iter().any(|x| &x.id == def) {
                 self.add(
-                    "session-default-unknown",
+                    Code::SessionDefaultUnknown,
                     at.key("default_session"),
                     format!("default session `{def}` is not among the sessions"),
                     Some(format!(
@@ -1674,7 +1365,7 @@ impl Checker<'_> {
             for (i, e) in s.boot.entries.iter().enumerate() {
                 if e.name.contains('"') {
                     self.add(
-                        "text-unrepresentable",
+                        Code::TextUnrepresentable,
                         KeyPath::root().key("boot").index("entry", i).key("name"),
                         "rEFInd menu titles cannot hold `\"`".into(),
                         Some("drop the quotes from the title".into()),
@@ -1685,7 +1376,7 @@ impl Checker<'_> {
                 if let PartSize::Fixed(size) = esp.size {
                     if size.as_u64() < 500_000_000 {
                         self.add(
-                            "esp-too-small",
+                            Code::EspTooSmall,
                             KeyPath::root().index("partition", esp.index).key("size"),
                             format!("rEFInd copies every generation's kernel and initrd to the ESP, which is only {size}"),
                             Some("use loader = \"grub\" (it reads kernels from /boot) or an ESP of 500MB or more".into()),
@@ -1707,7 +1398,7 @@ impl Checker<'_> {
             let at = KeyPath::root().key("boot").index("entry", i);
             if !owners.contains(e.system.as_str()) {
                 self.add(
-                    "boot-entry-invalid",
+                    Code::BootEntryInvalid,
                     at.key("system"),
                     format!(
                         "boot entry `{}` boots `{}`, which owns no partition",
@@ -1722,7 +1413,7 @@ impl Checker<'_> {
             reached.insert(e.system.as_str());
             if has_control(&e.name) || e.name.is_empty() {
                 self.add(
-                    "text-unrepresentable",
+                    Code::TextUnrepresentable,
                     at.key("name"),
                     "a boot entry's name is empty or holds control characters".into(),
                     None,
@@ -1734,7 +1425,7 @@ impl Checker<'_> {
                 && !e.efi.split('/').any(|c| c == "..");
             if !efi_ok {
                 self.add(
-                    "boot-entry-invalid",
+                    Code::BootEntryInvalid,
                     at.key("efi"),
                     format!(
                         "`{}` is not a plain EFI path on the ESP",
@@ -1756,7 +1447,7 @@ impl Checker<'_> {
         for o in &owners {
             if bootable(o) && !reached.contains(o) {
                 self.add(
-                    "foreign-unreachable",
+                    Code::ForeignUnreachable,
                     KeyPath::root().key("boot"),
                     format!("`{o}` has a partition but no boot entry: it can only be started from the firmware's boot menu"),
                     Some(format!("add [[boot.entry]] with system = \"{o}\" and its EFI loader")),
@@ -1783,7 +1474,7 @@ impl Checker<'_> {
                 )
             };
             self.add(
-                "not-dual-boot",
+                Code::NotDualBoot,
                 key("host").key("role"),
                 format!(
                     "the host is \"primary (not dual-boot)\" yet {} other system{} share the disk ({}); NixOS owns the boot menu and {how}",
@@ -1808,7 +1499,7 @@ impl Checker<'_> {
         for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
             if !is_attr_path(pkg) {
                 self.add(
-                    "container-invalid",
+                    Code::ContainerInvalid,
                     at.key("nix_packages").index_only(i),
                     format!("`{}` is not a nixpkgs attribute name", crate::landing::shown(pkg)),
                     Some("write the attribute as in `nix search nixpkgs`, e.g. \"ripgrep\" or \"kdePackages.kate\"".into()),
@@ -1824,7 +1515,7 @@ impl Checker<'_> {
                 let iat = at.key("distrobox").index("images", i);
                 if !crate::landing::container_name(&img.name) {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         iat.key("name"),
                         format!("distrobox container name `{}` is not a container name", crate::landing::shown(&img.name)),
                         Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63), e.g. \"arch-dev\"".into()),
@@ -1839,7 +1530,7 @@ impl Checker<'_> {
                 }
                 if let Err(why) = crate::landing::image_reference(&img.image) {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         iat.key("image"),
                         format!("`{}` is not a container image reference: {why}", crate::landing::shown(&img.image)),
                         Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"quay.io/toolbx/arch-toolbox:latest\"".into()),
@@ -1848,7 +1539,7 @@ impl Checker<'_> {
                 for (j, p) in img.packages.iter().enumerate() {
                     if !crate::landing::package_name(p) {
                         self.add(
-                            "container-invalid",
+                            Code::ContainerInvalid,
                             iat.key("packages").index_only(j),
                             format!("`{}` is not a package name", crate::landing::shown(p)),
                             Some("one package per element, its name only: letters, digits and `. _ + - : @` (no versions, spaces or shell characters)".into()),
@@ -1861,7 +1552,7 @@ impl Checker<'_> {
             for (i, app) in f.apps.iter().enumerate() {
                 if app.split('.').count() < 3 || !app.split('.').all(|p| plain(p, b"_-")) {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         at.key("flatpak").key("apps").index_only(i),
                         format!(
                             "`{}` is not a Flatpak application id",
@@ -1877,7 +1568,7 @@ impl Checker<'_> {
             if let Some(r) = &f.remote {
                 if !plain(&r.name, b"-_") || !r.url.starts_with("https://") || spaced(&r.url) {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         at.key("flatpak").key("remote"),
                         format!(
                             "Flatpak remote `{}` needs a plain name and an https:// URL",
@@ -1894,7 +1585,7 @@ impl Checker<'_> {
                 let cat = at.key("podman").index("containers", i);
                 if !crate::landing::container_name(&c.name) {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         cat.key("name"),
                         format!("Podman container name `{}` is not a container name", crate::landing::shown(&c.name)),
                         Some("start with a letter or digit, then letters, digits, `_`, `.` or `-` (at most 63)".into()),
@@ -1909,7 +1600,7 @@ impl Checker<'_> {
                 }
                 if let Err(why) = crate::landing::image_reference(&c.image) {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         cat.key("image"),
                         format!("`{}` is not a container image reference: {why}", crate::landing::shown(&c.image)),
                         Some("write it as registry/name:tag or name@sha256:DIGEST, e.g. \"docker.io/library/nginx:1.27\"".into()),
@@ -1918,7 +1609,7 @@ impl Checker<'_> {
                 for (j, port) in c.ports.iter().enumerate() {
                     if !crate::landing::port_mapping(port) {
                         self.add(
-                            "container-invalid",
+                            Code::ContainerInvalid,
                             cat.key("ports").index_only(j),
                             format!("`{}` is not a port mapping", crate::landing::shown(port)),
                             Some("write [IP:]HOST:CONTAINER[/tcp|udp], e.g. \"8080:80\" or \"127.0.0.1:8080:80/tcp\"".into()),
@@ -1942,7 +1633,7 @@ impl Checker<'_> {
                 }
                 if !plain(&vm.name, b"-_") {
                     self.add(
-                        "container-invalid",
+                        Code::ContainerInvalid,
                         at.key("microvm").index("vms", i).key("name"),
                         format!(
                             "microVM name `{}` must be letters, digits, `-` and `_`",
@@ -1965,7 +1656,7 @@ impl Checker<'_> {
         }
         if let Some(m) = s.mount("/var/lib/containers") {
             self.add(
-                "rootless-podman-storage",
+                Code::RootlessPodmanStorage,
                 KeyPath::root().index("mount", m.index),
                 "rootless Podman keeps images and containers under each user's ~/.local/share/containers, not /var/lib/containers: this mount only serves rootful containers".into(),
                 Some("rootless storage lives in /home (persistent here); keep this mount for rootful containers or drop it".into()),
