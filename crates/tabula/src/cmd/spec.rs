@@ -59,7 +59,7 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         Err(e) => {
             if !ctx.json {
                 // The report already shows every problem with its snippet.
-                eprint!("{}", e.render_report());
+                eprint!("{}", e.render_report(crate::ctx::stderr_color()));
                 return Ok(exit::USAGE);
             }
             // Like every command, a spec that cannot be read is a usage error.
