@@ -55,101 +55,130 @@ impl Checker<'_> {
             }
             last_number = last_number.max(p.number);
             if let Some(prev) = labels.insert(&p.label, p.index) {
-                self.add(
-                    Code::PartitionLabelDuplicate,
-                    at(p.index).key("label"),
-                    format!(
-                        "partition label `{}` is also used by partition[{prev}]",
-                        p.label
-                    ),
-                    Some(
-                        "mounts and the LUKS container find partitions by label: make each unique"
-                            .into(),
-                    ),
+                self.label_duplicate(p, prev);
+            }
+            self.gpt_name(p);
+            self.partition_content(p);
+            self.partition_filesystem(p);
+        }
+        self.extents(s, rest.len());
+    }
+
+    fn label_duplicate(&mut self, p: &Partition, prev: usize) {
+        let at = |i: usize| KeyPath::root().index("partition", i);
+        self.add(
+            Code::PartitionLabelDuplicate,
+            at(p.index).key("label"),
+            format!(
+                "partition label `{}` is also used by partition[{prev}]",
+                p.label
+            ),
+            Some("mounts and the LUKS container find partitions by label: make each unique".into()),
+        );
+    }
+
+    /// The GPT name: not empty, at most 36 UTF-16 units, no control character.
+    fn gpt_name(&mut self, p: &Partition) {
+        let at = |i: usize| KeyPath::root().index("partition", i);
+        if p.label.is_empty() || p.label.encode_utf16().count() > 36 || has_control(&p.label) {
+            self.add(
+                Code::PartitionLabelInvalid,
+                at(p.index).key("label"),
+                format!(
+                    "GPT name `{}` is empty, longer than 36 characters or holds control characters",
+                    crate::landing::shown(&p.label)
+                ),
+                Some("use a short name such as \"boot\"".into()),
+            );
+        }
+    }
+
+    /// What the partition holds, and whether a foreign one is formatted.
+    fn partition_content(&mut self, p: &Partition) {
+        let at = |i: usize| KeyPath::root().index("partition", i);
+        let has_fs = p.filesystem.is_some();
+        if has_fs == p.luks && p.owner.is_nixos() {
+            self.add(
+                Code::PartitionNoContent,
+                at(p.index),
+                format!(
+                    "NixOS partition `{}` must hold either a filesystem or the LUKS container{}",
+                    p.label,
+                    if has_fs { ", not both" } else { "" }
+                ),
+                Some("add `filesystem = { type = \"ext4\" }` or `luks = true`".into()),
+            );
+        }
+        if !p.owner.is_nixos() && p.format {
+            self.add(
+            Code::ForeignFormatted,
+            at(p.index).key("format"),
+            format!("partition `{}` belongs to {} but is marked to be formatted", p.label, p.owner.name()),
+            Some("remove `format = true`: tabula verifies foreign partitions and never formats them".into()),
+        );
+        }
+        if p.kind == PartType::Esp && !p.shared_with.is_empty() && p.format {
+            self.add(
+            Code::EspSharedFormatted,
+            at(p.index).key("format"),
+            format!(
+                "the ESP `{}` is shared with {} but marked to be formatted: that would erase their boot loaders",
+                p.label,
+                p.shared_with.join(", ")
+            ),
+            Some("set `format = false`".into()),
+        );
+        }
+        if p.owner.name().eq_ignore_ascii_case("windows") && p.kind == PartType::WindowsData {
+            if let PartSize::Fixed(size) = p.size {
+                if size.as_u64() < WINDOWS_11_MIN {
+                    self.add(
+                    Code::WindowsTooSmall,
+                    at(p.index).key("size"),
+                    format!("the Windows partition is {size}, under Microsoft's 64 GB minimum for Windows 11"),
+                    Some("Windows 11 may refuse to install or update; give it 64GB or more if it must be updated".into()),
                 );
-            }
-            if p.label.is_empty() || p.label.encode_utf16().count() > 36 || has_control(&p.label) {
-                self.add(
-                    Code::PartitionLabelInvalid,
-                    at(p.index).key("label"),
-                    format!("GPT name `{}` is empty, longer than 36 characters or holds control characters", crate::landing::shown(&p.label)),
-                    Some("use a short name such as \"boot\"".into()),
-                );
-            }
-            let has_fs = p.filesystem.is_some();
-            if has_fs == p.luks && p.owner.is_nixos() {
-                self.add(
-                    Code::PartitionNoContent,
-                    at(p.index),
-                    format!(
-                        "NixOS partition `{}` must hold either a filesystem or the LUKS container{}",
-                        p.label,
-                        if has_fs { ", not both" } else { "" }
-                    ),
-                    Some("add `filesystem = { type = \"ext4\" }` or `luks = true`".into()),
-                );
-            }
-            if !p.owner.is_nixos() && p.format {
-                self.add(
-                    Code::ForeignFormatted,
-                    at(p.index).key("format"),
-                    format!("partition `{}` belongs to {} but is marked to be formatted", p.label, p.owner.name()),
-                    Some("remove `format = true`: tabula verifies foreign partitions and never formats them".into()),
-                );
-            }
-            if p.kind == PartType::Esp && !p.shared_with.is_empty() && p.format {
-                self.add(
-                    Code::EspSharedFormatted,
-                    at(p.index).key("format"),
-                    format!(
-                        "the ESP `{}` is shared with {} but marked to be formatted: that would erase their boot loaders",
-                        p.label,
-                        p.shared_with.join(", ")
-                    ),
-                    Some("set `format = false`".into()),
-                );
-            }
-            if p.owner.name().eq_ignore_ascii_case("windows") && p.kind == PartType::WindowsData {
-                if let PartSize::Fixed(size) = p.size {
-                    if size.as_u64() < WINDOWS_11_MIN {
-                        self.add(
-                            Code::WindowsTooSmall,
-                            at(p.index).key("size"),
-                            format!("the Windows partition is {size}, under Microsoft's 64 GB minimum for Windows 11"),
-                            Some("Windows 11 may refuse to install or update; give it 64GB or more if it must be updated".into()),
-                        );
-                    }
-                }
-            }
-            if let Some(fs) = &p.filesystem {
-                if let Some(uuid) = &fs.uuid {
-                    self.uuid(fs.kind, uuid, at(p.index).key("filesystem").key("uuid"));
-                }
-                if let Some(label) = &fs.label {
-                    let max = match fs.kind {
-                        FsType::Vfat => 11,
-                        FsType::Ext4 => 16,
-                        FsType::Exfat => 15,
-                        FsType::Xfs => 12,
-                        FsType::Ntfs => 128,
-                        FsType::Btrfs | FsType::Swap => 255,
-                    };
-                    if label.len() > max || has_control(label) {
-                        self.add(
-                            Code::LabelTooLong,
-                            at(p.index).key("filesystem").key("label"),
-                            format!(
-                                "{} labels hold at most {max} bytes; `{}` has {}",
-                                fs.kind,
-                                crate::landing::shown(label),
-                                label.len()
-                            ),
-                            Some("shorten the label".into()),
-                        );
-                    }
                 }
             }
         }
+    }
+
+    /// The filesystem's UUID form and label length.
+    fn partition_filesystem(&mut self, p: &Partition) {
+        let at = |i: usize| KeyPath::root().index("partition", i);
+        if let Some(fs) = &p.filesystem {
+            if let Some(uuid) = &fs.uuid {
+                self.uuid(fs.kind, uuid, at(p.index).key("filesystem").key("uuid"));
+            }
+            if let Some(label) = &fs.label {
+                let max = match fs.kind {
+                    FsType::Vfat => 11,
+                    FsType::Ext4 => 16,
+                    FsType::Exfat => 15,
+                    FsType::Xfs => 12,
+                    FsType::Ntfs => 128,
+                    FsType::Btrfs | FsType::Swap => 255,
+                };
+                if label.len() > max || has_control(label) {
+                    self.add(
+                        Code::LabelTooLong,
+                        at(p.index).key("filesystem").key("label"),
+                        format!(
+                            "{} labels hold at most {max} bytes; `{}` has {}",
+                            fs.kind,
+                            crate::landing::shown(label),
+                            label.len()
+                        ),
+                        Some("shorten the label".into()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sizes and places: zero sizes, overlaps, what does not fit the disk.
+    fn extents(&mut self, s: &HostSpec, rest_count: usize) {
+        let at = |i: usize| KeyPath::root().index("partition", i);
         let extents = s.extents();
         let mut prev_end = 0u64;
         let mut fits = true;
@@ -163,7 +192,7 @@ impl Checker<'_> {
                     Some("give it a size, or remove it".into()),
                 ),
                 // A second "rest" is already reported as partition-rest-twice.
-                None if p.size == PartSize::Rest && rest.len() > 1 => {}
+                None if p.size == PartSize::Rest && rest_count > 1 => {}
                 None => {
                     fits = false;
                     first_misfit.get_or_insert(p);

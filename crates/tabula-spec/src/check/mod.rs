@@ -13,7 +13,8 @@ use serde::Serialize;
 
 pub use crate::date::Date;
 use crate::model::{
-    FsType, HostSpec, Kdf, Loader, MountSource, Owner, PartSize, PartType, Release, SessionKind,
+    FsType, HostSpec, Kdf, Loader, Mount, MountSource, Owner, PartSize, PartType, Partition,
+    Release, SessionKind,
 };
 use crate::path::AbsPath;
 use crate::{KeyPath, Loaded, SpecError};
