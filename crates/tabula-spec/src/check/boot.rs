@@ -5,28 +5,7 @@ use super::*;
 impl Checker<'_> {
     pub(super) fn boot(&mut self, s: &HostSpec) {
         if s.boot.loader == Loader::Refind {
-            for (i, e) in s.boot.entries.iter().enumerate() {
-                if e.name.contains('"') {
-                    self.add(
-                        Code::TextUnrepresentable,
-                        KeyPath::root().key("boot").index("entry", i).key("name"),
-                        "rEFInd menu titles cannot hold `\"`".into(),
-                        Some("drop the quotes from the title".into()),
-                    );
-                }
-            }
-            if let Some(esp) = s.partitions.iter().find(|p| p.kind == PartType::Esp) {
-                if let PartSize::Fixed(size) = esp.size {
-                    if size.as_u64() < 500_000_000 {
-                        self.add(
-                            Code::EspTooSmall,
-                            KeyPath::root().index("partition", esp.index).key("size"),
-                            format!("rEFInd copies every generation's kernel and initrd to the ESP, which is only {size}"),
-                            Some("use loader = \"grub\" (it reads kernels from /boot) or an ESP of 500MB or more".into()),
-                        );
-                    }
-                }
-            }
+            self.refind(s);
         }
         let owners: BTreeSet<&str> = s
             .partitions
@@ -36,6 +15,38 @@ impl Checker<'_> {
                 Owner::Nixos => None,
             })
             .collect();
+        let reached = self.boot_entries(s, &owners);
+        self.foreign_systems(s, &owners, &reached);
+    }
+
+    /// rEFInd's menu titles and the ESP it copies kernels to.
+    fn refind(&mut self, s: &HostSpec) {
+        for (i, e) in s.boot.entries.iter().enumerate() {
+            if e.name.contains('"') {
+                self.add(
+                    Code::TextUnrepresentable,
+                    KeyPath::root().key("boot").index("entry", i).key("name"),
+                    "rEFInd menu titles cannot hold `\"`".into(),
+                    Some("drop the quotes from the title".into()),
+                );
+            }
+        }
+        if let Some(esp) = s.partitions.iter().find(|p| p.kind == PartType::Esp) {
+            if let PartSize::Fixed(size) = esp.size {
+                if size.as_u64() < 500_000_000 {
+                    self.add(
+                        Code::EspTooSmall,
+                        KeyPath::root().index("partition", esp.index).key("size"),
+                        format!("rEFInd copies every generation's kernel and initrd to the ESP, which is only {size}"),
+                        Some("use loader = \"grub\" (it reads kernels from /boot) or an ESP of 500MB or more".into()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Each boot entry's system, name and EFI path; the systems they reach.
+    fn boot_entries<'s>(&mut self, s: &'s HostSpec, owners: &BTreeSet<&str>) -> BTreeSet<&'s str> {
         let mut reached = BTreeSet::new();
         for (i, e) in s.boot.entries.iter().enumerate() {
             let at = KeyPath::root().key("boot").index("entry", i);
@@ -78,16 +89,13 @@ impl Checker<'_> {
                 );
             }
         }
-        let bootable = |o: &str| {
-            s.partitions.iter().any(|p| {
-                p.owner.name() == o
-                    && matches!(
-                        p.kind,
-                        PartType::Linux | PartType::LinuxRoot | PartType::WindowsData
-                    )
-            })
-        };
-        for o in &owners {
+        reached
+    }
+
+    /// Foreign systems without an entry, and a standalone host that shares its disk.
+    fn foreign_systems(&mut self, s: &HostSpec, owners: &BTreeSet<&str>, reached: &BTreeSet<&str>) {
+        let bootable = |o: &str| bootable(s, o);
+        for o in owners {
             if bootable(o) && !reached.contains(o) {
                 self.add(
                     Code::ForeignUnreachable,
@@ -129,4 +137,15 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// Whether a foreign system owns a partition it can boot from.
+fn bootable(s: &HostSpec, o: &str) -> bool {
+    s.partitions.iter().any(|p| {
+        p.owner.name() == o
+            && matches!(
+                p.kind,
+                PartType::Linux | PartType::LinuxRoot | PartType::WindowsData
+            )
+    })
 }

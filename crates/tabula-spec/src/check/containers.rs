@@ -5,13 +5,6 @@ use super::*;
 impl Checker<'_> {
     pub(super) fn container_entries(&mut self, s: &HostSpec) {
         let at = key("containers");
-        let plain = |t: &str, extra: &[u8]| {
-            !t.is_empty()
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
-        };
-        let spaced =
-            |t: &str| t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control());
         for (i, pkg) in s.containers.nix_packages.iter().enumerate() {
             if !is_attr_path(pkg) {
                 self.add(
@@ -22,6 +15,14 @@ impl Checker<'_> {
                 );
             }
         }
+        self.distrobox(s, &at);
+        self.flatpak(s, &at);
+        self.podman(s, &at);
+        self.microvm(s, &at);
+    }
+
+    /// Distrobox assemble's images, names and packages.
+    fn distrobox(&mut self, s: &HostSpec, at: &KeyPath) {
         // distrobox assemble sources each `key=value` line of its ini and
         // evals the command it builds from them: every value is checked by
         // its grammar, and only shell-inert characters get through.
@@ -64,6 +65,10 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// Flatpak app ids and the remote.
+    fn flatpak(&mut self, s: &HostSpec, at: &KeyPath) {
         if let Some(f) = &s.containers.flatpak {
             for (i, app) in f.apps.iter().enumerate() {
                 if app.split('.').count() < 3 || !app.split('.').all(|p| plain(p, b"_-")) {
@@ -95,6 +100,10 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// Podman containers: names, images, ports.
+    fn podman(&mut self, s: &HostSpec, at: &KeyPath) {
         if let Some(p) = &s.containers.podman {
             let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, c) in p.containers.iter().enumerate() {
@@ -134,6 +143,10 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// MicroVM names.
+    fn microvm(&mut self, s: &HostSpec, at: &KeyPath) {
         if let Some(m) = &s.containers.microvm {
             let mut names: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, vm) in m.vms.iter().enumerate() {
@@ -179,4 +192,16 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// Not empty, ASCII letters and digits and the `extra` bytes only.
+fn plain(t: &str, extra: &[u8]) -> bool {
+    !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+}
+
+/// Empty, or holding whitespace or control characters.
+fn spaced(t: &str) -> bool {
+    t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control())
 }

@@ -33,42 +33,7 @@ impl Checker<'_> {
                     Some("use letters, digits, `-` and `_`; each id once".into()),
                 );
             }
-            for (field, value) in [
-                ("name", Some(&ses.name)),
-                ("comment", ses.comment.as_ref()),
-                ("desktop_names", ses.desktop_names.as_ref()),
-            ] {
-                if value.is_some_and(|v| has_control(v)) {
-                    self.add(
-                        Code::TextUnrepresentable,
-                        sat.key(field),
-                        format!("the session's {field} holds a line break or control character, which a .desktop file cannot carry"),
-                        Some("keep it on one line".into()),
-                    );
-                }
-            }
-            if ses.args.iter().any(|a| has_control(a)) {
-                self.add(
-                    Code::TextUnrepresentable,
-                    sat.key("args"),
-                    "an argument holds a line break or control character, which an Exec line cannot carry".into(),
-                    None,
-                );
-            }
-            if ses.kind == SessionKind::Cage {
-                let pkg_ok = ses.package.as_deref().is_some_and(is_attr_path);
-                let prog_ok = ses.program.as_deref().is_some_and(|p| {
-                    crate::RelPath::parse(p).is_ok() && !p.contains([' ', '"', '\\', '$'])
-                });
-                if !pkg_ok || !prog_ok {
-                    self.add(
-                        Code::SessionInvalid,
-                        sat,
-                        format!("cage session `{}` needs `package` (a nixpkgs attribute) and `program` (a path in it such as \"bin/brave\")", ses.id),
-                        None,
-                    );
-                }
-            }
+            self.session_entry(ses, &sat);
         }
         if let Some(def) = &d.default_session {
             if !d.sessions.iter().any(|x| &x.id == def) {
@@ -84,6 +49,46 @@ impl Checker<'_> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),
+                );
+            }
+        }
+    }
+
+    /// What lands in the session's .desktop file and Exec line.
+    fn session_entry(&mut self, ses: &Session, sat: &KeyPath) {
+        for (field, value) in [
+            ("name", Some(&ses.name)),
+            ("comment", ses.comment.as_ref()),
+            ("desktop_names", ses.desktop_names.as_ref()),
+        ] {
+            if value.is_some_and(|v| has_control(v)) {
+                self.add(
+                    Code::TextUnrepresentable,
+                    sat.key(field),
+                    format!("the session's {field} holds a line break or control character, which a .desktop file cannot carry"),
+                    Some("keep it on one line".into()),
+                );
+            }
+        }
+        if ses.args.iter().any(|a| has_control(a)) {
+            self.add(
+                Code::TextUnrepresentable,
+                sat.key("args"),
+                "an argument holds a line break or control character, which an Exec line cannot carry".into(),
+                None,
+            );
+        }
+        if ses.kind == SessionKind::Cage {
+            let pkg_ok = ses.package.as_deref().is_some_and(is_attr_path);
+            let prog_ok = ses.program.as_deref().is_some_and(|p| {
+                crate::RelPath::parse(p).is_ok() && !p.contains([' ', '"', '\\', '$'])
+            });
+            if !pkg_ok || !prog_ok {
+                self.add(
+                    Code::SessionInvalid,
+                    sat.clone(),
+                    format!("cage session `{}` needs `package` (a nixpkgs attribute) and `program` (a path in it such as \"bin/brave\")", ses.id),
+                    None,
                 );
             }
         }

@@ -43,6 +43,14 @@ impl Checker<'_> {
                 Some("use a plain name such as \"pool\"".into()),
             );
         }
+        self.kdf(l, &at);
+        if let Some(k) = &l.keyfile {
+            self.keyfile(s, k, &at.key("keyfile"));
+        }
+    }
+
+    /// A key derivation weaker than argon2id with cryptsetup's cost.
+    fn kdf(&mut self, l: &Luks, at: &KeyPath) {
         let weakened = [
             (l.kdf != Kdf::Argon2id).then(|| format!("kdf = \"{}\"", l.kdf.name())),
             l.pbkdf_iterations
@@ -63,73 +71,73 @@ impl Checker<'_> {
                 Some("remove these keys to use argon2id with cryptsetup's benchmarked cost".into()),
             );
         }
-        if let Some(k) = &l.keyfile {
-            let kat = at.key("keyfile");
-            self.uuid(k.fs_type, &k.fs_uuid, kat.key("fs_uuid"));
-            let modules: BTreeSet<&str> = s
-                .hardware
-                .initrd_modules
-                .iter()
-                .map(String::as_str)
-                .collect();
-            let driver = k.fs_type.kernel_module();
-            if !modules.contains(driver) {
-                self.add(
-                    Code::KeyfileDriverMissing,
-                    kat.key("fs_type"),
-                    format!(
-                        "the keyfile stick is {} but `{driver}` is not in hardware.initrd_modules: stage 1 cannot read the key",
-                        k.fs_type
-                    ),
-                    Some(format!("add \"{driver}\" to initrd_modules under [hardware]")),
-                );
-            }
-            let usb: Vec<&str> = ["xhci_pci", "usb_storage", "uas"]
-                .into_iter()
-                .filter(|m| !modules.contains(m))
-                .collect();
-            if !usb.is_empty() {
-                self.add(
-                    Code::KeyfileUsbMissing,
-                    KeyPath::root().key("hardware").key("initrd_modules"),
-                    format!("the initrd lacks {} to see the USB stick", usb.join(", ")),
-                    Some(format!(
-                        "add {} to initrd_modules",
-                        usb.iter()
-                            .map(|m| format!("\"{m}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                );
-            }
-            let how = if k.password_fallback {
+    }
+
+    /// The USB keyfile: its stick's drivers, the fallback, stage 1.
+    fn keyfile(&mut self, s: &HostSpec, k: &Keyfile, kat: &KeyPath) {
+        self.uuid(k.fs_type, &k.fs_uuid, kat.key("fs_uuid"));
+        let modules: BTreeSet<&str> = s
+            .hardware
+            .initrd_modules
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let driver = k.fs_type.kernel_module();
+        if !modules.contains(driver) {
+            self.add(
+                Code::KeyfileDriverMissing,
+                kat.key("fs_type"),
                 format!(
-                    "stage 1 waits {} s for the stick {}, then asks for the passphrase",
-                    k.timeout.unwrap_or(10),
-                    k.fs_uuid
-                )
-            } else {
-                "without the stick the container stays locked (password_fallback = false)"
-                    .to_owned()
-            };
-            self.add(Code::KeyfilePasswordFallback, kat.clone(), how, None);
-            if !s.boot.initrd_systemd {
-                self.add(
-                    Code::KeyfileNeedsSystemd,
-                    KeyPath::root().key("boot").key("initrd_systemd"),
-                    "the USB keyfile is read with crypttab's `file:UUID=` form and keyFileTimeout, which need systemd in stage 1".into(),
-                    Some("set initrd_systemd = true under [boot]".into()),
-                );
-            }
-            let p = k.path.as_str();
-            if p.contains([':', ' ', '\t']) || has_control(p) {
-                self.add(
-                    Code::TextUnrepresentable,
-                    kat.key("path"),
-                    format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(p)),
-                    Some("rename the key file on the stick, e.g. /keys/host.key".into()),
-                );
-            }
+                    "the keyfile stick is {} but `{driver}` is not in hardware.initrd_modules: stage 1 cannot read the key",
+                    k.fs_type
+                ),
+                Some(format!("add \"{driver}\" to initrd_modules under [hardware]")),
+            );
+        }
+        let usb: Vec<&str> = ["xhci_pci", "usb_storage", "uas"]
+            .into_iter()
+            .filter(|m| !modules.contains(m))
+            .collect();
+        if !usb.is_empty() {
+            self.add(
+                Code::KeyfileUsbMissing,
+                KeyPath::root().key("hardware").key("initrd_modules"),
+                format!("the initrd lacks {} to see the USB stick", usb.join(", ")),
+                Some(format!(
+                    "add {} to initrd_modules",
+                    usb.iter()
+                        .map(|m| format!("\"{m}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+        let how = if k.password_fallback {
+            format!(
+                "stage 1 waits {} s for the stick {}, then asks for the passphrase",
+                k.timeout.unwrap_or(10),
+                k.fs_uuid
+            )
+        } else {
+            "without the stick the container stays locked (password_fallback = false)".to_owned()
+        };
+        self.add(Code::KeyfilePasswordFallback, kat.clone(), how, None);
+        if !s.boot.initrd_systemd {
+            self.add(
+                Code::KeyfileNeedsSystemd,
+                KeyPath::root().key("boot").key("initrd_systemd"),
+                "the USB keyfile is read with crypttab's `file:UUID=` form and keyFileTimeout, which need systemd in stage 1".into(),
+                Some("set initrd_systemd = true under [boot]".into()),
+            );
+        }
+        let p = k.path.as_str();
+        if p.contains([':', ' ', '\t']) || has_control(p) {
+            self.add(
+                Code::TextUnrepresentable,
+                kat.key("path"),
+                format!("the keyfile path `{}` holds `:` or whitespace, which crypttab's `file:device` form cannot carry", crate::landing::shown(p)),
+                Some("rename the key file on the stick, e.g. /keys/host.key".into()),
+            );
         }
     }
 }

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 pub use crate::date::Date;
 use crate::model::{
-    FsType, HostSpec, Kdf, Loader, Mount, MountSource, Owner, PartSize, PartType, Partition,
-    Release, SessionKind,
+    FsType, HostSpec, Kdf, Keyfile, Loader, Luks, Mount, MountSource, Owner, PartSize, PartType,
+    Partition, Release, Session, SessionKind,
 };
 use crate::path::AbsPath;
 use crate::{KeyPath, Loaded, SpecError};

@@ -5,6 +5,29 @@ use super::*;
 impl Checker<'_> {
     pub(super) fn release(&mut self, s: &HostSpec, today: Date) {
         let r = s.host.release;
+        self.end_of_life(r, today);
+        self.waydroid_nftables(s, r);
+        self.boot_generations(s);
+        self.surface_kernel(s);
+        self.state_version(s, r);
+        if s.boot.loader == Loader::Refind && !r.has("boot.loader.refind") {
+            self.add(
+                Code::ReleaseUnsupported,
+                key("boot").key("loader"),
+                format!(
+                    "tabula renders rEFInd (boot.loader.refind) only from NixOS {}; {r} has no such module it can rely on",
+                    first_with(r, "boot.loader.refind")
+                ),
+                Some(
+                    "use loader = \"grub\" (it chain-loads the other systems) or a newer release"
+                        .into(),
+                ),
+            );
+        }
+    }
+
+    /// A release past its end of life, and the one to move to.
+    fn end_of_life(&mut self, r: Release, today: Date) {
         let unconfirmed = |x: Release| {
             if x.eol_confirmed() {
                 String::new()
@@ -42,9 +65,10 @@ impl Checker<'_> {
                 );
             }
         }
-        self.waydroid_nftables(s, r);
-        self.boot_generations(s);
-        self.surface_kernel(s);
+    }
+
+    /// state_version against the release: newer is an error, older is how it should be.
+    fn state_version(&mut self, s: &HostSpec, r: Release) {
         let sv = s.host.state_version.as_str();
         if let Some(k) = crate::release::version_key(sv) {
             let rk = crate::release::version_key(r.as_str()).unwrap_or((0, 0));
@@ -73,20 +97,6 @@ impl Checker<'_> {
                     ),
                 );
             }
-        }
-        if s.boot.loader == Loader::Refind && !r.has("boot.loader.refind") {
-            self.add(
-                Code::ReleaseUnsupported,
-                key("boot").key("loader"),
-                format!(
-                    "tabula renders rEFInd (boot.loader.refind) only from NixOS {}; {r} has no such module it can rely on",
-                    first_with(r, "boot.loader.refind")
-                ),
-                Some(
-                    "use loader = \"grub\" (it chain-loads the other systems) or a newer release"
-                        .into(),
-                ),
-            );
         }
     }
 
