@@ -561,88 +561,115 @@ fn disk_callouts(
     let mut bottom = bar_bottom;
     let mut width = width;
     if row_need <= room {
-        let n = boxes.len();
-        let mut xs: Vec<f64> = (0..n)
-            .map(|k| (anchors[k] - ws[k] / 2.0).min(right - ws[k]).max(MARGIN))
-            .collect();
-        for k in 1..n {
-            xs[k] = xs[k].max(xs[k - 1] + ws[k - 1] + GAP);
-        }
-        for k in (0..n).rev() {
-            let limit = if k + 1 < n { xs[k + 1] - GAP } else { right };
-            xs[k] = xs[k].min(limit - ws[k]);
-        }
-        // The steeper the leaders, the more room they get to drop.
-        let slant = (0..n)
-            .map(|k| (xs[k] + ws[k] / 2.0 - anchors[k]).abs())
-            .fold(0.0, f64::max);
-        let row_y = bar_bottom + (slant / 5.0).clamp(26.0, 70.0);
-        for (k, l) in boxes.iter_mut().enumerate() {
-            l.x = xs[k];
-            l.y = row_y;
-            shapes.push(Shape::Line {
-                x1: anchors[k],
-                y1: bar_bottom,
-                x2: xs[k] + ws[k] / 2.0,
-                y2: row_y - PLATE_Y - 1.0,
-                stroke: "#333333",
-            });
-        }
+        callouts_one_row(&mut boxes, &anchors, &ws, right, shapes);
     } else {
-        // One line per label keeps the staircase short.
-        for l in boxes.iter_mut() {
-            l.lines = vec![l.lines.join(" · ")];
-        }
-        let ws: Vec<f64> = boxes.iter().map(Label::text_w).collect();
-        let row_h = LABEL_SIZE * LINE + 2.0 * PLATE_Y + 6.0;
-        let top = bar_bottom + 18.0;
-        // Per row: the placed labels' plate spans.
-        let mut rows: Vec<Vec<(f64, f64)>> = vec![];
-        // Placed leaders: (x, row of their label).
-        let mut leaders: Vec<(f64, usize)> = vec![];
-        let mut row_of = vec![0usize; boxes.len()];
-        for k in (0..boxes.len()).rev() {
-            let (x0, x1) = (anchors[k] - PLATE_X, anchors[k] + ws[k] + PLATE_X);
-            let fits = |r: usize, row: &Vec<(f64, f64)>| {
-                row.iter().all(|(a, b)| x1 + GAP <= *a || *b + GAP <= x0)
-                    && leaders
-                        .iter()
-                        .all(|(lx, lr)| *lr <= r || *lx < x0 || *lx > x1)
-            };
-            let r = rows
-                .iter()
-                .enumerate()
-                .position(|(r, row)| fits(r, row))
-                .unwrap_or(rows.len());
-            if r == rows.len() {
-                rows.push(vec![]);
-            }
-            if let Some(row) = rows.get_mut(r) {
-                row.push((x0, x1));
-            }
-            leaders.push((anchors[k], r));
-            row_of[k] = r;
-        }
-        for (k, l) in boxes.iter_mut().enumerate() {
-            l.x = anchors[k];
-            l.y = top + row_of[k] as f64 * row_h;
-            shapes.push(Shape::Line {
-                x1: anchors[k],
-                y1: bar_bottom,
-                x2: anchors[k],
-                y2: l.y - PLATE_Y - 1.0,
-                stroke: "#333333",
-            });
-            // A label near the right end may reach past the bar: the
-            // picture grows rather than the label moving off its leader.
-            width = width.max(l.bbox().2 + PLATE_X + MARGIN);
-        }
+        width = callouts_staircase(&mut boxes, &anchors, width, shapes);
     }
     for l in boxes {
         bottom = bottom.max(l.y + l.text_h());
         labels.push(l);
     }
     (bottom, width)
+}
+
+/// All callouts side by side in one row, each as near its block as the
+/// others allow.
+fn callouts_one_row(
+    boxes: &mut [Label],
+    anchors: &[f64],
+    ws: &[f64],
+    right: f64,
+    shapes: &mut Vec<Shape>,
+) {
+    let bar_bottom = BAR_Y + BAR_H;
+    let n = boxes.len();
+    let mut xs: Vec<f64> = (0..n)
+        .map(|k| (anchors[k] - ws[k] / 2.0).min(right - ws[k]).max(MARGIN))
+        .collect();
+    for k in 1..n {
+        xs[k] = xs[k].max(xs[k - 1] + ws[k - 1] + GAP);
+    }
+    for k in (0..n).rev() {
+        let limit = if k + 1 < n { xs[k + 1] - GAP } else { right };
+        xs[k] = xs[k].min(limit - ws[k]);
+    }
+    // The steeper the leaders, the more room they get to drop.
+    let slant = (0..n)
+        .map(|k| (xs[k] + ws[k] / 2.0 - anchors[k]).abs())
+        .fold(0.0, f64::max);
+    let row_y = bar_bottom + (slant / 5.0).clamp(26.0, 70.0);
+    for (k, l) in boxes.iter_mut().enumerate() {
+        l.x = xs[k];
+        l.y = row_y;
+        shapes.push(Shape::Line {
+            x1: anchors[k],
+            y1: bar_bottom,
+            x2: xs[k] + ws[k] / 2.0,
+            y2: row_y - PLATE_Y - 1.0,
+            stroke: "#333333",
+        });
+    }
+}
+
+/// A staircase of rows with vertical leaders, placed right to left.
+/// Returns the (maybe grown) width.
+fn callouts_staircase(
+    boxes: &mut [Label],
+    anchors: &[f64],
+    width: f64,
+    shapes: &mut Vec<Shape>,
+) -> f64 {
+    let bar_bottom = BAR_Y + BAR_H;
+    let mut width = width;
+    // One line per label keeps the staircase short.
+    for l in boxes.iter_mut() {
+        l.lines = vec![l.lines.join(" · ")];
+    }
+    let ws: Vec<f64> = boxes.iter().map(Label::text_w).collect();
+    let row_h = LABEL_SIZE * LINE + 2.0 * PLATE_Y + 6.0;
+    let top = bar_bottom + 18.0;
+    // Per row: the placed labels' plate spans.
+    let mut rows: Vec<Vec<(f64, f64)>> = vec![];
+    // Placed leaders: (x, row of their label).
+    let mut leaders: Vec<(f64, usize)> = vec![];
+    let mut row_of = vec![0usize; boxes.len()];
+    for k in (0..boxes.len()).rev() {
+        let (x0, x1) = (anchors[k] - PLATE_X, anchors[k] + ws[k] + PLATE_X);
+        let fits = |r: usize, row: &Vec<(f64, f64)>| {
+            row.iter().all(|(a, b)| x1 + GAP <= *a || *b + GAP <= x0)
+                && leaders
+                    .iter()
+                    .all(|(lx, lr)| *lr <= r || *lx < x0 || *lx > x1)
+        };
+        let r = rows
+            .iter()
+            .enumerate()
+            .position(|(r, row)| fits(r, row))
+            .unwrap_or(rows.len());
+        if r == rows.len() {
+            rows.push(vec![]);
+        }
+        if let Some(row) = rows.get_mut(r) {
+            row.push((x0, x1));
+        }
+        leaders.push((anchors[k], r));
+        row_of[k] = r;
+    }
+    for (k, l) in boxes.iter_mut().enumerate() {
+        l.x = anchors[k];
+        l.y = top + row_of[k] as f64 * row_h;
+        shapes.push(Shape::Line {
+            x1: anchors[k],
+            y1: bar_bottom,
+            x2: anchors[k],
+            y2: l.y - PLATE_Y - 1.0,
+            stroke: "#333333",
+        });
+        // A label near the right end may reach past the bar: the
+        // picture grows rather than the label moving off its leader.
+        width = width.max(l.bbox().2 + PLATE_X + MARGIN);
+    }
+    width
 }
 
 /// The legend under everything: only the kinds this disk has. Returns the
@@ -938,21 +965,7 @@ fn tree_row(
     let x = MARGIN + r.depth as f64 * INDENT;
     stack.truncate(r.depth);
     if let Some(py) = stack.last() {
-        let px = x - INDENT + 10.0;
-        shapes.push(Shape::Line {
-            x1: px,
-            y1: *py + chip_h,
-            x2: px,
-            y2: cy,
-            stroke: "#888888",
-        });
-        shapes.push(Shape::Line {
-            x1: px,
-            y1: cy,
-            x2: x,
-            y2: cy,
-            stroke: "#888888",
-        });
+        connector(*py + chip_h, x, cy, shapes);
     }
     stack.push(y);
     let (fill, stroke) = match &r.path {
@@ -1003,6 +1016,26 @@ fn tree_row(
         ));
         estimate_bars(e, cols, y, (fill, stroke), shapes);
     }
+}
+
+/// The elbow from the parent's chip (its bottom at `from_y`) down and
+/// right to a child's chip at (`x`, `cy`).
+fn connector(from_y: f64, x: f64, cy: f64, shapes: &mut Vec<Shape>) {
+    let px = x - INDENT + 10.0;
+    shapes.push(Shape::Line {
+        x1: px,
+        y1: from_y,
+        x2: px,
+        y2: cy,
+        stroke: "#888888",
+    });
+    shapes.push(Shape::Line {
+        x1: px,
+        y1: cy,
+        x2: x,
+        y2: cy,
+        stroke: "#888888",
+    });
 }
 
 /// The estimate's bars: the track, dashed up to the high estimate, solid
