@@ -10,7 +10,7 @@
 //!   enabled the definitions conflict, so one is forced;
 //! - Openbox is an X11 session: it needs `services.xserver.enable`.
 
-use tabula_spec::model::{Session, SessionKind};
+use tabula_spec::model::{Desktop, Session, SessionKind};
 use tabula_spec::KeyPath;
 
 use super::{header, Ctx};
@@ -168,28 +168,7 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
             Expr::Bool(true),
         );
     }
-    let has = |k: SessionKind| d.sessions.iter().any(|s| s.kind == k);
-    let mut packages = Vec::new();
-    let mut unfree: Vec<String> = Vec::new();
-    let mut waydroid = false;
-    for (i, sess) in d.sessions.iter().enumerate() {
-        let at = dat.index("session", i);
-        check_id(at.key("id"), &sess.id)?;
-        if sess.kind == SessionKind::Cage {
-            packages.push(Expr::Commented(
-                sess.name.clone(),
-                Box::new(session_package(sess, &at, cx.names.has_waydroid_package)?),
-            ));
-            if let Some(p) = &sess.package {
-                // lib.getName gives the package's pname: the attribute's last component.
-                let name = p.rsplit('.').next().unwrap_or(p).to_owned();
-                if sess.unfree && !unfree.contains(&name) {
-                    unfree.push(name);
-                }
-                waydroid |= p == "waydroid";
-            }
-        }
-    }
+    let (packages, unfree, waydroid) = cage_sessions(cx, d, &dat)?;
     if let Some(def) = &d.default_session {
         let Some(sess) = d.sessions.iter().find(|s| &s.id == def) else {
             return Err(RenderError::missing(
@@ -211,6 +190,71 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
             "each package carries passthru.providedSessions, which the option's type requires",
         );
     }
+    managers(&mut b, cx, d);
+    if waydroid {
+        b.set("virtualisation.waydroid.enable", Expr::Bool(true));
+        b.comment("the Waydroid session's container");
+    }
+    if !unfree.is_empty() {
+        b.set(
+            "nixpkgs.config.allowUnfreePredicate",
+            Expr::Lambda(
+                "pkg".into(),
+                Box::new(nix::apply(
+                    "builtins.elem",
+                    [nix::apply("lib.getName", [raw("pkg")]), strs(&unfree)],
+                )),
+            ),
+        );
+        b.comment("unfree packages allowed by name, not globally");
+    }
+    let args: &[&str] = if waydroid && cx.names.has_waydroid_package {
+        &["config", "lib", "pkgs"]
+    } else {
+        &["lib", "pkgs"]
+    };
+    Ok(nix::module(
+        &header(spec, "Desktop: SDDM and the sessions."),
+        args,
+        &[],
+        b.build(),
+    ))
+}
+
+/// The cage sessions' packages (with their names as comments), the
+/// unfree package names to allow, and whether Waydroid is one of them.
+fn cage_sessions(
+    cx: &Ctx,
+    d: &Desktop,
+    dat: &KeyPath,
+) -> Result<(Vec<Expr>, Vec<String>, bool), RenderError> {
+    let mut packages = Vec::new();
+    let mut unfree: Vec<String> = Vec::new();
+    let mut waydroid = false;
+    for (i, sess) in d.sessions.iter().enumerate() {
+        let at = dat.index("session", i);
+        check_id(at.key("id"), &sess.id)?;
+        if sess.kind == SessionKind::Cage {
+            packages.push(Expr::Commented(
+                sess.name.clone(),
+                Box::new(session_package(sess, &at, cx.names.has_waydroid_package)?),
+            ));
+            if let Some(p) = &sess.package {
+                // lib.getName gives the package's pname: the attribute's last component.
+                let name = p.rsplit('.').next().unwrap_or(p).to_owned();
+                if sess.unfree && !unfree.contains(&name) {
+                    unfree.push(name);
+                }
+                waydroid |= p == "waydroid";
+            }
+        }
+    }
+    Ok((packages, unfree, waydroid))
+}
+
+/// The desktop managers the sessions need, and the options they fight over.
+fn managers(b: &mut AttrsBuilder, cx: &Ctx, d: &Desktop) {
+    let has = |k: SessionKind| d.sessions.iter().any(|s| s.kind == k);
     if has(SessionKind::Plasma6) {
         b.set("services.desktopManager.plasma6.enable", Expr::Bool(true));
     }
@@ -242,32 +286,4 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
             Expr::Bool(true),
         );
     }
-    if waydroid {
-        b.set("virtualisation.waydroid.enable", Expr::Bool(true));
-        b.comment("the Waydroid session's container");
-    }
-    if !unfree.is_empty() {
-        b.set(
-            "nixpkgs.config.allowUnfreePredicate",
-            Expr::Lambda(
-                "pkg".into(),
-                Box::new(nix::apply(
-                    "builtins.elem",
-                    [nix::apply("lib.getName", [raw("pkg")]), strs(&unfree)],
-                )),
-            ),
-        );
-        b.comment("unfree packages allowed by name, not globally");
-    }
-    let args: &[&str] = if waydroid && cx.names.has_waydroid_package {
-        &["config", "lib", "pkgs"]
-    } else {
-        &["lib", "pkgs"]
-    };
-    Ok(nix::module(
-        &header(spec, "Desktop: SDDM and the sessions."),
-        args,
-        &[],
-        b.build(),
-    ))
 }
