@@ -623,25 +623,7 @@ fn boot(spec: &HostSpec) -> String {
     }
     items.push(stage1);
     if let Some(l) = &spec.luks {
-        let mut unlock = format!(
-            "Unlock: {} as {}",
-            code(&l.uuid),
-            code(&format!("/dev/mapper/{}", l.name))
-        );
-        if let Some(k) = &l.keyfile {
-            unlock.push_str(&format!(
-                ", with {} from the USB stick {}",
-                code(k.path.as_str()),
-                code(&k.fs_uuid)
-            ));
-            if let Some(t) = k.timeout {
-                unlock.push_str(&format!(" (waits {t} s)"));
-            }
-            if k.password_fallback {
-                unlock.push_str(", else the passphrase");
-            }
-        }
-        items.push(unlock);
+        items.push(unlock_item(l));
     }
     let early: Vec<String> = spec
         .mounts
@@ -657,28 +639,57 @@ fn boot(spec: &HostSpec) -> String {
     }
     s.push('\n');
     if !b.entries.is_empty() {
-        let mut t = Table::new(&["Menu entry", "System", "EFI loader", "Its partition"]);
-        for e in &b.entries {
-            let part: Vec<String> = spec
-                .partitions
-                .iter()
-                .filter(|p| p.owner.name() == e.system)
-                .map(|p| format!("{} ({})", code(&facts::device(spec, p)), text(&p.label)))
-                .collect();
-            t.row([
-                text(&e.name),
-                text(&e.system),
-                code(&e.efi),
-                if part.is_empty() {
-                    "—".to_owned()
-                } else {
-                    part.join(", ")
-                },
-            ]);
-        }
-        s.push_str(&t.render());
+        s.push_str(&boot_entries(spec));
     }
     s
+}
+
+/// How the container is unlocked at boot.
+fn unlock_item(l: &tabula_spec::model::Luks) -> String {
+    let mut unlock = format!(
+        "Unlock: {} as {}",
+        code(&l.uuid),
+        code(&format!("/dev/mapper/{}", l.name))
+    );
+    if let Some(k) = &l.keyfile {
+        unlock.push_str(&format!(
+            ", with {} from the USB stick {}",
+            code(k.path.as_str()),
+            code(&k.fs_uuid)
+        ));
+        if let Some(t) = k.timeout {
+            unlock.push_str(&format!(" (waits {t} s)"));
+        }
+        if k.password_fallback {
+            unlock.push_str(", else the passphrase");
+        }
+    }
+    unlock
+}
+
+/// The boot menu's entries for the foreign systems, with their partitions.
+fn boot_entries(spec: &HostSpec) -> String {
+    let b = &spec.boot;
+    let mut t = Table::new(&["Menu entry", "System", "EFI loader", "Its partition"]);
+    for e in &b.entries {
+        let part: Vec<String> = spec
+            .partitions
+            .iter()
+            .filter(|p| p.owner.name() == e.system)
+            .map(|p| format!("{} ({})", code(&facts::device(spec, p)), text(&p.label)))
+            .collect();
+        t.row([
+            text(&e.name),
+            text(&e.system),
+            code(&e.efi),
+            if part.is_empty() {
+                "—".to_owned()
+            } else {
+                part.join(", ")
+            },
+        ]);
+    }
+    t.render()
 }
 
 fn security(spec: &HostSpec) -> String {
