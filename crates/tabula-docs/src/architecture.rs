@@ -170,38 +170,7 @@ fn principles(spec: &HostSpec) -> String {
         }
     }
     if let Some(p) = &spec.persistence {
-        let persistent = spec.mounts.iter().filter(|m| !m.is_tmpfs()).count();
-        // Entries covered by a mount are intent only: nothing under the root.
-        let bound = |covered: &[bool]| covered.iter().filter(|c| !**c).count();
-        let dirs: Vec<bool> = p
-            .directories
-            .iter()
-            .map(|e| e.covered_by.is_some())
-            .chain(
-                p.users
-                    .values()
-                    .flat_map(|u| u.directories.iter().map(|e| e.covered_by.is_some())),
-            )
-            .collect();
-        let files: Vec<bool> = p
-            .files
-            .iter()
-            .map(|e| e.covered_by.is_some())
-            .chain(
-                p.users
-                    .values()
-                    .flat_map(|u| u.files.iter().map(|e| e.covered_by.is_some())),
-            )
-            .collect();
-        t.row([
-            "**Explicit Persistence**".to_owned(),
-            text(&format!(
-                "Only declared paths survive a reboot: {persistent} persistent mounts, {} and {} under {}",
-                plural(bound(&dirs), "directory", "directories"),
-                plural(bound(&files), "file", "files"),
-                p.root
-            )),
-        ]);
+        t.row(persistence_row(spec, p));
     }
     let groups = facts::top_groups(spec);
     if !groups.is_empty() {
@@ -228,6 +197,43 @@ fn principles(spec: &HostSpec) -> String {
         t.row(["**Defense in Depth**".to_owned(), text(&layers.join(" + "))]);
     }
     format!("{}{}", md::heading(2, "Design principles"), t.render())
+}
+
+/// The persistence principle: persistent mounts and the entries bound
+/// under the root (entries covered by a mount are intent only).
+fn persistence_row(spec: &HostSpec, p: &tabula_spec::model::Persistence) -> [String; 2] {
+    let persistent = spec.mounts.iter().filter(|m| !m.is_tmpfs()).count();
+    // Entries covered by a mount are intent only: nothing under the root.
+    let bound = |covered: &[bool]| covered.iter().filter(|c| !**c).count();
+    let dirs: Vec<bool> = p
+        .directories
+        .iter()
+        .map(|e| e.covered_by.is_some())
+        .chain(
+            p.users
+                .values()
+                .flat_map(|u| u.directories.iter().map(|e| e.covered_by.is_some())),
+        )
+        .collect();
+    let files: Vec<bool> = p
+        .files
+        .iter()
+        .map(|e| e.covered_by.is_some())
+        .chain(
+            p.users
+                .values()
+                .flat_map(|u| u.files.iter().map(|e| e.covered_by.is_some())),
+        )
+        .collect();
+    [
+        "**Explicit Persistence**".to_owned(),
+        text(&format!(
+            "Only declared paths survive a reboot: {persistent} persistent mounts, {} and {} under {}",
+            plural(bound(&dirs), "directory", "directories"),
+            plural(bound(&files), "file", "files"),
+            p.root
+        )),
+    ]
 }
 
 fn filesystem(spec: &HostSpec) -> String {
