@@ -535,6 +535,7 @@ fn disk_bar(
 ///   A new row always qualifies: every label placed before starts right
 ///   of this leader, so nothing covers it; vertical leaders at distinct
 ///   x never cross.
+///
 /// Returns the bottom of the lowest label and the (maybe grown) width.
 fn disk_callouts(
     blocks: &[Block],
