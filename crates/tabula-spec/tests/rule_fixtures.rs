@@ -198,3 +198,19 @@ fn every_code_has_a_name_severity_and_summary() {
     assert_eq!(rules[0].code, Code::SpecShape);
     assert_eq!(rules.last().unwrap().code, Code::TextUnrepresentable);
 }
+
+/// Findings come sorted by severity, line, then the code's *name* (as when
+/// codes were strings), never by the enum's declaration order.
+#[test]
+fn findings_sort_by_severity_line_and_code_name() {
+    for &code in Code::ALL {
+        let fs = run(code);
+        let keys: Vec<_> = fs
+            .iter()
+            .map(|f| (f.severity, f.line.unwrap_or(usize::MAX), f.code.as_str()))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "{code}");
+    }
+}
