@@ -170,38 +170,7 @@ fn principles(spec: &HostSpec) -> String {
         }
     }
     if let Some(p) = &spec.persistence {
-        let persistent = spec.mounts.iter().filter(|m| !m.is_tmpfs()).count();
-        // Entries covered by a mount are intent only: nothing under the root.
-        let bound = |covered: &[bool]| covered.iter().filter(|c| !**c).count();
-        let dirs: Vec<bool> = p
-            .directories
-            .iter()
-            .map(|e| e.covered_by.is_some())
-            .chain(
-                p.users
-                    .values()
-                    .flat_map(|u| u.directories.iter().map(|e| e.covered_by.is_some())),
-            )
-            .collect();
-        let files: Vec<bool> = p
-            .files
-            .iter()
-            .map(|e| e.covered_by.is_some())
-            .chain(
-                p.users
-                    .values()
-                    .flat_map(|u| u.files.iter().map(|e| e.covered_by.is_some())),
-            )
-            .collect();
-        t.row([
-            "**Explicit Persistence**".to_owned(),
-            text(&format!(
-                "Only declared paths survive a reboot: {persistent} persistent mounts, {} and {} under {}",
-                plural(bound(&dirs), "directory", "directories"),
-                plural(bound(&files), "file", "files"),
-                p.root
-            )),
-        ]);
+        t.row(persistence_row(spec, p));
     }
     let groups = facts::top_groups(spec);
     if !groups.is_empty() {
@@ -228,6 +197,43 @@ fn principles(spec: &HostSpec) -> String {
         t.row(["**Defense in Depth**".to_owned(), text(&layers.join(" + "))]);
     }
     format!("{}{}", md::heading(2, "Design principles"), t.render())
+}
+
+/// The persistence principle: persistent mounts and the entries bound
+/// under the root (entries covered by a mount are intent only).
+fn persistence_row(spec: &HostSpec, p: &tabula_spec::model::Persistence) -> [String; 2] {
+    let persistent = spec.mounts.iter().filter(|m| !m.is_tmpfs()).count();
+    // Entries covered by a mount are intent only: nothing under the root.
+    let bound = |covered: &[bool]| covered.iter().filter(|c| !**c).count();
+    let dirs: Vec<bool> = p
+        .directories
+        .iter()
+        .map(|e| e.covered_by.is_some())
+        .chain(
+            p.users
+                .values()
+                .flat_map(|u| u.directories.iter().map(|e| e.covered_by.is_some())),
+        )
+        .collect();
+    let files: Vec<bool> = p
+        .files
+        .iter()
+        .map(|e| e.covered_by.is_some())
+        .chain(
+            p.users
+                .values()
+                .flat_map(|u| u.files.iter().map(|e| e.covered_by.is_some())),
+        )
+        .collect();
+    [
+        "**Explicit Persistence**".to_owned(),
+        text(&format!(
+            "Only declared paths survive a reboot: {persistent} persistent mounts, {} and {} under {}",
+            plural(bound(&dirs), "directory", "directories"),
+            plural(bound(&files), "file", "files"),
+            p.root
+        )),
+    ]
 }
 
 fn filesystem(spec: &HostSpec) -> String {
@@ -623,25 +629,7 @@ fn boot(spec: &HostSpec) -> String {
     }
     items.push(stage1);
     if let Some(l) = &spec.luks {
-        let mut unlock = format!(
-            "Unlock: {} as {}",
-            code(&l.uuid),
-            code(&format!("/dev/mapper/{}", l.name))
-        );
-        if let Some(k) = &l.keyfile {
-            unlock.push_str(&format!(
-                ", with {} from the USB stick {}",
-                code(k.path.as_str()),
-                code(&k.fs_uuid)
-            ));
-            if let Some(t) = k.timeout {
-                unlock.push_str(&format!(" (waits {t} s)"));
-            }
-            if k.password_fallback {
-                unlock.push_str(", else the passphrase");
-            }
-        }
-        items.push(unlock);
+        items.push(unlock_item(l));
     }
     let early: Vec<String> = spec
         .mounts
@@ -657,28 +645,57 @@ fn boot(spec: &HostSpec) -> String {
     }
     s.push('\n');
     if !b.entries.is_empty() {
-        let mut t = Table::new(&["Menu entry", "System", "EFI loader", "Its partition"]);
-        for e in &b.entries {
-            let part: Vec<String> = spec
-                .partitions
-                .iter()
-                .filter(|p| p.owner.name() == e.system)
-                .map(|p| format!("{} ({})", code(&facts::device(spec, p)), text(&p.label)))
-                .collect();
-            t.row([
-                text(&e.name),
-                text(&e.system),
-                code(&e.efi),
-                if part.is_empty() {
-                    "—".to_owned()
-                } else {
-                    part.join(", ")
-                },
-            ]);
-        }
-        s.push_str(&t.render());
+        s.push_str(&boot_entries(spec));
     }
     s
+}
+
+/// How the container is unlocked at boot.
+fn unlock_item(l: &tabula_spec::model::Luks) -> String {
+    let mut unlock = format!(
+        "Unlock: {} as {}",
+        code(&l.uuid),
+        code(&format!("/dev/mapper/{}", l.name))
+    );
+    if let Some(k) = &l.keyfile {
+        unlock.push_str(&format!(
+            ", with {} from the USB stick {}",
+            code(k.path.as_str()),
+            code(&k.fs_uuid)
+        ));
+        if let Some(t) = k.timeout {
+            unlock.push_str(&format!(" (waits {t} s)"));
+        }
+        if k.password_fallback {
+            unlock.push_str(", else the passphrase");
+        }
+    }
+    unlock
+}
+
+/// The boot menu's entries for the foreign systems, with their partitions.
+fn boot_entries(spec: &HostSpec) -> String {
+    let b = &spec.boot;
+    let mut t = Table::new(&["Menu entry", "System", "EFI loader", "Its partition"]);
+    for e in &b.entries {
+        let part: Vec<String> = spec
+            .partitions
+            .iter()
+            .filter(|p| p.owner.name() == e.system)
+            .map(|p| format!("{} ({})", code(&facts::device(spec, p)), text(&p.label)))
+            .collect();
+        t.row([
+            text(&e.name),
+            text(&e.system),
+            code(&e.efi),
+            if part.is_empty() {
+                "—".to_owned()
+            } else {
+                part.join(", ")
+            },
+        ]);
+    }
+    t.render()
 }
 
 fn security(spec: &HostSpec) -> String {

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use tabula_spec::model::Btrfs;
 use tabula_spec::HostSpec;
 
 use crate::facts;
@@ -34,6 +35,13 @@ pub fn render(spec: &HostSpec) -> String {
 
 fn partitions(spec: &HostSpec) -> String {
     let mut s = md::heading(2, "Partitions");
+    s.push_str(&partition_table(spec).render());
+    s.push_str(&partition_notes(spec));
+    s
+}
+
+/// One row per partition, in spec order.
+fn partition_table(spec: &HostSpec) -> Table {
     let mut t = Table::new(&[
         "No.",
         "Device",
@@ -84,7 +92,12 @@ fn partitions(spec: &HostSpec) -> String {
             },
         ]);
     }
-    s.push_str(&t.render());
+    t
+}
+
+/// Free space, what is never formatted, and what /boot holds.
+fn partition_notes(spec: &HostSpec) -> String {
+    let mut s = String::new();
     let gaps = facts::gaps(spec);
     if gaps.is_empty() {
         s.push_str("Unpartitioned: the first 1 MiB (protective MBR and GPT) and the backup GPT at the end.\n\n");
@@ -204,6 +217,29 @@ fn pool(spec: &HostSpec) -> String {
         return String::new();
     };
     let mut s = md::heading(2, "The btrfs pool");
+    s.push_str(&pool_table(spec, b).render());
+    s.push_str(&md::heading(3, "Subvolumes"));
+    s.push_str(&subvolume_table(spec, b).render());
+    let (lo, hi) = facts::estimate_total(spec);
+    if let Some(size) = facts::pool_size(spec) {
+        if hi > 0 {
+            let _ = writeln!(
+                s,
+                "The estimates add up to {}–{} of the pool's {}.\n",
+                facts::human(lo),
+                facts::human(hi),
+                facts::human(size)
+            );
+        }
+    }
+    s.push_str(
+        "![The pool's subvolume tree with mount points and size estimates](subvolumes.svg)\n\n",
+    );
+    s
+}
+
+/// The pool's device, size, label, UUID, compression and options.
+fn pool_table(spec: &HostSpec, b: &Btrfs) -> Table {
     let mut t = Table::new(&["Property", "Value"]);
     t.row(["Device".to_owned(), code(&facts::pool_device(spec))]);
     if let Some(size) = facts::pool_size(spec) {
@@ -249,8 +285,11 @@ fn pool(spec: &HostSpec) -> String {
             code(&b.mount_options.join(","))
         },
     ]);
-    s.push_str(&t.render());
-    s.push_str(&md::heading(3, "Subvolumes"));
+    t
+}
+
+/// One row per subvolume, in tree order.
+fn subvolume_table(spec: &HostSpec, b: &Btrfs) -> Table {
     let mut t = Table::new(&["Subvolume", "Mounted at", "Estimate", "Mount options"]);
     for n in facts::tree(spec) {
         let mounts = facts::mounts_of_subvolume(spec, n.path);
@@ -276,21 +315,5 @@ fn pool(spec: &HostSpec) -> String {
             },
         ]);
     }
-    s.push_str(&t.render());
-    let (lo, hi) = facts::estimate_total(spec);
-    if let Some(size) = facts::pool_size(spec) {
-        if hi > 0 {
-            let _ = writeln!(
-                s,
-                "The estimates add up to {}–{} of the pool's {}.\n",
-                facts::human(lo),
-                facts::human(hi),
-                facts::human(size)
-            );
-        }
-    }
-    s.push_str(
-        "![The pool's subvolume tree with mount points and size estimates](subvolumes.svg)\n\n",
-    );
-    s
+    t
 }

@@ -76,12 +76,28 @@ pub fn render(spec: &HostSpec) -> String {
 
 fn zone_section(spec: &HostSpec, z: Zone) -> String {
     let f = z.facts();
-    let c = &spec.containers;
     let mut s = md::heading(2, f.name);
     let _ = writeln!(s, "{}.\n", text(f.mechanism));
     if let Some(q) = f.question {
         let _ = writeln!(s, "Use it when the answer to *{}* is yes.\n", text(q));
     }
+    let items = zone_items(spec, z);
+    if !items.is_empty() {
+        s.push_str("On this host:\n\n");
+        for i in items {
+            s.push_str(&md::bullet(&i));
+        }
+        s.push('\n');
+    }
+    if !f.data.is_empty() {
+        s.push_str(&data_table(spec, f.data));
+    }
+    s
+}
+
+/// What this host declares in a zone, one bullet each.
+fn zone_items(spec: &HostSpec, z: Zone) -> Vec<String> {
+    let c = &spec.containers;
     let mut items: Vec<String> = vec![];
     match z {
         Zone::Host => {
@@ -133,61 +149,57 @@ fn zone_section(spec: &HostSpec, z: Zone) -> String {
                 }
             }
         }
-        Zone::Podman => {
-            if let Some(p) = &c.podman {
-                items.push(
-                    if p.rootless {
-                        "rootless: containers run as the user"
-                    } else {
-                        "rootful"
-                    }
-                    .to_owned(),
-                );
-                if p.docker_compat {
-                    items.push(format!(
-                        "Docker-compatible socket and {} command",
-                        code("docker")
-                    ));
-                }
-                for ct in &p.containers {
-                    let mut line = format!("service {}: {}", text(&ct.name), code(&ct.image));
-                    if !ct.ports.is_empty() {
-                        let _ = write!(line, ", ports {}", text(&ct.ports.join(", ")));
-                    }
-                    items.push(line);
-                }
+        Zone::Podman => podman_items(spec, &mut items),
+        Zone::Microvm => microvm_items(spec, &mut items),
+    }
+    items
+}
+
+fn podman_items(spec: &HostSpec, items: &mut Vec<String>) {
+    let c = &spec.containers;
+    if let Some(p) = &c.podman {
+        items.push(
+            if p.rootless {
+                "rootless: containers run as the user"
+            } else {
+                "rootful"
             }
+            .to_owned(),
+        );
+        if p.docker_compat {
+            items.push(format!(
+                "Docker-compatible socket and {} command",
+                code("docker")
+            ));
         }
-        Zone::Microvm => {
-            for vm in c.microvm.iter().flat_map(|m| &m.vms) {
-                let mut line = format!("VM {}", text(&vm.name));
-                if let Some(h) = &vm.hypervisor {
-                    let _ = write!(line, " on {}", text(h));
-                }
-                if let Some(m) = vm.mem_mib {
-                    let _ = write!(line, ", {m} MiB");
-                }
-                if let Some(v) = vm.vcpu {
-                    let _ = write!(line, ", {v} vCPU");
-                }
-                items.push(line);
+        for ct in &p.containers {
+            let mut line = format!("service {}: {}", text(&ct.name), code(&ct.image));
+            if !ct.ports.is_empty() {
+                let _ = write!(line, ", ports {}", text(&ct.ports.join(", ")));
             }
-            if spec.security.microvm_untrusted {
-                items.push("the place for untrusted code on this host".to_owned());
-            }
+            items.push(line);
         }
     }
-    if !items.is_empty() {
-        s.push_str("On this host:\n\n");
-        for i in items {
-            s.push_str(&md::bullet(&i));
+}
+
+fn microvm_items(spec: &HostSpec, items: &mut Vec<String>) {
+    let c = &spec.containers;
+    for vm in c.microvm.iter().flat_map(|m| &m.vms) {
+        let mut line = format!("VM {}", text(&vm.name));
+        if let Some(h) = &vm.hypervisor {
+            let _ = write!(line, " on {}", text(h));
         }
-        s.push('\n');
+        if let Some(m) = vm.mem_mib {
+            let _ = write!(line, ", {m} MiB");
+        }
+        if let Some(v) = vm.vcpu {
+            let _ = write!(line, ", {v} vCPU");
+        }
+        items.push(line);
     }
-    if !f.data.is_empty() {
-        s.push_str(&data_table(spec, f.data));
+    if spec.security.microvm_untrusted {
+        items.push("the place for untrusted code on this host".to_owned());
     }
-    s
 }
 
 /// Where a runtime's data lives and whether it survives a reboot.

@@ -95,38 +95,7 @@ fn install(spec: &HostSpec) -> String {
         "sudo tabula install {} --disk {disk} --target {TARGET} --yes",
         spec_flag()
     );
-    let users: Vec<_> = spec
-        .users
-        .iter()
-        .filter_map(|u| u.hashed_password_file.as_ref().map(|f| (u, f)))
-        .collect();
-    if !users.is_empty() {
-        let _ = writeln!(b);
-        let _ = writeln!(
-            b,
-            "# 3. Password hashes, read from files (the root is wiped at boot)"
-        );
-        let mut dirs: Vec<String> = users
-            .iter()
-            .map(|(_, f)| match f.rsplit_once('/') {
-                Some((d, _)) if !d.is_empty() => d.to_owned(),
-                _ => "/".to_owned(),
-            })
-            .collect();
-        dirs.dedup();
-        for d in dirs {
-            let _ = writeln!(b, "sudo install -d -m 700 {}", sh(&format!("{TARGET}{d}")));
-        }
-        for (u, f) in users {
-            let target = sh(&format!("{TARGET}{f}"));
-            let _ = writeln!(
-                b,
-                "mkpasswd -m yescrypt | sudo tee {target} >/dev/null   # password of {}",
-                textbox_safe(&u.name)
-            );
-            let _ = writeln!(b, "sudo chmod 600 {target}");
-        }
-    }
+    password_steps(spec, &mut b);
     let _ = writeln!(b);
     let _ = writeln!(b, "# 4. Leave the installer");
     let _ = writeln!(b, "sudo tabula unmount --disk {disk} --target {TARGET}");
@@ -171,6 +140,42 @@ fn install(spec: &HostSpec) -> String {
     s
 }
 
+/// Step 3 of the install: the users' password hash files under the target.
+fn password_steps(spec: &HostSpec, b: &mut String) {
+    let users: Vec<_> = spec
+        .users
+        .iter()
+        .filter_map(|u| u.hashed_password_file.as_ref().map(|f| (u, f)))
+        .collect();
+    if !users.is_empty() {
+        let _ = writeln!(b);
+        let _ = writeln!(
+            b,
+            "# 3. Password hashes, read from files (the root is wiped at boot)"
+        );
+        let mut dirs: Vec<String> = users
+            .iter()
+            .map(|(_, f)| match f.rsplit_once('/') {
+                Some((d, _)) if !d.is_empty() => d.to_owned(),
+                _ => "/".to_owned(),
+            })
+            .collect();
+        dirs.dedup();
+        for d in dirs {
+            let _ = writeln!(b, "sudo install -d -m 700 {}", sh(&format!("{TARGET}{d}")));
+        }
+        for (u, f) in users {
+            let target = sh(&format!("{TARGET}{f}"));
+            let _ = writeln!(
+                b,
+                "mkpasswd -m yescrypt | sudo tee {target} >/dev/null   # password of {}",
+                textbox_safe(&u.name)
+            );
+            let _ = writeln!(b, "sudo chmod 600 {target}");
+        }
+    }
+}
+
 /// The recovery system: a foreign partition whose owner is Alpine.
 fn rescue_part(spec: &HostSpec) -> Option<&tabula_spec::model::Partition> {
     spec.partitions.iter().find(
@@ -188,27 +193,7 @@ fn rescue_title(spec: &HostSpec) -> String {
 fn rescue(spec: &HostSpec) -> String {
     let mut s = String::new();
     let disk = sh(&facts::disk_device(spec));
-    match rescue_part(spec) {
-        Some(p) => {
-            let entry = spec
-                .boot
-                .entries
-                .iter()
-                .find(|e| e.system == p.owner.name());
-            let _ = writeln!(
-                s,
-                "Choose {}{} at boot and log in as root. Install the tools once: {}.\n",
-                entry
-                    .map(|e| format!("the boot menu entry **{}**", text(&e.name)))
-                    .unwrap_or_else(|| format!("the system on {}", code(&facts::device(spec, p)))),
-                entry
-                    .map(|_| format!(" (on {})", code(&facts::device(spec, p))))
-                    .unwrap_or_default(),
-                code("apk add cryptsetup btrfs-progs e2fsprogs dosfstools exfatprogs")
-            );
-        }
-        None => s.push_str("Boot any Linux live system with cryptsetup and btrfs-progs.\n\n"),
-    }
+    rescue_boot(spec, &mut s);
     let Some(l) = &spec.luks else {
         let _ = writeln!(s, "Mount the layout:\n");
         s.push_str(&md::fence(
@@ -265,6 +250,31 @@ fn rescue(spec: &HostSpec) -> String {
     ));
     s.push('\n');
     s
+}
+
+/// How to boot the rescue system (or any live system).
+fn rescue_boot(spec: &HostSpec, s: &mut String) {
+    match rescue_part(spec) {
+        Some(p) => {
+            let entry = spec
+                .boot
+                .entries
+                .iter()
+                .find(|e| e.system == p.owner.name());
+            let _ = writeln!(
+                s,
+                "Choose {}{} at boot and log in as root. Install the tools once: {}.\n",
+                entry
+                    .map(|e| format!("the boot menu entry **{}**", text(&e.name)))
+                    .unwrap_or_else(|| format!("the system on {}", code(&facts::device(spec, p)))),
+                entry
+                    .map(|_| format!(" (on {})", code(&facts::device(spec, p))))
+                    .unwrap_or_default(),
+                code("apk add cryptsetup btrfs-progs e2fsprogs dosfstools exfatprogs")
+            );
+        }
+        None => s.push_str("Boot any Linux live system with cryptsetup and btrfs-progs.\n\n"),
+    }
 }
 
 /// The mount commands for the whole layout under [`TARGET`].

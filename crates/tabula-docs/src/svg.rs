@@ -356,17 +356,38 @@ pub fn widths(sizes: &[u64], total: f64, min: f64) -> Vec<f64> {
     }
 }
 
+/// One block of the disk bar: a partition or visible free space.
+struct Block {
+    role: String,
+    lines: Vec<String>,
+    size: u64,
+    kind: Kind,
+}
+
 /// The disk drawn to scale.
 pub fn disk(spec: &HostSpec) -> Picture {
-    struct Block {
-        role: String,
-        lines: Vec<String>,
-        size: u64,
-        kind: Kind,
+    let blocks = disk_blocks(spec);
+    let (title, width, mut labels) = disk_header(spec, &blocks);
+    let bar_w = width - 2.0 * MARGIN;
+    let mut shapes = vec![];
+    let callouts = disk_bar(&blocks, bar_w, &mut shapes, &mut labels);
+    let right = width - MARGIN;
+    let (bottom, width) = disk_callouts(&blocks, &callouts, width, &mut shapes, &mut labels);
+    let height = disk_legend(&blocks, bottom, right, &mut shapes, &mut labels);
+    Picture {
+        width: width.ceil(),
+        height: height.ceil(),
+        title: format!("Disk layout: {title}"),
+        shapes,
+        labels,
+        defs: foreign_pattern(),
     }
-    // Disk order (a fixed `start` may put a partition anywhere), with the
-    // free space between and after them when it is worth seeing (0.5 % of
-    // the disk: alignment slack is not).
+}
+
+/// The partitions in disk order (a fixed `start` may put a partition
+/// anywhere), with the free space between and after them when it is worth
+/// seeing (0.5 % of the disk: alignment slack is not).
+fn disk_blocks(spec: &HostSpec) -> Vec<Block> {
     let mut placed: Vec<(tabula_spec::model::Extent, &tabula_spec::model::Partition)> =
         facts::parts(spec)
             .into_iter()
@@ -410,6 +431,12 @@ pub fn disk(spec: &HostSpec) -> Picture {
         blocks.push(free_block(tail));
     }
 
+    blocks
+}
+
+/// The title and subtitle, and the picture's width: wide enough for the
+/// title and for any label as a callout.
+fn disk_header(spec: &HostSpec, blocks: &[Block]) -> (String, f64, Vec<Label>) {
     let title = format!(
         "{} · {} · {}",
         facts::disk_device(spec),
@@ -438,13 +465,22 @@ pub fn disk(spec: &HostSpec) -> Picture {
     let mut sub_l = Label::new("subtitle", MARGIN, 40.0, vec![subtitle], 12.0);
     sub_l.color = MUTED;
     let width = min_width.max(sub_l.text_w() + 2.0 * MARGIN);
-    let bar_w = width - 2.0 * MARGIN;
     labels.push(title_l);
     labels.push(sub_l);
 
+    (title, width, labels)
+}
+
+/// The bar, block by block, with the labels that fit inside; returns the
+/// blocks too narrow for their label (index, x of their middle).
+fn disk_bar(
+    blocks: &[Block],
+    bar_w: f64,
+    shapes: &mut Vec<Shape>,
+    labels: &mut Vec<Label>,
+) -> Vec<(usize, f64)> {
     let sizes: Vec<u64> = blocks.iter().map(|b| b.size).collect();
     let ws = widths(&sizes, bar_w, MIN_BLOCK);
-    let mut shapes = vec![];
     let mut x = MARGIN;
     // Callouts: blocks too narrow for their label, labelled below.
     let mut callouts: Vec<(usize, f64)> = vec![];
@@ -483,19 +519,31 @@ pub fn disk(spec: &HostSpec) -> Picture {
         x += w;
     }
 
-    // The callouts, under the bar. Guarantee (tested on the model): no
-    // leader line crosses another or any label's plate. Two layouts:
-    // - one row, when all callouts fit side by side: each as near its block
-    //   as the others allow, in disk order, so the leaders (from the bar's
-    //   bottom edge to the row's top edge, both ends in the same order)
-    //   cannot cross, and they end above every label;
-    // - otherwise a staircase of rows with vertical leaders: each label
-    //   starts at its own leader (one line: name · size · filesystem) and
-    //   is placed right to left, in the first row where it overlaps no
-    //   label and covers no leader going deeper.
-    //   A new row always qualifies: every label placed before starts right
-    //   of this leader, so nothing covers it; vertical leaders at distinct
-    //   x never cross.
+    callouts
+}
+
+/// The callouts, under the bar. Guarantee (tested on the model): no
+/// leader line crosses another or any label's plate. Two layouts:
+/// - one row, when all callouts fit side by side: each as near its block
+///   as the others allow, in disk order, so the leaders (from the bar's
+///   bottom edge to the row's top edge, both ends in the same order)
+///   cannot cross, and they end above every label;
+/// - otherwise a staircase of rows with vertical leaders: each label
+///   starts at its own leader (one line: name · size · filesystem) and
+///   is placed right to left, in the first row where it overlaps no
+///   label and covers no leader going deeper.
+///   A new row always qualifies: every label placed before starts right
+///   of this leader, so nothing covers it; vertical leaders at distinct
+///   x never cross.
+///
+/// Returns the bottom of the lowest label and the (maybe grown) width.
+fn disk_callouts(
+    blocks: &[Block],
+    callouts: &[(usize, f64)],
+    width: f64,
+    shapes: &mut Vec<Shape>,
+    labels: &mut Vec<Label>,
+) -> (f64, f64) {
     let bar_bottom = BAR_Y + BAR_H;
     let right = width - MARGIN;
     let mut boxes: Vec<Label> = callouts
@@ -514,91 +562,128 @@ pub fn disk(spec: &HostSpec) -> Picture {
     let mut bottom = bar_bottom;
     let mut width = width;
     if row_need <= room {
-        let n = boxes.len();
-        let mut xs: Vec<f64> = (0..n)
-            .map(|k| (anchors[k] - ws[k] / 2.0).min(right - ws[k]).max(MARGIN))
-            .collect();
-        for k in 1..n {
-            xs[k] = xs[k].max(xs[k - 1] + ws[k - 1] + GAP);
-        }
-        for k in (0..n).rev() {
-            let limit = if k + 1 < n { xs[k + 1] - GAP } else { right };
-            xs[k] = xs[k].min(limit - ws[k]);
-        }
-        // The steeper the leaders, the more room they get to drop.
-        let slant = (0..n)
-            .map(|k| (xs[k] + ws[k] / 2.0 - anchors[k]).abs())
-            .fold(0.0, f64::max);
-        let row_y = bar_bottom + (slant / 5.0).clamp(26.0, 70.0);
-        for (k, l) in boxes.iter_mut().enumerate() {
-            l.x = xs[k];
-            l.y = row_y;
-            shapes.push(Shape::Line {
-                x1: anchors[k],
-                y1: bar_bottom,
-                x2: xs[k] + ws[k] / 2.0,
-                y2: row_y - PLATE_Y - 1.0,
-                stroke: "#333333",
-            });
-        }
+        callouts_one_row(&mut boxes, &anchors, &ws, right, shapes);
     } else {
-        // One line per label keeps the staircase short.
-        for l in boxes.iter_mut() {
-            l.lines = vec![l.lines.join(" · ")];
-        }
-        let ws: Vec<f64> = boxes.iter().map(Label::text_w).collect();
-        let row_h = LABEL_SIZE * LINE + 2.0 * PLATE_Y + 6.0;
-        let top = bar_bottom + 18.0;
-        // Per row: the placed labels' plate spans.
-        let mut rows: Vec<Vec<(f64, f64)>> = vec![];
-        // Placed leaders: (x, row of their label).
-        let mut leaders: Vec<(f64, usize)> = vec![];
-        let mut row_of = vec![0usize; boxes.len()];
-        for k in (0..boxes.len()).rev() {
-            let (x0, x1) = (anchors[k] - PLATE_X, anchors[k] + ws[k] + PLATE_X);
-            let fits = |r: usize, row: &Vec<(f64, f64)>| {
-                row.iter().all(|(a, b)| x1 + GAP <= *a || *b + GAP <= x0)
-                    && leaders
-                        .iter()
-                        .all(|(lx, lr)| *lr <= r || *lx < x0 || *lx > x1)
-            };
-            let r = rows
-                .iter()
-                .enumerate()
-                .position(|(r, row)| fits(r, row))
-                .unwrap_or(rows.len());
-            if r == rows.len() {
-                rows.push(vec![]);
-            }
-            if let Some(row) = rows.get_mut(r) {
-                row.push((x0, x1));
-            }
-            leaders.push((anchors[k], r));
-            row_of[k] = r;
-        }
-        for (k, l) in boxes.iter_mut().enumerate() {
-            l.x = anchors[k];
-            l.y = top + row_of[k] as f64 * row_h;
-            shapes.push(Shape::Line {
-                x1: anchors[k],
-                y1: bar_bottom,
-                x2: anchors[k],
-                y2: l.y - PLATE_Y - 1.0,
-                stroke: "#333333",
-            });
-            // A label near the right end may reach past the bar: the
-            // picture grows rather than the label moving off its leader.
-            width = width.max(l.bbox().2 + PLATE_X + MARGIN);
-        }
+        width = callouts_staircase(&mut boxes, &anchors, width, shapes);
     }
     for l in boxes {
         bottom = bottom.max(l.y + l.text_h());
         labels.push(l);
     }
+    (bottom, width)
+}
 
-    // The legend: only the kinds this disk has.
+/// All callouts side by side in one row, each as near its block as the
+/// others allow.
+fn callouts_one_row(
+    boxes: &mut [Label],
+    anchors: &[f64],
+    ws: &[f64],
+    right: f64,
+    shapes: &mut Vec<Shape>,
+) {
+    let bar_bottom = BAR_Y + BAR_H;
+    let n = boxes.len();
+    let mut xs: Vec<f64> = (0..n)
+        .map(|k| (anchors[k] - ws[k] / 2.0).min(right - ws[k]).max(MARGIN))
+        .collect();
+    for k in 1..n {
+        xs[k] = xs[k].max(xs[k - 1] + ws[k - 1] + GAP);
+    }
+    for k in (0..n).rev() {
+        let limit = if k + 1 < n { xs[k + 1] - GAP } else { right };
+        xs[k] = xs[k].min(limit - ws[k]);
+    }
+    // The steeper the leaders, the more room they get to drop.
+    let slant = (0..n)
+        .map(|k| (xs[k] + ws[k] / 2.0 - anchors[k]).abs())
+        .fold(0.0, f64::max);
+    let row_y = bar_bottom + (slant / 5.0).clamp(26.0, 70.0);
+    for (k, l) in boxes.iter_mut().enumerate() {
+        l.x = xs[k];
+        l.y = row_y;
+        shapes.push(Shape::Line {
+            x1: anchors[k],
+            y1: bar_bottom,
+            x2: xs[k] + ws[k] / 2.0,
+            y2: row_y - PLATE_Y - 1.0,
+            stroke: "#333333",
+        });
+    }
+}
+
+/// A staircase of rows with vertical leaders, placed right to left.
+/// Returns the (maybe grown) width.
+fn callouts_staircase(
+    boxes: &mut [Label],
+    anchors: &[f64],
+    width: f64,
+    shapes: &mut Vec<Shape>,
+) -> f64 {
+    let bar_bottom = BAR_Y + BAR_H;
+    let mut width = width;
+    // One line per label keeps the staircase short.
+    for l in boxes.iter_mut() {
+        l.lines = vec![l.lines.join(" · ")];
+    }
+    let ws: Vec<f64> = boxes.iter().map(Label::text_w).collect();
+    let row_h = LABEL_SIZE * LINE + 2.0 * PLATE_Y + 6.0;
+    let top = bar_bottom + 18.0;
+    // Per row: the placed labels' plate spans.
+    let mut rows: Vec<Vec<(f64, f64)>> = vec![];
+    // Placed leaders: (x, row of their label).
+    let mut leaders: Vec<(f64, usize)> = vec![];
+    let mut row_of = vec![0usize; boxes.len()];
+    for k in (0..boxes.len()).rev() {
+        let (x0, x1) = (anchors[k] - PLATE_X, anchors[k] + ws[k] + PLATE_X);
+        let fits = |r: usize, row: &Vec<(f64, f64)>| {
+            row.iter().all(|(a, b)| x1 + GAP <= *a || *b + GAP <= x0)
+                && leaders
+                    .iter()
+                    .all(|(lx, lr)| *lr <= r || *lx < x0 || *lx > x1)
+        };
+        let r = rows
+            .iter()
+            .enumerate()
+            .position(|(r, row)| fits(r, row))
+            .unwrap_or(rows.len());
+        if r == rows.len() {
+            rows.push(vec![]);
+        }
+        if let Some(row) = rows.get_mut(r) {
+            row.push((x0, x1));
+        }
+        leaders.push((anchors[k], r));
+        row_of[k] = r;
+    }
+    for (k, l) in boxes.iter_mut().enumerate() {
+        l.x = anchors[k];
+        l.y = top + row_of[k] as f64 * row_h;
+        shapes.push(Shape::Line {
+            x1: anchors[k],
+            y1: bar_bottom,
+            x2: anchors[k],
+            y2: l.y - PLATE_Y - 1.0,
+            stroke: "#333333",
+        });
+        // A label near the right end may reach past the bar: the
+        // picture grows rather than the label moving off its leader.
+        width = width.max(l.bbox().2 + PLATE_X + MARGIN);
+    }
+    width
+}
+
+/// The legend under everything: only the kinds this disk has. Returns the
+/// picture's height.
+fn disk_legend(
+    blocks: &[Block],
+    bottom: f64,
+    right: f64,
+    shapes: &mut Vec<Shape>,
+    labels: &mut Vec<Label>,
+) -> f64 {
     let mut kinds: Vec<Kind> = vec![];
-    for b in &blocks {
+    for b in blocks {
         if !kinds.contains(&b.kind) {
             kinds.push(b.kind);
         }
@@ -636,9 +721,12 @@ pub fn disk(spec: &HostSpec) -> Picture {
         labels.push(l);
         lx += item_w + 28.0;
     }
-    let height = ly + 14.0 + MARGIN;
+    ly + 14.0 + MARGIN
+}
 
-    let defs = concat!(
+/// The hatching of foreign partitions.
+fn foreign_pattern() -> String {
+    concat!(
         r##"    <pattern id="foreign" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)">"##,
         "\n",
         r##"      <rect width="8" height="8" fill="#d9d9d9"/>"##,
@@ -647,15 +735,7 @@ pub fn disk(spec: &HostSpec) -> Picture {
         "\n",
         "    </pattern>\n"
     )
-    .to_owned();
-    Picture {
-        width: width.ceil(),
-        height: height.ceil(),
-        title: format!("Disk layout: {title}"),
-        shapes,
-        labels,
-        defs,
-    }
+    .to_owned()
 }
 
 // --- the subvolume tree ------------------------------------------------------
@@ -673,9 +753,30 @@ fn group_colors(path: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// One row of the subvolume tree: the pool or a subvolume.
+struct Row {
+    depth: usize,
+    name: String,
+    path: Option<String>,
+    mount: String,
+    estimate: Option<tabula_spec::Estimate>,
+}
+
+/// Where the subvolume tree's columns start, and how its bars scale.
+struct Columns {
+    mount: f64,
+    est: f64,
+    bar: f64,
+    bar_title: &'static str,
+    scale_total: u64,
+    width: f64,
+}
+
+const CHIP_PAD: f64 = 8.0;
+const TREE_TOP: f64 = 72.0;
+
 /// The pool's subvolumes as a tree, each with its mount point and estimate.
 pub fn subvolumes(spec: &HostSpec) -> Picture {
-    let nodes = facts::tree(spec);
     let pool_size = facts::pool_size(spec);
     let compression = spec
         .btrfs
@@ -698,205 +799,16 @@ pub fn subvolumes(spec: &HostSpec) -> Picture {
     labels.push(t);
 
     let size = LABEL_SIZE;
-    let chip_pad = 8.0;
-    let top = 72.0;
-    // Column 1: the tree of chips, the root (the pool) first.
-    let root_name = spec
-        .btrfs
-        .as_ref()
-        .and_then(|b| b.label.clone())
-        .map(|l| format!("{l} (top level)"))
-        .unwrap_or_else(|| "top level".to_owned());
-    struct Row {
-        depth: usize,
-        name: String,
-        path: Option<String>,
-        mount: String,
-        estimate: Option<tabula_spec::Estimate>,
-    }
-    let mut rows = vec![Row {
-        depth: 0,
-        name: root_name,
-        path: None,
-        mount: "—".to_owned(),
-        estimate: None,
-    }];
-    for n in &nodes {
-        let mounts: Vec<String> = facts::mounts_of_subvolume(spec, n.path)
-            .iter()
-            .map(|m| m.path.to_string())
-            .collect();
-        rows.push(Row {
-            depth: n.depth + 1,
-            name: n.name.clone(),
-            path: Some(n.path.to_owned()),
-            mount: if mounts.is_empty() {
-                "—".to_owned()
-            } else {
-                mounts.join(", ")
-            },
-            estimate: n.estimate,
-        });
-    }
-    let chip_right = rows
-        .iter()
-        .map(|r| MARGIN + r.depth as f64 * INDENT + text_width(&r.name, size) + 2.0 * chip_pad)
-        .fold(0.0, f64::max);
-    let col_mount = chip_right + 28.0;
-    let mount_w = rows
-        .iter()
-        .map(|r| text_width(&r.mount, size))
-        .chain([text_width("mounted at", size)])
-        .fold(0.0, f64::max);
-    let col_est = col_mount + mount_w + 28.0;
-    let est_text = |e: &Option<tabula_spec::Estimate>| e.map(|e| e.to_string()).unwrap_or_default();
-    let est_w = rows
-        .iter()
-        .map(|r| text_width(&est_text(&r.estimate), size))
-        .chain([text_width("estimate", size)])
-        .fold(0.0, f64::max);
-    let col_bar = col_est + est_w + 24.0;
-    let scale_total = pool_size.unwrap_or_else(|| facts::estimate_total(spec).1.max(1));
-    let bar_title = match pool_size {
-        Some(_) => "share of the pool",
-        None => "share of all estimates",
-    };
-    let width =
-        (col_bar + BAR_LEN.max(text_width(bar_title, size)) + MARGIN).max(title_w + 2.0 * MARGIN);
-
-    // Column titles.
-    for (x, text) in [
-        (MARGIN, "subvolume"),
-        (col_mount, "mounted at"),
-        (col_est, "estimate"),
-        (col_bar, bar_title),
-    ] {
-        let mut l = Label::new(
-            format!("header {text}"),
-            x,
-            44.0,
-            vec![text.to_owned()],
-            size,
-        );
-        l.color = MUTED;
-        l.bold = true;
-        labels.push(l);
-    }
-    shapes.push(Shape::Line {
-        x1: MARGIN,
-        y1: 62.0,
-        x2: width - MARGIN,
-        y2: 62.0,
-        stroke: "#d0d0d0",
-    });
-
-    let chip_h = size * LINE + 8.0;
+    let top = TREE_TOP;
+    let rows = tree_rows(spec);
+    let cols = tree_columns(spec, &rows, pool_size, title_w);
+    tree_column_titles(&cols, &mut shapes, &mut labels);
     // The y of each row's chip centre, to draw connectors from parents.
     let mut stack: Vec<f64> = vec![];
     for (i, r) in rows.iter().enumerate() {
-        let y = top + i as f64 * ROW_H;
-        let cy = y + chip_h / 2.0;
-        let x = MARGIN + r.depth as f64 * INDENT;
-        stack.truncate(r.depth);
-        if let Some(py) = stack.last() {
-            let px = x - INDENT + 10.0;
-            shapes.push(Shape::Line {
-                x1: px,
-                y1: *py + chip_h,
-                x2: px,
-                y2: cy,
-                stroke: "#888888",
-            });
-            shapes.push(Shape::Line {
-                x1: px,
-                y1: cy,
-                x2: x,
-                y2: cy,
-                stroke: "#888888",
-            });
-        }
-        stack.push(y);
-        let (fill, stroke) = match &r.path {
-            Some(p) => group_colors(p),
-            None => ("#f0f0f0", "#333333"),
-        };
-        let w = text_width(&r.name, size) + 2.0 * chip_pad;
-        shapes.push(Shape::Rect {
-            x,
-            y,
-            w,
-            h: chip_h,
-            fill: fill.to_owned(),
-            stroke,
-            dashed: false,
-            rx: 4.0,
-        });
-        let role = match &r.path {
-            Some(p) => format!("subvolume {p}"),
-            None => "pool".to_owned(),
-        };
-        let ty = y + 4.0;
-        labels.push(Label::new(
-            role.clone(),
-            x + chip_pad,
-            ty,
-            vec![r.name.clone()],
-            size,
-        ));
-        let mut m = Label::new(
-            format!("{role} mount"),
-            col_mount,
-            ty,
-            vec![r.mount.clone()],
-            size,
-        );
-        if r.mount == "—" {
-            m.color = MUTED;
-        }
-        labels.push(m);
-        if let Some(e) = r.estimate {
-            labels.push(Label::new(
-                format!("{role} estimate"),
-                col_est,
-                ty,
-                vec![e.to_string()],
-                size,
-            ));
-            let px = |b: u64| (BAR_LEN * b as f64 / scale_total as f64).clamp(1.0, BAR_LEN);
-            shapes.push(Shape::Rect {
-                x: col_bar,
-                y: y + 5.0,
-                w: BAR_LEN,
-                h: chip_h - 10.0,
-                fill: "#f4f4f4".to_owned(),
-                stroke: "#cccccc",
-                dashed: false,
-                rx: 2.0,
-            });
-            if e.max > e.min {
-                shapes.push(Shape::Rect {
-                    x: col_bar,
-                    y: y + 5.0,
-                    w: px(e.max.as_u64()),
-                    h: chip_h - 10.0,
-                    fill: fill.to_owned(),
-                    stroke,
-                    dashed: true,
-                    rx: 2.0,
-                });
-            }
-            shapes.push(Shape::Rect {
-                x: col_bar,
-                y: y + 5.0,
-                w: px(e.min.as_u64()),
-                h: chip_h - 10.0,
-                fill: stroke.to_owned(),
-                stroke,
-                dashed: false,
-                rx: 2.0,
-            });
-        }
+        tree_row(i, r, &cols, &mut stack, &mut shapes, &mut labels);
     }
+    let width = cols.width;
     let mut bottom = top + rows.len() as f64 * ROW_H;
     let (lo, hi) = facts::estimate_total(spec);
     if hi > 0 {
@@ -925,6 +837,252 @@ pub fn subvolumes(spec: &HostSpec) -> Picture {
         labels,
         defs: String::new(),
     }
+}
+
+/// The rows: the root (the pool) first, then the subvolumes in tree order.
+fn tree_rows(spec: &HostSpec) -> Vec<Row> {
+    let nodes = facts::tree(spec);
+    // Column 1: the tree of chips, the root (the pool) first.
+    let root_name = spec
+        .btrfs
+        .as_ref()
+        .and_then(|b| b.label.clone())
+        .map(|l| format!("{l} (top level)"))
+        .unwrap_or_else(|| "top level".to_owned());
+    let mut rows = vec![Row {
+        depth: 0,
+        name: root_name,
+        path: None,
+        mount: "—".to_owned(),
+        estimate: None,
+    }];
+    for n in &nodes {
+        let mounts: Vec<String> = facts::mounts_of_subvolume(spec, n.path)
+            .iter()
+            .map(|m| m.path.to_string())
+            .collect();
+        rows.push(Row {
+            depth: n.depth + 1,
+            name: n.name.clone(),
+            path: Some(n.path.to_owned()),
+            mount: if mounts.is_empty() {
+                "—".to_owned()
+            } else {
+                mounts.join(", ")
+            },
+            estimate: n.estimate,
+        });
+    }
+    rows
+}
+
+/// The columns: after the widest chip, mount point and estimate.
+fn tree_columns(spec: &HostSpec, rows: &[Row], pool_size: Option<u64>, title_w: f64) -> Columns {
+    let size = LABEL_SIZE;
+    let chip_pad = CHIP_PAD;
+    let chip_right = rows
+        .iter()
+        .map(|r| MARGIN + r.depth as f64 * INDENT + text_width(&r.name, size) + 2.0 * chip_pad)
+        .fold(0.0, f64::max);
+    let col_mount = chip_right + 28.0;
+    let mount_w = rows
+        .iter()
+        .map(|r| text_width(&r.mount, size))
+        .chain([text_width("mounted at", size)])
+        .fold(0.0, f64::max);
+    let col_est = col_mount + mount_w + 28.0;
+    let est_text = |e: &Option<tabula_spec::Estimate>| e.map(|e| e.to_string()).unwrap_or_default();
+    let est_w = rows
+        .iter()
+        .map(|r| text_width(&est_text(&r.estimate), size))
+        .chain([text_width("estimate", size)])
+        .fold(0.0, f64::max);
+    let col_bar = col_est + est_w + 24.0;
+    let scale_total = pool_size.unwrap_or_else(|| facts::estimate_total(spec).1.max(1));
+    let bar_title = match pool_size {
+        Some(_) => "share of the pool",
+        None => "share of all estimates",
+    };
+    let width =
+        (col_bar + BAR_LEN.max(text_width(bar_title, size)) + MARGIN).max(title_w + 2.0 * MARGIN);
+
+    Columns {
+        mount: col_mount,
+        est: col_est,
+        bar: col_bar,
+        bar_title,
+        scale_total,
+        width,
+    }
+}
+
+/// The column titles and the rule under them.
+fn tree_column_titles(cols: &Columns, shapes: &mut Vec<Shape>, labels: &mut Vec<Label>) {
+    let size = LABEL_SIZE;
+    let (col_mount, col_est, col_bar, bar_title, width) =
+        (cols.mount, cols.est, cols.bar, cols.bar_title, cols.width);
+    for (x, text) in [
+        (MARGIN, "subvolume"),
+        (col_mount, "mounted at"),
+        (col_est, "estimate"),
+        (col_bar, bar_title),
+    ] {
+        let mut l = Label::new(
+            format!("header {text}"),
+            x,
+            44.0,
+            vec![text.to_owned()],
+            size,
+        );
+        l.color = MUTED;
+        l.bold = true;
+        labels.push(l);
+    }
+    shapes.push(Shape::Line {
+        x1: MARGIN,
+        y1: 62.0,
+        x2: width - MARGIN,
+        y2: 62.0,
+        stroke: "#d0d0d0",
+    });
+}
+
+/// One row: its connector from the parent, chip, mount point and estimate.
+fn tree_row(
+    i: usize,
+    r: &Row,
+    cols: &Columns,
+    stack: &mut Vec<f64>,
+    shapes: &mut Vec<Shape>,
+    labels: &mut Vec<Label>,
+) {
+    let size = LABEL_SIZE;
+    let chip_pad = CHIP_PAD;
+    let top = TREE_TOP;
+    let chip_h = size * LINE + 8.0;
+    let (col_mount, col_est) = (cols.mount, cols.est);
+    let y = top + i as f64 * ROW_H;
+    let cy = y + chip_h / 2.0;
+    let x = MARGIN + r.depth as f64 * INDENT;
+    stack.truncate(r.depth);
+    if let Some(py) = stack.last() {
+        connector(*py + chip_h, x, cy, shapes);
+    }
+    stack.push(y);
+    let (fill, stroke) = match &r.path {
+        Some(p) => group_colors(p),
+        None => ("#f0f0f0", "#333333"),
+    };
+    let w = text_width(&r.name, size) + 2.0 * chip_pad;
+    shapes.push(Shape::Rect {
+        x,
+        y,
+        w,
+        h: chip_h,
+        fill: fill.to_owned(),
+        stroke,
+        dashed: false,
+        rx: 4.0,
+    });
+    let role = match &r.path {
+        Some(p) => format!("subvolume {p}"),
+        None => "pool".to_owned(),
+    };
+    let ty = y + 4.0;
+    labels.push(Label::new(
+        role.clone(),
+        x + chip_pad,
+        ty,
+        vec![r.name.clone()],
+        size,
+    ));
+    let mut m = Label::new(
+        format!("{role} mount"),
+        col_mount,
+        ty,
+        vec![r.mount.clone()],
+        size,
+    );
+    if r.mount == "—" {
+        m.color = MUTED;
+    }
+    labels.push(m);
+    if let Some(e) = r.estimate {
+        labels.push(Label::new(
+            format!("{role} estimate"),
+            col_est,
+            ty,
+            vec![e.to_string()],
+            size,
+        ));
+        estimate_bars(e, cols, y, (fill, stroke), shapes);
+    }
+}
+
+/// The elbow from the parent's chip (its bottom at `from_y`) down and
+/// right to a child's chip at (`x`, `cy`).
+fn connector(from_y: f64, x: f64, cy: f64, shapes: &mut Vec<Shape>) {
+    let px = x - INDENT + 10.0;
+    shapes.push(Shape::Line {
+        x1: px,
+        y1: from_y,
+        x2: px,
+        y2: cy,
+        stroke: "#888888",
+    });
+    shapes.push(Shape::Line {
+        x1: px,
+        y1: cy,
+        x2: x,
+        y2: cy,
+        stroke: "#888888",
+    });
+}
+
+/// The estimate's bars: the track, dashed up to the high estimate, solid
+/// up to the low one.
+fn estimate_bars(
+    e: tabula_spec::Estimate,
+    cols: &Columns,
+    y: f64,
+    (fill, stroke): (&str, &'static str),
+    shapes: &mut Vec<Shape>,
+) {
+    let chip_h = LABEL_SIZE * LINE + 8.0;
+    let (col_bar, scale_total) = (cols.bar, cols.scale_total);
+    let px = |b: u64| (BAR_LEN * b as f64 / scale_total as f64).clamp(1.0, BAR_LEN);
+    shapes.push(Shape::Rect {
+        x: col_bar,
+        y: y + 5.0,
+        w: BAR_LEN,
+        h: chip_h - 10.0,
+        fill: "#f4f4f4".to_owned(),
+        stroke: "#cccccc",
+        dashed: false,
+        rx: 2.0,
+    });
+    if e.max > e.min {
+        shapes.push(Shape::Rect {
+            x: col_bar,
+            y: y + 5.0,
+            w: px(e.max.as_u64()),
+            h: chip_h - 10.0,
+            fill: fill.to_owned(),
+            stroke,
+            dashed: true,
+            rx: 2.0,
+        });
+    }
+    shapes.push(Shape::Rect {
+        x: col_bar,
+        y: y + 5.0,
+        w: px(e.min.as_u64()),
+        h: chip_h - 10.0,
+        fill: stroke.to_owned(),
+        stroke,
+        dashed: false,
+        rx: 2.0,
+    });
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ fn spec(data: &[u8]) -> Result<Outcome, Crash> {
         Err(e) => {
             // What `tabula check` prints: both reports.
             let _ = e.to_string();
-            let _ = e.render_report();
+            let _ = e.render_report(false);
             for x in tabula_spec::check::findings_from_error(&e) {
                 f.push(format!(
                     "shape:{}@{}",

@@ -249,7 +249,6 @@ impl Expr {
     }
 
     fn write(&self, out: &mut String, indent: usize) {
-        let pad = "  ".repeat(indent);
         match self {
             Expr::Null => out.push_str("null"),
             Expr::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -261,20 +260,7 @@ impl Expr {
                     let _ = write!(out, "{i}");
                 }
             }
-            Expr::Str(parts) => {
-                out.push('"');
-                for p in parts {
-                    match p {
-                        Part::Lit(t) => out.push_str(&escape_str(t)),
-                        Part::Interp(e) => {
-                            out.push_str("${");
-                            e.write(out, indent);
-                            out.push('}');
-                        }
-                    }
-                }
-                out.push('"');
-            }
+            Expr::Str(parts) => write_str(parts, out, indent),
             Expr::Raw(r) => out.push_str(r),
             Expr::Select(base, names) => {
                 base.write(out, indent);
@@ -283,86 +269,13 @@ impl Expr {
                     out.push_str(&attr_name(n));
                 }
             }
-            Expr::List(items) => {
-                if items.is_empty() {
-                    out.push_str("[ ]");
-                    return;
-                }
-                let short = items.len() <= 4
-                    && items
-                        .iter()
-                        .all(|i| i.is_atomic() && !matches!(i, Expr::Attrs(_) | Expr::List(_)));
-                let one_line = short && {
-                    let mut t = String::new();
-                    for i in items {
-                        i.write(&mut t, 0);
-                    }
-                    t.len() < 60
-                };
-                if one_line {
-                    out.push_str("[ ");
-                    for i in items {
-                        i.write(out, indent);
-                        out.push(' ');
-                    }
-                    out.push(']');
-                } else {
-                    out.push_str("[\n");
-                    for i in items {
-                        out.push_str(&pad);
-                        out.push_str("  ");
-                        let (item, note) = match i {
-                            Expr::Commented(c, e) => (e.as_ref(), Some(c)),
-                            other => (other, None),
-                        };
-                        if item.is_atomic() {
-                            item.write(out, indent + 1);
-                        } else {
-                            out.push('(');
-                            item.write(out, indent + 1);
-                            out.push(')');
-                        }
-                        if let Some(c) = note {
-                            let _ = write!(out, " # {}", comment_text(c));
-                        }
-                        out.push('\n');
-                    }
-                    out.push_str(&pad);
-                    out.push(']');
-                }
-            }
-            Expr::Attrs(bindings) => {
-                if bindings.is_empty() {
-                    out.push_str("{ }");
-                    return;
-                }
-                out.push_str("{\n");
-                for b in bindings {
-                    if let Some(c) = &b.comment {
-                        let _ = writeln!(out, "{pad}  # {}", comment_text(c));
-                    }
-                    out.push_str(&pad);
-                    out.push_str("  ");
-                    let names: Vec<String> = b.path.iter().map(|n| attr_name(n)).collect();
-                    out.push_str(&names.join("."));
-                    out.push_str(" = ");
-                    b.value.write(out, indent + 1);
-                    out.push_str(";\n");
-                }
-                out.push_str(&pad);
-                out.push('}');
-            }
+            Expr::List(items) => write_list(items, out, indent),
+            Expr::Attrs(bindings) => write_attrs(bindings, out, indent),
             Expr::Apply(f, args) => {
                 f.write(out, indent);
                 for a in args {
                     out.push(' ');
-                    if a.is_atomic() {
-                        a.write(out, indent);
-                    } else {
-                        out.push('(');
-                        a.write(out, indent);
-                        out.push(')');
-                    }
+                    a.write_operand(out, indent);
                 }
             }
             Expr::Lambda(arg, body) => {
@@ -383,17 +296,108 @@ impl Expr {
                     if i == 1 {
                         out.push_str(" // ");
                     }
-                    if e.is_atomic() {
-                        e.write(out, indent);
-                    } else {
-                        out.push('(');
-                        e.write(out, indent);
-                        out.push(')');
-                    }
+                    e.write_operand(out, indent);
                 }
             }
         }
     }
+
+    /// An argument or list item: as is when atomic, else in parentheses.
+    fn write_operand(&self, out: &mut String, indent: usize) {
+        if self.is_atomic() {
+            self.write(out, indent);
+        } else {
+            out.push('(');
+            self.write(out, indent);
+            out.push(')');
+        }
+    }
+}
+
+/// A string with its interpolations.
+fn write_str(parts: &[Part], out: &mut String, indent: usize) {
+    out.push('"');
+    for p in parts {
+        match p {
+            Part::Lit(t) => out.push_str(&escape_str(t)),
+            Part::Interp(e) => {
+                out.push_str("${");
+                e.write(out, indent);
+                out.push('}');
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// A list: on one line when short and atomic, else one item per line
+/// (with its comment).
+fn write_list(items: &[Expr], out: &mut String, indent: usize) {
+    let pad = "  ".repeat(indent);
+    if items.is_empty() {
+        out.push_str("[ ]");
+        return;
+    }
+    let short = items.len() <= 4
+        && items
+            .iter()
+            .all(|i| i.is_atomic() && !matches!(i, Expr::Attrs(_) | Expr::List(_)));
+    let one_line = short && {
+        let mut t = String::new();
+        for i in items {
+            i.write(&mut t, 0);
+        }
+        t.len() < 60
+    };
+    if one_line {
+        out.push_str("[ ");
+        for i in items {
+            i.write(out, indent);
+            out.push(' ');
+        }
+        out.push(']');
+    } else {
+        out.push_str("[\n");
+        for i in items {
+            out.push_str(&pad);
+            out.push_str("  ");
+            let (item, note) = match i {
+                Expr::Commented(c, e) => (e.as_ref(), Some(c)),
+                other => (other, None),
+            };
+            item.write_operand(out, indent + 1);
+            if let Some(c) = note {
+                let _ = write!(out, " # {}", comment_text(c));
+            }
+            out.push('\n');
+        }
+        out.push_str(&pad);
+        out.push(']');
+    }
+}
+
+/// An attribute set, one binding per line (with its comment).
+fn write_attrs(bindings: &[Binding], out: &mut String, indent: usize) {
+    let pad = "  ".repeat(indent);
+    if bindings.is_empty() {
+        out.push_str("{ }");
+        return;
+    }
+    out.push_str("{\n");
+    for b in bindings {
+        if let Some(c) = &b.comment {
+            let _ = writeln!(out, "{pad}  # {}", comment_text(c));
+        }
+        out.push_str(&pad);
+        out.push_str("  ");
+        let names: Vec<String> = b.path.iter().map(|n| attr_name(n)).collect();
+        out.push_str(&names.join("."));
+        out.push_str(" = ");
+        b.value.write(out, indent + 1);
+        out.push_str(";\n");
+    }
+    out.push_str(&pad);
+    out.push('}');
 }
 
 /// A NixOS module file: `{ <args>, ... }:` then the attribute set, with a

@@ -154,7 +154,7 @@ proptest! {
         let loaded = match tabula_spec::parse("prop.toml", &text) {
             Ok(l) => l,
             Err(e) => {
-                let _ = e.render_report();
+                let _ = e.render_report(false);
                 return Ok(());
             }
         };

@@ -112,7 +112,6 @@ fn an_unlisted_path_is_caught() {
 /// GRUB, nftables and iptables, and the minimal host (no LUKS, no
 /// persistence, no desktop).
 fn feature_variants(release: &str) -> Vec<(String, tabula_spec::HostSpec)> {
-    use tabula_spec::raw::{RawMicrovmVm, RawPodmanContainer};
     let mut out = Vec::new();
     for loader in [None, Some("refind")] {
         for firewall in ["nftables", "iptables"] {
@@ -129,15 +128,14 @@ fn feature_variants(release: &str) -> Vec<(String, tabula_spec::HostSpec)> {
                 }
                 .into(),
             );
-            s.containers.podman.as_mut().unwrap().containers = vec![RawPodmanContainer {
-                name: "svc".into(),
-                image: "docker.io/library/nginx:1".into(),
-                ports: vec!["8080:80".into()],
-            }];
-            let vm: RawMicrovmVm = toml_edit::de::from_str(
-                "name = \"vm1\"\nhypervisor = \"qemu\"\nmem_mib = 512\nvcpu = 1\n",
-            )
-            .unwrap();
+            s.containers.podman.as_mut().unwrap().containers = vec![support::podman_container(
+                "svc",
+                "docker.io/library/nginx:1",
+                &["8080:80"],
+            )];
+            let vm = support::microvm_vm(
+                "name = \"vm1\", hypervisor = \"qemu\", mem_mib = 512, vcpu = 1",
+            );
             s.containers.microvm.as_mut().unwrap().vms = vec![vm];
             s.containers.flatpak.as_mut().unwrap().apps = vec!["org.mozilla.firefox".into()];
             if loader.is_some() {

@@ -16,7 +16,6 @@ use tabula_render::escape::desktop_unescape;
 use tabula_render::nix::comment_untext;
 use tabula_render::{render_flake, RenderError};
 use tabula_spec::check::{Finding, Severity};
-use tabula_spec::raw::RawPodmanContainer;
 use tabula_spec::HostSpec;
 
 /// Strings rich in what breaks escaping: quotes, `\`, `$`, `${`, `''`,
@@ -192,11 +191,7 @@ proptest! {
             s.program = Some(program.clone());
             s.desktop_names = Some(desktop_names.clone());
         }
-        spec.containers.podman.as_mut().unwrap().containers = vec![RawPodmanContainer {
-            name: "svc".into(),
-            image: image.clone(),
-            ports: vec![],
-        }];
+        spec.containers.podman.as_mut().unwrap().containers = vec![support::podman_container("svc", &image, &[])];
         spec.persistence.as_mut().unwrap().directories[4].note = Some(note.clone());
         spec.containers.flatpak.as_mut().unwrap().remote.as_mut().unwrap().url = url.clone();
 

@@ -169,14 +169,12 @@ impl SpecError {
     }
 
     /// A report with the source snippet under each problem (miette), for a
-    /// terminal. Colour follows NO_COLOR and whether stderr is a terminal.
-    pub fn render_report(&self) -> String {
+    /// terminal. `color` is the caller's decision (the binary follows
+    /// NO_COLOR and whether stderr is a terminal); this crate reads neither.
+    pub fn render_report(&self, color: bool) -> String {
         use miette::{
             GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource,
         };
-        use std::io::IsTerminal;
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stderr().is_terminal();
         let theme = if color {
             GraphicalTheme::unicode()
         } else {
@@ -538,6 +536,19 @@ pub fn json_schema() -> Result<serde_json::Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The colour decision is the caller's: the same error renders with
+    /// escapes when asked and without when not, whatever NO_COLOR and the
+    /// terminal say (a test's stderr is no terminal).
+    #[test]
+    fn render_report_colours_only_when_told() {
+        let e = parse("c.toml", "[host]\nram = \"8 gigs\"\n").unwrap_err();
+        let plain = e.render_report(false);
+        let colored = e.render_report(true);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(colored.contains('\u{1b}'), "{colored}");
+        assert!(plain.contains("c.toml has"), "{plain}");
+    }
 
     #[test]
     fn key_paths_print_like_jq() {

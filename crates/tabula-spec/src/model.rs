@@ -15,6 +15,8 @@ use crate::raw;
 use crate::size::{Estimate, Size};
 use crate::{KeyPath, Problem};
 
+mod validate;
+
 /// GPT alignment and the space the GPT takes at each end of the disk.
 pub const ALIGN: u64 = 1 << 20;
 pub const GPT_TAIL: u64 = 33 * 512;
@@ -49,25 +51,27 @@ pub const BOOT_GENERATIONS_MIN: u64 = 2;
 pub const LUKS2_HEADER: u64 = 16 << 20;
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct HostSpec {
     pub host: Host,
-    pub hardware: raw::RawHardware,
+    pub hardware: Hardware,
     pub disk: Disk,
     pub partitions: Vec<Partition>,
     pub luks: Option<Luks>,
     pub btrfs: Option<Btrfs>,
     pub mounts: Vec<Mount>,
     pub persistence: Option<Persistence>,
-    pub users: Vec<raw::RawUser>,
-    pub services: raw::RawServices,
-    pub containers: raw::RawContainers,
+    pub users: Vec<User>,
+    pub services: Services,
+    pub containers: Containers,
     pub desktop: Option<Desktop>,
-    pub security: raw::RawSecurity,
+    pub security: Security,
     pub boot: Boot,
-    pub audit: raw::RawAudit,
+    pub audit: Audit,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Host {
     pub name: String,
     pub model: Option<String>,
@@ -82,6 +86,7 @@ pub struct Host {
 pub use crate::release::Release;
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Disk {
     pub device: Option<String>,
     pub size: Size,
@@ -179,6 +184,7 @@ impl Owner {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Partition {
     /// Index in host.toml's `[[partition]]` list (for error places).
     #[serde(skip)]
@@ -293,6 +299,7 @@ impl std::fmt::Display for FsType {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Filesystem {
     pub kind: FsType,
     pub uuid: Option<String>,
@@ -318,6 +325,7 @@ impl Kdf {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Luks {
     pub partition: String,
     pub name: String,
@@ -331,6 +339,7 @@ pub struct Luks {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Keyfile {
     pub fs_uuid: String,
     pub fs_type: FsType,
@@ -340,6 +349,7 @@ pub struct Keyfile {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Btrfs {
     pub label: Option<String>,
     pub uuid: Option<String>,
@@ -366,6 +376,7 @@ impl Btrfs {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Subvolume {
     #[serde(skip)]
     pub index: usize,
@@ -389,6 +400,7 @@ pub enum MountSource {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Mount {
     #[serde(skip)]
     pub index: usize,
@@ -405,6 +417,7 @@ impl Mount {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Entry<P> {
     #[serde(skip)]
     pub index: usize,
@@ -414,6 +427,7 @@ pub struct Entry<P> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Persistence {
     pub root: AbsPath,
     pub directories: Vec<Entry<AbsPath>>,
@@ -422,6 +436,7 @@ pub struct Persistence {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct UserPersistence {
     pub directories: Vec<Entry<RelPath>>,
     pub files: Vec<Entry<RelPath>>,
@@ -449,6 +464,7 @@ impl SessionKind {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Session {
     #[serde(skip)]
     pub index: usize,
@@ -464,6 +480,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Desktop {
     pub display_manager: String,
     pub wayland: bool,
@@ -479,10 +496,311 @@ pub enum Loader {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Boot {
     pub loader: Loader,
     pub initrd_systemd: bool,
-    pub entries: Vec<raw::RawBootEntry>,
+    pub entries: Vec<BootEntry>,
+}
+
+// The tables that need no parsing: the same fields as in host.toml, in
+// validated types of their own, so the raw (deserialized) types stay in
+// `raw` and a `HostSpec` carries none of them.
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Hardware {
+    /// A module of nixos-hardware, e.g. "microsoft-surface-pro-intel".
+    pub nixos_hardware: Option<String>,
+    /// "intel" or "amd": microcode updates.
+    pub cpu_vendor: Option<String>,
+    /// Kernel modules available in stage 1 (`boot.initrd.availableKernelModules`).
+    pub initrd_modules: Vec<String>,
+    /// Kernel modules loaded after boot (`boot.kernelModules`).
+    pub kernel_modules: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct User {
+    pub name: String,
+    pub description: Option<String>,
+    pub groups: Vec<String>,
+    /// A file holding the password hash (never the hash itself).
+    pub hashed_password_file: Option<String>,
+    pub shell: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Services {
+    pub networkmanager: bool,
+    pub bluetooth: bool,
+    pub openssh: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Containers {
+    /// Nix native: CLI tools and system utilities (nixpkgs attribute names).
+    pub nix_packages: Vec<String>,
+    pub distrobox: Option<Distrobox>,
+    pub flatpak: Option<Flatpak>,
+    pub podman: Option<Podman>,
+    pub microvm: Option<Microvm>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Distrobox {
+    pub enable: bool,
+    pub images: Vec<DistroboxImage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct DistroboxImage {
+    pub name: String,
+    pub image: String,
+    /// Extra packages installed into the container.
+    pub packages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Flatpak {
+    pub enable: bool,
+    pub remote: Option<Remote>,
+    /// Flathub application ids, e.g. "org.mozilla.firefox".
+    pub apps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Remote {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Podman {
+    pub enable: bool,
+    pub rootless: bool,
+    pub docker_compat: bool,
+    /// Long-running services as containers.
+    pub containers: Vec<PodmanContainer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct PodmanContainer {
+    pub name: String,
+    pub image: String,
+    pub ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Microvm {
+    pub enable: bool,
+    pub vms: Vec<MicrovmVm>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct MicrovmVm {
+    pub name: String,
+    /// qemu, cloud-hypervisor, firecracker, crosvm, kvmtool.
+    pub hypervisor: Option<String>,
+    pub mem_mib: Option<u32>,
+    pub vcpu: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Security {
+    /// "nftables" or "iptables".
+    pub firewall: Option<String>,
+    pub allowed_tcp_ports: Vec<u16>,
+    pub allowed_udp_ports: Vec<u16>,
+    /// The Tomb vault, relative to the primary user's home.
+    pub tomb_vault: Option<String>,
+    pub flatpak_sandbox: bool,
+    pub microvm_untrusted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct BootEntry {
+    pub name: String,
+    /// The foreign system (a partition owner) this entry boots.
+    pub system: String,
+    /// Its EFI loader on the ESP.
+    pub efi: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Audit {
+    /// Paths (or globs ending in /*) that are ephemeral by design, added to
+    /// the built-in defaults.
+    pub ignore: Vec<String>,
+}
+
+impl From<&raw::RawHardware> for Hardware {
+    fn from(r: &raw::RawHardware) -> Self {
+        Hardware {
+            nixos_hardware: r.nixos_hardware.clone(),
+            cpu_vendor: r.cpu_vendor.clone(),
+            initrd_modules: r.initrd_modules.clone(),
+            kernel_modules: r.kernel_modules.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawUser> for User {
+    fn from(r: &raw::RawUser) -> Self {
+        User {
+            name: r.name.clone(),
+            description: r.description.clone(),
+            groups: r.groups.clone(),
+            hashed_password_file: r.hashed_password_file.clone(),
+            shell: r.shell.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawServices> for Services {
+    fn from(r: &raw::RawServices) -> Self {
+        Services {
+            networkmanager: r.networkmanager,
+            bluetooth: r.bluetooth,
+            openssh: r.openssh,
+        }
+    }
+}
+
+impl From<&raw::RawContainers> for Containers {
+    fn from(r: &raw::RawContainers) -> Self {
+        Containers {
+            nix_packages: r.nix_packages.clone(),
+            distrobox: r.distrobox.as_ref().map(Into::into),
+            flatpak: r.flatpak.as_ref().map(Into::into),
+            podman: r.podman.as_ref().map(Into::into),
+            microvm: r.microvm.as_ref().map(Into::into),
+        }
+    }
+}
+
+impl From<&raw::RawDistrobox> for Distrobox {
+    fn from(r: &raw::RawDistrobox) -> Self {
+        Distrobox {
+            enable: r.enable,
+            images: r.images.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&raw::RawDistroboxImage> for DistroboxImage {
+    fn from(r: &raw::RawDistroboxImage) -> Self {
+        DistroboxImage {
+            name: r.name.clone(),
+            image: r.image.clone(),
+            packages: r.packages.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawFlatpak> for Flatpak {
+    fn from(r: &raw::RawFlatpak) -> Self {
+        Flatpak {
+            enable: r.enable,
+            remote: r.remote.as_ref().map(Into::into),
+            apps: r.apps.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawRemote> for Remote {
+    fn from(r: &raw::RawRemote) -> Self {
+        Remote {
+            name: r.name.clone(),
+            url: r.url.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawPodman> for Podman {
+    fn from(r: &raw::RawPodman) -> Self {
+        Podman {
+            enable: r.enable,
+            rootless: r.rootless,
+            docker_compat: r.docker_compat,
+            containers: r.containers.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&raw::RawPodmanContainer> for PodmanContainer {
+    fn from(r: &raw::RawPodmanContainer) -> Self {
+        PodmanContainer {
+            name: r.name.clone(),
+            image: r.image.clone(),
+            ports: r.ports.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawMicrovm> for Microvm {
+    fn from(r: &raw::RawMicrovm) -> Self {
+        Microvm {
+            enable: r.enable,
+            vms: r.vms.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&raw::RawMicrovmVm> for MicrovmVm {
+    fn from(r: &raw::RawMicrovmVm) -> Self {
+        MicrovmVm {
+            name: r.name.clone(),
+            hypervisor: r.hypervisor.clone(),
+            mem_mib: r.mem_mib,
+            vcpu: r.vcpu,
+        }
+    }
+}
+
+impl From<&raw::RawSecurity> for Security {
+    fn from(r: &raw::RawSecurity) -> Self {
+        Security {
+            firewall: r.firewall.clone(),
+            allowed_tcp_ports: r.allowed_tcp_ports.clone(),
+            allowed_udp_ports: r.allowed_udp_ports.clone(),
+            tomb_vault: r.tomb_vault.clone(),
+            flatpak_sandbox: r.flatpak_sandbox,
+            microvm_untrusted: r.microvm_untrusted,
+        }
+    }
+}
+
+impl From<&raw::RawBootEntry> for BootEntry {
+    fn from(r: &raw::RawBootEntry) -> Self {
+        BootEntry {
+            name: r.name.clone(),
+            system: r.system.clone(),
+            efi: r.efi.clone(),
+        }
+    }
+}
+
+impl From<&raw::RawAudit> for Audit {
+    fn from(r: &raw::RawAudit) -> Self {
+        Audit {
+            ignore: r.ignore.clone(),
+        }
+    }
 }
 
 /// Where one partition lands on the disk, in bytes.
@@ -499,397 +817,6 @@ impl Extent {
 }
 
 impl HostSpec {
-    /// Validate the raw file. Every problem is collected, not just the first.
-    ///
-    /// # Errors
-    /// The list of problems, each with its key path.
-    pub fn from_raw(r: &raw::RawSpec) -> Result<HostSpec, Vec<Problem>> {
-        let mut p = Problems::default();
-
-        let release = Release::parse(&r.host.release);
-        if release.is_none() {
-            p.push(
-                KeyPath::root().key("host").key("release"),
-                format!("NixOS release `{}` is not one tabula knows", r.host.release),
-                Some(format!("use one of {}", Release::known_list())),
-            );
-        }
-        if let Some(sv) = &r.host.state_version {
-            if crate::release::version_key(sv).is_none() {
-                p.push(
-                    KeyPath::root().key("host").key("state_version"),
-                    format!(
-                        "state_version `{}` is not a NixOS release number",
-                        crate::landing::shown(sv)
-                    ),
-                    Some(
-                        "write the release the machine was first installed with, e.g. \"24.11\" (see `system.stateVersion` in its /etc/nixos)"
-                            .into(),
-                    ),
-                );
-            }
-        }
-        let ram = r
-            .host
-            .ram
-            .as_deref()
-            .and_then(|s| p.size(KeyPath::root().key("host").key("ram"), s));
-        let standalone = match r.host.role.as_deref() {
-            None | Some("primary") => true,
-            Some("dual-boot") => false,
-            Some(other) => {
-                p.push(
-                    KeyPath::root().key("host").key("role"),
-                    format!("unknown role `{other}`"),
-                    Some("use \"primary\" or \"dual-boot\"".into()),
-                );
-                true
-            }
-        };
-        let disk_size = p
-            .size(KeyPath::root().key("disk").key("size"), &r.disk.size)
-            .unwrap_or(Size::bytes(0));
-
-        let partitions = r
-            .partitions
-            .iter()
-            .enumerate()
-            .map(|(i, rp)| {
-                let at = KeyPath::root().index("partition", i);
-                let size = if rp.size.trim() == "rest" {
-                    PartSize::Rest
-                } else {
-                    PartSize::Fixed(p.size(at.key("size"), &rp.size).unwrap_or(Size::bytes(0)))
-                };
-                let start = rp.start.as_deref().and_then(|s| p.size(at.key("start"), s));
-                let kind = PartType::parse(&rp.kind).unwrap_or_else(|| {
-                    p.unknown(at.key("type"), &rp.kind, &PartType::ALL.map(PartType::name));
-                    PartType::Linux
-                });
-                let owner = if rp.owner == "nixos" {
-                    Owner::Nixos
-                } else {
-                    Owner::Foreign(rp.owner.clone())
-                };
-                let filesystem = rp.filesystem.as_ref().map(|f| Filesystem {
-                    kind: FsType::parse(&f.kind).unwrap_or_else(|| {
-                        p.unknown(
-                            at.key("filesystem").key("type"),
-                            &f.kind,
-                            &FsType::ALL.map(FsType::name),
-                        );
-                        FsType::Ext4
-                    }),
-                    uuid: f.uuid.clone(),
-                    label: f.label.clone(),
-                });
-                let format = rp
-                    .format
-                    .unwrap_or(owner.is_nixos() && rp.shared_with.is_empty());
-                Partition {
-                    index: i,
-                    number: rp.number,
-                    label: rp.label.clone(),
-                    size,
-                    start,
-                    kind,
-                    owner,
-                    shared_with: rp.shared_with.clone(),
-                    format,
-                    filesystem,
-                    luks: rp.luks,
-                }
-            })
-            .collect();
-
-        let luks = r.luks.as_ref().map(|l| {
-            let at = KeyPath::root().key("luks");
-            let kdf = match l.kdf.as_deref().unwrap_or("argon2id") {
-                "argon2id" => Kdf::Argon2id,
-                "argon2i" => Kdf::Argon2i,
-                "pbkdf2" => Kdf::Pbkdf2,
-                other => {
-                    p.unknown(at.key("kdf"), other, &["argon2id", "argon2i", "pbkdf2"]);
-                    Kdf::Argon2id
-                }
-            };
-            let keyfile = l.keyfile.as_ref().map(|k| {
-                let kat = at.key("keyfile");
-                Keyfile {
-                    fs_uuid: k.fs_uuid.clone(),
-                    fs_type: FsType::parse(&k.fs_type).unwrap_or_else(|| {
-                        p.unknown(
-                            kat.key("fs_type"),
-                            &k.fs_type,
-                            &FsType::ALL.map(FsType::name),
-                        );
-                        FsType::Vfat
-                    }),
-                    path: p.abs(kat.key("path"), &k.path),
-                    timeout: k.timeout,
-                    password_fallback: k.password_fallback,
-                }
-            });
-            Luks {
-                partition: l.partition.clone(),
-                name: l.name.clone(),
-                uuid: l.uuid.clone(),
-                kdf,
-                pbkdf_iterations: l.pbkdf_iterations,
-                pbkdf_memory_kib: l.pbkdf_memory_kib,
-                pbkdf_time_ms: l.pbkdf_time_ms,
-                keyfile,
-                allow_discards: l.allow_discards,
-            }
-        });
-
-        let btrfs = r.btrfs.as_ref().map(|b| {
-            let subvolumes = b
-                .subvolumes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let at = KeyPath::root().key("btrfs").index("subvolume", i);
-                    if s.path.is_empty()
-                        || s.path.starts_with('/')
-                        || s.path.ends_with('/')
-                        || s.path.split('/').any(|c| c.is_empty() || c == "." || c == "..")
-                    {
-                        p.push(
-                            at.key("path"),
-                            format!("subvolume path `{}` is not a normal relative path", crate::landing::shown(&s.path)),
-                            Some("write it like \"@system/nix\": no leading or trailing `/`, no `..`, no `,`".into()),
-                        );
-                    } else if let Some(why) =
-                        crate::landing::mount_option_problem(&format!("subvol={}", s.path))
-                    {
-                        // It lands in the mount option `subvol=PATH`.
-                        p.push(
-                            at.key("path"),
-                            format!("subvolume path `{}` cannot be written in the mount option subvol=: {why}", crate::landing::shown(&s.path)),
-                            Some("use letters, digits, `@`, `_`, `-`, `.` and `/`".into()),
-                        );
-                    }
-                    Subvolume {
-                        index: i,
-                        path: s.path.clone(),
-                        estimate: s.estimate.as_deref().and_then(|e| match Estimate::parse(e) {
-                            Ok(e) => Some(e),
-                            Err(m) => {
-                                p.push(at.key("estimate"), m, Some("write \"5GB\" or \"30-50GB\"".into()));
-                                None
-                            }
-                        }),
-                    }
-                })
-                .collect();
-            Btrfs {
-                label: b.label.clone(),
-                uuid: b.uuid.clone(),
-                compression: b.compression.clone(),
-                mount_options: b.mount_options.clone(),
-                subvolumes,
-            }
-        });
-
-        let mounts = r
-            .mounts
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let at = KeyPath::root().index("mount", i);
-                let path = p.abs(at.key("path"), &m.path);
-                let sources = [m.tmpfs.is_some(), m.subvolume.is_some(), m.partition.is_some()]
-                    .iter()
-                    .filter(|x| **x)
-                    .count();
-                if sources != 1 {
-                    p.push(
-                        at.clone(),
-                        format!("mount `{}` must have exactly one source, found {sources}", m.path),
-                        Some("give one of `tmpfs = {...}`, `subvolume = \"@...\"` or `partition = \"LABEL\"`".into()),
-                    );
-                }
-                let source = if let Some(t) = &m.tmpfs {
-                    MountSource::Tmpfs { size: t.size.clone(), mode: t.mode.clone() }
-                } else if let Some(s) = &m.subvolume {
-                    MountSource::Subvolume { subvolume: s.clone() }
-                } else {
-                    MountSource::Partition { partition: m.partition.clone().unwrap_or_default() }
-                };
-                Mount {
-                    index: i,
-                    path,
-                    source,
-                    options: m.options.clone(),
-                    needed_for_boot: m.needed_for_boot,
-                }
-            })
-            .collect();
-
-        let persistence = r.persistence.as_ref().map(|ps| {
-            let at = KeyPath::root().key("persistence");
-            let abs_entries = |p: &mut Problems, key: &str, list: &[raw::RawEntry]| {
-                list.iter()
-                    .enumerate()
-                    .map(|(i, e)| Entry {
-                        index: i,
-                        path: p.abs(at.index(key, i).key("path"), &e.path),
-                        note: e.note.clone(),
-                        covered_by: e
-                            .covered_by
-                            .as_deref()
-                            .map(|c| p.abs(at.index(key, i).key("covered_by"), c)),
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let directories = abs_entries(&mut p, "directories", &ps.directories);
-            let files = abs_entries(&mut p, "files", &ps.files);
-            let users = ps
-                .users
-                .iter()
-                .map(|(name, u)| {
-                    let uat = at.key("users").key(name);
-                    let rel = |p: &mut Problems, key: &str, list: &[raw::RawEntry]| {
-                        list.iter()
-                            .enumerate()
-                            .map(|(i, e)| Entry {
-                                index: i,
-                                path: p.rel(uat.index(key, i).key("path"), &e.path),
-                                note: e.note.clone(),
-                                covered_by: e
-                                    .covered_by
-                                    .as_deref()
-                                    .map(|c| p.abs(uat.index(key, i).key("covered_by"), c)),
-                            })
-                            .collect::<Vec<_>>()
-                    };
-                    let directories = rel(&mut p, "directories", &u.directories);
-                    let files = rel(&mut p, "files", &u.files);
-                    (name.clone(), UserPersistence { directories, files })
-                })
-                .collect();
-            Persistence {
-                root: p.abs(at.key("root"), &ps.root),
-                directories,
-                files,
-                users,
-            }
-        });
-
-        let desktop = r.desktop.as_ref().map(|d| Desktop {
-            display_manager: d.display_manager.clone(),
-            wayland: d.wayland,
-            default_session: d.default_session.clone(),
-            sessions: d
-                .sessions
-                .iter()
-                .enumerate()
-                .map(|(i, s)| Session {
-                    index: i,
-                    id: s.id.clone(),
-                    kind: SessionKind::parse(&s.kind).unwrap_or_else(|| {
-                        p.unknown(
-                            KeyPath::root()
-                                .key("desktop")
-                                .index("session", i)
-                                .key("kind"),
-                            &s.kind,
-                            &["plasma6", "gnome", "openbox", "cage"],
-                        );
-                        SessionKind::Cage
-                    }),
-                    name: s.name.clone(),
-                    comment: s.comment.clone(),
-                    package: s.package.clone(),
-                    program: s.program.clone(),
-                    args: s.args.clone(),
-                    desktop_names: s.desktop_names.clone(),
-                    unfree: s.unfree,
-                })
-                .collect(),
-        });
-
-        // Closed sets the raw types keep as text (shared with the schema).
-        if let Some(fw) = r.security.firewall.as_deref() {
-            if !crate::schema::FIREWALLS.contains(&fw) {
-                let at = KeyPath::root().key("security").key("firewall");
-                p.unknown(at, fw, crate::schema::FIREWALLS);
-            }
-        }
-        let vms = r
-            .containers
-            .microvm
-            .as_ref()
-            .map_or(&[][..], |m| &m.vms[..]);
-        for (i, vm) in vms.iter().enumerate() {
-            if let Some(h) = vm.hypervisor.as_deref() {
-                if !crate::schema::HYPERVISORS.contains(&h) {
-                    let at = KeyPath::root()
-                        .key("containers")
-                        .key("microvm")
-                        .index("vms", i)
-                        .key("hypervisor");
-                    p.unknown(at, h, crate::schema::HYPERVISORS);
-                }
-            }
-        }
-
-        let loader = match r.boot.loader.as_str() {
-            "grub" => Loader::Grub,
-            "refind" => Loader::Refind,
-            other => {
-                p.unknown(
-                    KeyPath::root().key("boot").key("loader"),
-                    other,
-                    &["grub", "refind"],
-                );
-                Loader::Grub
-            }
-        };
-
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(HostSpec {
-            host: Host {
-                name: r.host.name.clone(),
-                model: r.host.model.clone(),
-                cpu: r.host.cpu.clone(),
-                ram,
-                release: release.unwrap_or_else(Release::oldest),
-                state_version: r
-                    .host
-                    .state_version
-                    .clone()
-                    .unwrap_or_else(|| r.host.release.clone()),
-                primary_user: r.host.primary_user.clone(),
-                standalone,
-            },
-            hardware: r.hardware.clone(),
-            disk: Disk {
-                device: r.disk.device.clone(),
-                size: disk_size,
-            },
-            partitions,
-            luks,
-            btrfs,
-            mounts,
-            persistence,
-            users: r.users.clone(),
-            services: r.services.clone(),
-            containers: r.containers.clone(),
-            desktop,
-            security: r.security.clone(),
-            boot: Boot {
-                loader,
-                initrd_systemd: r.boot.initrd_systemd,
-                entries: r.boot.entries.clone(),
-            },
-            audit: r.audit.clone(),
-        })
-    }
-
     /// Where each partition lands, in `partitions` order: 1 MiB aligned,
     /// at its fixed `start` when given, else right after the previous one;
     /// "rest" takes what the others leave up to the backup GPT. `None` for a

@@ -22,7 +22,7 @@ proptest! {
             Ok(l) => { let _ = check_on(&l, TODAY); }
             Err(e) => {
                 prop_assert!(!e.problems.is_empty());
-                let _ = e.render_report();
+                let _ = e.render_report(false);
             }
         }
     }

@@ -193,6 +193,12 @@ pub fn require_disk(path: &Path) -> anyhow::Result<()> {
 }
 
 /// `-v` shows debug logs (every external command), `-vv` trace logs.
+/// Whether reports on stderr are coloured: NO_COLOR unset or empty, and
+/// stderr a terminal. The binary decides; the libraries take the answer.
+pub fn stderr_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",

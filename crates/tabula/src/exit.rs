@@ -64,7 +64,7 @@ pub fn print_error(err: &anyhow::Error) {
         return;
     }
     if let Some(spec_err) = err.chain().find_map(|c| c.downcast_ref::<SpecError>()) {
-        eprintln!("{}", spec_err.render_report());
+        eprintln!("{}", spec_err.render_report(crate::ctx::stderr_color()));
         return;
     }
     eprintln!("error: {err}");

@@ -23,7 +23,7 @@
 //!   agree. So only askPassword is forced;
 //! - Openbox is an X11 session: it needs `services.xserver.enable`.
 
-use tabula_spec::model::{Session, SessionKind};
+use tabula_spec::model::{Desktop, Session, SessionKind};
 use tabula_spec::KeyPath;
 
 use super::{header, Ctx};
@@ -181,28 +181,7 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
             Expr::Bool(true),
         );
     }
-    let has = |k: SessionKind| d.sessions.iter().any(|s| s.kind == k);
-    let mut packages = Vec::new();
-    let mut unfree: Vec<String> = Vec::new();
-    let mut waydroid = false;
-    for (i, sess) in d.sessions.iter().enumerate() {
-        let at = dat.index("session", i);
-        check_id(at.key("id"), &sess.id)?;
-        if sess.kind == SessionKind::Cage {
-            packages.push(Expr::Commented(
-                sess.name.clone(),
-                Box::new(session_package(sess, &at, cx.names.has_waydroid_package)?),
-            ));
-            if let Some(p) = &sess.package {
-                // lib.getName gives the package's pname: the attribute's last component.
-                let name = p.rsplit('.').next().unwrap_or(p).to_owned();
-                if sess.unfree && !unfree.contains(&name) {
-                    unfree.push(name);
-                }
-                waydroid |= p == "waydroid";
-            }
-        }
-    }
+    let (packages, unfree, waydroid) = cage_sessions(cx, d, &dat)?;
     if let Some(def) = &d.default_session {
         let Some(sess) = d.sessions.iter().find(|s| &s.id == def) else {
             return Err(RenderError::missing(
@@ -224,32 +203,7 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
             "each package carries passthru.providedSessions, which the option's type requires",
         );
     }
-    if has(SessionKind::Plasma6) {
-        b.set("services.desktopManager.plasma6.enable", Expr::Bool(true));
-    }
-    if has(SessionKind::Gnome) {
-        b.set(&format!("{}.enable", cx.names.gnome), Expr::Bool(true));
-    }
-    if has(SessionKind::Plasma6) && has(SessionKind::Gnome) {
-        b.set(
-            "programs.ssh.askPassword",
-            force(Expr::Str(vec![
-                Part::Interp(pkg("kdePackages.ksshaskpass")),
-                Part::Lit("/bin/ksshaskpass".into()),
-            ])),
-        );
-        b.comment(
-            "Plasma 6 (plasma6.nix) and GNOME (seahorse.nix, enabled by gnome.nix) both set this with mkDefault: the one real conflict, so KDE's is forced",
-        );
-    }
-    if has(SessionKind::Openbox) {
-        b.set("services.xserver.enable", Expr::Bool(true));
-        b.comment("Openbox is an X11 session");
-        b.set(
-            "services.xserver.windowManager.openbox.enable",
-            Expr::Bool(true),
-        );
-    }
+    managers(&mut b, cx, d);
     if waydroid {
         b.set("virtualisation.waydroid.enable", Expr::Bool(true));
         b.comment("the Waydroid session's container");
@@ -278,4 +232,66 @@ pub(crate) fn desktop(cx: &Ctx) -> Result<String, RenderError> {
         &[],
         b.build(),
     ))
+}
+
+/// The cage sessions' packages (with their names as comments), the
+/// unfree package names to allow, and whether Waydroid is one of them.
+fn cage_sessions(
+    cx: &Ctx,
+    d: &Desktop,
+    dat: &KeyPath,
+) -> Result<(Vec<Expr>, Vec<String>, bool), RenderError> {
+    let mut packages = Vec::new();
+    let mut unfree: Vec<String> = Vec::new();
+    let mut waydroid = false;
+    for (i, sess) in d.sessions.iter().enumerate() {
+        let at = dat.index("session", i);
+        check_id(at.key("id"), &sess.id)?;
+        if sess.kind == SessionKind::Cage {
+            packages.push(Expr::Commented(
+                sess.name.clone(),
+                Box::new(session_package(sess, &at, cx.names.has_waydroid_package)?),
+            ));
+            if let Some(p) = &sess.package {
+                // lib.getName gives the package's pname: the attribute's last component.
+                let name = p.rsplit('.').next().unwrap_or(p).to_owned();
+                if sess.unfree && !unfree.contains(&name) {
+                    unfree.push(name);
+                }
+                waydroid |= p == "waydroid";
+            }
+        }
+    }
+    Ok((packages, unfree, waydroid))
+}
+
+/// The desktop managers the sessions need, and the options they fight over.
+fn managers(b: &mut AttrsBuilder, cx: &Ctx, d: &Desktop) {
+    let has = |k: SessionKind| d.sessions.iter().any(|s| s.kind == k);
+    if has(SessionKind::Plasma6) {
+        b.set("services.desktopManager.plasma6.enable", Expr::Bool(true));
+    }
+    if has(SessionKind::Gnome) {
+        b.set(&format!("{}.enable", cx.names.gnome), Expr::Bool(true));
+    }
+    if has(SessionKind::Plasma6) && has(SessionKind::Gnome) {
+        b.set(
+            "programs.ssh.askPassword",
+            force(Expr::Str(vec![
+                Part::Interp(pkg("kdePackages.ksshaskpass")),
+                Part::Lit("/bin/ksshaskpass".into()),
+            ])),
+        );
+        b.comment(
+            "Plasma 6 (plasma6.nix) and GNOME (seahorse.nix, enabled by gnome.nix) both set this with mkDefault: the one real conflict, so KDE's is forced",
+        );
+    }
+    if has(SessionKind::Openbox) {
+        b.set("services.xserver.enable", Expr::Bool(true));
+        b.comment("Openbox is an X11 session");
+        b.set(
+            "services.xserver.windowManager.openbox.enable",
+            Expr::Bool(true),
+        );
+    }
 }

@@ -157,35 +157,7 @@ fn check_host_name(spec: &HostSpec) -> Result<(), RenderError> {
 
 fn flake(cx: &Ctx) -> String {
     let spec = cx.spec;
-    let mut inputs = AttrsBuilder::new();
-    inputs.set(
-        "nixpkgs.url",
-        s(format!(
-            "github:NixOS/nixpkgs/{}",
-            spec.host.release.branch()
-        )),
-    );
-    if spec.persistence.is_some() {
-        inputs.set("impermanence.url", s("github:nix-community/impermanence"));
-        // impermanence's flake.nix has two inputs, nixpkgs (nixos-unstable)
-        // and home-manager: follow this host's nixpkgs and drop
-        // home-manager (unused here). It has no release branches:
-        // flake.lock pins its commit (RUNBOOK: `nix flake update`).
-        inputs.set("impermanence.inputs.nixpkgs.follows", s("nixpkgs"));
-        inputs.set("impermanence.inputs.home-manager.follows", s(""));
-    }
-    if spec.hardware.nixos_hardware.is_some() {
-        inputs.set("nixos-hardware.url", s("github:NixOS/nixos-hardware"));
-        // nixos-hardware's flake has a nixpkgs input (nixos-unstable):
-        // without this follows a second nixpkgs is locked and evaluated.
-        inputs.set("nixos-hardware.inputs.nixpkgs.follows", s("nixpkgs"));
-    }
-    if microvm_enabled(spec) {
-        inputs.set("microvm.url", s("github:microvm-nix/microvm.nix"));
-        // microvm.nix's flake.nix: nixpkgs (nixos-unstable) and spectrum
-        // (not a flake, no nixpkgs of its own): only nixpkgs is followed.
-        inputs.set("microvm.inputs.nixpkgs.follows", s("nixpkgs"));
-    }
+    let inputs = flake_inputs(spec);
     let mut system = AttrsBuilder::new();
     system.set("specialArgs", raw("{ inherit inputs; }"));
     system.set(
@@ -244,6 +216,40 @@ fn flake(cx: &Ctx) -> String {
     out.push_str(&top.build().print(0));
     out.push('\n');
     out
+}
+
+/// The flake's inputs, each following this host's nixpkgs.
+fn flake_inputs(spec: &HostSpec) -> AttrsBuilder {
+    let mut inputs = AttrsBuilder::new();
+    inputs.set(
+        "nixpkgs.url",
+        s(format!(
+            "github:NixOS/nixpkgs/{}",
+            spec.host.release.branch()
+        )),
+    );
+    if spec.persistence.is_some() {
+        inputs.set("impermanence.url", s("github:nix-community/impermanence"));
+        // impermanence's flake.nix has two inputs, nixpkgs (nixos-unstable)
+        // and home-manager: follow this host's nixpkgs and drop
+        // home-manager (unused here). It has no release branches:
+        // flake.lock pins its commit (RUNBOOK: `nix flake update`).
+        inputs.set("impermanence.inputs.nixpkgs.follows", s("nixpkgs"));
+        inputs.set("impermanence.inputs.home-manager.follows", s(""));
+    }
+    if spec.hardware.nixos_hardware.is_some() {
+        inputs.set("nixos-hardware.url", s("github:NixOS/nixos-hardware"));
+        // nixos-hardware's flake has a nixpkgs input (nixos-unstable):
+        // without this follows a second nixpkgs is locked and evaluated.
+        inputs.set("nixos-hardware.inputs.nixpkgs.follows", s("nixpkgs"));
+    }
+    if microvm_enabled(spec) {
+        inputs.set("microvm.url", s("github:microvm-nix/microvm.nix"));
+        // microvm.nix's flake.nix: nixpkgs (nixos-unstable) and spectrum
+        // (not a flake, no nixpkgs of its own): only nixpkgs is followed.
+        inputs.set("microvm.inputs.nixpkgs.follows", s("nixpkgs"));
+    }
+    inputs
 }
 
 fn list_raw<'a>(items: impl IntoIterator<Item = &'a String>) -> Expr {

@@ -1,6 +1,7 @@
 //! # hardware.nix, filesystems.nix (with the LUKS unlock), persistence.nix
 
-use tabula_spec::model::{MountSource, Partition};
+use tabula_spec::model::{Luks, Mount, MountSource, Partition};
+use tabula_spec::HostSpec;
 use tabula_spec::KeyPath;
 
 use super::{header, Ctx};
@@ -103,123 +104,11 @@ pub(crate) fn filesystems(cx: &Ctx) -> Result<String, RenderError> {
     let spec = cx.spec;
     let mut b = AttrsBuilder::new();
     for m in spec.mounts_in_order() {
-        let at = KeyPath::root().index("mount", m.index);
-        let mut fs = AttrsBuilder::new();
-        let extra = checked_options(&m.options, &at)?;
-        match &m.source {
-            MountSource::Tmpfs { size, mode } => {
-                fs.set("device", s("none"));
-                fs.set("fsType", s("tmpfs"));
-                let mut opts = vec![format!("size={size}")];
-                if let Some(mode) = mode {
-                    opts.push(format!("mode={mode}"));
-                }
-                let opts = checked_options(&opts, &at.key("tmpfs"))?;
-                fs.set("options", strs(opts.iter().chain(&extra)));
-            }
-            MountSource::Subvolume { subvolume } => {
-                let Some(btrfs) = &spec.btrfs else {
-                    return Err(RenderError::missing(
-                        at.key("subvolume"),
-                        "a subvolume mount needs a [btrfs] pool",
-                    ));
-                };
-                let Some(dev) = pool_device(cx) else {
-                    return Err(RenderError::missing(
-                        KeyPath::root().key("btrfs"),
-                        "the pool needs a [luks] container, a uuid or a label to be found at boot",
-                    ));
-                };
-                let opts =
-                    checked_options(&btrfs.subvolume_options(subvolume), &at.key("subvolume"))?;
-                fs.set(
-                    "device",
-                    s(checked_device(dev, KeyPath::root().key("btrfs"))?),
-                );
-                fs.set("fsType", s("btrfs"));
-                fs.set("options", strs(opts.iter().chain(&extra)));
-            }
-            MountSource::Partition { partition } => {
-                let Some(p) = spec.partition(partition) else {
-                    return Err(RenderError::missing(
-                        at.key("partition"),
-                        format!("no partition is labelled `{partition}`"),
-                    ));
-                };
-                let Some(f) = &p.filesystem else {
-                    return Err(RenderError::missing(
-                        at.key("partition"),
-                        format!("partition `{partition}` has no filesystem to mount"),
-                    ));
-                };
-                fs.set(
-                    "device",
-                    s(checked_device(partition_device(p), at.key("partition"))?),
-                );
-                fs.set("fsType", s(f.kind.name()));
-                if !extra.is_empty() {
-                    fs.set("options", strs(&extra));
-                }
-            }
-        }
-        if m.needed_for_boot {
-            fs.set("neededForBoot", Expr::Bool(true));
-        }
-        b.set_path(
-            vec!["fileSystems".into(), m.path.as_str().to_owned()],
-            fs.build(),
-        );
+        let fs = file_system(cx, m)?;
+        b.set_path(vec!["fileSystems".into(), m.path.as_str().to_owned()], fs);
     }
     if let Some(l) = &spec.luks {
-        let lat = KeyPath::root().key("luks");
-        let Some(p) = spec.partition(&l.partition) else {
-            return Err(RenderError::missing(
-                lat.key("partition"),
-                format!("no partition is labelled `{}`", l.partition),
-            ));
-        };
-        let _ = p;
-        let mut d = AttrsBuilder::new();
-        d.set(
-            "device",
-            s(checked_device(
-                format!("/dev/disk/by-uuid/{}", l.uuid),
-                lat.key("uuid"),
-            )?),
-        );
-        if let Some(k) = &l.keyfile {
-            let kat = lat.key("keyfile");
-            if !spec.boot.initrd_systemd {
-                // The `file:UUID=` form and keyFileTimeout are crypttab
-                // features: NixOS asserts keyFileTimeout needs systemd stage 1.
-                return Err(RenderError::bad(
-                    KeyPath::root().key("boot").key("initrd_systemd"),
-                    "false",
-                    "the stage 1 of a USB keyfile",
-                    "a keyfile on a USB stick needs systemd stage 1: set boot.initrd_systemd = true",
-                ));
-            }
-            let uuid = checked_device(k.fs_uuid.clone(), kat.key("fs_uuid"))?;
-            let path = checked_device(k.path.as_str().to_owned(), kat.key("path"))?;
-            if path.contains(':') || uuid.contains(':') {
-                return Err(RenderError::bad(
-                    kat.key("path"),
-                    &path,
-                    "a crypttab key file",
-                    "`:` separates the key file from its device in crypttab",
-                ));
-            }
-            d.set("keyFile", s(format!("{path}:UUID={uuid}")));
-            d.comment(
-                "systemd stage 1 reads the key from the USB stick (crypttab `file:device`); without it, it asks for the password",
-            );
-            if let Some(t) = k.timeout {
-                d.set("keyFileTimeout", Expr::Int(i64::from(t)));
-            }
-        }
-        if l.allow_discards {
-            d.set("allowDiscards", Expr::Bool(true));
-        }
+        let d = luks_device(spec, l)?;
         b.set_path(
             vec![
                 "boot".into(),
@@ -228,7 +117,7 @@ pub(crate) fn filesystems(cx: &Ctx) -> Result<String, RenderError> {
                 "devices".into(),
                 l.name.clone(),
             ],
-            d.build(),
+            d,
         );
     }
     Ok(nix::module(
@@ -240,6 +129,127 @@ pub(crate) fn filesystems(cx: &Ctx) -> Result<String, RenderError> {
         &[],
         b.build(),
     ))
+}
+
+/// One mount's `fileSystems.<path>`.
+fn file_system(cx: &Ctx, m: &Mount) -> Result<Expr, RenderError> {
+    let spec = cx.spec;
+    let at = KeyPath::root().index("mount", m.index);
+    let mut fs = AttrsBuilder::new();
+    let extra = checked_options(&m.options, &at)?;
+    match &m.source {
+        MountSource::Tmpfs { size, mode } => {
+            fs.set("device", s("none"));
+            fs.set("fsType", s("tmpfs"));
+            let mut opts = vec![format!("size={size}")];
+            if let Some(mode) = mode {
+                opts.push(format!("mode={mode}"));
+            }
+            let opts = checked_options(&opts, &at.key("tmpfs"))?;
+            fs.set("options", strs(opts.iter().chain(&extra)));
+        }
+        MountSource::Subvolume { subvolume } => {
+            let Some(btrfs) = &spec.btrfs else {
+                return Err(RenderError::missing(
+                    at.key("subvolume"),
+                    "a subvolume mount needs a [btrfs] pool",
+                ));
+            };
+            let Some(dev) = pool_device(cx) else {
+                return Err(RenderError::missing(
+                    KeyPath::root().key("btrfs"),
+                    "the pool needs a [luks] container, a uuid or a label to be found at boot",
+                ));
+            };
+            let opts = checked_options(&btrfs.subvolume_options(subvolume), &at.key("subvolume"))?;
+            fs.set(
+                "device",
+                s(checked_device(dev, KeyPath::root().key("btrfs"))?),
+            );
+            fs.set("fsType", s("btrfs"));
+            fs.set("options", strs(opts.iter().chain(&extra)));
+        }
+        MountSource::Partition { partition } => {
+            let Some(p) = spec.partition(partition) else {
+                return Err(RenderError::missing(
+                    at.key("partition"),
+                    format!("no partition is labelled `{partition}`"),
+                ));
+            };
+            let Some(f) = &p.filesystem else {
+                return Err(RenderError::missing(
+                    at.key("partition"),
+                    format!("partition `{partition}` has no filesystem to mount"),
+                ));
+            };
+            fs.set(
+                "device",
+                s(checked_device(partition_device(p), at.key("partition"))?),
+            );
+            fs.set("fsType", s(f.kind.name()));
+            if !extra.is_empty() {
+                fs.set("options", strs(&extra));
+            }
+        }
+    }
+    if m.needed_for_boot {
+        fs.set("neededForBoot", Expr::Bool(true));
+    }
+    Ok(fs.build())
+}
+
+/// The LUKS container's `boot.initrd.luks.devices.<name>`, with its USB keyfile.
+fn luks_device(spec: &HostSpec, l: &Luks) -> Result<Expr, RenderError> {
+    let lat = KeyPath::root().key("luks");
+    let Some(p) = spec.partition(&l.partition) else {
+        return Err(RenderError::missing(
+            lat.key("partition"),
+            format!("no partition is labelled `{}`", l.partition),
+        ));
+    };
+    let _ = p;
+    let mut d = AttrsBuilder::new();
+    d.set(
+        "device",
+        s(checked_device(
+            format!("/dev/disk/by-uuid/{}", l.uuid),
+            lat.key("uuid"),
+        )?),
+    );
+    if let Some(k) = &l.keyfile {
+        let kat = lat.key("keyfile");
+        if !spec.boot.initrd_systemd {
+            // The `file:UUID=` form and keyFileTimeout are crypttab
+            // features: NixOS asserts keyFileTimeout needs systemd stage 1.
+            return Err(RenderError::bad(
+                KeyPath::root().key("boot").key("initrd_systemd"),
+                "false",
+                "the stage 1 of a USB keyfile",
+                "a keyfile on a USB stick needs systemd stage 1: set boot.initrd_systemd = true",
+            ));
+        }
+        let uuid = checked_device(k.fs_uuid.clone(), kat.key("fs_uuid"))?;
+        let path = checked_device(k.path.as_str().to_owned(), kat.key("path"))?;
+        if path.contains(':') || uuid.contains(':') {
+            return Err(RenderError::bad(
+                kat.key("path"),
+                &path,
+                "a crypttab key file",
+                "`:` separates the key file from its device in crypttab",
+            ));
+        }
+        d.set("keyFile", s(format!("{path}:UUID={uuid}")));
+        d.comment(
+            "systemd stage 1 reads the key from the USB stick (crypttab `file:device`); without it, it asks for the password",
+        );
+        if let Some(t) = k.timeout {
+            d.set("keyFileTimeout", Expr::Int(i64::from(t)));
+        }
+    }
+    if l.allow_discards {
+        d.set("allowDiscards", Expr::Bool(true));
+    }
+    Ok(d.build())
 }
 
 pub(crate) fn persistence(cx: &Ctx) -> String {

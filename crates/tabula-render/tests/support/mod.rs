@@ -27,6 +27,36 @@ pub fn embedded() -> HostSpec {
     spec_from(embedded_text())
 }
 
+/// A validated Podman container (built through host.toml, the only way
+/// into a `HostSpec`), then given this name, image and ports.
+pub fn podman_container(
+    name: &str,
+    image: &str,
+    ports: &[&str],
+) -> tabula_spec::model::PodmanContainer {
+    let text = embedded_text().replacen(
+        "containers = []",
+        "containers = [{ name = \"c\", image = \"i\" }]",
+        1,
+    );
+    let mut c = spec_from(&text)
+        .containers
+        .podman
+        .unwrap()
+        .containers
+        .remove(0);
+    c.name = name.into();
+    c.image = image.into();
+    c.ports = ports.iter().map(|p| (*p).to_owned()).collect();
+    c
+}
+
+/// A validated microVM from its `[[containers.microvm.vms]]` fields.
+pub fn microvm_vm(fields: &str) -> tabula_spec::model::MicrovmVm {
+    let text = embedded_text().replacen("vms = []", &format!("vms = [{{ {fields} }}]"), 1);
+    spec_from(&text).containers.microvm.unwrap().vms.remove(0)
+}
+
 /// Render and write into a fresh temp dir.
 pub fn render_to_temp(spec: &HostSpec) -> (tempfile::TempDir, Vec<OutFile>) {
     let dir = tempfile::tempdir().unwrap();

@@ -95,7 +95,7 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         Err(e) => {
             if !ctx.json {
                 // The report already shows every problem with its snippet.
-                eprint!("{}", e.render_report());
+                eprint!("{}", e.render_report(crate::ctx::stderr_color()));
                 return Ok(exit::USAGE);
             }
             // Like every command, a spec that cannot be read is a usage error.
@@ -189,11 +189,16 @@ fn plural(s: Severity) -> &'static str {
 
 fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
-        ctx.print_json(&check::RULES)?;
+        ctx.print_json(&check::rules())?;
         return Ok(exit::OK);
     }
-    let width = check::RULES.iter().map(|r| r.code.len()).max().unwrap_or(0);
-    for r in check::RULES {
+    let rules = check::rules();
+    let width = rules
+        .iter()
+        .map(|r| r.code.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for r in rules {
         println!("{:width$}  {:7}  {}", r.code, r.severity.name(), r.summary);
     }
     Ok(exit::OK)
