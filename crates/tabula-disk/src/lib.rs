@@ -7,6 +7,10 @@
 //! - [`apply`]: runs a plan's steps through [`tabula_run::Cmd`], checking
 //!   state before each one and reading everything back after;
 //! - [`mount`]: opens the container and mounts the layout as stage 1 would;
+//! - [`session`]: the whole `tabula apply` session (probe, plan, key,
+//!   check, execute, verify) with its guards;
+//! - [`luks`]: the LUKS2 container: passphrase and key types, every
+//!   cryptsetup call (open, close, format, key slots);
 //! - [`keyfile`]: the USB keyfile's key slot;
 //! - [`loopdev`]: image files through loop devices, detached on drop.
 
@@ -15,10 +19,13 @@ pub mod busy;
 pub mod interrupt;
 pub mod keyfile;
 pub mod loopdev;
+pub mod luks;
 pub mod mount;
+pub mod node;
 pub mod plan;
 pub mod probe;
 pub mod secret;
+pub mod session;
 
 pub use plan::{Action, Line, Plan, PlanOptions, Step};
 pub use probe::DiskProbe;
@@ -38,6 +45,14 @@ pub enum Error {
         what: String,
         #[source]
         source: std::io::Error,
+    },
+    /// The kernel did not show a partition's device node in time (exit 1:
+    /// a failure of the machine, not a refusal).
+    #[error("partition {number} of {device} has no device node after {waited_ms} ms (run `partx -a {device}`, then apply again)")]
+    NoDeviceNode {
+        device: String,
+        number: u32,
+        waited_ms: u64,
     },
     /// A tool's output was not what tabula expected.
     #[error("{0}")]

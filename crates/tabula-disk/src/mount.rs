@@ -16,8 +16,8 @@ use tabula_run::Cmd;
 use tabula_spec::model::MountSource;
 use tabula_spec::HostSpec;
 
-use crate::apply::{open_container, Key};
 use crate::busy::{parse_mountinfo, MountEntry};
+use crate::luks::{self, open_container, Key};
 use crate::probe;
 use crate::{Error, Result};
 
@@ -272,10 +272,10 @@ impl<'a> Layout<'a> {
             spec.luks
                 .as_ref()
                 .and_then(|l| spec.partition(&l.partition))
-                .map(|sp| probe::partition_node(dev, sp.number))
+                .map(|sp| crate::node::partition_node(dev, sp.number))
         };
         let mapping = match device {
-            Some(d) => luks_node(d).and_then(|n| probe::open_mapping(&n)),
+            Some(d) => luks_node(d).and_then(|n| luks::open_mapping(&n)),
             None => spec
                 .luks
                 .as_ref()
@@ -366,8 +366,8 @@ impl<'a> Layout<'a> {
                 }
                 let ours = match &self.device {
                     Some(d) => {
-                        canonical(&probe::partition_node(d, sp.number)).is_some()
-                            && canonical(&probe::partition_node(d, sp.number))
+                        canonical(&crate::node::partition_node(d, sp.number)).is_some()
+                            && canonical(&crate::node::partition_node(d, sp.number))
                                 == canonical(&m.source)
                     }
                     None => fs.uuid.as_ref().is_some_and(|u| {
@@ -472,7 +472,7 @@ pub fn mount_layout(
             })?;
         // The mapping on this very partition (never a same-named one of
         // another disk: open_container refuses that).
-        let m = match probe::open_mapping(&node) {
+        let m = match luks::open_mapping(&node) {
             Some(m) => m,
             None => {
                 let key = key.ok_or_else(|| {
@@ -524,7 +524,7 @@ pub fn mount_layout(
                         "partition `{partition}` has no filesystem in the spec"
                     ))
                 })?;
-                let node = probe::partition_node(device, sp.number);
+                let node = crate::node::partition_node(device, sp.number);
                 (fs.kind.name().to_owned(), node, Vec::new())
             }
         };
@@ -611,7 +611,7 @@ pub fn unmount_layout(spec: &HostSpec, target: &Path, device: Option<&str>) -> R
         let mapper = match device {
             Some(d) => spec
                 .partition(&luks.partition)
-                .and_then(|sp| probe::open_mapping(&probe::partition_node(d, sp.number))),
+                .and_then(|sp| luks::open_mapping(&crate::node::partition_node(d, sp.number))),
             None => Some(format!("/dev/mapper/{}", luks.name)),
         };
         let held = out.left.iter().any(|l| {
@@ -621,10 +621,7 @@ pub fn unmount_layout(spec: &HostSpec, target: &Path, device: Option<&str>) -> R
         });
         if let Some(mapper) = mapper.filter(|m| Path::new(m).exists() && !held) {
             let name = mapper.trim_start_matches("/dev/mapper/").to_owned();
-            Cmd::new("cryptsetup")
-                .args(["close", name.as_str()])
-                .install_hint("Debian package cryptsetup-bin")
-                .run()?;
+            luks::close(&name)?;
             out.closed = Some(mapper);
         }
     }

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use tabula_disk::apply::{self, ApplyOptions, Key, Progress, Secret};
+use tabula_disk::apply::{self, ApplyOptions, Progress};
 use tabula_disk::loopdev::{self, Target};
+use tabula_disk::luks::{self, Key, Secret};
 use tabula_disk::plan::{self as dplan, Action, Plan, PlanOptions, Step};
 use tabula_disk::DiskProbe;
 use tabula_disk::{keyfile as dkeyfile, mount as dmount, secret};
@@ -324,7 +325,7 @@ struct CloseGuard<'a> {
 impl Drop for CloseGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            if let Err(e) = apply::close_container(self.spec, self.device) {
+            if let Err(e) = luks::close_container(self.spec, self.device) {
                 tracing::warn!("could not close the container: {e}");
             }
         }
@@ -418,7 +419,7 @@ fn preflight(
         })
         .context(format!("nothing was written: missing {}", all.join(", "))));
     }
-    if spec.luks.is_some() && !args.no_open && !apply::device_mapper_available() {
+    if spec.luks.is_some() && !args.no_open && !luks::device_mapper_available() {
         return Err(Refused(
             "this kernel has no device-mapper, so the LUKS container cannot be opened to create and check the pool; nothing was written. Add --no-open to format the container without opening it (the pool stays unverified), or run apply where device-mapper works".into(),
         )
@@ -536,7 +537,7 @@ fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<App
     let _close = CloseGuard {
         spec,
         device: &device,
-        armed: target.adopted() || apply::container_mapping(spec, &device).is_none(),
+        armed: target.adopted() || luks::container_mapping(spec, &device).is_none(),
     };
     let (mut disk, mut plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
     check_before_writing(ctx, spec, &disk, &plan, &opts)?;
@@ -598,7 +599,7 @@ fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<App
             .any(|s| matches!(s, Step::AddKeyfile { .. }))
     {
         if let Some(k) = &opts.keyfile {
-            if apply::make_keyfile(k).map_err(lift)? {
+            if dkeyfile::make_keyfile(k).map_err(lift)? {
                 eprintln!("wrote a new random keyfile to {}", k.display());
             }
         }
@@ -755,7 +756,7 @@ pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     let device = target.device().to_owned();
     // A key is needed unless the container on this disk is open already.
-    let needs_key = spec.luks.is_some() && apply::container_mapping(&spec, &device).is_none();
+    let needs_key = spec.luks.is_some() && luks::container_mapping(&spec, &device).is_none();
     let pass = if needs_key && args.keyfile.is_none() {
         Some(args.pass.get(false)?)
     } else {
@@ -992,7 +993,7 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let pass = args.pass.get(false)?;
     if args.usb.is_some() && !matches!(args.action, KeyfileAction::Remove) {
         if let Some(k) = spec.luks.as_ref().and(Some(&key)) {
-            if apply::make_keyfile(k).map_err(lift)? {
+            if dkeyfile::make_keyfile(k).map_err(lift)? {
                 eprintln!("wrote a new random keyfile to {}", k.display());
             }
         }
