@@ -239,7 +239,7 @@ pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions
     let missing: Vec<String> = plan
         .destroys()
         .iter()
-        .filter(|l| !opts.wipe.contains(&l.object))
+        .filter(|l| !opts.wipe.iter().any(|w| l.object == *w))
         .map(|l| format!("  {}: {}  (add --wipe {})", l.object, l.reason, l.object))
         .collect();
     if !missing.is_empty() {

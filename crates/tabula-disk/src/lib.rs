@@ -27,7 +27,7 @@ pub mod probe;
 pub mod secret;
 pub mod session;
 
-pub use plan::{Action, Line, Plan, PlanOptions, Step};
+pub use plan::{Action, Line, Object, Plan, PlanOptions, Step};
 pub use probe::DiskProbe;
 
 /// What can go wrong in this crate (effects; the planner is infallible).
@@ -39,6 +39,20 @@ pub enum Error {
     /// Tabula refuses because going on would be unsafe (exit status 3).
     #[error("{0}")]
     Refused(String),
+    /// The command line asks for something that needs one more flag
+    /// (`--yes`): exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Programs apply needs are missing; nothing was written (exit 4).
+    #[error("{summary}")]
+    MissingTools {
+        summary: String,
+        #[source]
+        source: tabula_run::Error,
+    },
+    /// Reading the disk back after the steps failed (or still differs).
+    #[error("reading the disk back")]
+    ReadBack(#[source] Box<Error>),
     /// Reading or writing a local file failed.
     #[error("{what}: {source}")]
     Io {

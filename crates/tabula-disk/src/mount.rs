@@ -231,6 +231,14 @@ pub struct Unmounted {
     pub closed: Option<String>,
 }
 
+impl Unmounted {
+    /// Part of the spec's own layout stayed mounted (kept because something
+    /// else pins it): an image's loop device must then stay attached.
+    pub fn layout_left(&self) -> bool {
+        self.left.iter().any(|l| l.why.starts_with("the layout's"))
+    }
+}
+
 fn canonical(p: &str) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use tabula_disk::apply::{self, ApplyOptions, Progress};
+use tabula_disk::apply::Progress;
 use tabula_disk::loopdev::{self, Target};
 use tabula_disk::luks::{self, Key, Secret};
-use tabula_disk::plan::{self as dplan, Action, Plan, PlanOptions, Step};
-use tabula_disk::DiskProbe;
+use tabula_disk::plan::{Action, Plan, Step};
+use tabula_disk::session::{self, KeyPrompt, Report, View};
 use tabula_disk::{keyfile as dkeyfile, mount as dmount, secret};
 use tabula_spec::{HostSpec, Size};
 
@@ -27,6 +27,11 @@ fn lift(e: tabula_disk::Error) -> anyhow::Error {
     match e {
         tabula_disk::Error::Refused(m) => Refused(m).into(),
         tabula_disk::Error::Run(r) => r.into(),
+        tabula_disk::Error::Usage(m) => Usage(m).into(),
+        tabula_disk::Error::MissingTools { summary, source } => {
+            anyhow::Error::from(source).context(summary)
+        }
+        tabula_disk::Error::ReadBack(e) => lift(*e).context("reading the disk back"),
         other => other.into(),
     }
 }
@@ -54,29 +59,28 @@ pub struct PassArgs {
 
 impl PassArgs {
     /// The passphrase when given by file or stdin (no prompt here).
-    fn given(&self) -> anyhow::Result<Option<Secret>> {
+    fn given(&self) -> tabula_disk::Result<Option<Secret>> {
         if let Some(f) = &self.passphrase_file {
-            return Ok(Some(secret::from_file(f).map_err(lift)?));
+            return Ok(Some(secret::from_file(f)?));
         }
         if self.passphrase_stdin {
-            return Ok(Some(secret::from_stdin().map_err(lift)?));
+            return Ok(Some(secret::from_stdin()?));
         }
         Ok(None)
     }
 
     /// The passphrase: given, else asked on the terminal.
-    fn get(&self, confirm: bool) -> anyhow::Result<Secret> {
+    fn get(&self, confirm: bool) -> tabula_disk::Result<Secret> {
         if let Some(s) = self.given()? {
             return Ok(s);
         }
         if !std::io::stdin().is_terminal() {
-            return Err(Refused(
+            return Err(tabula_disk::Error::Refused(
                 "the LUKS passphrase is needed: give --passphrase-file FILE or --passphrase-stdin"
                     .into(),
-            )
-            .into());
+            ));
         }
-        secret::prompt("LUKS passphrase", confirm).map_err(lift)
+        secret::prompt("LUKS passphrase", confirm)
     }
 }
 
@@ -91,7 +95,12 @@ fn paint_action(ctx: &Ctx, a: Action) -> String {
 }
 
 fn print_plan(ctx: &Ctx, plan: &Plan) {
-    let w = plan.lines.iter().map(|l| l.object.len()).max().unwrap_or(6);
+    let w = plan
+        .lines
+        .iter()
+        .map(|l| l.object.name().len())
+        .max()
+        .unwrap_or(6);
     println!(
         "{}",
         ctx.paint(Style::Bold, &format!("plan for {}", plan.device))
@@ -164,33 +173,18 @@ pub struct PlanArgs {
 
 pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
-    let plan = if args.disk.exists() {
-        let target = Target::open(&args.disk, true).map_err(lift)?;
-        let opts = ApplyOptions {
-            reset: args.reset.clone(),
-            keyfile: args.keyfile.clone(),
-            no_open: true,
-            ..Default::default()
-        };
-        let (probe, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
-        if ctx.verbose > 0 {
-            // -v: what the plan was computed from.
-            eprintln!("probe: {}", serde_json::to_string_pretty(&probe)?);
-        }
-        plan
-    } else {
-        let size = args.size.unwrap_or(spec.disk.size.as_u64());
-        let probe = dplan::empty_disk(&args.disk.to_string_lossy(), size);
-        dplan::plan(
-            &spec,
-            &probe,
-            &PlanOptions {
-                reset: args.reset.clone(),
-                keyfile: args.keyfile.is_some(),
-                keyfile_opens: args.keyfile.as_ref().map(|_| false),
-            },
-        )
-    };
+    let (probe, plan) = session::plan_only(
+        &spec,
+        &args.disk,
+        args.size,
+        &args.reset,
+        args.keyfile.as_deref(),
+    )
+    .map_err(lift)?;
+    if let Some(probe) = probe.filter(|_| ctx.verbose > 0) {
+        // -v: what the plan was computed from.
+        eprintln!("probe: {}", serde_json::to_string_pretty(&probe)?);
+    }
     if ctx.json {
         ctx.print_json(&plan)?;
     } else {
@@ -255,22 +249,55 @@ pub struct ApplyArgs {
     pub no_open: bool,
 }
 
-#[derive(Serialize)]
-struct ApplyReport<'a> {
-    before: &'a Plan,
-    ran: &'a [Step],
-    after: Option<&'a Plan>,
-    /// True only when nothing is left to do AND everything was verified.
-    nothing_to_do: bool,
-    /// Container and pool objects that could not be checked.
-    unverified: &'a [String],
+impl ApplyArgs {
+    /// The session's request (without the passphrase: stdin is read once,
+    /// by [`run_apply`]).
+    fn request(&self) -> session::Request {
+        session::Request {
+            disk: self.disk.clone(),
+            size: self.size,
+            yes: self.yes,
+            wipe: self.wipe.clone(),
+            reset: self.reset.clone(),
+            passphrase: None,
+            keyfile: self.keyfile.clone(),
+            usb: self.usb.clone(),
+            no_open: self.no_open,
+        }
+    }
 }
 
-struct Bar(Option<indicatif::ProgressBar>);
+/// The terminal side of the session: the plan and the progress bar.
+struct Front<'a> {
+    ctx: &'a Ctx,
+    bar: Option<indicatif::ProgressBar>,
+}
 
-impl Progress for Bar {
+impl<'a> Front<'a> {
+    fn new(ctx: &'a Ctx) -> Front<'a> {
+        let bar = (!ctx.json && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            {
+                b.set_style(style);
+            }
+            b
+        });
+        Front { ctx, bar }
+    }
+}
+
+impl KeyPrompt for PassArgs {
+    /// A signal at the prompt ends the process at once (the terminal
+    /// restored, loop devices detached).
+    fn passphrase(&mut self, confirm: bool) -> tabula_disk::Result<Secret> {
+        self.get(confirm)
+    }
+}
+
+impl Progress for Front<'_> {
     fn step(&mut self, index: usize, total: usize, step: &Step) {
-        if let Some(b) = &self.0 {
+        if let Some(b) = &self.bar {
             b.set_length(total as u64);
             b.set_position(index as u64);
             b.set_message(step.describe());
@@ -279,365 +306,68 @@ impl Progress for Bar {
         }
     }
     fn finish(&mut self) {
-        if let Some(b) = &self.0 {
+        if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
     }
 }
 
-fn progress(ctx: &Ctx) -> Bar {
-    if ctx.json || !std::io::stderr().is_terminal() {
-        return Bar(None);
-    }
-    let b = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
-        b.set_style(style);
-    }
-    Bar(Some(b))
-}
-
-/// The keyfile to add: `--keyfile`, or the spec's path on the `--usb` stick.
-fn keyfile_path(
-    spec: &HostSpec,
-    keyfile: &Option<PathBuf>,
-    usb: &Option<PathBuf>,
-) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(k) = keyfile {
-        return Ok(Some(k.clone()));
-    }
-    let Some(usb) = usb else { return Ok(None) };
-    let rel = spec
-        .luks
-        .as_ref()
-        .and_then(|l| l.keyfile.as_ref())
-        .map(|k| k.path.as_str().trim_start_matches('/').to_owned())
-        .ok_or_else(|| Refused("--usb needs [luks.keyfile] path in the spec".into()))?;
-    Ok(Some(usb.join(rel)))
-}
-
-/// Closes the container on drop when apply found it closed.
-struct CloseGuard<'a> {
-    spec: &'a HostSpec,
-    device: &'a str,
-    armed: bool,
-}
-
-impl Drop for CloseGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            if let Err(e) = luks::close_container(self.spec, self.device) {
-                tracing::warn!("could not close the container: {e}");
+impl View for Front<'_> {
+    fn refused(&mut self, plan: &Plan) {
+        if self.ctx.json {
+            if let Err(e) = self.ctx.print_json(plan) {
+                tracing::warn!("{e}");
             }
-        }
-    }
-}
-
-/// The programs an apply of `spec` may run, with their Debian packages.
-fn needed_tools(spec: &HostSpec, image: bool, no_open: bool) -> Vec<(&'static str, &'static str)> {
-    use tabula_spec::model::FsType;
-    let mut t = vec![
-        ("sfdisk", "fdisk"),
-        ("sgdisk", "gdisk"),
-        ("blkid", "util-linux"),
-        ("blockdev", "util-linux"),
-        ("partx", "util-linux"),
-        ("wipefs", "util-linux"),
-    ];
-    if image {
-        t.push(("losetup", "mount (util-linux)"));
-    }
-    for p in spec.partitions.iter().filter(|p| p.owner.is_nixos()) {
-        match p.filesystem.as_ref().map(|f| f.kind) {
-            Some(FsType::Vfat) => t.push(("mkfs.vfat", "dosfstools")),
-            Some(FsType::Ext4) => t.push(("mkfs.ext4", "e2fsprogs")),
-            Some(FsType::Btrfs) => t.push(("mkfs.btrfs", "btrfs-progs")),
-            Some(FsType::Swap) => t.push(("mkswap", "util-linux")),
-            _ => {}
-        }
-    }
-    if spec.luks.is_some() {
-        t.push(("cryptsetup", "cryptsetup-bin"));
-    }
-    if spec.btrfs.is_some() && !no_open {
-        t.push(("mkfs.btrfs", "btrfs-progs"));
-        t.push(("btrfs", "btrfs-progs"));
-        t.push(("mount", "mount"));
-        t.push(("umount", "mount"));
-    }
-    t.dedup();
-    t
-}
-
-/// Never enrol a weak keyfile (or a FIFO, a device): checked before any
-/// write (even the new image file) or prompt; with --usb only when a file
-/// is already on the stick (else apply writes a new random one).
-fn refuse_weak_keyfile(spec: &HostSpec, args: &ApplyArgs) -> anyhow::Result<()> {
-    if let Some(k) = keyfile_path(spec, &args.keyfile, &args.usb)?
-        .filter(|k| args.keyfile.is_some() || k.symlink_metadata().is_ok())
-    {
-        if k.symlink_metadata().is_err() {
-            return Err(Refused(format!(
-                "the keyfile {} does not exist (use --usb DIR to make a new one)",
-                k.display()
-            ))
-            .into());
-        }
-        dkeyfile::check_keyfile(&k).map_err(lift)?;
-    }
-    Ok(())
-}
-
-/// What apply needs from this machine and the command line, checked before
-/// the first write, file creation or prompt: root, every tool it may run
-/// (plus `extra`), device-mapper when the pool must be opened, the keyfile.
-fn preflight(
-    spec: &HostSpec,
-    args: &ApplyArgs,
-    extra: &[(&'static str, &'static str)],
-) -> anyhow::Result<()> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(Refused(
-            "apply writes partition tables and block devices: run it as root (sudo)".into(),
-        )
-        .into());
-    }
-    let image = !args.disk.exists() || args.disk.is_file();
-    let mut tools = needed_tools(spec, image, args.no_open);
-    tools.extend_from_slice(extra);
-    let missing: Vec<(&str, &str)> = tools
-        .into_iter()
-        .filter(|(p, _)| tabula_run::find_program(p).is_none())
-        .collect();
-    if let Some((program, package)) = missing.first() {
-        let all: Vec<String> = missing
-            .iter()
-            .map(|(p, k)| format!("{p} (Debian package {k})"))
-            .collect();
-        return Err(anyhow::Error::from(tabula_run::Error::NotFound {
-            program: (*program).to_owned(),
-            hint: Some(format!("Debian package {package}")),
-        })
-        .context(format!("nothing was written: missing {}", all.join(", "))));
-    }
-    if spec.luks.is_some() && !args.no_open && !luks::device_mapper_available() {
-        return Err(Refused(
-            "this kernel has no device-mapper, so the LUKS container cannot be opened to create and check the pool; nothing was written. Add --no-open to format the container without opening it (the pool stays unverified), or run apply where device-mapper works".into(),
-        )
-        .into());
-    }
-    // A missing, non-regular or weak keyfile (also one already on --usb).
-    refuse_weak_keyfile(spec, args)
-}
-
-/// Resolve an existing `--disk` for writing. An image already attached is
-/// refused, unless its loop device is one a killed apply left behind and
-/// nothing uses it: then it is taken over.
-fn open_for_write(spec: &HostSpec, disk: &Path) -> anyhow::Result<Target> {
-    if disk.is_file() {
-        // A killed run's temporary mount of the pool would hold the device.
-        apply::release_stale_top_levels().map_err(lift)?;
-        let own = spec.luks.as_ref().map(|l| l.name.as_str());
-        if let Some(l) = loopdev::adopt(disk, own).map_err(lift)? {
-            return Ok(Target::Image(l));
-        }
-    }
-    let t = Target::open(disk, false).map_err(lift)?;
-    if let Target::Block(d) = &t {
-        // A killed run's tools may still be writing to it.
-        loopdev::wait_for_openers(d).map_err(lift)?;
-    }
-    Ok(t)
-}
-
-/// The refusals of `plan` (refused lines, busy, DESTROY without --wipe),
-/// then a missing --yes (a usage error: exit 2). Prints the plan first when
-/// it stops here, so the user sees why.
-fn check_before_writing(
-    ctx: &Ctx,
-    spec: &HostSpec,
-    disk: &DiskProbe,
-    plan: &Plan,
-    opts: &ApplyOptions,
-) -> anyhow::Result<()> {
-    let as_if_yes = ApplyOptions {
-        yes: true,
-        ..opts.clone()
-    };
-    let r = apply::check(spec, disk, plan, &as_if_yes).map_err(lift);
-    let r = r.and_then(|()| {
-        if opts.yes || plan.is_noop() {
-            Ok(())
         } else {
-            Err(Usage("apply changes the disk: review the plan above, then add --yes; nothing was written".into()).into())
-        }
-    });
-    if r.is_err() {
-        if ctx.json {
-            ctx.print_json(plan)?;
-        } else {
-            print_plan(ctx, plan);
+            print_plan(self.ctx, plan);
         }
     }
-    r
+    fn planned(&mut self, plan: &Plan) {
+        if !self.ctx.json {
+            print_plan(self.ctx, plan);
+        }
+    }
+    fn note(&mut self, msg: &str) {
+        eprintln!("{msg}");
+    }
 }
 
-/// The outcome of an apply, for its exit code.
-struct Applied {
-    target: Target,
-    passphrase: Option<Secret>,
-    /// Container and pool lines that stay unverified (`--no-open`).
-    unverified: Vec<String>,
+/// apply, shared with install: the session, then its report.
+fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<Report> {
+    let mut req = args.request();
+    req.passphrase = args.pass.given().map_err(lift)?;
+    let mut prompt = args.pass.clone();
+    let report = session::run(spec, &req, &mut prompt, &mut Front::new(ctx)).map_err(lift)?;
+    print_report(ctx, &report)?;
+    Ok(report)
 }
 
-/// apply, shared with install: preconditions, the plan, the passphrase,
-/// the steps, the read-back.
-fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<Applied> {
-    let mut opts = ApplyOptions {
-        yes: args.yes,
-        wipe: args.wipe.clone(),
-        reset: args.reset.clone(),
-        passphrase: args.pass.given()?,
-        keyfile: keyfile_path(spec, &args.keyfile, &args.usb)?,
-        no_open: args.no_open,
-    };
-    // A new image: plan for an empty disk, check, ask for the passphrase,
-    // and only then create the file.
-    if !args.disk.exists() {
-        let size = args.size.unwrap_or(spec.disk.size.as_u64());
-        let empty = dplan::empty_disk(&args.disk.to_string_lossy(), size);
-        let plan = dplan::plan(
-            spec,
-            &empty,
-            &PlanOptions {
-                reset: opts.reset.clone(),
-                keyfile: opts.keyfile.is_some(),
-                keyfile_opens: opts.keyfile.as_ref().map(|_| false),
-            },
-        );
-        check_before_writing(ctx, spec, &empty, &plan, &opts)?;
-        if opts.passphrase.is_none() && apply::needs_passphrase(&plan) {
-            let formats = plan
-                .steps
-                .iter()
-                .any(|s| matches!(s, Step::LuksFormat { .. }));
-            opts.passphrase = Some(prompt_passphrase(&args.pass, formats)?);
-        }
-        loopdev::create_image(&args.disk, size).map_err(lift)?;
-        tracing::info!(
-            "created the sparse image {} ({})",
-            args.disk.display(),
-            Size::bytes(size)
-        );
-    }
-    let target = open_for_write(spec, &args.disk)?;
-    let device = target.device().to_owned();
-    // apply opens the container to check and fill it; it closes it again
-    // when it was closed before (an image's loop device can then go), or
-    // when a killed run left it open on the device taken over.
-    let _close = CloseGuard {
-        spec,
-        device: &device,
-        armed: target.adopted() || luks::container_mapping(spec, &device).is_none(),
-    };
-    let (mut disk, mut plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
-    check_before_writing(ctx, spec, &disk, &plan, &opts)?;
-    // A closed container can only be checked once opened: ask for the key
-    // when the plan cannot see inside, or needs it for a step.
-    let closed = plan
-        .lines
-        .iter()
-        .any(|l| l.object.starts_with("btrfs:") && l.action == Action::Unverified);
-    if opts.passphrase.is_none() && (apply::needs_passphrase(&plan) || (closed && !opts.no_open)) {
-        let formats = plan
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::LuksFormat { .. }));
-        opts.passphrase = Some(prompt_passphrase(&args.pass, formats)?);
-        (disk, plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
-        // Opened, the pool may show more (a --reset DESTROY): check again.
-        check_before_writing(ctx, spec, &disk, &plan, &opts)?;
-    }
-    if !ctx.json {
-        print_plan(ctx, &plan);
-    }
-    apply::check(spec, &disk, &plan, &opts).map_err(lift)?;
-    let unverified = |p: &Plan| -> Vec<String> {
-        p.unverified_pool()
-            .iter()
-            .map(|l| format!("{}: {}", l.object, l.reason))
-            .collect()
-    };
-    if plan.is_noop() {
-        let left = unverified(&plan);
-        if ctx.json {
-            ctx.print_json(&ApplyReport {
-                before: &plan,
-                ran: &[],
-                after: None,
-                nothing_to_do: left.is_empty(),
-                unverified: &left,
-            })?;
-        } else if left.is_empty() {
-            println!(
-                "{}",
-                ctx.paint(Style::Ok, "nothing to do: the disk matches the spec")
-            );
-        } else {
-            print_unverified(ctx, "no step left to run", &left);
-        }
-        drop(_close);
-        return Ok(Applied {
-            target,
-            passphrase: opts.passphrase,
-            unverified: left,
-        });
-    }
-    if args.usb.is_some()
-        && plan
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::AddKeyfile { .. }))
-    {
-        if let Some(k) = &opts.keyfile {
-            if dkeyfile::make_keyfile(k).map_err(lift)? {
-                eprintln!("wrote a new random keyfile to {}", k.display());
-            }
-        }
-    }
-    let mut bar = progress(ctx);
-    let ran = apply::execute(spec, &device, &plan, &opts, &mut bar).map_err(lift)?;
-    let after = apply::verify(spec, &device, &opts)
-        .map_err(lift)
-        .context("reading the disk back")?;
-    let left = unverified(&after);
+fn print_report(ctx: &Ctx, r: &Report) -> anyhow::Result<()> {
     if ctx.json {
-        ctx.print_json(&ApplyReport {
-            before: &plan,
-            ran: &ran,
-            after: Some(&after),
-            nothing_to_do: false,
-            unverified: &left,
-        })?;
-    } else if left.is_empty() {
+        return ctx.print_json(&r.json());
+    }
+    let done = if r.after.is_none() {
+        "no step left to run".to_owned()
+    } else {
+        format!("applied {} step(s)", r.ran.len())
+    };
+    if !r.unverified.is_empty() {
+        print_unverified(ctx, &done, &r.unverified);
+    } else if r.after.is_none() {
+        println!(
+            "{}",
+            ctx.paint(Style::Ok, "nothing to do: the disk matches the spec")
+        );
+    } else {
         println!(
             "{}",
             ctx.paint(
                 Style::Ok,
-                &format!(
-                    "applied {} step(s); read back: the disk matches the spec",
-                    ran.len()
-                )
+                &format!("{done}; read back: the disk matches the spec")
             )
         );
-    } else {
-        print_unverified(ctx, &format!("applied {} step(s)", ran.len()), &left);
     }
-    drop(_close);
-    Ok(Applied {
-        target,
-        passphrase: opts.passphrase,
-        unverified: left,
-    })
+    Ok(())
 }
 
 /// What an apply that could not see inside the container says instead of
@@ -659,15 +389,9 @@ fn print_unverified(ctx: &Ctx, done: &str, left: &[String]) {
     println!("run apply where device-mapper works, without --no-open, to create and check them (exit {})", exit::UNVERIFIED);
 }
 
-/// The passphrase from the prompt (or file/stdin). A signal at the prompt
-/// ends the process at once (the terminal restored, loop devices detached).
-fn prompt_passphrase(pass: &PassArgs, confirm: bool) -> anyhow::Result<Secret> {
-    pass.get(confirm)
-}
-
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
-    preflight(&spec, args, &[])?;
+    session::preflight(&spec, &args.request(), &[]).map_err(lift)?;
     let done = run_apply(args, ctx, &spec)?;
     Ok(if done.unverified.is_empty() {
         exit::OK
@@ -758,9 +482,9 @@ pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // A key is needed unless the container on this disk is open already.
     let needs_key = spec.luks.is_some() && luks::container_mapping(&spec, &device).is_none();
     let pass = if needs_key && args.keyfile.is_none() {
-        Some(args.pass.get(false)?)
+        Some(args.pass.get(false).map_err(lift)?)
     } else {
-        args.pass.given()?
+        args.pass.given().map_err(lift)?
     };
     let mounted = do_mount(ctx, &spec, &device, &args.target, &args.keyfile, pass)?;
     // Mounted: the loop device must outlive this process.
@@ -809,7 +533,7 @@ pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let done = dmount::unmount_layout(&spec, &args.target, device.as_deref()).map_err(lift)?;
     let mut detached = Vec::new();
     // An image's loop device goes only when nothing of the layout is left.
-    let layout_left = done.left.iter().any(|l| l.why.starts_with("the layout's"));
+    let layout_left = done.layout_left();
     if let Some(d) = args.disk.as_ref().filter(|d| d.is_file() && !layout_left) {
         detached = loopdev::detach_image(d).map_err(lift)?;
     }
@@ -892,7 +616,7 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         )
         .into());
     }
-    preflight(&spec, &args.apply, &[("mount", "mount")])?;
+    session::preflight(&spec, &args.apply.request(), &[("mount", "mount")]).map_err(lift)?;
     // Render before touching the disk: a spec the renderer refuses stops
     // here, with nothing written.
     let mut files = tabula_render::render_flake(&spec)
@@ -911,11 +635,17 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let target = done.target;
     let device = target.device().to_owned();
-    let keyfile = keyfile_path(&spec, &args.apply.keyfile, &args.apply.usb)?.filter(|k| k.exists());
+    let keyfile = session::keyfile_path(
+        &spec,
+        args.apply.keyfile.as_deref(),
+        args.apply.usb.as_deref(),
+    )
+    .map_err(lift)?
+    .filter(|k| k.exists());
     let pass = match (&keyfile, done.passphrase) {
         (Some(_), _) => None,
         (None, Some(p)) => Some(p),
-        (None, None) => Some(args.apply.pass.get(false)?),
+        (None, None) => Some(args.apply.pass.get(false).map_err(lift)?),
     };
     do_mount(ctx, &spec, &device, &args.target, &keyfile, pass)?;
     target.keep();
@@ -980,7 +710,8 @@ pub struct KeyfileArgs {
 
 pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
-    let key = keyfile_path(&spec, &args.keyfile, &args.usb)?
+    let key = session::keyfile_path(&spec, args.keyfile.as_deref(), args.usb.as_deref())
+        .map_err(lift)?
         .ok_or_else(|| Refused("give --keyfile FILE or --usb DIR".into()))?;
     // A key to enrol is checked before any prompt or write: an existing
     // file (--keyfile, or on the --usb stick) must be strong.
@@ -990,7 +721,7 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         dkeyfile::check_keyfile(&key).map_err(lift)?;
     }
     let target = Target::open(&args.disk, false).map_err(lift)?;
-    let pass = args.pass.get(false)?;
+    let pass = args.pass.get(false).map_err(lift)?;
     if args.usb.is_some() && !matches!(args.action, KeyfileAction::Remove) {
         if let Some(k) = spec.luks.as_ref().and(Some(&key)) {
             if dkeyfile::make_keyfile(k).map_err(lift)? {
