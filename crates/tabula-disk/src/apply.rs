@@ -333,7 +333,7 @@ fn node_of(device: &str, number: u32) -> Result<String> {
     })
 }
 
-/// Run the plan's steps, in order. Each step looks at the disk first and
+/// Run the plan's steps, in order (one function per kind of step, below). Each step looks at the disk first and
 /// is skipped when its effect is already there.
 ///
 /// # Errors
@@ -349,105 +349,34 @@ pub fn execute(
     let mut top: Option<TopLevel> = None;
     let abort_after: Option<usize> = std::env::var(ABORT_AFTER).ok().and_then(|v| v.parse().ok());
     let total = plan.steps.len();
-    let passphrase = || {
-        opts.passphrase.clone().ok_or_else(|| {
-            Error::Refused(
-                "this step needs the LUKS passphrase (--passphrase-file or --passphrase-stdin)"
-                    .into(),
-            )
-        })
-    };
     // A signal lets the running step finish; the loop stops before the next.
     let _writing = crate::interrupt::Writing::start();
     for (i, step) in plan.steps.iter().enumerate() {
         crate::interrupt::check()?;
         progress.step(i, total, step);
         tracing::info!("step {}/{total}: {}", i + 1, step.describe());
+        let x = Exec {
+            spec,
+            device,
+            plan,
+            opts,
+        };
         let did = match step {
-            Step::CreateTable => {
-                let out = Cmd::new("sfdisk")
-                    .args(["--json", device])
-                    .ok_codes(&[1])
-                    .run()?;
-                if out.text().trim().is_empty() {
-                    Cmd::new("sgdisk")
-                        .args(["-o", device])
-                        .install_hint("Debian package gdisk")
-                        .run()?;
-                    true
-                } else {
-                    false
-                }
-            }
+            Step::CreateTable => create_table(x)?,
             Step::CreatePartition {
                 number,
                 name,
                 type_guid,
                 start,
                 size,
-            } => {
-                // The table alone (a full probe would read every partition).
-                let now = probe::read_table(device)?;
-                if now
-                    .as_ref()
-                    .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
-                {
-                    false
-                } else {
-                    let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
-                    let first = start / ss;
-                    let last = (start + size) / ss - 1;
-                    debug_assert!(start % ALIGN == 0);
-                    // The new partition holds whatever the free space held.
-                    // When this plan formats it, a note under its partition
-                    // UUID (chosen here) tells a rerun after a kill, before
-                    // the format is done, that it is tabula's own.
-                    let part_uuid = random_uuid()?;
-                    let formats = plan.steps.iter().any(|s| {
-                        matches!(s, Step::Mkfs { partition, .. } | Step::LuksFormat { partition, .. } if partition == number)
-                    });
-                    if formats {
-                        FormatNote(Some(Path::new(probe::FORMATTING).join(&part_uuid)))
-                            .write("new partition, format")?;
-                    }
-                    Cmd::new("sgdisk")
-                        .args([
-                            format!("--new={number}:{first}:{last}"),
-                            format!("--typecode={number}:{type_guid}"),
-                            format!("--change-name={number}:{name}"),
-                            format!("--partition-guid={number}:{part_uuid}"),
-                        ])
-                        .arg(device)
-                        .install_hint("Debian package gdisk")
-                        .run()?;
-                    loopdev::rescan_partitions(device)?;
-                    true
-                }
-            }
+            } => create_partition(x, number, name, type_guid, start, size)?,
             Step::Mkfs {
                 partition,
                 fstype,
                 uuid,
                 label,
                 ..
-            } => {
-                let node = node_of(device, *partition)?;
-                let map = probe::blkid(&node)?;
-                let note = FormatNote::of(&map);
-                let now = probe::content_from_blkid(&map);
-                let done = !note.pending()
-                    && matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
-                    if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
-                if done {
-                    false
-                } else {
-                    note.write(&format!("{} format", fstype.name()))?;
-                    wipe_signatures(&node)?;
-                    mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
-                    note.done();
-                    true
-                }
-            }
+            } => mkfs(x, partition, fstype, uuid, label)?,
             Step::LuksFormat {
                 partition,
                 uuid,
@@ -457,114 +386,19 @@ pub fn execute(
                 time_ms,
                 ..
             } => {
-                let node = node_of(device, *partition)?;
-                let map = probe::blkid(&node)?;
-                let note = FormatNote::of(&map);
-                let now = probe::content_from_blkid(&map);
-                if !note.pending()
-                    && matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid))
-                {
-                    false
-                } else {
-                    let pass = passphrase()?;
-                    if pass.is_empty() {
-                        return Err(Error::Refused("the LUKS passphrase is empty".into()));
-                    }
-                    note.write("LUKS2 format")?;
-                    wipe_signatures(&node)?;
-                    let pbkdf = luks::Pbkdf {
-                        kdf: *kdf,
-                        iterations: *iterations,
-                        memory_kib: *memory_kib,
-                        time_ms: *time_ms,
-                    };
-                    luks::format(&node, uuid, pbkdf, &pass)?;
-                    note.done();
-                    true
-                }
+                let pbkdf = luks::Pbkdf {
+                    kdf: *kdf,
+                    iterations: *iterations,
+                    memory_kib: *memory_kib,
+                    time_ms: *time_ms,
+                };
+                luks_format(x, partition, uuid, pbkdf)?
             }
-            Step::AddKeyfile { partition } => {
-                let node = node_of(device, *partition)?;
-                let keyfile = opts.keyfile.as_ref().ok_or_else(|| {
-                    Error::Refused("no keyfile given (--keyfile FILE or --usb DIR)".into())
-                })?;
-                add_keyfile(spec, &node, &passphrase()?, keyfile)?
-            }
-            Step::Open { partition, .. } => {
-                if opts.no_open {
-                    tracing::info!("--no-open: the container stays closed");
-                    false
-                } else {
-                    let node = node_of(device, *partition)?;
-                    let keyfile_opens = match &opts.keyfile {
-                        Some(k) if k.exists() => Some(key_opens(&node, &Key::File(k.clone()))?),
-                        _ => None,
-                    };
-                    let key = opts.unlock_key(keyfile_opens).ok_or_else(|| {
-                        Error::Refused(
-                            "opening the container needs the passphrase or the keyfile".into(),
-                        )
-                    })?;
-                    let existed = spec
-                        .luks
-                        .as_ref()
-                        .is_some_and(|l| Path::new(&format!("/dev/mapper/{}", l.name)).exists());
-                    open_container(spec, &node, &key)?;
-                    !existed
-                }
-            }
-            Step::MkfsBtrfs { uuid, label, .. } => {
-                if opts.no_open {
-                    false
-                } else {
-                    let mapper = &pool_mapper(spec, device)?;
-                    // A DESTROY of the pool: nothing may stay mounted on it.
-                    top = None;
-                    wipe_signatures(mapper)?;
-                    mkfs_cmd(FsType::Btrfs, uuid.as_deref(), label.as_deref(), mapper)?.run()?;
-                    true
-                }
-            }
-            Step::DeleteSubvolume { path, .. } => {
-                if opts.no_open {
-                    false
-                } else {
-                    let t = top_level(spec, device, &mut top)?;
-                    let dir = t.path().join(path);
-                    if dir.exists() {
-                        Cmd::new("btrfs")
-                            .args(["subvolume", "delete", "--commit-after"])
-                            .arg(&dir)
-                            .run()?;
-                        true
-                    } else {
-                        false
-                    }
-                }
-            }
-            Step::CreateSubvolume { path } => {
-                if opts.no_open {
-                    false
-                } else {
-                    let t = top_level(spec, device, &mut top)?;
-                    let dir = t.path().join(path);
-                    if dir.exists() {
-                        false
-                    } else {
-                        if let Some(parent) = dir.parent() {
-                            std::fs::create_dir_all(parent).map_err(|e| {
-                                Error::io(format!("creating {}", parent.display()), e)
-                            })?;
-                        }
-                        Cmd::new("btrfs")
-                            .args(["subvolume", "create"])
-                            .arg(&dir)
-                            .install_hint("Debian package btrfs-progs")
-                            .run()?;
-                        true
-                    }
-                }
-            }
+            Step::AddKeyfile { partition } => add_keyfile_slot(x, partition)?,
+            Step::Open { partition, .. } => open(x, partition)?,
+            Step::MkfsBtrfs { uuid, label, .. } => mkfs_btrfs(x, &mut top, uuid, label)?,
+            Step::DeleteSubvolume { path, .. } => delete_subvolume(x, &mut top, path)?,
+            Step::CreateSubvolume { path } => create_subvolume(x, &mut top, path)?,
         };
         if did {
             ran.push(step.clone());
@@ -580,6 +414,259 @@ pub fn execute(
     let _ = Cmd::new("sync").run();
     progress.finish();
     Ok(ran)
+}
+
+/// What every step reads: the spec, the disk, the plan, the options.
+#[derive(Clone, Copy)]
+struct Exec<'a> {
+    spec: &'a HostSpec,
+    device: &'a str,
+    plan: &'a Plan,
+    opts: &'a ApplyOptions,
+}
+
+impl Exec<'_> {
+    fn passphrase(&self) -> Result<Secret> {
+        self.opts.passphrase.clone().ok_or_else(|| {
+            Error::Refused(
+                "this step needs the LUKS passphrase (--passphrase-file or --passphrase-stdin)"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// A new GPT, unless the disk has a table.
+fn create_table(x: Exec<'_>) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let out = Cmd::new("sfdisk")
+        .args(["--json", device])
+        .ok_codes(&[1])
+        .run()?;
+    Ok(if out.text().trim().is_empty() {
+        Cmd::new("sgdisk")
+            .args(["-o", device])
+            .install_hint("Debian package gdisk")
+            .run()?;
+        true
+    } else {
+        false
+    })
+}
+
+/// One partition, unless its number is in the table.
+fn create_partition(
+    x: Exec<'_>,
+    number: &u32,
+    name: &str,
+    type_guid: &str,
+    start: &u64,
+    size: &u64,
+) -> Result<bool> {
+    let Exec { device, plan, .. } = x;
+    // The table alone (a full probe would read every partition).
+    let now = probe::read_table(device)?;
+    Ok(
+        if now
+            .as_ref()
+            .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
+        {
+            false
+        } else {
+            let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
+            let first = start / ss;
+            let last = (start + size) / ss - 1;
+            debug_assert!(start % ALIGN == 0);
+            // The new partition holds whatever the free space held.
+            // When this plan formats it, a note under its partition
+            // UUID (chosen here) tells a rerun after a kill, before
+            // the format is done, that it is tabula's own.
+            let part_uuid = random_uuid()?;
+            let formats = plan.steps.iter().any(|s| {
+            matches!(s, Step::Mkfs { partition, .. } | Step::LuksFormat { partition, .. } if partition == number)
+        });
+            if formats {
+                FormatNote(Some(Path::new(probe::FORMATTING).join(&part_uuid)))
+                    .write("new partition, format")?;
+            }
+            Cmd::new("sgdisk")
+                .args([
+                    format!("--new={number}:{first}:{last}"),
+                    format!("--typecode={number}:{type_guid}"),
+                    format!("--change-name={number}:{name}"),
+                    format!("--partition-guid={number}:{part_uuid}"),
+                ])
+                .arg(device)
+                .install_hint("Debian package gdisk")
+                .run()?;
+            loopdev::rescan_partitions(device)?;
+            true
+        },
+    )
+}
+
+/// A filesystem, unless the spec's one is there (and no format was cut short).
+fn mkfs(
+    x: Exec<'_>,
+    partition: &u32,
+    fstype: &FsType,
+    uuid: &Option<String>,
+    label: &Option<String>,
+) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let node = node_of(device, *partition)?;
+    let map = probe::blkid(&node)?;
+    let note = FormatNote::of(&map);
+    let now = probe::content_from_blkid(&map);
+    let done = !note.pending()
+        && matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
+        if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
+    Ok(if done {
+        false
+    } else {
+        note.write(&format!("{} format", fstype.name()))?;
+        wipe_signatures(&node)?;
+        mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
+        note.done();
+        true
+    })
+}
+
+/// The LUKS2 header, unless the spec's container is there.
+fn luks_format(x: Exec<'_>, partition: &u32, uuid: &str, pbkdf: luks::Pbkdf) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let passphrase = || x.passphrase();
+    let node = node_of(device, *partition)?;
+    let map = probe::blkid(&node)?;
+    let note = FormatNote::of(&map);
+    let now = probe::content_from_blkid(&map);
+    Ok(
+        if !note.pending() && matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid))
+        {
+            false
+        } else {
+            let pass = passphrase()?;
+            if pass.is_empty() {
+                return Err(Error::Refused("the LUKS passphrase is empty".into()));
+            }
+            note.write("LUKS2 format")?;
+            wipe_signatures(&node)?;
+            luks::format(&node, uuid, pbkdf, &pass)?;
+            note.done();
+            true
+        },
+    )
+}
+
+/// The keyfile's key slot, unless it opens the container already.
+fn add_keyfile_slot(x: Exec<'_>, partition: &u32) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    let passphrase = || x.passphrase();
+    let node = node_of(device, *partition)?;
+    let keyfile = opts
+        .keyfile
+        .as_ref()
+        .ok_or_else(|| Error::Refused("no keyfile given (--keyfile FILE or --usb DIR)".into()))?;
+    Ok(add_keyfile(spec, &node, &passphrase()?, keyfile)?)
+}
+
+/// Open the container (not with --no-open), unless it is open.
+fn open(x: Exec<'_>, partition: &u32) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        tracing::info!("--no-open: the container stays closed");
+        false
+    } else {
+        let node = node_of(device, *partition)?;
+        let keyfile_opens = match &opts.keyfile {
+            Some(k) if k.exists() => Some(key_opens(&node, &Key::File(k.clone()))?),
+            _ => None,
+        };
+        let key = opts.unlock_key(keyfile_opens).ok_or_else(|| {
+            Error::Refused("opening the container needs the passphrase or the keyfile".into())
+        })?;
+        let existed = spec
+            .luks
+            .as_ref()
+            .is_some_and(|l| Path::new(&format!("/dev/mapper/{}", l.name)).exists());
+        open_container(spec, &node, &key)?;
+        !existed
+    })
+}
+
+/// The pool in the open container, unless --no-open.
+fn mkfs_btrfs(
+    x: Exec<'_>,
+    top: &mut Option<TopLevel>,
+    uuid: &Option<String>,
+    label: &Option<String>,
+) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        false
+    } else {
+        let mapper = &pool_mapper(spec, device)?;
+        // A DESTROY of the pool: nothing may stay mounted on it.
+        *top = None;
+        wipe_signatures(mapper)?;
+        mkfs_cmd(FsType::Btrfs, uuid.as_deref(), label.as_deref(), mapper)?.run()?;
+        true
+    })
+}
+
+/// Delete a subvolume (--reset), unless it is gone.
+fn delete_subvolume(x: Exec<'_>, top: &mut Option<TopLevel>, path: &str) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        false
+    } else {
+        let t = top_level(spec, device, top)?;
+        let dir = t.path().join(path);
+        if dir.exists() {
+            Cmd::new("btrfs")
+                .args(["subvolume", "delete", "--commit-after"])
+                .arg(&dir)
+                .run()?;
+            true
+        } else {
+            false
+        }
+    })
+}
+
+/// Create a subvolume, unless it exists.
+fn create_subvolume(x: Exec<'_>, top: &mut Option<TopLevel>, path: &str) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        false
+    } else {
+        let t = top_level(spec, device, top)?;
+        let dir = t.path().join(path);
+        if dir.exists() {
+            false
+        } else {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            }
+            Cmd::new("btrfs")
+                .args(["subvolume", "create"])
+                .arg(&dir)
+                .install_hint("Debian package btrfs-progs")
+                .run()?;
+            true
+        }
+    })
 }
 
 /// The note apply keeps while it formats a partition (in

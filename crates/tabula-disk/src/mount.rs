@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tabula_run::Cmd;
-use tabula_spec::model::MountSource;
+use tabula_spec::model::{Mount, MountSource};
 use tabula_spec::HostSpec;
 
 use crate::busy::{parse_mountinfo, MountEntry};
@@ -446,6 +446,29 @@ pub fn mount_layout(
     target: &Path,
     key: Option<&Key>,
 ) -> Result<Vec<Mounted>> {
+    refuse_foreign(spec, device, target)?;
+    let mapper = open_pool(spec, device, key)?;
+    std::fs::create_dir_all(target)
+        .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
+    let target = std::fs::canonicalize(target)
+        .map_err(|e| Error::io(format!("resolving {}", target.display()), e))?;
+    let mut out = Vec::new();
+    for m in spec.mounts_in_order() {
+        let (fstype, source, mut opts) = mount_source(spec, device, m, mapper.as_deref())?;
+        opts.extend(m.options.iter().cloned());
+        out.push(mount_one(
+            under(&target, m.path.as_str()),
+            fstype,
+            source,
+            opts.join(","),
+        )?);
+    }
+    Ok(out)
+}
+
+/// `mount` refuses a target with any foreign mount at or under it, before
+/// opening the container.
+fn refuse_foreign(spec: &HostSpec, device: &str, target: &Path) -> Result<()> {
     let foreign = foreign_mounts(spec, target, Some(device))?;
     if !foreign.is_empty() {
         let list: Vec<String> = foreign
@@ -458,6 +481,12 @@ pub fn mount_layout(
             list.join("\n")
         )));
     }
+    Ok(())
+}
+
+/// The container's mapping on the spec's LUKS partition of `device`,
+/// opened with `key` when it is closed (`None` without `[luks]`).
+fn open_pool(spec: &HostSpec, device: &str, key: Option<&Key>) -> Result<Option<String>> {
     let disk = probe::probe(device)?;
     let mut mapper = None;
     if let Some(luks) = &spec.luks {
@@ -493,73 +522,77 @@ pub fn mount_layout(
         };
         mapper = Some(m);
     }
-    std::fs::create_dir_all(target)
-        .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
-    let target = std::fs::canonicalize(target)
-        .map_err(|e| Error::io(format!("resolving {}", target.display()), e))?;
-    let mut out = Vec::new();
-    for m in spec.mounts_in_order() {
-        let dir = under(&target, m.path.as_str());
-        let (fstype, source, mut opts) = match &m.source {
-            MountSource::Tmpfs { size, mode } => {
-                let mut o = vec![format!("size={size}")];
-                if let Some(mode) = mode {
-                    o.push(format!("mode={mode}"));
-                }
-                ("tmpfs".to_owned(), "tmpfs".to_owned(), o)
+    Ok(mapper)
+}
+
+/// What is mounted at `m`: (fs type, source, options from the spec).
+fn mount_source(
+    spec: &HostSpec,
+    device: &str,
+    m: &Mount,
+    mapper: Option<&str>,
+) -> Result<(String, String, Vec<String>)> {
+    let found = match &m.source {
+        MountSource::Tmpfs { size, mode } => {
+            let mut o = vec![format!("size={size}")];
+            if let Some(mode) = mode {
+                o.push(format!("mode={mode}"));
             }
-            MountSource::Subvolume { subvolume } => {
-                let btrfs = spec.btrfs.as_ref().ok_or_else(|| {
-                    Error::Refused(format!("mount {} needs [btrfs]", m.path.as_str()))
-                })?;
-                let src = mapper.clone().ok_or_else(|| {
-                    Error::Refused(format!(
-                        "mount {} needs the [luks] container",
-                        m.path.as_str()
-                    ))
-                })?;
-                ("btrfs".to_owned(), src, btrfs.subvolume_options(subvolume))
-            }
-            MountSource::Partition { partition } => {
-                let sp = spec.partition(partition).ok_or_else(|| {
-                    Error::Refused(format!(
-                        "mount {}: no partition `{partition}`",
-                        m.path.as_str()
-                    ))
-                })?;
-                let fs = sp.filesystem.as_ref().ok_or_else(|| {
-                    Error::Refused(format!(
-                        "partition `{partition}` has no filesystem in the spec"
-                    ))
-                })?;
-                let node = crate::node::partition_node(device, sp.number);
-                (fs.kind.name().to_owned(), node, Vec::new())
-            }
-        };
-        opts.extend(m.options.iter().cloned());
-        let options = opts.join(",");
-        let dir_s = dir.to_string_lossy().into_owned();
-        let existed = mount_points()?.contains(&dir_s);
-        if !existed {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-            let mut cmd = Cmd::new("mount")
-                .args(["-t", fstype.as_str()])
-                .install_hint("Debian package mount");
-            if !options.is_empty() {
-                cmd = cmd.args(["-o", options.as_str()]);
-            }
-            cmd.arg(&source).arg(&dir).run()?;
+            ("tmpfs".to_owned(), "tmpfs".to_owned(), o)
         }
-        out.push(Mounted {
-            target: dir_s,
-            source,
-            fstype,
-            options,
-            existed,
-        });
+        MountSource::Subvolume { subvolume } => {
+            let btrfs = spec.btrfs.as_ref().ok_or_else(|| {
+                Error::Refused(format!("mount {} needs [btrfs]", m.path.as_str()))
+            })?;
+            let src = mapper.map(str::to_owned).ok_or_else(|| {
+                Error::Refused(format!(
+                    "mount {} needs the [luks] container",
+                    m.path.as_str()
+                ))
+            })?;
+            ("btrfs".to_owned(), src, btrfs.subvolume_options(subvolume))
+        }
+        MountSource::Partition { partition } => {
+            let sp = spec.partition(partition).ok_or_else(|| {
+                Error::Refused(format!(
+                    "mount {}: no partition `{partition}`",
+                    m.path.as_str()
+                ))
+            })?;
+            let fs = sp.filesystem.as_ref().ok_or_else(|| {
+                Error::Refused(format!(
+                    "partition `{partition}` has no filesystem in the spec"
+                ))
+            })?;
+            let node = crate::node::partition_node(device, sp.number);
+            (fs.kind.name().to_owned(), node, Vec::new())
+        }
+    };
+    Ok(found)
+}
+
+/// Mount one (unless it is mounted already: kept).
+fn mount_one(dir: PathBuf, fstype: String, source: String, options: String) -> Result<Mounted> {
+    let dir_s = dir.to_string_lossy().into_owned();
+    let existed = mount_points()?.contains(&dir_s);
+    if !existed {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let mut cmd = Cmd::new("mount")
+            .args(["-t", fstype.as_str()])
+            .install_hint("Debian package mount");
+        if !options.is_empty() {
+            cmd = cmd.args(["-o", options.as_str()]);
+        }
+        cmd.arg(&source).arg(&dir).run()?;
     }
-    Ok(out)
+    Ok(Mounted {
+        target: dir_s,
+        source,
+        fstype,
+        options,
+        existed,
+    })
 }
 
 /// Unmount exactly the spec's layout under `target`, deepest first (see

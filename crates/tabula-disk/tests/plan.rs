@@ -589,11 +589,13 @@ fn plans_are_byte_identical_across_many_probes() {
             Content::Interrupted {
                 what: "ext4 format".into(),
             },
-            Content::Data {
-                nonzero_at: 4096,
-            },
+            Content::Data { nonzero_at: 4096 },
             esp(),
-            fs("ext4", Some("0eaf7961-48c5-4b55-8a8f-04cd0b71de07"), Some("other")),
+            fs(
+                "ext4",
+                Some("0eaf7961-48c5-4b55-8a8f-04cd0b71de07"),
+                Some("other"),
+            ),
             fs("xfs", None, None),
             luks(None),
             luks(Some(open_pool(all_subvolumes(spec)))),
