@@ -476,7 +476,7 @@ fn create_partition(
             let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
             let first = start / ss;
             let last = (start + size) / ss - 1;
-            debug_assert!(start % ALIGN == 0);
+            debug_assert!(start.is_multiple_of(ALIGN));
             // The new partition holds whatever the free space held.
             // When this plan formats it, a note under its partition
             // UUID (chosen here) tells a rerun after a kill, before
@@ -569,7 +569,7 @@ fn add_keyfile_slot(x: Exec<'_>, partition: &u32) -> Result<bool> {
         .keyfile
         .as_ref()
         .ok_or_else(|| Error::Refused("no keyfile given (--keyfile FILE or --usb DIR)".into()))?;
-    Ok(add_keyfile(spec, &node, &passphrase()?, keyfile)?)
+    add_keyfile(spec, &node, &passphrase()?, keyfile)
 }
 
 /// Open the container (not with --no-open), unless it is open.

@@ -9,7 +9,7 @@
 //!   error;
 //! - anywhere else (probing, a passphrase prompt): nothing is half-written,
 //!   so the signal thread undoes what this run set up
-//!   ([`session::undo_all`](crate::session::undo_all): the
+//!   (`session::undo_all`: the
 //!   mappings it opened, the loop devices it attached, newest first) and the
 //!   process exits at once. A second signal always does that.
 //!
@@ -105,8 +105,8 @@ pub fn forget(u: &Undo) {
     undo_list().retain(|x| x != u);
 }
 
-/// Everything registered, newest last, and the list emptied (the session's
-/// [`undo_all`](crate::session::undo_all) takes it down).
+/// Everything registered, newest last, and the list emptied
+/// (`session::undo_all` takes it down).
 pub fn take_all() -> Vec<Undo> {
     std::mem::take(&mut *undo_list())
 }

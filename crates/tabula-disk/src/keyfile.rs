@@ -8,12 +8,13 @@
 //! with at least 128 bits by [`entropy_bits`] (an empty, short, one-byte or
 //! short-pattern file, a FIFO or /dev/zero are refused before any write).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tabula_spec::HostSpec;
 
-use crate::luks::{self, key_opens, Key, Secret};
+use crate::loopdev::Target;
+use crate::luks::{self, key_opens, Key, KeyPrompt, Secret};
 use crate::probe::{self, Content};
 use crate::{Error, Result};
 
@@ -54,6 +55,76 @@ pub fn container_node(spec: &HostSpec, device: &str) -> Result<String> {
             "{} does not hold the spec's container (LUKS2 UUID {}): found {other:?}",
             p.node, luks.uuid
         ))),
+    }
+}
+
+/// The keyfile to add: `--keyfile`, or the spec's path on the `--usb` stick.
+///
+/// # Errors
+/// [`Error::Refused`] for `--usb` without `[luks.keyfile] path`.
+pub fn keyfile_path(
+    spec: &HostSpec,
+    keyfile: Option<&Path>,
+    usb: Option<&Path>,
+) -> Result<Option<PathBuf>> {
+    if let Some(k) = keyfile {
+        return Ok(Some(k.to_owned()));
+    }
+    let Some(usb) = usb else { return Ok(None) };
+    let rel = spec
+        .luks
+        .as_ref()
+        .and_then(|l| l.keyfile.as_ref())
+        .map(|k| k.path.as_str().trim_start_matches('/').to_owned())
+        .ok_or_else(|| Error::Refused("--usb needs [luks.keyfile] path in the spec".into()))?;
+    Ok(Some(usb.join(rel)))
+}
+
+/// What `tabula keyfile` does.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Add,
+    /// Add the new keyfile, then remove this old one's slot.
+    Replace {
+        old: Option<PathBuf>,
+    },
+    Remove,
+}
+
+/// `tabula keyfile`: the key to enrol is checked before any prompt or
+/// write (an existing file: `--keyfile`, or one on the `--usb` stick), the
+/// disk opened, the passphrase asked, a new random keyfile written on the
+/// stick (`usb`, unless one is there), then `op`.
+///
+/// # Errors
+/// A weak key, a wrong passphrase, no `--old` for replace, cryptsetup.
+pub fn run(
+    spec: &HostSpec,
+    disk: &Path,
+    op: &Op,
+    key: &Path,
+    usb: bool,
+    prompt: &mut dyn KeyPrompt,
+    note: &mut dyn FnMut(&str),
+) -> Result<Outcome> {
+    let enrols = !matches!(op, Op::Remove);
+    if enrols && (!usb || key.symlink_metadata().is_ok()) {
+        check_keyfile(key)?;
+    }
+    let target = Target::open(disk, false)?;
+    let pass = prompt.passphrase(false)?;
+    if usb && enrols && spec.luks.is_some() && make_keyfile(key)? {
+        note(&format!("wrote a new random keyfile to {}", key.display()));
+    }
+    match op {
+        Op::Add => add(spec, target.device(), &pass, key),
+        Op::Remove => remove(spec, target.device(), &pass, key),
+        Op::Replace { old } => {
+            let old = old.as_ref().ok_or_else(|| {
+                Error::Refused("replace needs --old FILE (the keyfile being replaced)".into())
+            })?;
+            replace(spec, target.device(), &pass, old, key)
+        }
     }
 }
 

@@ -70,6 +70,24 @@ impl Key {
     }
 }
 
+/// Asks for the passphrase (a terminal prompt, or a refusal without one):
+/// the binary's side of every session that may need a key.
+pub trait KeyPrompt {
+    /// The LUKS passphrase; `confirm` when a new container is formatted.
+    ///
+    /// # Errors
+    /// When none can be had (no terminal), or the prompt fails.
+    fn passphrase(&mut self, confirm: bool) -> Result<Secret>;
+
+    /// The passphrase when given without asking (a file, stdin), if any.
+    ///
+    /// # Errors
+    /// When the file or stdin cannot be read, or the passphrase is invalid.
+    fn given(&mut self) -> Result<Option<Secret>> {
+        Ok(None)
+    }
+}
+
 /// The one constructor of a cryptsetup command: `cryptsetup ARGS...` with
 /// the install hint.
 pub(crate) fn cryptsetup<I, S>(args: I) -> Cmd
@@ -236,7 +254,7 @@ pub fn close_container(spec: &HostSpec, device: &str) -> Result<()> {
 
 /// Add `keyfile` as a key slot, unlocked by the passphrase, with the spec's
 /// PBKDF. The caller checks the keyfile's strength first
-/// ([`keyfile::add_keyfile`](crate::keyfile::add_keyfile)).
+/// (`keyfile::add_keyfile`).
 ///
 /// # Errors
 /// When the spec has no container or cryptsetup fails (a wrong passphrase).

@@ -17,7 +17,8 @@ use tabula_spec::model::{Mount, MountSource};
 use tabula_spec::HostSpec;
 
 use crate::busy::{parse_mountinfo, MountEntry};
-use crate::luks::{self, open_container, Key};
+use crate::loopdev::{self, Target};
+use crate::luks::{self, open_container, Key, KeyPrompt};
 use crate::probe;
 use crate::{Error, Result};
 
@@ -593,6 +594,45 @@ fn mount_one(dir: PathBuf, fstype: String, source: String, options: String) -> R
         options,
         existed,
     })
+}
+
+/// `tabula mount`: the disk (an image mounted before keeps its loop device:
+/// used again rather than attaching a second one) and the layout mounted
+/// with the keyfile, else the passphrase (given, or asked when the
+/// container is closed). The caller keeps the target attached.
+///
+/// # Errors
+/// When the disk cannot be opened, no key is at hand, or mounting fails.
+pub fn mount_disk(
+    spec: &HostSpec,
+    disk: &Path,
+    dir: &Path,
+    keyfile: Option<&Path>,
+    prompt: &mut dyn KeyPrompt,
+) -> Result<(Target, Vec<Mounted>)> {
+    let attached = if disk.is_file() {
+        loopdev::attached(disk)?.into_iter().next()
+    } else {
+        None
+    };
+    let target = match attached {
+        Some(dev) => Target::Block(dev),
+        None => Target::open(disk, false)?,
+    };
+    // A key is needed unless the container on this disk is open already.
+    let needs_key = spec.luks.is_some() && luks::container_mapping(spec, target.device()).is_none();
+    let pass = if needs_key && keyfile.is_none() {
+        Some(prompt.passphrase(false)?)
+    } else {
+        prompt.given()?
+    };
+    let key = match (keyfile, pass) {
+        (Some(k), _) => Some(Key::File(k.to_owned())),
+        (None, Some(p)) => Some(Key::Passphrase(p)),
+        (None, None) => None,
+    };
+    let mounted = mount_layout(spec, target.device(), dir, key.as_ref())?;
+    Ok((target, mounted))
 }
 
 /// Unmount exactly the spec's layout under `target`, deepest first (see

@@ -27,8 +27,11 @@ use tabula_spec::{HostSpec, Size};
 
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::interrupt::{self, Undo};
+pub use crate::keyfile::keyfile_path;
 use crate::loopdev::{self, Target};
-use crate::luks::{self, Secret};
+pub use crate::luks::KeyPrompt;
+use crate::luks::{self, Key, Secret};
+use crate::mount::{self, Mounted};
 use crate::plan::{self, Plan, PlanOptions, Step};
 use crate::probe::DiskProbe;
 use crate::{keyfile, Error, Result};
@@ -52,15 +55,6 @@ pub struct Request {
     /// `--usb DIR`: the spec's keyfile path on this stick (made when missing).
     pub usb: Option<PathBuf>,
     pub no_open: bool,
-}
-
-/// Asks for the passphrase (a terminal prompt, or a refusal without one).
-pub trait KeyPrompt {
-    /// The LUKS passphrase; `confirm` when a new container is formatted.
-    ///
-    /// # Errors
-    /// When none can be had (no terminal), or the prompt fails.
-    fn passphrase(&mut self, confirm: bool) -> Result<Secret>;
 }
 
 /// Shows what the session does (the binary's text or JSON).
@@ -119,28 +113,6 @@ impl Report {
             unverified: &self.unverified,
         }
     }
-}
-
-/// The keyfile to add: `--keyfile`, or the spec's path on the `--usb` stick.
-///
-/// # Errors
-/// [`Error::Refused`] for `--usb` without `[luks.keyfile] path`.
-pub fn keyfile_path(
-    spec: &HostSpec,
-    keyfile: Option<&Path>,
-    usb: Option<&Path>,
-) -> Result<Option<PathBuf>> {
-    if let Some(k) = keyfile {
-        return Ok(Some(k.to_owned()));
-    }
-    let Some(usb) = usb else { return Ok(None) };
-    let rel = spec
-        .luks
-        .as_ref()
-        .and_then(|l| l.keyfile.as_ref())
-        .map(|k| k.path.as_str().trim_start_matches('/').to_owned())
-        .ok_or_else(|| Error::Refused("--usb needs [luks.keyfile] path in the spec".into()))?;
-    Ok(Some(usb.join(rel)))
 }
 
 /// The programs an apply of `spec` may run, with their Debian packages.
@@ -537,6 +509,34 @@ pub fn run(
         after,
         unverified,
     })
+}
+
+/// After an apply (install): mount the layout at `dir` with the keyfile
+/// when it exists, else the passphrase the apply used (stdin is read only
+/// once), else one asked now. The pool must have been created and checked.
+///
+/// # Errors
+/// [`Error::Refused`] when the pool stays unverified, or mounting fails.
+pub fn mount_after_apply(
+    spec: &HostSpec,
+    req: &Request,
+    report: &mut Report,
+    dir: &Path,
+    prompt: &mut dyn KeyPrompt,
+) -> Result<Vec<Mounted>> {
+    if !report.unverified.is_empty() {
+        return Err(Error::Refused(
+            "install needs the pool created and checked: the container was not opened (--no-open or no device-mapper)".into(),
+        ));
+    }
+    let keyfile =
+        keyfile_path(spec, req.keyfile.as_deref(), req.usb.as_deref())?.filter(|k| k.exists());
+    let key = match (keyfile, report.passphrase.take()) {
+        (Some(k), _) => Key::File(k),
+        (None, Some(p)) => Key::Passphrase(p),
+        (None, None) => Key::Passphrase(prompt.passphrase(false)?),
+    };
+    mount::mount_layout(spec, report.target.device(), dir, Some(&key))
 }
 
 /// Take down everything registered, newest first (best effort: each

@@ -5,14 +5,14 @@
 //! stdin or prompt: never argv), print the plan, map refusals to exit 3.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tabula_disk::apply::Progress;
-use tabula_disk::loopdev::{self, Target};
-use tabula_disk::luks::{self, Key, Secret};
+use tabula_disk::loopdev;
+use tabula_disk::luks::Secret;
 use tabula_disk::plan::{Action, Plan, Step};
 use tabula_disk::session::{self, KeyPrompt, Report, View};
 use tabula_disk::{keyfile as dkeyfile, mount as dmount, secret};
@@ -293,6 +293,9 @@ impl KeyPrompt for PassArgs {
     fn passphrase(&mut self, confirm: bool) -> tabula_disk::Result<Secret> {
         self.get(confirm)
     }
+    fn given(&mut self) -> tabula_disk::Result<Option<Secret>> {
+        PassArgs::given(self)
+    }
 }
 
 impl Progress for Front<'_> {
@@ -429,64 +432,37 @@ pub struct MountArgs {
     pub pass: PassArgs,
 }
 
-fn do_mount(
-    ctx: &Ctx,
-    spec: &HostSpec,
-    device: &str,
-    target: &Path,
-    keyfile: &Option<PathBuf>,
-    pass: Option<Secret>,
-) -> anyhow::Result<Vec<dmount::Mounted>> {
-    let key = match (keyfile, pass) {
-        (Some(k), _) => Some(Key::File(k.clone())),
-        (None, Some(p)) => Some(Key::Passphrase(p)),
-        (None, None) => None,
-    };
-    let mounted = dmount::mount_layout(spec, device, target, key.as_ref()).map_err(lift)?;
-    if !ctx.json {
-        for m in &mounted {
-            println!(
-                "{} {} on {} ({}{})",
-                if m.existed { "kept   " } else { "mounted" },
-                m.source,
-                m.target,
-                m.fstype,
-                if m.options.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {}", m.options)
-                }
-            );
-        }
+fn print_mounted(ctx: &Ctx, mounted: &[dmount::Mounted]) {
+    if ctx.json {
+        return;
     }
-    Ok(mounted)
+    for m in mounted {
+        println!(
+            "{} {} on {} ({}{})",
+            if m.existed { "kept   " } else { "mounted" },
+            m.source,
+            m.target,
+            m.fstype,
+            if m.options.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", m.options)
+            }
+        );
+    }
 }
 
 pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
-    // An image mounted before keeps its loop device: use it again rather
-    // than attaching a second one.
-    let attached = if args.disk.is_file() {
-        loopdev::attached(&args.disk)
-            .map_err(lift)?
-            .into_iter()
-            .next()
-    } else {
-        None
-    };
-    let target = match attached {
-        Some(dev) => Target::Block(dev),
-        None => Target::open(&args.disk, false).map_err(lift)?,
-    };
-    let device = target.device().to_owned();
-    // A key is needed unless the container on this disk is open already.
-    let needs_key = spec.luks.is_some() && luks::container_mapping(&spec, &device).is_none();
-    let pass = if needs_key && args.keyfile.is_none() {
-        Some(args.pass.get(false).map_err(lift)?)
-    } else {
-        args.pass.given().map_err(lift)?
-    };
-    let mounted = do_mount(ctx, &spec, &device, &args.target, &args.keyfile, pass)?;
+    let (target, mounted) = dmount::mount_disk(
+        &spec,
+        &args.disk,
+        &args.target,
+        args.keyfile.as_deref(),
+        &mut args.pass.clone(),
+    )
+    .map_err(lift)?;
+    print_mounted(ctx, &mounted);
     // Mounted: the loop device must outlive this process.
     target.keep();
     if ctx.json {
@@ -626,29 +602,17 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         loaded.text.clone(),
     ));
     // The passphrase apply used (stdin can be read only once).
-    let done = run_apply(&args.apply, ctx, &spec)?;
-    if !done.unverified.is_empty() {
-        return Err(Refused(
-            "install needs the pool created and checked: the container was not opened (--no-open or no device-mapper)".into(),
-        )
-        .into());
-    }
-    let target = done.target;
-    let device = target.device().to_owned();
-    let keyfile = session::keyfile_path(
+    let mut done = run_apply(&args.apply, ctx, &spec)?;
+    let mounted = session::mount_after_apply(
         &spec,
-        args.apply.keyfile.as_deref(),
-        args.apply.usb.as_deref(),
+        &args.apply.request(),
+        &mut done,
+        &args.target,
+        &mut args.apply.pass.clone(),
     )
-    .map_err(lift)?
-    .filter(|k| k.exists());
-    let pass = match (&keyfile, done.passphrase) {
-        (Some(_), _) => None,
-        (None, Some(p)) => Some(p),
-        (None, None) => Some(args.apply.pass.get(false).map_err(lift)?),
-    };
-    do_mount(ctx, &spec, &device, &args.target, &keyfile, pass)?;
-    target.keep();
+    .map_err(lift)?;
+    print_mounted(ctx, &mounted);
+    done.target.keep();
     std::fs::create_dir_all(&flake_dir)
         .with_context(|| format!("creating {}", flake_dir.display()))?;
     let report = tabula_render::write_files(&flake_dir, &files)
@@ -713,32 +677,22 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let key = session::keyfile_path(&spec, args.keyfile.as_deref(), args.usb.as_deref())
         .map_err(lift)?
         .ok_or_else(|| Refused("give --keyfile FILE or --usb DIR".into()))?;
-    // A key to enrol is checked before any prompt or write: an existing
-    // file (--keyfile, or on the --usb stick) must be strong.
-    if !matches!(args.action, KeyfileAction::Remove)
-        && (args.usb.is_none() || key.symlink_metadata().is_ok())
-    {
-        dkeyfile::check_keyfile(&key).map_err(lift)?;
-    }
-    let target = Target::open(&args.disk, false).map_err(lift)?;
-    let pass = args.pass.get(false).map_err(lift)?;
-    if args.usb.is_some() && !matches!(args.action, KeyfileAction::Remove) {
-        if let Some(k) = spec.luks.as_ref().and(Some(&key)) {
-            if dkeyfile::make_keyfile(k).map_err(lift)? {
-                eprintln!("wrote a new random keyfile to {}", k.display());
-            }
-        }
-    }
-    let outcome = match args.action {
-        KeyfileAction::Add => dkeyfile::add(&spec, target.device(), &pass, &key),
-        KeyfileAction::Remove => dkeyfile::remove(&spec, target.device(), &pass, &key),
-        KeyfileAction::Replace => {
-            let old = args.old.as_ref().ok_or_else(|| {
-                Refused("replace needs --old FILE (the keyfile being replaced)".into())
-            })?;
-            dkeyfile::replace(&spec, target.device(), &pass, old, &key)
-        }
-    }
+    let op = match args.action {
+        KeyfileAction::Add => dkeyfile::Op::Add,
+        KeyfileAction::Replace => dkeyfile::Op::Replace {
+            old: args.old.clone(),
+        },
+        KeyfileAction::Remove => dkeyfile::Op::Remove,
+    };
+    let outcome = dkeyfile::run(
+        &spec,
+        &args.disk,
+        &op,
+        &key,
+        args.usb.is_some(),
+        &mut args.pass.clone(),
+        &mut |m| eprintln!("{m}"),
+    )
     .map_err(lift)?;
     if ctx.json {
         ctx.print_json(&outcome)?;
