@@ -788,6 +788,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_device_node_is_a_failure_not_a_refusal() {
+        // Was Error::Refused ("refused as unsafe", exit 3).
+        let e = node_of("/dev/tabula-test-no-such-disk", 3).unwrap_err();
+        assert!(matches!(&e, Error::NoDeviceNode { number: 3, .. }), "{e:?}");
+        assert!(e
+            .to_string()
+            .contains("partx -a /dev/tabula-test-no-such-disk"));
+    }
+
+    #[test]
     fn mkfs_commands_carry_the_spec_identity() {
         let c = mkfs_cmd(FsType::Vfat, Some("2CE0-6722"), Some("ESP"), "/dev/x1").unwrap();
         assert_eq!(c.display(), "mkfs.vfat -F 32 -i 2CE06722 -n ESP /dev/x1");

@@ -635,6 +635,32 @@ pub fn mount_disk(
     Ok((target, mounted))
 }
 
+/// `tabula unmount`: the layout under `target` unmounted (see
+/// [`unmount_layout`]); `disk`, when named, is an image (its loop device)
+/// or the block device. An image's loop device is detached only when
+/// nothing of the layout is left. Returns what was done and the loop
+/// devices detached.
+///
+/// # Errors
+/// When losetup, umount or cryptsetup fails.
+pub fn unmount_disk(
+    spec: &HostSpec,
+    target: &Path,
+    disk: Option<&Path>,
+) -> Result<(Unmounted, Vec<String>)> {
+    let device = match disk {
+        Some(d) if d.is_file() => loopdev::attached(d)?.into_iter().next(),
+        Some(d) => Some(d.to_string_lossy().into_owned()),
+        None => None,
+    };
+    let done = unmount_layout(spec, target, device.as_deref())?;
+    let mut detached = Vec::new();
+    if let Some(d) = disk.filter(|d| d.is_file() && !done.layout_left()) {
+        detached = loopdev::detach_image(d)?;
+    }
+    Ok((done, detached))
+}
+
 /// Unmount exactly the spec's layout under `target`, deepest first (see
 /// the rules above), then close this container's mapping. Every other mount
 /// at or under `target` is left, and so is a layout mount with a foreign one

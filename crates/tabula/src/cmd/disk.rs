@@ -10,15 +10,14 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use tabula_disk::apply::Progress;
-use tabula_disk::loopdev;
 use tabula_disk::luks::Secret;
-use tabula_disk::plan::{Action, Plan, Step};
-use tabula_disk::session::{self, KeyPrompt, Report, View};
+use tabula_disk::session::{self, KeyPrompt, Report};
 use tabula_disk::{keyfile as dkeyfile, mount as dmount, secret};
 use tabula_spec::{HostSpec, Size};
 
-use crate::ctx::{Ctx, Style};
+mod view;
+
+use crate::ctx::Ctx;
 use crate::exit::{self, Refused, Usage};
 
 /// A library error with refusals as [`Refused`] (exit 3) and a missing tool
@@ -84,62 +83,6 @@ impl PassArgs {
     }
 }
 
-fn paint_action(ctx: &Ctx, a: Action) -> String {
-    let style = match a {
-        Action::Keep => Style::Ok,
-        Action::Create | Action::Format => Style::Info,
-        Action::Destroy | Action::Refuse => Style::Error,
-        Action::Unverified => Style::Warning,
-    };
-    ctx.paint(style, &format!("{:<10}", a.as_str()))
-}
-
-fn print_plan(ctx: &Ctx, plan: &Plan) {
-    let w = plan
-        .lines
-        .iter()
-        .map(|l| l.object.name().len())
-        .max()
-        .unwrap_or(6);
-    println!(
-        "{}",
-        ctx.paint(Style::Bold, &format!("plan for {}", plan.device))
-    );
-    for l in &plan.lines {
-        // What is kept is dimmed so that the changes stand out.
-        let reason = if l.action == Action::Keep {
-            ctx.paint(Style::Dim, &l.reason)
-        } else {
-            l.reason.clone()
-        };
-        println!(
-            "  {}  {:<w$}  {reason}",
-            paint_action(ctx, l.action),
-            l.object
-        );
-    }
-    for b in &plan.busy {
-        println!(
-            "{}",
-            ctx.paint(
-                Style::Warning,
-                &format!("busy: {b} (apply refuses to write while it is)")
-            )
-        );
-    }
-    let count = |a: Action| plan.lines.iter().filter(|l| l.action == a).count();
-    println!(
-        "{} create, {} format, {} keep, {} DESTROY, {} refuse, {} unverified; {} step(s)",
-        count(Action::Create),
-        count(Action::Format),
-        count(Action::Keep),
-        count(Action::Destroy),
-        count(Action::Refuse),
-        count(Action::Unverified),
-        plan.steps.len()
-    );
-}
-
 // ---------------------------------------------------------------------------
 
 const PLAN_HELP: &str = "\
@@ -188,7 +131,7 @@ pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
         ctx.print_json(&plan)?;
     } else {
-        print_plan(ctx, &plan);
+        view::print_plan(ctx, &plan);
     }
     Ok(if plan.refused().is_empty() {
         exit::OK
@@ -267,26 +210,6 @@ impl ApplyArgs {
     }
 }
 
-/// The terminal side of the session: the plan and the progress bar.
-struct Front<'a> {
-    ctx: &'a Ctx,
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl<'a> Front<'a> {
-    fn new(ctx: &'a Ctx) -> Front<'a> {
-        let bar = (!ctx.json && std::io::stderr().is_terminal()).then(|| {
-            let b = indicatif::ProgressBar::new(0);
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-            {
-                b.set_style(style);
-            }
-            b
-        });
-        Front { ctx, bar }
-    }
-}
-
 impl KeyPrompt for PassArgs {
     /// A signal at the prompt ends the process at once (the terminal
     /// restored, loop devices detached).
@@ -298,98 +221,14 @@ impl KeyPrompt for PassArgs {
     }
 }
 
-impl Progress for Front<'_> {
-    fn step(&mut self, index: usize, total: usize, step: &Step) {
-        if let Some(b) = &self.bar {
-            b.set_length(total as u64);
-            b.set_position(index as u64);
-            b.set_message(step.describe());
-        } else {
-            eprintln!("[{}/{total}] {}", index + 1, step.describe());
-        }
-    }
-    fn finish(&mut self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl View for Front<'_> {
-    fn refused(&mut self, plan: &Plan) {
-        if self.ctx.json {
-            if let Err(e) = self.ctx.print_json(plan) {
-                tracing::warn!("{e}");
-            }
-        } else {
-            print_plan(self.ctx, plan);
-        }
-    }
-    fn planned(&mut self, plan: &Plan) {
-        if !self.ctx.json {
-            print_plan(self.ctx, plan);
-        }
-    }
-    fn note(&mut self, msg: &str) {
-        eprintln!("{msg}");
-    }
-}
-
 /// apply, shared with install: the session, then its report.
 fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<Report> {
     let mut req = args.request();
     req.passphrase = args.pass.given().map_err(lift)?;
     let mut prompt = args.pass.clone();
-    let report = session::run(spec, &req, &mut prompt, &mut Front::new(ctx)).map_err(lift)?;
-    print_report(ctx, &report)?;
+    let report = session::run(spec, &req, &mut prompt, &mut view::Front::new(ctx)).map_err(lift)?;
+    view::print_report(ctx, &report)?;
     Ok(report)
-}
-
-fn print_report(ctx: &Ctx, r: &Report) -> anyhow::Result<()> {
-    if ctx.json {
-        return ctx.print_json(&r.json());
-    }
-    let done = if r.after.is_none() {
-        "no step left to run".to_owned()
-    } else {
-        format!("applied {} step(s)", r.ran.len())
-    };
-    if !r.unverified.is_empty() {
-        print_unverified(ctx, &done, &r.unverified);
-    } else if r.after.is_none() {
-        println!(
-            "{}",
-            ctx.paint(Style::Ok, "nothing to do: the disk matches the spec")
-        );
-    } else {
-        println!(
-            "{}",
-            ctx.paint(
-                Style::Ok,
-                &format!("{done}; read back: the disk matches the spec")
-            )
-        );
-    }
-    Ok(())
-}
-
-/// What an apply that could not see inside the container says instead of
-/// "the disk matches the spec".
-fn print_unverified(ctx: &Ctx, done: &str, left: &[String]) {
-    println!(
-        "{}",
-        ctx.paint(
-            Style::Warning,
-            &format!(
-                "{done}; NOT verified: {} object(s) inside the container stay unchecked (the container was not opened: --no-open or no device-mapper):",
-                left.len()
-            )
-        )
-    );
-    for l in left {
-        println!("  {l}");
-    }
-    println!("run apply where device-mapper works, without --no-open, to create and check them (exit {})", exit::UNVERIFIED);
 }
 
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -432,26 +271,6 @@ pub struct MountArgs {
     pub pass: PassArgs,
 }
 
-fn print_mounted(ctx: &Ctx, mounted: &[dmount::Mounted]) {
-    if ctx.json {
-        return;
-    }
-    for m in mounted {
-        println!(
-            "{} {} on {} ({}{})",
-            if m.existed { "kept   " } else { "mounted" },
-            m.source,
-            m.target,
-            m.fstype,
-            if m.options.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", m.options)
-            }
-        );
-    }
-}
-
 pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
     let (target, mounted) = dmount::mount_disk(
@@ -462,7 +281,7 @@ pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         &mut args.pass.clone(),
     )
     .map_err(lift)?;
-    print_mounted(ctx, &mounted);
+    view::print_mounted(ctx, &mounted);
     // Mounted: the loop device must outlive this process.
     target.keep();
     if ctx.json {
@@ -500,19 +319,8 @@ struct UnmountReport {
 pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
 
-    // The disk, when named: an image's loop device, or the block device.
-    let device = match &args.disk {
-        Some(d) if d.is_file() => loopdev::attached(d).map_err(lift)?.into_iter().next(),
-        Some(d) => Some(d.to_string_lossy().into_owned()),
-        None => None,
-    };
-    let done = dmount::unmount_layout(&spec, &args.target, device.as_deref()).map_err(lift)?;
-    let mut detached = Vec::new();
-    // An image's loop device goes only when nothing of the layout is left.
-    let layout_left = done.layout_left();
-    if let Some(d) = args.disk.as_ref().filter(|d| d.is_file() && !layout_left) {
-        detached = loopdev::detach_image(d).map_err(lift)?;
-    }
+    let (done, detached) =
+        dmount::unmount_disk(&spec, &args.target, args.disk.as_deref()).map_err(lift)?;
     if ctx.json {
         ctx.print_json(&UnmountReport {
             unmounted: done.unmounted,
@@ -521,27 +329,7 @@ pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             detached,
         })?;
     } else {
-        for u in &done.unmounted {
-            println!("unmounted {u}");
-        }
-        if let Some(c) = &done.closed {
-            println!("closed {c}");
-        }
-        for d in &detached {
-            println!("detached {d}");
-        }
-        for l in &done.left {
-            println!(
-                "{}",
-                ctx.paint(
-                    Style::Warning,
-                    &format!(
-                        "left mounted: {} ({} {}): {}",
-                        l.target, l.fstype, l.source, l.why
-                    )
-                )
-            );
-        }
+        view::print_unmounted(ctx, &done, &detached);
     }
     Ok(exit::OK)
 }
@@ -611,7 +399,7 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         &mut args.apply.pass.clone(),
     )
     .map_err(lift)?;
-    print_mounted(ctx, &mounted);
+    view::print_mounted(ctx, &mounted);
     done.target.keep();
     std::fs::create_dir_all(&flake_dir)
         .with_context(|| format!("creating {}", flake_dir.display()))?;
@@ -697,21 +485,40 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
         ctx.print_json(&outcome)?;
     } else {
-        println!(
-            "{}: {}{}; {} key slot(s) now",
-            outcome.node,
-            if outcome.added {
-                "added the keyfile's slot"
-            } else {
-                "the keyfile's slot was already there"
-            },
-            if outcome.removed {
-                ", removed the old slot"
-            } else {
-                ""
-            },
-            outcome.key_slots
-        );
+        view::print_keyfile(&outcome);
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_keep_their_exit_codes() {
+        let code = |e| exit::code_for(&lift(e));
+        // A device node that never appeared: a failure (1), not a refusal (3).
+        let no_node = tabula_disk::Error::NoDeviceNode {
+            device: "/dev/loop9".into(),
+            number: 2,
+            waited_ms: 5000,
+        };
+        assert_eq!(code(no_node), exit::FINDINGS);
+        assert_eq!(code(tabula_disk::Error::Refused("x".into())), exit::REFUSED);
+        assert_eq!(code(tabula_disk::Error::Usage("x".into())), exit::USAGE);
+        let missing = tabula_disk::Error::MissingTools {
+            summary: "nothing was written: missing sgdisk".into(),
+            source: tabula_run::Error::NotFound {
+                program: "sgdisk".into(),
+                hint: None,
+            },
+        };
+        assert_eq!(code(missing), exit::MISSING_TOOL);
+        let read_back = tabula_disk::Error::ReadBack(Box::new(tabula_disk::Error::Verify(
+            "  create fs:boot".into(),
+        )));
+        let e = lift(read_back);
+        assert_eq!(e.to_string(), "reading the disk back");
+        assert_eq!(exit::code_for(&e), exit::FINDINGS);
+    }
 }
