@@ -783,16 +783,11 @@ fn existing_filesystem(
                 .as_deref()
                 .is_none_or(|u| uuid.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(u))) =>
         {
-            let mut reason = format!("{}: matches", describe_content(&pp.content));
-            if let (Some(w), h) = (&fs.label, label) {
-                if h.as_deref() != Some(w.as_str()) {
-                    reason.push_str(&format!(
-                        " (label is `{}`, the spec says `{w}`; not relabelled)",
-                        h.as_deref().unwrap_or("")
-                    ));
-                }
-            }
-            b.line(obj, Action::Keep, reason);
+            b.line(
+                obj,
+                Action::Keep,
+                kept_fs(&pp.content, fs, label.as_deref()),
+            );
         }
         other if may_destroy(sp) => {
             b.line(
@@ -815,6 +810,21 @@ fn existing_filesystem(
             ),
         ),
     }
+}
+
+/// The reason of a kept filesystem (a label other than the spec's is
+/// named, never changed).
+fn kept_fs(content: &Content, fs: &Filesystem, label: Option<&str>) -> String {
+    let mut reason = format!("{}: matches", describe_content(content));
+    if let Some(w) = &fs.label {
+        if label != Some(w.as_str()) {
+            reason.push_str(&format!(
+                " (label is `{}`, the spec says `{w}`; not relabelled)",
+                label.unwrap_or("")
+            ));
+        }
+    }
+    reason
 }
 
 /// Pass 4, the LUKS container on its partition: formatted (with the
