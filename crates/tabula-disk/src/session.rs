@@ -563,3 +563,86 @@ pub fn undo_all() -> Vec<Undo> {
     }
     done
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> HostSpec {
+        tabula_spec::parse(
+            "test-host.toml",
+            include_str!("../tests/fixtures/test-host.toml"),
+        )
+        .unwrap()
+        .spec
+    }
+
+    #[test]
+    fn the_keyfile_is_the_flag_else_the_specs_path_on_the_stick() {
+        let spec = spec();
+        let k = keyfile_path(&spec, Some(Path::new("/k.key")), None).unwrap();
+        assert_eq!(k, Some(PathBuf::from("/k.key")));
+        let k = keyfile_path(&spec, None, Some(Path::new("/media/stick"))).unwrap();
+        assert_eq!(
+            k,
+            Some(PathBuf::from("/media/stick/keys/surface-pro-8.key"))
+        );
+        assert_eq!(keyfile_path(&spec, None, None).unwrap(), None);
+        let mut bare = spec.clone();
+        if let Some(l) = bare.luks.as_mut() {
+            l.keyfile = None;
+        }
+        let e = keyfile_path(&bare, None, Some(Path::new("/media/stick"))).unwrap_err();
+        assert!(matches!(e, Error::Refused(_)), "{e:?}");
+    }
+
+    #[test]
+    fn a_new_container_needs_the_key_unless_it_was_given() {
+        let spec = spec();
+        let (_, plan) = plan_empty(
+            &spec,
+            Path::new("new.img"),
+            spec.disk.size.as_u64(),
+            &[],
+            false,
+        );
+        assert!(formats(&plan));
+        let mut opts = ApplyOptions::default();
+        assert!(needs_key(&plan, &opts));
+        opts.passphrase = Some(Secret::from_input(b"given".to_vec()));
+        assert!(!needs_key(&plan, &opts));
+    }
+
+    #[test]
+    fn the_report_says_nothing_to_do_only_when_verified_and_nothing_ran() {
+        let spec = spec();
+        let (_, plan) = plan_empty(
+            &spec,
+            Path::new("new.img"),
+            spec.disk.size.as_u64(),
+            &[],
+            false,
+        );
+        let json = |after: Option<Plan>, unverified: Vec<String>| {
+            let r = Report {
+                target: Target::Block("/dev/null".into()),
+                passphrase: None,
+                before: plan.clone(),
+                ran: Vec::new(),
+                after,
+                unverified,
+            };
+            serde_json::to_string(&r.json()).unwrap()
+        };
+        assert!(
+            json(None, vec![]).contains(r#""after":null,"nothing_to_do":true,"unverified":[]}"#)
+        );
+        assert!(json(None, vec!["btrfs:pool: closed".into()]).contains(r#""nothing_to_do":false"#));
+        let s = json(Some(plan.clone()), vec![]);
+        assert!(s.contains(r#""nothing_to_do":false"#));
+        // The fields in the order `tabula apply --json` always wrote them.
+        let at = |k: &str| s.find(&format!("\"{k}\":")).unwrap();
+        assert!(at("before") < at("ran") && at("ran") < at("after"));
+        assert!(at("after") < at("nothing_to_do") && at("nothing_to_do") < at("unverified"));
+    }
+}
