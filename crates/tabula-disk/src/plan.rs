@@ -1266,3 +1266,81 @@ pub fn empty_disk(device: &str, size: u64) -> DiskProbe {
         busy: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> HostSpec {
+        tabula_spec::parse(
+            "test-host.toml",
+            include_str!("../tests/fixtures/test-host.toml"),
+        )
+        .unwrap()
+        .spec
+    }
+
+    fn builder() -> Builder {
+        Builder {
+            lines: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn object_names_are_the_names_plan_always_printed() {
+        let cases = [
+            (Object::Disk("/dev/sda".into()), "disk:/dev/sda"),
+            (Object::Partition("pool".into()), "partition:pool"),
+            (Object::Unlisted(5), "partition:#5"),
+            (Object::Fs("boot".into()), "fs:boot"),
+            (Object::Luks("pool".into()), "luks:pool"),
+            (Object::Keyslot("pool".into()), "keyslot:pool/keyfile"),
+            (Object::Btrfs("pool".into()), "btrfs:pool"),
+            (
+                Object::Subvolume("@user/home".into()),
+                "subvolume:@user/home",
+            ),
+            (Object::Mount("/nix".into()), "mount:/nix"),
+        ];
+        for (o, name) in cases {
+            assert_eq!(o.to_string(), name);
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{name}\""));
+            assert!(o == name, "{o:?} == {name}");
+            // The plan table pads names: Display honours the width.
+            assert_eq!(format!("{o:<24}|").len(), name.len().max(24) + 1);
+        }
+        assert!(!Object::Fs("boot".into()).in_container());
+        assert!(Object::Mount("/".into()).in_container());
+    }
+
+    #[test]
+    fn the_disk_pass_refuses_a_small_or_non_gpt_disk() {
+        let spec = spec();
+        let size = spec.disk.size.as_u64();
+        let mut b = builder();
+        assert!(!disk_table(&mut b, &spec, &empty_disk("/dev/x", size)));
+        assert_eq!(b.steps, [Step::CreateTable]);
+        let mut b = builder();
+        assert!(disk_table(&mut b, &spec, &empty_disk("/dev/x", size - 1)));
+        assert_eq!(b.lines[0].action, Action::Refuse);
+        let mut mbr = empty_disk("/dev/x", size);
+        mbr.table = Some("dos".into());
+        let mut b = builder();
+        assert!(disk_table(&mut b, &spec, &mbr));
+        assert!(b.steps.is_empty());
+    }
+
+    #[test]
+    fn a_reset_of_an_undeclared_subvolume_is_refused() {
+        let mut b = builder();
+        let opts = PlanOptions {
+            reset: vec!["@kept".into(), "@nope".into()],
+            ..PlanOptions::default()
+        };
+        unknown_resets(&mut b, &opts, &vec![("@kept".into(), Action::Keep)]);
+        assert_eq!(b.lines.len(), 1);
+        assert_eq!(b.lines[0].object, Object::Subvolume("@nope".into()));
+        assert_eq!(b.lines[0].action, Action::Refuse);
+    }
+}
