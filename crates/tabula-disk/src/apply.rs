@@ -18,11 +18,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use tabula_run::Cmd;
-use tabula_spec::model::{FsType, Kdf, ALIGN};
+use tabula_spec::model::{FsType, ALIGN};
 use tabula_spec::HostSpec;
 
 use crate::busy::Busy;
+use crate::keyfile::add_keyfile;
 use crate::loopdev;
+use crate::luks::{self, device_mapper_available, key_opens, open_container, Key, Secret};
 use crate::mount::TopLevel;
 use crate::plan::{self, Plan, PlanOptions, Step};
 use crate::probe::{self, Content, DiskProbe};
@@ -32,58 +34,6 @@ use crate::{Error, Result};
 /// right after its N-th step. The VM test uses it to kill apply at every
 /// step in turn and prove that the rerun converges.
 pub const ABORT_AFTER: &str = "TABULA_TEST_ABORT_AFTER_STEP";
-
-/// A secret passphrase; its bytes never show in `Debug`.
-#[derive(Clone, Default)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    /// From what the user typed or gave in a file: one trailing newline
-    /// (`\n` or `\r\n`) is not part of it.
-    pub fn from_input(mut bytes: Vec<u8>) -> Secret {
-        if bytes.last() == Some(&b'\n') {
-            bytes.pop();
-            if bytes.last() == Some(&b'\r') {
-                bytes.pop();
-            }
-        }
-        Secret(bytes)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// A way to unlock the container.
-#[derive(Debug, Clone)]
-pub enum Key {
-    Passphrase(Secret),
-    File(PathBuf),
-}
-
-impl Key {
-    /// `cmd` with the key: `--key-file -` and the passphrase on stdin, or
-    /// `--key-file PATH`.
-    pub(crate) fn feed(&self, cmd: Cmd) -> Cmd {
-        match self {
-            Key::Passphrase(s) => cmd
-                .args(["--key-file", "-"])
-                .stdin_secret(s.bytes().to_vec()),
-            Key::File(p) => cmd.arg("--key-file").arg(p),
-        }
-    }
-}
 
 /// What the user asked for beyond the spec.
 #[derive(Debug, Clone, Default)]
@@ -138,12 +88,6 @@ impl Progress for Quiet {
     fn step(&mut self, _: usize, _: usize, _: &Step) {}
 }
 
-/// Whether device-mapper can be used here (`cryptsetup open`).
-pub fn device_mapper_available() -> bool {
-    Path::new("/dev/mapper/control").exists()
-        || std::fs::read_to_string("/proc/misc").is_ok_and(|m| m.contains("device-mapper"))
-}
-
 /// The LUKS partition's node of the spec on this disk, if it exists.
 fn luks_node(spec: &HostSpec, probe: &DiskProbe) -> Option<String> {
     let luks = spec.luks.as_ref()?;
@@ -153,84 +97,6 @@ fn luks_node(spec: &HostSpec, probe: &DiskProbe) -> Option<String> {
         .iter()
         .find(|p| p.number == sp.number)
         .map(|p| p.node.clone())
-}
-
-/// Whether the keyfile opens the container (`open --test-passphrase`).
-///
-/// # Errors
-/// When cryptsetup is missing.
-pub fn key_opens(node: &str, key: &Key) -> Result<bool> {
-    let cmd = key.feed(
-        Cmd::new("cryptsetup")
-            .args(["open", "--test-passphrase", "--type", "luks2"])
-            .install_hint("Debian package cryptsetup-bin"),
-    );
-    match cmd.arg(node).run() {
-        Ok(_) => Ok(true),
-        Err(e @ tabula_run::Error::NotFound { .. }) => Err(e.into()),
-        Err(_) => Ok(false),
-    }
-}
-
-/// Open the spec's container on `node` as `/dev/mapper/NAME` (a no-op when
-/// that mapping exists).
-///
-/// # Errors
-/// When cryptsetup fails (wrong key, no device-mapper).
-pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> {
-    let luks = spec
-        .luks
-        .as_ref()
-        .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
-    // Already open on this partition, under any name: use that mapping.
-    if let Some(m) = probe::open_mapping(node) {
-        return Ok(m);
-    }
-    let mapper = format!("/dev/mapper/{}", luks.name);
-    if Path::new(&mapper).exists() {
-        // The name is taken by another device (the running system's own
-        // pool, say): never write through it.
-        return Err(Error::Refused(format!(
-            "{mapper} is already open for another device than {node}; close it first (cryptsetup close {}) or change [luks] name",
-            luks.name
-        )));
-    }
-    let mut cmd = Cmd::new("cryptsetup")
-        .args(["open", "--type", "luks2"])
-        .install_hint("Debian package cryptsetup-bin");
-    if luks.allow_discards {
-        cmd = cmd.arg("--allow-discards");
-    }
-    key.feed(cmd).args([node, luks.name.as_str()]).run()?;
-    // Opened by this run: an interruption closes it again.
-    crate::interrupt::register(crate::interrupt::Undo::Close(luks.name.clone()));
-    Ok(mapper)
-}
-
-/// The mapping open on the spec's LUKS partition of `device`, if any.
-pub fn container_mapping(spec: &HostSpec, device: &str) -> Option<String> {
-    let sp = spec
-        .luks
-        .as_ref()
-        .and_then(|l| spec.partition(&l.partition))?;
-    probe::open_mapping(&probe::partition_node(device, sp.number))
-}
-
-/// Close the mapping open on the spec's LUKS partition of `device` (a no-op
-/// when none is).
-///
-/// # Errors
-/// When cryptsetup fails (the pool is still mounted, say).
-pub fn close_container(spec: &HostSpec, device: &str) -> Result<()> {
-    if let Some(m) = container_mapping(spec, device) {
-        let name = m.trim_start_matches("/dev/mapper/").to_owned();
-        Cmd::new("cryptsetup")
-            .args(["close", name.as_str()])
-            .install_hint("Debian package cryptsetup-bin")
-            .run()?;
-        crate::interrupt::forget(&crate::interrupt::Undo::Close(name));
-    }
-    Ok(())
 }
 
 /// Probe the disk and plan. When the spec's container exists, is closed and
@@ -373,7 +239,7 @@ pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions
     let missing: Vec<String> = plan
         .destroys()
         .iter()
-        .filter(|l| !opts.wipe.contains(&l.object))
+        .filter(|l| !opts.wipe.iter().any(|w| l.object == *w))
         .map(|l| format!("  {}: {}  (add --wipe {})", l.object, l.reason, l.object))
         .collect();
     if !missing.is_empty() {
@@ -406,50 +272,6 @@ pub fn needs_passphrase(plan: &Plan) -> bool {
             Step::LuksFormat { .. } | Step::AddKeyfile { .. } | Step::Open { .. }
         )
     })
-}
-
-/// A keyfile: 4096 random bytes written to `path` (mode 0400, atomically),
-/// unless a file is already there: a rerun keeps it, but only when it meets
-/// [`check_keyfile`](crate::keyfile::check_keyfile)'s bar.
-///
-/// # Errors
-/// When the file cannot be written, or the file there is too weak.
-pub fn make_keyfile(path: &Path) -> Result<bool> {
-    use std::io::Read as _;
-    if path.symlink_metadata().is_ok() {
-        crate::keyfile::check_keyfile(path)?;
-        return Ok(false);
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let mut key = vec![0u8; 4096];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut key))
-        .map_err(|e| Error::io("reading /dev/urandom", e))?;
-    // The shared atomic writer: a unique temp name (a killed earlier run's
-    // temp file never blocks this one, and is removed), fsync, rename.
-    tabula_run::atomic::write_atomic(path, &key, 0o400).map_err(|e| {
-        Error::io(
-            format!("writing the keyfile {}", path.display()),
-            std::io::Error::other(e.to_string()),
-        )
-    })?;
-    Ok(true)
-}
-
-fn pbkdf_args(cmd: Cmd, kdf: Kdf, it: Option<u32>, mem: Option<u32>, time: Option<u32>) -> Cmd {
-    let mut cmd = cmd.args(["--pbkdf", kdf.name()]);
-    if let Some(i) = it {
-        cmd = cmd.args(["--pbkdf-force-iterations".to_owned(), i.to_string()]);
-    }
-    if let Some(m) = mem {
-        cmd = cmd.args(["--pbkdf-memory".to_owned(), m.to_string()]);
-    }
-    if let Some(t) = time {
-        cmd = cmd.args(["--iter-time".to_owned(), t.to_string()]);
-    }
-    cmd
 }
 
 fn mkfs_cmd(fstype: FsType, uuid: Option<&str>, label: Option<&str>, node: &str) -> Result<Cmd> {
@@ -504,12 +326,14 @@ fn node_of(device: &str, number: u32) -> Result<String> {
         loopdev::rescan_partitions(device)?;
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    Err(Error::Refused(format!(
-        "partition {number} of {device} has no device node (run `partx -a {device}`)"
-    )))
+    Err(Error::NoDeviceNode {
+        device: device.to_owned(),
+        number,
+        waited_ms: 5000,
+    })
 }
 
-/// Run the plan's steps, in order. Each step looks at the disk first and
+/// Run the plan's steps, in order (one function per kind of step, below). Each step looks at the disk first and
 /// is skipped when its effect is already there.
 ///
 /// # Errors
@@ -525,105 +349,34 @@ pub fn execute(
     let mut top: Option<TopLevel> = None;
     let abort_after: Option<usize> = std::env::var(ABORT_AFTER).ok().and_then(|v| v.parse().ok());
     let total = plan.steps.len();
-    let passphrase = || {
-        opts.passphrase.clone().ok_or_else(|| {
-            Error::Refused(
-                "this step needs the LUKS passphrase (--passphrase-file or --passphrase-stdin)"
-                    .into(),
-            )
-        })
-    };
     // A signal lets the running step finish; the loop stops before the next.
     let _writing = crate::interrupt::Writing::start();
     for (i, step) in plan.steps.iter().enumerate() {
         crate::interrupt::check()?;
         progress.step(i, total, step);
         tracing::info!("step {}/{total}: {}", i + 1, step.describe());
+        let x = Exec {
+            spec,
+            device,
+            plan,
+            opts,
+        };
         let did = match step {
-            Step::CreateTable => {
-                let out = Cmd::new("sfdisk")
-                    .args(["--json", device])
-                    .ok_codes(&[1])
-                    .run()?;
-                if out.text().trim().is_empty() {
-                    Cmd::new("sgdisk")
-                        .args(["-o", device])
-                        .install_hint("Debian package gdisk")
-                        .run()?;
-                    true
-                } else {
-                    false
-                }
-            }
+            Step::CreateTable => create_table(x)?,
             Step::CreatePartition {
                 number,
                 name,
                 type_guid,
                 start,
                 size,
-            } => {
-                // The table alone (a full probe would read every partition).
-                let now = probe::read_table(device)?;
-                if now
-                    .as_ref()
-                    .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
-                {
-                    false
-                } else {
-                    let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
-                    let first = start / ss;
-                    let last = (start + size) / ss - 1;
-                    debug_assert!(start % ALIGN == 0);
-                    // The new partition holds whatever the free space held.
-                    // When this plan formats it, a note under its partition
-                    // UUID (chosen here) tells a rerun after a kill, before
-                    // the format is done, that it is tabula's own.
-                    let part_uuid = random_uuid()?;
-                    let formats = plan.steps.iter().any(|s| {
-                        matches!(s, Step::Mkfs { partition, .. } | Step::LuksFormat { partition, .. } if partition == number)
-                    });
-                    if formats {
-                        FormatNote(Some(Path::new(probe::FORMATTING).join(&part_uuid)))
-                            .write("new partition, format")?;
-                    }
-                    Cmd::new("sgdisk")
-                        .args([
-                            format!("--new={number}:{first}:{last}"),
-                            format!("--typecode={number}:{type_guid}"),
-                            format!("--change-name={number}:{name}"),
-                            format!("--partition-guid={number}:{part_uuid}"),
-                        ])
-                        .arg(device)
-                        .install_hint("Debian package gdisk")
-                        .run()?;
-                    loopdev::rescan_partitions(device)?;
-                    true
-                }
-            }
+            } => create_partition(x, number, name, type_guid, start, size)?,
             Step::Mkfs {
                 partition,
                 fstype,
                 uuid,
                 label,
                 ..
-            } => {
-                let node = node_of(device, *partition)?;
-                let map = probe::blkid(&node)?;
-                let note = FormatNote::of(&map);
-                let now = probe::content_from_blkid(&map);
-                let done = !note.pending()
-                    && matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
-                    if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
-                if done {
-                    false
-                } else {
-                    note.write(&format!("{} format", fstype.name()))?;
-                    wipe_signatures(&node)?;
-                    mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
-                    note.done();
-                    true
-                }
-            }
+            } => mkfs(x, partition, fstype, uuid, label)?,
             Step::LuksFormat {
                 partition,
                 uuid,
@@ -633,119 +386,19 @@ pub fn execute(
                 time_ms,
                 ..
             } => {
-                let node = node_of(device, *partition)?;
-                let map = probe::blkid(&node)?;
-                let note = FormatNote::of(&map);
-                let now = probe::content_from_blkid(&map);
-                if !note.pending()
-                    && matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid))
-                {
-                    false
-                } else {
-                    let pass = passphrase()?;
-                    if pass.is_empty() {
-                        return Err(Error::Refused("the LUKS passphrase is empty".into()));
-                    }
-                    let cmd = Cmd::new("cryptsetup")
-                        .args([
-                            "luksFormat",
-                            "--batch-mode",
-                            "--type",
-                            "luks2",
-                            "--uuid",
-                            uuid,
-                        ])
-                        .install_hint("Debian package cryptsetup-bin");
-                    let cmd = pbkdf_args(cmd, *kdf, *iterations, *memory_kib, *time_ms);
-                    note.write("LUKS2 format")?;
-                    wipe_signatures(&node)?;
-                    Key::Passphrase(pass).feed(cmd).arg(&node).run()?;
-                    note.done();
-                    true
-                }
+                let pbkdf = luks::Pbkdf {
+                    kdf: *kdf,
+                    iterations: *iterations,
+                    memory_kib: *memory_kib,
+                    time_ms: *time_ms,
+                };
+                luks_format(x, partition, uuid, pbkdf)?
             }
-            Step::AddKeyfile { partition } => {
-                let node = node_of(device, *partition)?;
-                let keyfile = opts.keyfile.as_ref().ok_or_else(|| {
-                    Error::Refused("no keyfile given (--keyfile FILE or --usb DIR)".into())
-                })?;
-                add_keyfile(spec, &node, &passphrase()?, keyfile)?
-            }
-            Step::Open { partition, .. } => {
-                if opts.no_open {
-                    tracing::info!("--no-open: the container stays closed");
-                    false
-                } else {
-                    let node = node_of(device, *partition)?;
-                    let keyfile_opens = match &opts.keyfile {
-                        Some(k) if k.exists() => Some(key_opens(&node, &Key::File(k.clone()))?),
-                        _ => None,
-                    };
-                    let key = opts.unlock_key(keyfile_opens).ok_or_else(|| {
-                        Error::Refused(
-                            "opening the container needs the passphrase or the keyfile".into(),
-                        )
-                    })?;
-                    let existed = spec
-                        .luks
-                        .as_ref()
-                        .is_some_and(|l| Path::new(&format!("/dev/mapper/{}", l.name)).exists());
-                    open_container(spec, &node, &key)?;
-                    !existed
-                }
-            }
-            Step::MkfsBtrfs { uuid, label, .. } => {
-                if opts.no_open {
-                    false
-                } else {
-                    let mapper = &pool_mapper(spec, device)?;
-                    // A DESTROY of the pool: nothing may stay mounted on it.
-                    top = None;
-                    wipe_signatures(mapper)?;
-                    mkfs_cmd(FsType::Btrfs, uuid.as_deref(), label.as_deref(), mapper)?.run()?;
-                    true
-                }
-            }
-            Step::DeleteSubvolume { path, .. } => {
-                if opts.no_open {
-                    false
-                } else {
-                    let t = top_level(spec, device, &mut top)?;
-                    let dir = t.path().join(path);
-                    if dir.exists() {
-                        Cmd::new("btrfs")
-                            .args(["subvolume", "delete", "--commit-after"])
-                            .arg(&dir)
-                            .run()?;
-                        true
-                    } else {
-                        false
-                    }
-                }
-            }
-            Step::CreateSubvolume { path } => {
-                if opts.no_open {
-                    false
-                } else {
-                    let t = top_level(spec, device, &mut top)?;
-                    let dir = t.path().join(path);
-                    if dir.exists() {
-                        false
-                    } else {
-                        if let Some(parent) = dir.parent() {
-                            std::fs::create_dir_all(parent).map_err(|e| {
-                                Error::io(format!("creating {}", parent.display()), e)
-                            })?;
-                        }
-                        Cmd::new("btrfs")
-                            .args(["subvolume", "create"])
-                            .arg(&dir)
-                            .install_hint("Debian package btrfs-progs")
-                            .run()?;
-                        true
-                    }
-                }
-            }
+            Step::AddKeyfile { partition } => add_keyfile_slot(x, partition)?,
+            Step::Open { partition, .. } => open(x, partition)?,
+            Step::MkfsBtrfs { uuid, label, .. } => mkfs_btrfs(x, &mut top, uuid, label)?,
+            Step::DeleteSubvolume { path, .. } => delete_subvolume(x, &mut top, path)?,
+            Step::CreateSubvolume { path } => create_subvolume(x, &mut top, path)?,
         };
         if did {
             ran.push(step.clone());
@@ -761,6 +414,259 @@ pub fn execute(
     let _ = Cmd::new("sync").run();
     progress.finish();
     Ok(ran)
+}
+
+/// What every step reads: the spec, the disk, the plan, the options.
+#[derive(Clone, Copy)]
+struct Exec<'a> {
+    spec: &'a HostSpec,
+    device: &'a str,
+    plan: &'a Plan,
+    opts: &'a ApplyOptions,
+}
+
+impl Exec<'_> {
+    fn passphrase(&self) -> Result<Secret> {
+        self.opts.passphrase.clone().ok_or_else(|| {
+            Error::Refused(
+                "this step needs the LUKS passphrase (--passphrase-file or --passphrase-stdin)"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// A new GPT, unless the disk has a table.
+fn create_table(x: Exec<'_>) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let out = Cmd::new("sfdisk")
+        .args(["--json", device])
+        .ok_codes(&[1])
+        .run()?;
+    Ok(if out.text().trim().is_empty() {
+        Cmd::new("sgdisk")
+            .args(["-o", device])
+            .install_hint("Debian package gdisk")
+            .run()?;
+        true
+    } else {
+        false
+    })
+}
+
+/// One partition, unless its number is in the table.
+fn create_partition(
+    x: Exec<'_>,
+    number: &u32,
+    name: &str,
+    type_guid: &str,
+    start: &u64,
+    size: &u64,
+) -> Result<bool> {
+    let Exec { device, plan, .. } = x;
+    // The table alone (a full probe would read every partition).
+    let now = probe::read_table(device)?;
+    Ok(
+        if now
+            .as_ref()
+            .is_some_and(|t| t.partitions.iter().any(|p| p.number == *number))
+        {
+            false
+        } else {
+            let ss = now.as_ref().map_or(512, |t| t.sector_size).max(512);
+            let first = start / ss;
+            let last = (start + size) / ss - 1;
+            debug_assert!(start.is_multiple_of(ALIGN));
+            // The new partition holds whatever the free space held.
+            // When this plan formats it, a note under its partition
+            // UUID (chosen here) tells a rerun after a kill, before
+            // the format is done, that it is tabula's own.
+            let part_uuid = random_uuid()?;
+            let formats = plan.steps.iter().any(|s| {
+            matches!(s, Step::Mkfs { partition, .. } | Step::LuksFormat { partition, .. } if partition == number)
+        });
+            if formats {
+                FormatNote(Some(Path::new(probe::FORMATTING).join(&part_uuid)))
+                    .write("new partition, format")?;
+            }
+            Cmd::new("sgdisk")
+                .args([
+                    format!("--new={number}:{first}:{last}"),
+                    format!("--typecode={number}:{type_guid}"),
+                    format!("--change-name={number}:{name}"),
+                    format!("--partition-guid={number}:{part_uuid}"),
+                ])
+                .arg(device)
+                .install_hint("Debian package gdisk")
+                .run()?;
+            loopdev::rescan_partitions(device)?;
+            true
+        },
+    )
+}
+
+/// A filesystem, unless the spec's one is there (and no format was cut short).
+fn mkfs(
+    x: Exec<'_>,
+    partition: &u32,
+    fstype: &FsType,
+    uuid: &Option<String>,
+    label: &Option<String>,
+) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let node = node_of(device, *partition)?;
+    let map = probe::blkid(&node)?;
+    let note = FormatNote::of(&map);
+    let now = probe::content_from_blkid(&map);
+    let done = !note.pending()
+        && matches!(&now, Content::Filesystem { fstype: t, uuid: u, .. }
+        if t == fstype.name() && uuid.as_deref().is_some_and(|w| u.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w))));
+    Ok(if done {
+        false
+    } else {
+        note.write(&format!("{} format", fstype.name()))?;
+        wipe_signatures(&node)?;
+        mkfs_cmd(*fstype, uuid.as_deref(), label.as_deref(), &node)?.run()?;
+        note.done();
+        true
+    })
+}
+
+/// The LUKS2 header, unless the spec's container is there.
+fn luks_format(x: Exec<'_>, partition: &u32, uuid: &str, pbkdf: luks::Pbkdf) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let passphrase = || x.passphrase();
+    let node = node_of(device, *partition)?;
+    let map = probe::blkid(&node)?;
+    let note = FormatNote::of(&map);
+    let now = probe::content_from_blkid(&map);
+    Ok(
+        if !note.pending() && matches!(&now, Content::Luks(l) if l.uuid.eq_ignore_ascii_case(uuid))
+        {
+            false
+        } else {
+            let pass = passphrase()?;
+            if pass.is_empty() {
+                return Err(Error::Refused("the LUKS passphrase is empty".into()));
+            }
+            note.write("LUKS2 format")?;
+            wipe_signatures(&node)?;
+            luks::format(&node, uuid, pbkdf, &pass)?;
+            note.done();
+            true
+        },
+    )
+}
+
+/// The keyfile's key slot, unless it opens the container already.
+fn add_keyfile_slot(x: Exec<'_>, partition: &u32) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    let passphrase = || x.passphrase();
+    let node = node_of(device, *partition)?;
+    let keyfile = opts
+        .keyfile
+        .as_ref()
+        .ok_or_else(|| Error::Refused("no keyfile given (--keyfile FILE or --usb DIR)".into()))?;
+    add_keyfile(spec, &node, &passphrase()?, keyfile)
+}
+
+/// Open the container (not with --no-open), unless it is open.
+fn open(x: Exec<'_>, partition: &u32) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        tracing::info!("--no-open: the container stays closed");
+        false
+    } else {
+        let node = node_of(device, *partition)?;
+        let keyfile_opens = match &opts.keyfile {
+            Some(k) if k.exists() => Some(key_opens(&node, &Key::File(k.clone()))?),
+            _ => None,
+        };
+        let key = opts.unlock_key(keyfile_opens).ok_or_else(|| {
+            Error::Refused("opening the container needs the passphrase or the keyfile".into())
+        })?;
+        let existed = spec
+            .luks
+            .as_ref()
+            .is_some_and(|l| Path::new(&format!("/dev/mapper/{}", l.name)).exists());
+        open_container(spec, &node, &key)?;
+        !existed
+    })
+}
+
+/// The pool in the open container, unless --no-open.
+fn mkfs_btrfs(
+    x: Exec<'_>,
+    top: &mut Option<TopLevel>,
+    uuid: &Option<String>,
+    label: &Option<String>,
+) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        false
+    } else {
+        let mapper = &pool_mapper(spec, device)?;
+        // A DESTROY of the pool: nothing may stay mounted on it.
+        *top = None;
+        wipe_signatures(mapper)?;
+        mkfs_cmd(FsType::Btrfs, uuid.as_deref(), label.as_deref(), mapper)?.run()?;
+        true
+    })
+}
+
+/// Delete a subvolume (--reset), unless it is gone.
+fn delete_subvolume(x: Exec<'_>, top: &mut Option<TopLevel>, path: &str) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        false
+    } else {
+        let t = top_level(spec, device, top)?;
+        let dir = t.path().join(path);
+        if dir.exists() {
+            Cmd::new("btrfs")
+                .args(["subvolume", "delete", "--commit-after"])
+                .arg(&dir)
+                .run()?;
+            true
+        } else {
+            false
+        }
+    })
+}
+
+/// Create a subvolume, unless it exists.
+fn create_subvolume(x: Exec<'_>, top: &mut Option<TopLevel>, path: &str) -> Result<bool> {
+    let Exec {
+        spec, device, opts, ..
+    } = x;
+    Ok(if opts.no_open {
+        false
+    } else {
+        let t = top_level(spec, device, top)?;
+        let dir = t.path().join(path);
+        if dir.exists() {
+            false
+        } else {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+            }
+            Cmd::new("btrfs")
+                .args(["subvolume", "create"])
+                .arg(&dir)
+                .install_hint("Debian package btrfs-progs")
+                .run()?;
+            true
+        }
+    })
 }
 
 /// The note apply keeps while it formats a partition (in
@@ -848,45 +754,11 @@ fn top_level<'a>(
     device: &str,
     top: &'a mut Option<TopLevel>,
 ) -> Result<&'a TopLevel> {
-    if top.is_none() {
-        *top = Some(TopLevel::mount(&pool_mapper(spec, device)?)?);
-    }
-    top.as_ref()
-        .ok_or_else(|| Error::Parse("the pool's top level is not mounted".into()))
-}
-
-/// Add `keyfile` as a key slot unless it already opens the container. A
-/// keyfile [`check_keyfile`](crate::keyfile::check_keyfile) refuses is never
-/// enrolled.
-///
-/// # Errors
-/// When the keyfile is weak or cryptsetup fails (a wrong passphrase, say).
-pub fn add_keyfile(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<bool> {
-    // Never enrol (nor even hand cryptsetup) a weak key or a FIFO.
-    crate::keyfile::check_keyfile(keyfile)?;
-    if key_opens(node, &Key::File(keyfile.to_owned()))? {
-        return Ok(false);
-    }
-    let luks = spec
-        .luks
-        .as_ref()
-        .ok_or_else(|| Error::Refused("the spec has no [luks] container".into()))?;
-    let cmd = Cmd::new("cryptsetup")
-        .args(["luksAddKey", "--batch-mode"])
-        .install_hint("Debian package cryptsetup-bin");
-    let cmd = pbkdf_args(
-        cmd,
-        luks.kdf,
-        luks.pbkdf_iterations,
-        luks.pbkdf_memory_kib,
-        luks.pbkdf_time_ms,
-    );
-    Key::Passphrase(pass.clone())
-        .feed(cmd)
-        .arg(node)
-        .arg(keyfile)
-        .run()?;
-    Ok(true)
+    let t = match top.take() {
+        Some(t) => t,
+        None => TopLevel::mount(&pool_mapper(spec, device)?)?,
+    };
+    Ok(top.insert(t))
 }
 
 /// Read the disk back and plan again: nothing may be left to do.
@@ -916,34 +788,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_killed_runs_temp_files_never_block_a_new_keyfile() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("keys/k.key");
-        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
-        // What a kill -9 left: the old fixed temp name, and a dead writer's.
-        let old = key.parent().unwrap().join(".k.key.tmp");
-        let dead = key.parent().unwrap().join(".k.key.tabula-4294967-1.tmp");
-        std::fs::write(&old, b"half").unwrap();
-        std::fs::write(&dead, b"half").unwrap();
-        assert!(make_keyfile(&key).unwrap());
-        let meta = std::fs::metadata(&key).unwrap();
-        assert_eq!(meta.len(), 4096);
-        assert_eq!(meta.permissions().mode() & 0o777, 0o400);
-        assert!(!dead.exists(), "the dead writer's temp file stays");
-        // A rerun keeps the (strong) key it made.
-        let before = std::fs::read(&key).unwrap();
-        assert!(!make_keyfile(&key).unwrap());
-        assert_eq!(std::fs::read(&key).unwrap(), before);
-    }
-
-    #[test]
-    fn secret_drops_one_trailing_newline_and_hides_in_debug() {
-        let s = Secret::from_input(b"hunter2\n".to_vec());
-        assert_eq!(s.bytes(), b"hunter2");
-        let s = Secret::from_input(b"two\r\n\n".to_vec());
-        assert_eq!(s.bytes(), b"two\r\n");
-        assert!(!format!("{s:?}").contains("two"));
+    fn a_missing_device_node_is_a_failure_not_a_refusal() {
+        // Was Error::Refused ("refused as unsafe", exit 3).
+        let e = node_of("/dev/tabula-test-no-such-disk", 3).unwrap_err();
+        assert!(matches!(&e, Error::NoDeviceNode { number: 3, .. }), "{e:?}");
+        assert!(e
+            .to_string()
+            .contains("partx -a /dev/tabula-test-no-such-disk"));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::probe::ProbedPartition;
 use crate::{Error, Result};
 
 /// One reason a device is in use.
@@ -150,9 +149,9 @@ fn holders(node: &str) -> Vec<String> {
 ///
 /// # Errors
 /// When the kernel's files cannot be read.
-pub fn scan(disk: &str, partitions: &[ProbedPartition]) -> Result<Vec<Busy>> {
+pub fn scan<'a>(disk: &str, partitions: impl IntoIterator<Item = &'a str>) -> Result<Vec<Busy>> {
     let nodes: Vec<String> = std::iter::once(disk.to_owned())
-        .chain(partitions.iter().map(|p| p.node.clone()))
+        .chain(partitions.into_iter().map(str::to_owned))
         .collect();
     scan_nodes(&nodes)
 }

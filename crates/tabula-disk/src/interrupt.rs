@@ -8,7 +8,8 @@
 //!   [`Error::Interrupted`]); its guards then close and detach as on any
 //!   error;
 //! - anywhere else (probing, a passphrase prompt): nothing is half-written,
-//!   so the signal thread undoes what this run set up ([`undo_all`]: the
+//!   so the signal thread undoes what this run set up
+//!   (`session::undo_all`: the
 //!   mappings it opened, the loop devices it attached, newest first) and the
 //!   process exits at once. A second signal always does that.
 //!
@@ -17,8 +18,6 @@
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Mutex;
-
-use tabula_run::Cmd;
 
 use crate::{Error, Result};
 
@@ -106,30 +105,8 @@ pub fn forget(u: &Undo) {
     undo_list().retain(|x| x != u);
 }
 
-/// Take down everything registered, newest first (best effort: each
-/// failure is printed). Returns what was taken down.
-pub fn undo_all() -> Vec<Undo> {
-    let list: Vec<Undo> = std::mem::take(&mut *undo_list());
-    let mut done = Vec::new();
-    for u in list.into_iter().rev() {
-        let r = match &u {
-            Undo::Close(name) => Cmd::new("cryptsetup")
-                .args(["close", name.as_str()])
-                .run()
-                .map(|_| ()),
-            Undo::Detach(dev) => {
-                let _ = Cmd::new("partx").args(["-d", dev.as_str()]).run();
-                crate::loopdev::forget_record(dev);
-                Cmd::new("losetup")
-                    .args(["-d", dev.as_str()])
-                    .run()
-                    .map(|_| ())
-            }
-        };
-        match r {
-            Ok(()) => done.push(u),
-            Err(e) => eprintln!("could not undo {u:?}: {e}"),
-        }
-    }
-    done
+/// Everything registered, newest last, and the list emptied
+/// (`session::undo_all` takes it down).
+pub fn take_all() -> Vec<Undo> {
+    std::mem::take(&mut *undo_list())
 }

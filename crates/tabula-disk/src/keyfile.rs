@@ -8,13 +8,13 @@
 //! with at least 128 bits by [`entropy_bits`] (an empty, short, one-byte or
 //! short-pattern file, a FIFO or /dev/zero are refused before any write).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tabula_run::Cmd;
 use tabula_spec::HostSpec;
 
-use crate::apply::{add_keyfile, key_opens, Key, Secret};
+use crate::loopdev::Target;
+use crate::luks::{self, key_opens, Key, KeyPrompt, Secret};
 use crate::probe::{self, Content};
 use crate::{Error, Result};
 
@@ -55,6 +55,76 @@ pub fn container_node(spec: &HostSpec, device: &str) -> Result<String> {
             "{} does not hold the spec's container (LUKS2 UUID {}): found {other:?}",
             p.node, luks.uuid
         ))),
+    }
+}
+
+/// The keyfile to add: `--keyfile`, or the spec's path on the `--usb` stick.
+///
+/// # Errors
+/// [`Error::Refused`] for `--usb` without `[luks.keyfile] path`.
+pub fn keyfile_path(
+    spec: &HostSpec,
+    keyfile: Option<&Path>,
+    usb: Option<&Path>,
+) -> Result<Option<PathBuf>> {
+    if let Some(k) = keyfile {
+        return Ok(Some(k.to_owned()));
+    }
+    let Some(usb) = usb else { return Ok(None) };
+    let rel = spec
+        .luks
+        .as_ref()
+        .and_then(|l| l.keyfile.as_ref())
+        .map(|k| k.path.as_str().trim_start_matches('/').to_owned())
+        .ok_or_else(|| Error::Refused("--usb needs [luks.keyfile] path in the spec".into()))?;
+    Ok(Some(usb.join(rel)))
+}
+
+/// What `tabula keyfile` does.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Add,
+    /// Add the new keyfile, then remove this old one's slot.
+    Replace {
+        old: Option<PathBuf>,
+    },
+    Remove,
+}
+
+/// `tabula keyfile`: the key to enrol is checked before any prompt or
+/// write (an existing file: `--keyfile`, or one on the `--usb` stick), the
+/// disk opened, the passphrase asked, a new random keyfile written on the
+/// stick (`usb`, unless one is there), then `op`.
+///
+/// # Errors
+/// A weak key, a wrong passphrase, no `--old` for replace, cryptsetup.
+pub fn run(
+    spec: &HostSpec,
+    disk: &Path,
+    op: &Op,
+    key: &Path,
+    usb: bool,
+    prompt: &mut dyn KeyPrompt,
+    note: &mut dyn FnMut(&str),
+) -> Result<Outcome> {
+    let enrols = !matches!(op, Op::Remove);
+    if enrols && (!usb || key.symlink_metadata().is_ok()) {
+        check_keyfile(key)?;
+    }
+    let target = Target::open(disk, false)?;
+    let pass = prompt.passphrase(false)?;
+    if usb && enrols && spec.luks.is_some() && make_keyfile(key)? {
+        note(&format!("wrote a new random keyfile to {}", key.display()));
+    }
+    match op {
+        Op::Add => add(spec, target.device(), &pass, key),
+        Op::Remove => remove(spec, target.device(), &pass, key),
+        Op::Replace { old } => {
+            let old = old.as_ref().ok_or_else(|| {
+                Error::Usage("replace needs --old FILE (the keyfile being replaced)".into())
+            })?;
+            replace(spec, target.device(), &pass, old, key)
+        }
     }
 }
 
@@ -148,14 +218,54 @@ fn remove_slot_of(node: &str, pass: &Secret, keyfile: &Path) -> Result<bool> {
     if !key_opens(node, &Key::File(keyfile.to_owned()))? {
         return Ok(false);
     }
-    Cmd::new("cryptsetup")
-        .args(["luksRemoveKey", "--batch-mode", "--key-file"])
-        .arg(keyfile)
-        .arg(node)
-        .install_hint("Debian package cryptsetup-bin")
-        .run()?;
+    luks::remove_key(node, keyfile)?;
     // The passphrase must still work: it is the key left.
     require_passphrase(node, pass)?;
+    Ok(true)
+}
+
+/// Add `keyfile` as a key slot unless it already opens the container. A
+/// keyfile [`check_keyfile`] refuses is never enrolled.
+///
+/// # Errors
+/// When the keyfile is weak or cryptsetup fails (a wrong passphrase, say).
+pub fn add_keyfile(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<bool> {
+    // Never enrol (nor even hand cryptsetup) a weak key or a FIFO.
+    check_keyfile(keyfile)?;
+    if key_opens(node, &Key::File(keyfile.to_owned()))? {
+        return Ok(false);
+    }
+    luks::add_key(spec, node, pass, keyfile)?;
+    Ok(true)
+}
+
+/// A keyfile: 4096 random bytes written to `path` (mode 0400, atomically),
+/// unless a file is already there: a rerun keeps it, but only when it meets
+/// [`check_keyfile`]'s bar.
+///
+/// # Errors
+/// When the file cannot be written, or the file there is too weak.
+pub fn make_keyfile(path: &Path) -> Result<bool> {
+    use std::io::Read as _;
+    if path.symlink_metadata().is_ok() {
+        check_keyfile(path)?;
+        return Ok(false);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let mut key = vec![0u8; 4096];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| Error::io("reading /dev/urandom", e))?;
+    // The shared atomic writer: a unique temp name (a killed earlier run's
+    // temp file never blocks this one, and is removed), fsync, rename.
+    tabula_run::atomic::write_atomic(path, &key, 0o400).map_err(|e| {
+        Error::io(
+            format!("writing the keyfile {}", path.display()),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
     Ok(true)
 }
 
@@ -321,6 +431,28 @@ mod tests {
         b.iter()
             .flat_map(|x| format!("{x:02x}").into_bytes())
             .collect()
+    }
+
+    #[test]
+    fn a_killed_runs_temp_files_never_block_a_new_keyfile() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("keys/k.key");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        // What a kill -9 left: the old fixed temp name, and a dead writer's.
+        let old = key.parent().unwrap().join(".k.key.tmp");
+        let dead = key.parent().unwrap().join(".k.key.tabula-4294967-1.tmp");
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::write(&dead, b"half").unwrap();
+        assert!(make_keyfile(&key).unwrap());
+        let meta = std::fs::metadata(&key).unwrap();
+        assert_eq!(meta.len(), 4096);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o400);
+        assert!(!dead.exists(), "the dead writer's temp file stays");
+        // A rerun keeps the (strong) key it made.
+        let before = std::fs::read(&key).unwrap();
+        assert!(!make_keyfile(&key).unwrap());
+        assert_eq!(std::fs::read(&key).unwrap(), before);
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! - [`apply`]: runs a plan's steps through [`tabula_run::Cmd`], checking
 //!   state before each one and reading everything back after;
 //! - [`mount`]: opens the container and mounts the layout as stage 1 would;
+//! - [`session`]: the whole `tabula apply` session (probe, plan, key,
+//!   check, execute, verify) with its guards;
+//! - [`luks`]: the LUKS2 container: passphrase and key types, every
+//!   cryptsetup call (open, close, format, key slots);
 //! - [`keyfile`]: the USB keyfile's key slot;
 //! - [`loopdev`]: image files through loop devices, detached on drop.
 
@@ -15,12 +19,15 @@ pub mod busy;
 pub mod interrupt;
 pub mod keyfile;
 pub mod loopdev;
+pub mod luks;
 pub mod mount;
+pub mod node;
 pub mod plan;
 pub mod probe;
 pub mod secret;
+pub mod session;
 
-pub use plan::{Action, Line, Plan, PlanOptions, Step};
+pub use plan::{Action, Line, Object, Plan, PlanOptions, Step};
 pub use probe::DiskProbe;
 
 /// What can go wrong in this crate (effects; the planner is infallible).
@@ -32,12 +39,34 @@ pub enum Error {
     /// Tabula refuses because going on would be unsafe (exit status 3).
     #[error("{0}")]
     Refused(String),
+    /// The command line asks for something that needs one more flag
+    /// (`--yes`): exit status 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Programs apply needs are missing; nothing was written (exit 4).
+    #[error("{summary}")]
+    MissingTools {
+        summary: String,
+        #[source]
+        source: tabula_run::Error,
+    },
+    /// Reading the disk back after the steps failed (or still differs).
+    #[error("reading the disk back")]
+    ReadBack(#[source] Box<Error>),
     /// Reading or writing a local file failed.
     #[error("{what}: {source}")]
     Io {
         what: String,
         #[source]
         source: std::io::Error,
+    },
+    /// The kernel did not show a partition's device node in time (exit 1:
+    /// a failure of the machine, not a refusal).
+    #[error("partition {number} of {device} has no device node after {waited_ms} ms (run `partx -a {device}`, then apply again)")]
+    NoDeviceNode {
+        device: String,
+        number: u32,
+        waited_ms: u64,
     },
     /// A tool's output was not what tabula expected.
     #[error("{0}")]

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tabula_run::Cmd;
-use tabula_spec::model::MountSource;
+use tabula_spec::model::{Mount, MountSource};
 use tabula_spec::HostSpec;
 
-use crate::apply::{open_container, Key};
 use crate::busy::{parse_mountinfo, MountEntry};
+use crate::loopdev::{self, Target};
+use crate::luks::{self, open_container, Key, KeyPrompt};
 use crate::probe;
 use crate::{Error, Result};
 
@@ -231,6 +232,14 @@ pub struct Unmounted {
     pub closed: Option<String>,
 }
 
+impl Unmounted {
+    /// Part of the spec's own layout stayed mounted (kept because something
+    /// else pins it): an image's loop device must then stay attached.
+    pub fn layout_left(&self) -> bool {
+        self.left.iter().any(|l| l.why.starts_with("the layout's"))
+    }
+}
+
 fn canonical(p: &str) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok()
 }
@@ -272,10 +281,10 @@ impl<'a> Layout<'a> {
             spec.luks
                 .as_ref()
                 .and_then(|l| spec.partition(&l.partition))
-                .map(|sp| probe::partition_node(dev, sp.number))
+                .map(|sp| crate::node::partition_node(dev, sp.number))
         };
         let mapping = match device {
-            Some(d) => luks_node(d).and_then(|n| probe::open_mapping(&n)),
+            Some(d) => luks_node(d).and_then(|n| luks::open_mapping(&n)),
             None => spec
                 .luks
                 .as_ref()
@@ -366,8 +375,8 @@ impl<'a> Layout<'a> {
                 }
                 let ours = match &self.device {
                     Some(d) => {
-                        canonical(&probe::partition_node(d, sp.number)).is_some()
-                            && canonical(&probe::partition_node(d, sp.number))
+                        canonical(&crate::node::partition_node(d, sp.number)).is_some()
+                            && canonical(&crate::node::partition_node(d, sp.number))
                                 == canonical(&m.source)
                     }
                     None => fs.uuid.as_ref().is_some_and(|u| {
@@ -438,6 +447,29 @@ pub fn mount_layout(
     target: &Path,
     key: Option<&Key>,
 ) -> Result<Vec<Mounted>> {
+    refuse_foreign(spec, device, target)?;
+    let mapper = open_pool(spec, device, key)?;
+    std::fs::create_dir_all(target)
+        .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
+    let target = std::fs::canonicalize(target)
+        .map_err(|e| Error::io(format!("resolving {}", target.display()), e))?;
+    let mut out = Vec::new();
+    for m in spec.mounts_in_order() {
+        let (fstype, source, mut opts) = mount_source(spec, device, m, mapper.as_deref())?;
+        opts.extend(m.options.iter().cloned());
+        out.push(mount_one(
+            under(&target, m.path.as_str()),
+            fstype,
+            source,
+            opts.join(","),
+        )?);
+    }
+    Ok(out)
+}
+
+/// `mount` refuses a target with any foreign mount at or under it, before
+/// opening the container.
+fn refuse_foreign(spec: &HostSpec, device: &str, target: &Path) -> Result<()> {
     let foreign = foreign_mounts(spec, target, Some(device))?;
     if !foreign.is_empty() {
         let list: Vec<String> = foreign
@@ -450,6 +482,12 @@ pub fn mount_layout(
             list.join("\n")
         )));
     }
+    Ok(())
+}
+
+/// The container's mapping on the spec's LUKS partition of `device`,
+/// opened with `key` when it is closed (`None` without `[luks]`).
+fn open_pool(spec: &HostSpec, device: &str, key: Option<&Key>) -> Result<Option<String>> {
     let disk = probe::probe(device)?;
     let mut mapper = None;
     if let Some(luks) = &spec.luks {
@@ -472,7 +510,7 @@ pub fn mount_layout(
             })?;
         // The mapping on this very partition (never a same-named one of
         // another disk: open_container refuses that).
-        let m = match probe::open_mapping(&node) {
+        let m = match luks::open_mapping(&node) {
             Some(m) => m,
             None => {
                 let key = key.ok_or_else(|| {
@@ -485,73 +523,142 @@ pub fn mount_layout(
         };
         mapper = Some(m);
     }
-    std::fs::create_dir_all(target)
-        .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
-    let target = std::fs::canonicalize(target)
-        .map_err(|e| Error::io(format!("resolving {}", target.display()), e))?;
-    let mut out = Vec::new();
-    for m in spec.mounts_in_order() {
-        let dir = under(&target, m.path.as_str());
-        let (fstype, source, mut opts) = match &m.source {
-            MountSource::Tmpfs { size, mode } => {
-                let mut o = vec![format!("size={size}")];
-                if let Some(mode) = mode {
-                    o.push(format!("mode={mode}"));
-                }
-                ("tmpfs".to_owned(), "tmpfs".to_owned(), o)
+    Ok(mapper)
+}
+
+/// What is mounted at `m`: (fs type, source, options from the spec).
+fn mount_source(
+    spec: &HostSpec,
+    device: &str,
+    m: &Mount,
+    mapper: Option<&str>,
+) -> Result<(String, String, Vec<String>)> {
+    let found = match &m.source {
+        MountSource::Tmpfs { size, mode } => {
+            let mut o = vec![format!("size={size}")];
+            if let Some(mode) = mode {
+                o.push(format!("mode={mode}"));
             }
-            MountSource::Subvolume { subvolume } => {
-                let btrfs = spec.btrfs.as_ref().ok_or_else(|| {
-                    Error::Refused(format!("mount {} needs [btrfs]", m.path.as_str()))
-                })?;
-                let src = mapper.clone().ok_or_else(|| {
-                    Error::Refused(format!(
-                        "mount {} needs the [luks] container",
-                        m.path.as_str()
-                    ))
-                })?;
-                ("btrfs".to_owned(), src, btrfs.subvolume_options(subvolume))
-            }
-            MountSource::Partition { partition } => {
-                let sp = spec.partition(partition).ok_or_else(|| {
-                    Error::Refused(format!(
-                        "mount {}: no partition `{partition}`",
-                        m.path.as_str()
-                    ))
-                })?;
-                let fs = sp.filesystem.as_ref().ok_or_else(|| {
-                    Error::Refused(format!(
-                        "partition `{partition}` has no filesystem in the spec"
-                    ))
-                })?;
-                let node = probe::partition_node(device, sp.number);
-                (fs.kind.name().to_owned(), node, Vec::new())
-            }
-        };
-        opts.extend(m.options.iter().cloned());
-        let options = opts.join(",");
-        let dir_s = dir.to_string_lossy().into_owned();
-        let existed = mount_points()?.contains(&dir_s);
-        if !existed {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-            let mut cmd = Cmd::new("mount")
-                .args(["-t", fstype.as_str()])
-                .install_hint("Debian package mount");
-            if !options.is_empty() {
-                cmd = cmd.args(["-o", options.as_str()]);
-            }
-            cmd.arg(&source).arg(&dir).run()?;
+            ("tmpfs".to_owned(), "tmpfs".to_owned(), o)
         }
-        out.push(Mounted {
-            target: dir_s,
-            source,
-            fstype,
-            options,
-            existed,
-        });
+        MountSource::Subvolume { subvolume } => {
+            let btrfs = spec.btrfs.as_ref().ok_or_else(|| {
+                Error::Refused(format!("mount {} needs [btrfs]", m.path.as_str()))
+            })?;
+            let src = mapper.map(str::to_owned).ok_or_else(|| {
+                Error::Refused(format!(
+                    "mount {} needs the [luks] container",
+                    m.path.as_str()
+                ))
+            })?;
+            ("btrfs".to_owned(), src, btrfs.subvolume_options(subvolume))
+        }
+        MountSource::Partition { partition } => {
+            let sp = spec.partition(partition).ok_or_else(|| {
+                Error::Refused(format!(
+                    "mount {}: no partition `{partition}`",
+                    m.path.as_str()
+                ))
+            })?;
+            let fs = sp.filesystem.as_ref().ok_or_else(|| {
+                Error::Refused(format!(
+                    "partition `{partition}` has no filesystem in the spec"
+                ))
+            })?;
+            let node = crate::node::partition_node(device, sp.number);
+            (fs.kind.name().to_owned(), node, Vec::new())
+        }
+    };
+    Ok(found)
+}
+
+/// Mount one (unless it is mounted already: kept).
+fn mount_one(dir: PathBuf, fstype: String, source: String, options: String) -> Result<Mounted> {
+    let dir_s = dir.to_string_lossy().into_owned();
+    let existed = mount_points()?.contains(&dir_s);
+    if !existed {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let mut cmd = Cmd::new("mount")
+            .args(["-t", fstype.as_str()])
+            .install_hint("Debian package mount");
+        if !options.is_empty() {
+            cmd = cmd.args(["-o", options.as_str()]);
+        }
+        cmd.arg(&source).arg(&dir).run()?;
     }
-    Ok(out)
+    Ok(Mounted {
+        target: dir_s,
+        source,
+        fstype,
+        options,
+        existed,
+    })
+}
+
+/// `tabula mount`: the disk (an image mounted before keeps its loop device:
+/// used again rather than attaching a second one) and the layout mounted
+/// with the keyfile, else the passphrase (given, or asked when the
+/// container is closed). The caller keeps the target attached.
+///
+/// # Errors
+/// When the disk cannot be opened, no key is at hand, or mounting fails.
+pub fn mount_disk(
+    spec: &HostSpec,
+    disk: &Path,
+    dir: &Path,
+    keyfile: Option<&Path>,
+    prompt: &mut dyn KeyPrompt,
+) -> Result<(Target, Vec<Mounted>)> {
+    let attached = if disk.is_file() {
+        loopdev::attached(disk)?.into_iter().next()
+    } else {
+        None
+    };
+    let target = match attached {
+        Some(dev) => Target::Block(dev),
+        None => Target::open(disk, false)?,
+    };
+    // A key is needed unless the container on this disk is open already.
+    let needs_key = spec.luks.is_some() && luks::container_mapping(spec, target.device()).is_none();
+    let pass = if needs_key && keyfile.is_none() {
+        Some(prompt.passphrase(false)?)
+    } else {
+        prompt.given()?
+    };
+    let key = match (keyfile, pass) {
+        (Some(k), _) => Some(Key::File(k.to_owned())),
+        (None, Some(p)) => Some(Key::Passphrase(p)),
+        (None, None) => None,
+    };
+    let mounted = mount_layout(spec, target.device(), dir, key.as_ref())?;
+    Ok((target, mounted))
+}
+
+/// `tabula unmount`: the layout under `target` unmounted (see
+/// [`unmount_layout`]); `disk`, when named, is an image (its loop device)
+/// or the block device. An image's loop device is detached only when
+/// nothing of the layout is left. Returns what was done and the loop
+/// devices detached.
+///
+/// # Errors
+/// When losetup, umount or cryptsetup fails.
+pub fn unmount_disk(
+    spec: &HostSpec,
+    target: &Path,
+    disk: Option<&Path>,
+) -> Result<(Unmounted, Vec<String>)> {
+    let device = match disk {
+        Some(d) if d.is_file() => loopdev::attached(d)?.into_iter().next(),
+        Some(d) => Some(d.to_string_lossy().into_owned()),
+        None => None,
+    };
+    let done = unmount_layout(spec, target, device.as_deref())?;
+    let mut detached = Vec::new();
+    if let Some(d) = disk.filter(|d| d.is_file() && !done.layout_left()) {
+        detached = loopdev::detach_image(d)?;
+    }
+    Ok((done, detached))
 }
 
 /// Unmount exactly the spec's layout under `target`, deepest first (see
@@ -611,7 +718,7 @@ pub fn unmount_layout(spec: &HostSpec, target: &Path, device: Option<&str>) -> R
         let mapper = match device {
             Some(d) => spec
                 .partition(&luks.partition)
-                .and_then(|sp| probe::open_mapping(&probe::partition_node(d, sp.number))),
+                .and_then(|sp| luks::open_mapping(&crate::node::partition_node(d, sp.number))),
             None => Some(format!("/dev/mapper/{}", luks.name)),
         };
         let held = out.left.iter().any(|l| {
@@ -621,10 +728,7 @@ pub fn unmount_layout(spec: &HostSpec, target: &Path, device: Option<&str>) -> R
         });
         if let Some(mapper) = mapper.filter(|m| Path::new(m).exists() && !held) {
             let name = mapper.trim_start_matches("/dev/mapper/").to_owned();
-            Cmd::new("cryptsetup")
-                .args(["close", name.as_str()])
-                .install_hint("Debian package cryptsetup-bin")
-                .run()?;
+            luks::close(&name)?;
             out.closed = Some(mapper);
         }
     }

@@ -22,10 +22,12 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use tabula_spec::model::{FsType, Kdf, MountSource, Owner, Partition};
+use tabula_spec::model::{
+    Btrfs, Extent, Filesystem, FsType, Kdf, Luks, MountSource, Owner, Partition,
+};
 use tabula_spec::{HostSpec, Size};
 
-use crate::probe::{Content, DiskProbe, OpenContainer, ProbedPartition};
+use crate::probe::{BtrfsProbe, Content, DiskProbe, LuksProbe, OpenContainer, ProbedPartition};
 
 /// What happens to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -66,11 +68,107 @@ impl std::fmt::Display for Action {
     }
 }
 
+/// The object a plan line (and a step) is about. Its [`Display`] and serde
+/// form is the name `plan` prints and `--wipe` takes: `disk:/dev/sda`,
+/// `partition:pool` (`partition:#5` for one the spec does not list),
+/// `fs:boot`, `luks:pool`, `keyslot:pool/keyfile`, `btrfs:pool`,
+/// `subvolume:@user/home`, `mount:/nix`.
+///
+/// [`Display`]: std::fmt::Display
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Object {
+    /// The whole disk (its partition table), by device path.
+    Disk(String),
+    /// A partition the spec lists, by label.
+    Partition(String),
+    /// A partition on disk the spec does not list, by number.
+    Unlisted(u32),
+    /// The filesystem of the partition with this label.
+    Fs(String),
+    /// The LUKS2 container, by mapping name.
+    Luks(String),
+    /// The keyfile's key slot of the container with this name.
+    Keyslot(String),
+    /// The btrfs pool inside the container, by name.
+    Btrfs(String),
+    /// A btrfs subvolume, by path.
+    Subvolume(String),
+    /// A mount point, by path.
+    Mount(String),
+}
+
+impl Object {
+    /// The object's name (as `--wipe` takes it).
+    pub fn name(&self) -> String {
+        match self {
+            Object::Disk(d) => format!("disk:{d}"),
+            Object::Partition(l) => format!("partition:{l}"),
+            Object::Unlisted(n) => format!("partition:#{n}"),
+            Object::Fs(l) => format!("fs:{l}"),
+            Object::Luks(n) => format!("luks:{n}"),
+            Object::Keyslot(n) => format!("keyslot:{n}/keyfile"),
+            Object::Btrfs(n) => format!("btrfs:{n}"),
+            Object::Subvolume(s) => format!("subvolume:{s}"),
+            Object::Mount(m) => format!("mount:{m}"),
+        }
+    }
+
+    /// Inside the LUKS container (or the container itself): unverified
+    /// while it is closed.
+    pub fn in_container(&self) -> bool {
+        matches!(
+            self,
+            Object::Luks(_)
+                | Object::Keyslot(_)
+                | Object::Btrfs(_)
+                | Object::Subvolume(_)
+                | Object::Mount(_)
+        )
+    }
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`: the plan's table aligns names with `{:<w$}`.
+        f.pad(&self.name())
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl From<&Object> for Object {
+    fn from(o: &Object) -> Object {
+        o.clone()
+    }
+}
+
+impl PartialEq<str> for Object {
+    fn eq(&self, other: &str) -> bool {
+        self.name() == other
+    }
+}
+
+impl PartialEq<&str> for Object {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl PartialEq<String> for Object {
+    fn eq(&self, other: &String) -> bool {
+        self.name() == *other
+    }
+}
+
 /// One object and what the plan does to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
-    /// The object's name, as `--wipe` takes it.
-    pub object: String,
+    /// The object (its name as `--wipe` takes it).
+    pub object: Object,
     pub action: Action,
     pub reason: String,
 }
@@ -92,14 +190,14 @@ pub enum Step {
         size: u64,
     },
     Mkfs {
-        object: String,
+        object: Object,
         partition: u32,
         fstype: FsType,
         uuid: Option<String>,
         label: Option<String>,
     },
     LuksFormat {
-        object: String,
+        object: Object,
         partition: u32,
         uuid: String,
         kdf: Kdf,
@@ -115,13 +213,13 @@ pub enum Step {
         name: String,
     },
     MkfsBtrfs {
-        object: String,
+        object: Object,
         mapper: String,
         uuid: Option<String>,
         label: Option<String>,
     },
     DeleteSubvolume {
-        object: String,
+        object: Object,
         path: String,
     },
     CreateSubvolume {
@@ -182,13 +280,16 @@ impl Plan {
     pub fn unverified_pool(&self) -> Vec<&Line> {
         self.lines
             .iter()
-            .filter(|l| {
-                l.action == Action::Unverified
-                    && ["luks:", "keyslot:", "btrfs:", "subvolume:", "mount:"]
-                        .iter()
-                        .any(|p| l.object.starts_with(p))
-            })
+            .filter(|l| l.action == Action::Unverified && l.object.in_container())
             .collect()
+    }
+
+    /// The pool's line is unverified: the container is closed, and only
+    /// opening it shows the pool.
+    pub fn pool_unverified(&self) -> bool {
+        self.lines
+            .iter()
+            .any(|l| matches!(l.object, Object::Btrfs(_)) && l.action == Action::Unverified)
     }
 
     pub fn is_noop(&self) -> bool {
@@ -196,7 +297,7 @@ impl Plan {
     }
 
     pub fn line(&self, object: &str) -> Option<&Line> {
-        self.lines.iter().find(|l| l.object == object)
+        self.lines.iter().find(|l| l.object == *object)
     }
 
     /// The plan as an aligned text table, one line per object.
@@ -204,7 +305,7 @@ impl Plan {
         let w = self
             .lines
             .iter()
-            .map(|l| l.object.len())
+            .map(|l| l.object.name().len())
             .max()
             .unwrap_or(6)
             .max(6);
@@ -317,7 +418,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn line(&mut self, object: impl Into<String>, action: Action, reason: impl Into<String>) {
+    fn line(&mut self, object: impl Into<Object>, action: Action, reason: impl Into<String>) {
         self.lines.push(Line {
             object: object.into(),
             action,
@@ -326,17 +427,32 @@ impl Builder {
     }
 }
 
-/// Compute the plan. Pure: no process, no disk.
+/// Compute the plan. Pure: no process, no disk. One pass per kind of
+/// object, in order; each adds its lines and steps to the builder.
 pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
     let mut b = Builder {
         lines: Vec::new(),
         steps: Vec::new(),
     };
-    let extents = spec.extents();
-    let spec_size = spec.disk.size.as_u64();
+    let disk_refused = disk_table(&mut b, spec, probe);
+    let states = partitions(&mut b, spec, probe, disk_refused);
+    filesystems(&mut b, spec, &states);
+    let inner = container(&mut b, spec, &states, opts);
+    let subvol_state = pool(&mut b, spec, &inner, opts);
+    mounts(&mut b, spec, &subvol_state);
+    Plan {
+        device: probe.device.clone(),
+        lines: b.lines,
+        steps: b.steps,
+        busy: probe.busy.clone(),
+    }
+}
 
-    // --- the disk and its table -------------------------------------------
-    let disk_obj = format!("disk:{}", probe.device);
+/// Pass 1, the disk and its table: a new GPT on a blank disk; a disk too
+/// small or with another table is refused. Returns whether it is refused.
+fn disk_table(b: &mut Builder, spec: &HostSpec, probe: &DiskProbe) -> bool {
+    let spec_size = spec.disk.size.as_u64();
+    let disk_obj = Object::Disk(probe.device.clone());
     let mut disk_refused = false;
     if probe.size < spec_size {
         disk_refused = true;
@@ -368,151 +484,200 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
             }
         }
     }
+    disk_refused
+}
 
-    // --- partitions -------------------------------------------------------
+/// Pass 2, the partitions: each listed one is created, kept or refused
+/// (never moved or resized); a partition the spec does not list is kept and
+/// never touched. Returns each listed partition's state, in spec order.
+fn partitions<'a>(
+    b: &mut Builder,
+    spec: &HostSpec,
+    probe: &'a DiskProbe,
+    disk_refused: bool,
+) -> Vec<PartState<'a>> {
+    let extents = spec.extents();
+    let spec_size = spec.disk.size.as_u64();
     let listed: BTreeSet<u32> = spec.partitions.iter().map(|p| p.number).collect();
-    let mut states: Vec<PartState> = Vec::with_capacity(spec.partitions.len());
-    for (sp, ext) in spec.partitions.iter().zip(extents.iter()) {
-        let obj = format!("partition:{}", sp.label);
-        if disk_refused {
-            b.line(&obj, Action::Unverified, "not checked: the disk is refused");
-            states.push(PartState::Refused);
-            continue;
-        }
-        let Some(ext) = ext else {
-            b.line(
-                &obj,
-                Action::Refuse,
-                format!(
-                    "does not fit on a disk of {} after the partitions before it",
-                    human(spec_size)
-                ),
-            );
-            states.push(PartState::Refused);
-            continue;
-        };
-        let here = probe.partitions.iter().find(|p| p.number == sp.number);
-        match here {
-            None => {
-                let blockers: Vec<String> = probe
-                    .partitions
-                    .iter()
-                    .filter(|p| p.start < ext.end() && ext.start < p.end())
-                    .map(|p| {
-                        let what = if listed.contains(&p.number) {
-                            "listed under another number".to_owned()
-                        } else {
-                            "not in the spec".to_owned()
-                        };
-                        format!(
-                            "partition {} (`{}`, {}, {what})",
-                            p.number,
-                            p.name.as_deref().unwrap_or(""),
-                            type_name(&p.type_guid)
-                        )
-                    })
-                    .collect();
-                if blockers.is_empty() {
-                    b.line(
-                        &obj,
-                        Action::Create,
-                        format!(
-                            "new partition {} at {}, {} ({}), type {}",
-                            sp.number,
-                            mib(ext.start),
-                            mib(ext.size),
-                            human(ext.size),
-                            sp.kind.name()
-                        ),
-                    );
-                    b.steps.push(Step::CreatePartition {
-                        number: sp.number,
-                        name: sp.label.clone(),
-                        type_guid: sp.kind.guid().to_owned(),
-                        start: ext.start,
-                        size: ext.size,
-                    });
-                    states.push(PartState::New);
-                } else {
-                    b.line(
-                        &obj,
-                        Action::Refuse,
-                        format!(
-                            "needs {}..{} which {} occupies; tabula never touches it",
-                            mib(ext.start),
-                            mib(ext.end()),
-                            blockers.join(" and ")
-                        ),
-                    );
-                    states.push(PartState::Refused);
-                }
-            }
-            Some(pp) => {
-                let mut diffs = Vec::new();
-                if pp.start != ext.start {
-                    diffs.push(format!(
-                        "moved: starts at {}, the spec puts it at {}",
-                        mib(pp.start),
-                        mib(ext.start)
-                    ));
-                }
-                if pp.size != ext.size {
-                    diffs.push(format!(
-                        "resized: {} ({}), the spec says {} ({})",
-                        mib(pp.size),
-                        human(pp.size),
-                        mib(ext.size),
-                        human(ext.size)
-                    ));
-                }
-                if !pp.type_guid.eq_ignore_ascii_case(sp.kind.guid()) {
-                    diffs.push(format!(
-                        "type is {}, the spec says {}",
-                        type_name(&pp.type_guid),
-                        sp.kind.name()
-                    ));
-                }
-                if diffs.is_empty() {
-                    let mut reason = format!(
-                        "partition {} at {}, {}, {}: matches",
-                        sp.number,
-                        mib(pp.start),
-                        mib(pp.size),
-                        sp.kind.name()
-                    );
-                    if pp.name.as_deref() != Some(sp.label.as_str()) {
-                        reason.push_str(&format!(
-                            " (its GPT name is `{}`; tabula does not rename)",
-                            pp.name.as_deref().unwrap_or("")
-                        ));
-                    }
-                    b.line(&obj, Action::Keep, reason);
-                    states.push(PartState::Existing(pp));
-                } else {
-                    let who = match &sp.owner {
-                        Owner::Foreign(o) => format!("{o}'s partition"),
-                        Owner::Nixos => "the partition".into(),
-                    };
-                    b.line(
-                        &obj,
-                        Action::Refuse,
-                        format!(
-                            "{who} does not match: {}; tabula never moves or resizes",
-                            diffs.join("; ")
-                        ),
-                    );
-                    states.push(PartState::Refused);
-                }
-            }
-        }
+    let states = spec
+        .partitions
+        .iter()
+        .zip(extents.iter())
+        .map(|(sp, ext)| partition(b, sp, ext.as_ref(), probe, &listed, disk_refused, spec_size))
+        .collect();
+    unlisted_partitions(b, probe, &listed);
+    states
+}
+
+/// One listed partition.
+fn partition<'a>(
+    b: &mut Builder,
+    sp: &Partition,
+    ext: Option<&Extent>,
+    probe: &'a DiskProbe,
+    listed: &BTreeSet<u32>,
+    disk_refused: bool,
+    spec_size: u64,
+) -> PartState<'a> {
+    let obj = Object::Partition(sp.label.clone());
+    if disk_refused {
+        b.line(&obj, Action::Unverified, "not checked: the disk is refused");
+        return PartState::Refused;
     }
+    let Some(ext) = ext else {
+        b.line(
+            &obj,
+            Action::Refuse,
+            format!(
+                "does not fit on a disk of {} after the partitions before it",
+                human(spec_size)
+            ),
+        );
+        return PartState::Refused;
+    };
+    match probe.partitions.iter().find(|p| p.number == sp.number) {
+        None => new_partition(b, &obj, sp, ext, probe, listed),
+        Some(pp) => existing_partition(b, &obj, sp, ext, pp),
+    }
+}
+
+/// A listed partition not on the disk: created in free space, else refused.
+fn new_partition<'a>(
+    b: &mut Builder,
+    obj: &Object,
+    sp: &Partition,
+    ext: &Extent,
+    probe: &'a DiskProbe,
+    listed: &BTreeSet<u32>,
+) -> PartState<'a> {
+    let blockers: Vec<String> = probe
+        .partitions
+        .iter()
+        .filter(|p| p.start < ext.end() && ext.start < p.end())
+        .map(|p| {
+            let what = if listed.contains(&p.number) {
+                "listed under another number".to_owned()
+            } else {
+                "not in the spec".to_owned()
+            };
+            format!(
+                "partition {} (`{}`, {}, {what})",
+                p.number,
+                p.name.as_deref().unwrap_or(""),
+                type_name(&p.type_guid)
+            )
+        })
+        .collect();
+    if blockers.is_empty() {
+        b.line(
+            obj,
+            Action::Create,
+            format!(
+                "new partition {} at {}, {} ({}), type {}",
+                sp.number,
+                mib(ext.start),
+                mib(ext.size),
+                human(ext.size),
+                sp.kind.name()
+            ),
+        );
+        b.steps.push(Step::CreatePartition {
+            number: sp.number,
+            name: sp.label.clone(),
+            type_guid: sp.kind.guid().to_owned(),
+            start: ext.start,
+            size: ext.size,
+        });
+        PartState::New
+    } else {
+        b.line(
+            obj,
+            Action::Refuse,
+            format!(
+                "needs {}..{} which {} occupies; tabula never touches it",
+                mib(ext.start),
+                mib(ext.end()),
+                blockers.join(" and ")
+            ),
+        );
+        PartState::Refused
+    }
+}
+
+/// A listed partition on the disk: kept when it matches, else refused.
+fn existing_partition<'a>(
+    b: &mut Builder,
+    obj: &Object,
+    sp: &Partition,
+    ext: &Extent,
+    pp: &'a ProbedPartition,
+) -> PartState<'a> {
+    let mut diffs = Vec::new();
+    if pp.start != ext.start {
+        diffs.push(format!(
+            "moved: starts at {}, the spec puts it at {}",
+            mib(pp.start),
+            mib(ext.start)
+        ));
+    }
+    if pp.size != ext.size {
+        diffs.push(format!(
+            "resized: {} ({}), the spec says {} ({})",
+            mib(pp.size),
+            human(pp.size),
+            mib(ext.size),
+            human(ext.size)
+        ));
+    }
+    if !pp.type_guid.eq_ignore_ascii_case(sp.kind.guid()) {
+        diffs.push(format!(
+            "type is {}, the spec says {}",
+            type_name(&pp.type_guid),
+            sp.kind.name()
+        ));
+    }
+    if diffs.is_empty() {
+        let mut reason = format!(
+            "partition {} at {}, {}, {}: matches",
+            sp.number,
+            mib(pp.start),
+            mib(pp.size),
+            sp.kind.name()
+        );
+        if pp.name.as_deref() != Some(sp.label.as_str()) {
+            reason.push_str(&format!(
+                " (its GPT name is `{}`; tabula does not rename)",
+                pp.name.as_deref().unwrap_or("")
+            ));
+        }
+        b.line(obj, Action::Keep, reason);
+        PartState::Existing(pp)
+    } else {
+        let who = match &sp.owner {
+            Owner::Foreign(o) => format!("{o}'s partition"),
+            Owner::Nixos => "the partition".into(),
+        };
+        b.line(
+            obj,
+            Action::Refuse,
+            format!(
+                "{who} does not match: {}; tabula never moves or resizes",
+                diffs.join("; ")
+            ),
+        );
+        PartState::Refused
+    }
+}
+
+/// Partitions on the disk that the spec does not list: kept, never touched.
+fn unlisted_partitions(b: &mut Builder, probe: &DiskProbe, listed: &BTreeSet<u32>) {
     for pp in probe
         .partitions
         .iter()
         .filter(|p| !listed.contains(&p.number))
     {
         b.line(
-            format!("partition:#{}", pp.number),
+            Object::Unlisted(pp.number),
             Action::Keep,
             format!(
                 "`{}` ({}, {} at {}): not in the spec, never touched",
@@ -523,103 +688,214 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
             ),
         );
     }
+}
 
-    // --- filesystems on partitions ------------------------------------------
+/// Pass 3, the filesystems on partitions: made on new or empty NixOS
+/// partitions, kept when they match, DESTROY where NixOS may format, else
+/// refused (a foreign partition is never formatted).
+fn filesystems(b: &mut Builder, spec: &HostSpec, states: &[PartState<'_>]) {
     for (sp, state) in spec.partitions.iter().zip(states.iter()) {
-        let Some(fs) = &sp.filesystem else { continue };
-        let obj = format!("fs:{}", sp.label);
-        let want = describe_fs(fs.kind, fs.uuid.as_deref(), fs.label.as_deref());
-        let mkfs = Step::Mkfs {
-            object: obj.clone(),
-            partition: sp.number,
-            fstype: fs.kind,
-            uuid: fs.uuid.clone(),
-            label: fs.label.clone(),
-        };
-        match state {
-            PartState::Refused => b.line(&obj, Action::Unverified, "its partition is refused"),
-            PartState::New if sp.owner.is_nixos() => {
-                b.line(&obj, Action::Format, format!("new partition: {want}"));
-                b.steps.push(mkfs);
-            }
-            PartState::New => b.line(
-                &obj,
-                Action::Unverified,
+        if let Some(fs) = &sp.filesystem {
+            filesystem(b, sp, fs, state);
+        }
+    }
+}
+
+/// The filesystem of one partition.
+fn filesystem(b: &mut Builder, sp: &Partition, fs: &Filesystem, state: &PartState<'_>) {
+    let obj = Object::Fs(sp.label.clone());
+    let want = describe_fs(fs.kind, fs.uuid.as_deref(), fs.label.as_deref());
+    let mkfs = Step::Mkfs {
+        object: obj.clone(),
+        partition: sp.number,
+        fstype: fs.kind,
+        uuid: fs.uuid.clone(),
+        label: fs.label.clone(),
+    };
+    match state {
+        PartState::Refused => b.line(&obj, Action::Unverified, "its partition is refused"),
+        PartState::New if sp.owner.is_nixos() => {
+            b.line(&obj, Action::Format, format!("new partition: {want}"));
+            b.steps.push(mkfs);
+        }
+        PartState::New => b.line(
+            &obj,
+            Action::Unverified,
+            format!(
+                "new partition left empty for {}: tabula never formats a foreign partition",
+                sp.owner.name()
+            ),
+        ),
+        PartState::Existing(pp) => existing_filesystem(b, &obj, sp, fs, pp, &want, mkfs),
+    }
+}
+
+/// What is on an existing partition against the filesystem the spec wants.
+fn existing_filesystem(
+    b: &mut Builder,
+    obj: &Object,
+    sp: &Partition,
+    fs: &Filesystem,
+    pp: &ProbedPartition,
+    want: &str,
+    mkfs: Step,
+) {
+    match &pp.content {
+        Content::Unknown { reason } => b.line(obj, Action::Unverified, reason.clone()),
+        Content::Empty if sp.owner.is_nixos() => {
+            // No signature at all: nothing to lose, even on a
+            // `format = false` partition (a rerun after a kill).
+            b.line(obj, Action::Format, format!("empty (no signature): {want}"));
+            b.steps.push(mkfs);
+        }
+        Content::Interrupted { what } if sp.owner.is_nixos() => {
+            // tabula's own half-made filesystem: nothing of the
+            // user's is there (the note is written just before the
+            // format, after any --wipe was given).
+            b.line(
+                obj,
+                Action::Format,
+                format!("an interrupted apply left its {what} unfinished: {want}"),
+            );
+            b.steps.push(mkfs);
+        }
+        Content::Empty => b.line(
+            obj,
+            Action::Unverified,
+            format!("empty: left for {}", sp.owner.name()),
+        ),
+        Content::Data { .. } | Content::Interrupted { .. } if !sp.owner.is_nixos() => b.line(
+            obj,
+            Action::Unverified,
+            format!(
+                "{}: left for {}",
+                describe_content(&pp.content),
+                sp.owner.name()
+            ),
+        ),
+        Content::Filesystem {
+            fstype,
+            uuid,
+            label,
+        } if *fstype == fs.kind.name()
+            && fs
+                .uuid
+                .as_deref()
+                .is_none_or(|u| uuid.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(u))) =>
+        {
+            b.line(
+                obj,
+                Action::Keep,
+                kept_fs(&pp.content, fs, label.as_deref()),
+            );
+        }
+        other if may_destroy(sp) => {
+            b.line(
+                obj,
+                Action::Destroy,
                 format!(
-                    "new partition left empty for {}: tabula never formats a foreign partition",
-                    sp.owner.name()
+                    "holds {}, the spec wants {want}: formatting loses its data",
+                    describe_content(other)
+                ),
+            );
+            b.steps.push(mkfs);
+        }
+        other => b.line(
+            obj,
+            Action::Refuse,
+            format!(
+                "holds {}, the spec says {want}; {}",
+                describe_content(other),
+                why_never_formatted(sp)
+            ),
+        ),
+    }
+}
+
+/// The reason of a kept filesystem (a label other than the spec's is
+/// named, never changed).
+fn kept_fs(content: &Content, fs: &Filesystem, label: Option<&str>) -> String {
+    let mut reason = format!("{}: matches", describe_content(content));
+    if let Some(w) = &fs.label {
+        if label != Some(w.as_str()) {
+            reason.push_str(&format!(
+                " (label is `{}`, the spec says `{w}`; not relabelled)",
+                label.unwrap_or("")
+            ));
+        }
+    }
+    reason
+}
+
+/// Pass 4, the LUKS container on its partition: formatted (with the
+/// keyfile's slot and opened) where there is nothing to lose, kept when
+/// its UUID matches, else DESTROY or refused. Returns what its inside is.
+fn container<'a>(
+    b: &mut Builder,
+    spec: &HostSpec,
+    states: &[PartState<'a>],
+    opts: &PlanOptions,
+) -> Inner<'a> {
+    let Some(luks) = &spec.luks else {
+        return Inner::Unknown("no LUKS container in the spec".into());
+    };
+    let obj = Object::Luks(luks.name.clone());
+    let found = spec
+        .partitions
+        .iter()
+        .zip(states.iter())
+        .find(|(p, _)| p.label == luks.partition);
+    let want = format!("LUKS2 UUID {} ({})", luks.uuid, luks.kdf.name());
+    let fresh = |b: &mut Builder, sp: &Partition, action: Action, why: String| {
+        fresh_container(b, luks, sp, opts, action, why)
+    };
+    match found {
+        None => {
+            b.line(
+                &obj,
+                Action::Refuse,
+                format!("[luks] partition `{}` is not in the spec", luks.partition),
+            );
+            Inner::Unknown("the container is refused".into())
+        }
+        Some((_, PartState::Refused)) => {
+            b.line(&obj, Action::Unverified, "its partition is refused");
+            Inner::Unknown("its partition is refused".into())
+        }
+        Some((sp, PartState::New)) => {
+            fresh(b, sp, Action::Create, format!("new partition: {want}"))
+        }
+        Some((sp, PartState::Existing(pp))) => match &pp.content {
+            Content::Unknown { reason } => {
+                b.line(&obj, Action::Unverified, reason.clone());
+                Inner::Unknown(reason.clone())
+            }
+            Content::Empty => fresh(
+                b,
+                sp,
+                Action::Create,
+                format!("empty (no signature): {want}"),
+            ),
+            Content::Interrupted { what } => fresh(
+                b,
+                sp,
+                Action::Format,
+                format!("an interrupted apply left its {what} unfinished: {want}"),
+            ),
+            Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) && l.version == 2 => {
+                existing_container(b, luks, sp, l, opts)
+            }
+            other if may_destroy(sp) => fresh(
+                b,
+                sp,
+                Action::Destroy,
+                format!(
+                    "holds {}, the spec wants {want}: formatting loses its data",
+                    describe_content(other)
                 ),
             ),
-            PartState::Existing(pp) => match &pp.content {
-                Content::Unknown { reason } => b.line(&obj, Action::Unverified, reason.clone()),
-                Content::Empty if sp.owner.is_nixos() => {
-                    // No signature at all: nothing to lose, even on a
-                    // `format = false` partition (a rerun after a kill).
-                    b.line(
-                        &obj,
-                        Action::Format,
-                        format!("empty (no signature): {want}"),
-                    );
-                    b.steps.push(mkfs);
-                }
-                Content::Interrupted { what } if sp.owner.is_nixos() => {
-                    // tabula's own half-made filesystem: nothing of the
-                    // user's is there (the note is written just before the
-                    // format, after any --wipe was given).
-                    b.line(
-                        &obj,
-                        Action::Format,
-                        format!("an interrupted apply left its {what} unfinished: {want}"),
-                    );
-                    b.steps.push(mkfs);
-                }
-                Content::Empty => b.line(
-                    &obj,
-                    Action::Unverified,
-                    format!("empty: left for {}", sp.owner.name()),
-                ),
-                Content::Data { .. } | Content::Interrupted { .. } if !sp.owner.is_nixos() => b
-                    .line(
-                        &obj,
-                        Action::Unverified,
-                        format!(
-                            "{}: left for {}",
-                            describe_content(&pp.content),
-                            sp.owner.name()
-                        ),
-                    ),
-                Content::Filesystem {
-                    fstype,
-                    uuid,
-                    label,
-                } if *fstype == fs.kind.name()
-                    && fs.uuid.as_deref().is_none_or(|u| {
-                        uuid.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(u))
-                    }) =>
-                {
-                    let mut reason = format!("{}: matches", describe_content(&pp.content));
-                    if let (Some(w), h) = (&fs.label, label) {
-                        if h.as_deref() != Some(w.as_str()) {
-                            reason.push_str(&format!(
-                                " (label is `{}`, the spec says `{w}`; not relabelled)",
-                                h.as_deref().unwrap_or("")
-                            ));
-                        }
-                    }
-                    b.line(&obj, Action::Keep, reason);
-                }
-                other if may_destroy(sp) => {
-                    b.line(
-                        &obj,
-                        Action::Destroy,
-                        format!(
-                            "holds {}, the spec wants {want}: formatting loses its data",
-                            describe_content(other)
-                        ),
-                    );
-                    b.steps.push(mkfs);
-                }
-                other => b.line(
+            other => {
+                b.line(
                     &obj,
                     Action::Refuse,
                     format!(
@@ -627,155 +903,111 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                         describe_content(other),
                         why_never_formatted(sp)
                     ),
-                ),
-            },
-        }
+                );
+                Inner::Unknown("the container is refused".into())
+            }
+        },
     }
+}
 
-    // --- the LUKS container ---------------------------------------------------
-    let mut inner = Inner::Unknown("no LUKS container in the spec".into());
-    if let Some(luks) = &spec.luks {
-        let obj = format!("luks:{}", luks.name);
-        let found = spec
-            .partitions
-            .iter()
-            .zip(states.iter())
-            .find(|(p, _)| p.label == luks.partition);
-        let format_step = |number: u32| Step::LuksFormat {
-            object: obj.clone(),
-            partition: number,
-            uuid: luks.uuid.clone(),
-            kdf: luks.kdf,
-            iterations: luks.pbkdf_iterations,
-            memory_kib: luks.pbkdf_memory_kib,
-            time_ms: luks.pbkdf_time_ms,
-        };
-        let want = format!("LUKS2 UUID {} ({})", luks.uuid, luks.kdf.name());
-        let fresh = |b: &mut Builder, sp: &Partition, action: Action, why: String| {
-            b.line(&obj, action, why);
-            b.steps.push(format_step(sp.number));
-            if opts.keyfile {
+/// A new container: `luksFormat`, the keyfile's slot when asked, `open`.
+fn fresh_container<'a>(
+    b: &mut Builder,
+    luks: &Luks,
+    sp: &Partition,
+    opts: &PlanOptions,
+    action: Action,
+    why: String,
+) -> Inner<'a> {
+    let obj = Object::Luks(luks.name.clone());
+    b.line(&obj, action, why);
+    b.steps.push(Step::LuksFormat {
+        object: obj.clone(),
+        partition: sp.number,
+        uuid: luks.uuid.clone(),
+        kdf: luks.kdf,
+        iterations: luks.pbkdf_iterations,
+        memory_kib: luks.pbkdf_memory_kib,
+        time_ms: luks.pbkdf_time_ms,
+    });
+    if opts.keyfile {
+        b.line(
+            Object::Keyslot(luks.name.clone()),
+            Action::Create,
+            "the keyfile as a second key slot",
+        );
+        b.steps.push(Step::AddKeyfile {
+            partition: sp.number,
+        });
+    }
+    b.steps.push(Step::Open {
+        partition: sp.number,
+        name: luks.name.clone(),
+    });
+    Inner::Fresh
+}
+
+/// The spec's container, found: kept; the keyfile's slot added when the
+/// keyfile does not open it yet.
+fn existing_container<'a>(
+    b: &mut Builder,
+    luks: &Luks,
+    sp: &Partition,
+    l: &'a LuksProbe,
+    opts: &PlanOptions,
+) -> Inner<'a> {
+    let kdfs: BTreeSet<&str> = l.keyslots.iter().map(|k| k.kdf.as_str()).collect();
+    let kdfs: Vec<&str> = kdfs.into_iter().collect();
+    b.line(
+        Object::Luks(luks.name.clone()),
+        Action::Keep,
+        format!(
+            "LUKS{} UUID {}, {} key slot(s) ({}): matches{}",
+            l.version,
+            l.uuid,
+            l.keyslots.len(),
+            kdfs.join(", "),
+            if l.open.is_some() {
+                ", open"
+            } else {
+                ", closed"
+            }
+        ),
+    );
+    if opts.keyfile {
+        let kobj = Object::Keyslot(luks.name.clone());
+        match opts.keyfile_opens {
+            Some(true) => b.line(kobj, Action::Keep, "the keyfile opens the container"),
+            Some(false) => {
                 b.line(
-                    format!("keyslot:{}/keyfile", luks.name),
+                    kobj,
                     Action::Create,
-                    "the keyfile as a second key slot",
+                    "the keyfile does not open the container yet: a new key slot",
                 );
                 b.steps.push(Step::AddKeyfile {
                     partition: sp.number,
                 });
             }
-            b.steps.push(Step::Open {
-                partition: sp.number,
-                name: luks.name.clone(),
-            });
-            Inner::Fresh
-        };
-        inner = match found {
-            None => {
-                b.line(
-                    &obj,
-                    Action::Refuse,
-                    format!("[luks] partition `{}` is not in the spec", luks.partition),
-                );
-                Inner::Unknown("the container is refused".into())
-            }
-            Some((_, PartState::Refused)) => {
-                b.line(&obj, Action::Unverified, "its partition is refused");
-                Inner::Unknown("its partition is refused".into())
-            }
-            Some((sp, PartState::New)) => {
-                fresh(&mut b, sp, Action::Create, format!("new partition: {want}"))
-            }
-            Some((sp, PartState::Existing(pp))) => match &pp.content {
-                Content::Unknown { reason } => {
-                    b.line(&obj, Action::Unverified, reason.clone());
-                    Inner::Unknown(reason.clone())
-                }
-                Content::Empty => fresh(
-                    &mut b,
-                    sp,
-                    Action::Create,
-                    format!("empty (no signature): {want}"),
-                ),
-                Content::Interrupted { what } => fresh(
-                    &mut b,
-                    sp,
-                    Action::Format,
-                    format!("an interrupted apply left its {what} unfinished: {want}"),
-                ),
-                Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) && l.version == 2 => {
-                    let kdfs: BTreeSet<&str> = l.keyslots.iter().map(|k| k.kdf.as_str()).collect();
-                    let kdfs: Vec<&str> = kdfs.into_iter().collect();
-                    b.line(
-                        &obj,
-                        Action::Keep,
-                        format!(
-                            "LUKS{} UUID {}, {} key slot(s) ({}): matches{}",
-                            l.version,
-                            l.uuid,
-                            l.keyslots.len(),
-                            kdfs.join(", "),
-                            if l.open.is_some() {
-                                ", open"
-                            } else {
-                                ", closed"
-                            }
-                        ),
-                    );
-                    if opts.keyfile {
-                        let kobj = format!("keyslot:{}/keyfile", luks.name);
-                        match opts.keyfile_opens {
-                            Some(true) => {
-                                b.line(kobj, Action::Keep, "the keyfile opens the container")
-                            }
-                            Some(false) => {
-                                b.line(
-                                    kobj,
-                                    Action::Create,
-                                    "the keyfile does not open the container yet: a new key slot",
-                                );
-                                b.steps.push(Step::AddKeyfile {
-                                    partition: sp.number,
-                                });
-                            }
-                            None => b.line(kobj, Action::Unverified, "the keyfile was not tested"),
-                        }
-                    }
-                    match &l.open {
-                        Some(o) => Inner::Open(o),
-                        None => Inner::Closed,
-                    }
-                }
-                other if may_destroy(sp) => fresh(
-                    &mut b,
-                    sp,
-                    Action::Destroy,
-                    format!(
-                        "holds {}, the spec wants {want}: formatting loses its data",
-                        describe_content(other)
-                    ),
-                ),
-                other => {
-                    b.line(
-                        &obj,
-                        Action::Refuse,
-                        format!(
-                            "holds {}, the spec says {want}; {}",
-                            describe_content(other),
-                            why_never_formatted(sp)
-                        ),
-                    );
-                    Inner::Unknown("the container is refused".into())
-                }
-            },
-        };
+            None => b.line(kobj, Action::Unverified, "the keyfile was not tested"),
+        }
     }
+    match &l.open {
+        Some(o) => Inner::Open(o),
+        None => Inner::Closed,
+    }
+}
 
-    // --- the btrfs pool and its subvolumes ------------------------------------
-    let mut subvol_state: Vec<(String, Action)> = Vec::new();
+/// What the plan does to each declared subvolume (read by the mounts pass).
+type SubvolState = Vec<(String, Action)>;
+
+/// Pass 5, the btrfs pool inside the container and its subvolumes: made in
+/// a new or empty container, kept when it matches (then pass 6 for its
+/// subvolumes), unverified while the container is closed, else DESTROY.
+fn pool(b: &mut Builder, spec: &HostSpec, inner: &Inner<'_>, opts: &PlanOptions) -> SubvolState {
+    let mut subvol_state: SubvolState = Vec::new();
     if let Some(btrfs) = &spec.btrfs {
         let name = spec.luks.as_ref().map_or("pool", |l| l.name.as_str());
-        let obj = format!("btrfs:{name}");
+        let obj = Object::Btrfs(name.to_owned());
         let mapper = format!("/dev/mapper/{name}");
         let want = describe_fs(FsType::Btrfs, btrfs.uuid.as_deref(), btrfs.label.as_deref());
         let mkfs = Step::MkfsBtrfs {
@@ -786,121 +1018,31 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
         };
         let mut subs: Vec<&str> = btrfs.subvolumes.iter().map(|s| s.path.as_str()).collect();
         subs.sort_by_key(|s| (s.matches('/').count(), *s));
-        let all_create = |b: &mut Builder, subvol_state: &mut Vec<(String, Action)>, why: &str| {
-            for s in &subs {
-                b.line(format!("subvolume:{s}"), Action::Create, why);
-                b.steps.push(Step::CreateSubvolume {
-                    path: (*s).to_owned(),
-                });
-                subvol_state.push(((*s).to_owned(), Action::Create));
-            }
-        };
-        let all_unverified =
-            |b: &mut Builder, subvol_state: &mut Vec<(String, Action)>, why: &str| {
-                for s in &subs {
-                    b.line(format!("subvolume:{s}"), Action::Unverified, why);
-                    subvol_state.push(((*s).to_owned(), Action::Unverified));
-                }
-            };
-        match &inner {
+        let st = &mut subvol_state;
+        match inner {
             Inner::Fresh => {
                 b.line(&obj, Action::Format, format!("new container: {want}"));
                 b.steps.push(mkfs);
-                all_create(&mut b, &mut subvol_state, "new pool");
+                all_subvolumes(b, &subs, st, Action::Create, "new pool");
             }
             Inner::Closed => {
                 let why = "the container is closed: apply and mount open it to check";
                 b.line(&obj, Action::Unverified, why);
-                all_unverified(&mut b, &mut subvol_state, why);
+                all_subvolumes(b, &subs, st, Action::Unverified, why);
             }
             Inner::Unknown(why) => {
                 b.line(&obj, Action::Unverified, why.clone());
-                all_unverified(&mut b, &mut subvol_state, why);
+                all_subvolumes(b, &subs, st, Action::Unverified, why);
             }
             Inner::Open(oc) => match (&oc.inner, &oc.other) {
                 (None, None) => {
                     b.line(&obj, Action::Format, format!("empty container: {want}"));
                     b.steps.push(mkfs);
-                    all_create(&mut b, &mut subvol_state, "new pool");
+                    all_subvolumes(b, &subs, st, Action::Create, "new pool");
                 }
-                (Some(fs), _)
-                    if btrfs.uuid.as_deref().is_none_or(|u| {
-                        fs.uuid
-                            .as_deref()
-                            .is_some_and(|h| h.eq_ignore_ascii_case(u))
-                    }) && btrfs
-                        .label
-                        .as_deref()
-                        .is_none_or(|l| fs.label.as_deref() == Some(l)) =>
-                {
-                    b.line(
-                        &obj,
-                        Action::Keep,
-                        format!(
-                            "btrfs{}{} in {}: matches",
-                            fs.uuid
-                                .as_deref()
-                                .map(|u| format!(" UUID {u}"))
-                                .unwrap_or_default(),
-                            fs.label
-                                .as_deref()
-                                .map(|l| format!(" label `{l}`"))
-                                .unwrap_or_default(),
-                            oc.mapper
-                        ),
-                    );
-                    let existing: BTreeSet<&str> =
-                        fs.subvolumes.iter().map(String::as_str).collect();
-                    for s in &subs {
-                        let sobj = format!("subvolume:{s}");
-                        let children: Vec<&str> = existing
-                            .iter()
-                            .copied()
-                            .filter(|e| e.starts_with(&format!("{s}/")))
-                            .collect();
-                        let reset = opts.reset.iter().any(|r| r == s);
-                        if reset && !children.is_empty() {
-                            b.line(
-                                &sobj,
-                                Action::Refuse,
-                                format!(
-                                    "--reset: it holds nested subvolumes ({}); reset those instead",
-                                    children.join(", ")
-                                ),
-                            );
-                            subvol_state.push(((*s).to_owned(), Action::Refuse));
-                        } else if reset && existing.contains(s) {
-                            b.line(
-                                &sobj,
-                                Action::Destroy,
-                                "--reset: recreated empty, its data is lost",
-                            );
-                            b.steps.push(Step::DeleteSubvolume {
-                                object: sobj.clone(),
-                                path: (*s).to_owned(),
-                            });
-                            b.steps.push(Step::CreateSubvolume {
-                                path: (*s).to_owned(),
-                            });
-                            subvol_state.push(((*s).to_owned(), Action::Create));
-                        } else if existing.contains(s) {
-                            b.line(&sobj, Action::Keep, "exists");
-                            subvol_state.push(((*s).to_owned(), Action::Keep));
-                        } else {
-                            b.line(&sobj, Action::Create, "missing: created empty");
-                            b.steps.push(Step::CreateSubvolume {
-                                path: (*s).to_owned(),
-                            });
-                            subvol_state.push(((*s).to_owned(), Action::Create));
-                        }
-                    }
-                    for e in existing.iter().filter(|e| !subs.contains(e)) {
-                        b.line(
-                            format!("subvolume:{e}"),
-                            Action::Keep,
-                            "not in the spec: left alone",
-                        );
-                    }
+                (Some(fs), _) if pool_matches(btrfs, fs) => {
+                    b.line(&obj, Action::Keep, kept_pool(fs, &oc.mapper));
+                    subvolumes(b, &subs, fs, opts, st);
                 }
                 (fs, other) => {
                     let holds = match (fs, other) {
@@ -916,24 +1058,144 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                         format!("holds {holds}, the spec wants {want}: formatting loses its data"),
                     );
                     b.steps.push(mkfs);
-                    all_create(&mut b, &mut subvol_state, "new pool");
+                    all_subvolumes(b, &subs, st, Action::Create, "new pool");
                 }
             },
         }
     }
-    for r in &opts.reset {
-        if !subvol_state.iter().any(|(s, _)| s == r) {
+    unknown_resets(b, opts, &subvol_state);
+    subvol_state
+}
+
+/// The pool found has the spec's UUID and label (when the spec gives them).
+fn pool_matches(btrfs: &Btrfs, fs: &BtrfsProbe) -> bool {
+    btrfs.uuid.as_deref().is_none_or(|u| {
+        fs.uuid
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(u))
+    }) && btrfs
+        .label
+        .as_deref()
+        .is_none_or(|l| fs.label.as_deref() == Some(l))
+}
+
+/// The reason of a kept pool.
+fn kept_pool(fs: &BtrfsProbe, mapper: &str) -> String {
+    format!(
+        "btrfs{}{} in {}: matches",
+        fs.uuid
+            .as_deref()
+            .map(|u| format!(" UUID {u}"))
+            .unwrap_or_default(),
+        fs.label
+            .as_deref()
+            .map(|l| format!(" label `{l}`"))
+            .unwrap_or_default(),
+        mapper
+    )
+}
+
+/// Every declared subvolume with the same action: created (a new pool) or
+/// unverified (a pool that cannot be seen).
+fn all_subvolumes(
+    b: &mut Builder,
+    subs: &[&str],
+    state: &mut SubvolState,
+    action: Action,
+    why: &str,
+) {
+    for s in subs {
+        b.line(Object::Subvolume((*s).to_owned()), action, why);
+        if action == Action::Create {
+            b.steps.push(Step::CreateSubvolume {
+                path: (*s).to_owned(),
+            });
+        }
+        state.push(((*s).to_owned(), action));
+    }
+}
+
+/// Pass 6, the subvolumes of a kept pool: kept, created when missing,
+/// recreated empty for `--reset` (DESTROY); subvolumes the spec does not
+/// declare are left alone.
+fn subvolumes(
+    b: &mut Builder,
+    subs: &[&str],
+    fs: &BtrfsProbe,
+    opts: &PlanOptions,
+    state: &mut SubvolState,
+) {
+    let existing: BTreeSet<&str> = fs.subvolumes.iter().map(String::as_str).collect();
+    for s in subs {
+        let sobj = Object::Subvolume((*s).to_owned());
+        let children: Vec<&str> = existing
+            .iter()
+            .copied()
+            .filter(|e| e.starts_with(&format!("{s}/")))
+            .collect();
+        let reset = opts.reset.iter().any(|r| r == s);
+        if reset && !children.is_empty() {
             b.line(
-                format!("subvolume:{r}"),
+                &sobj,
+                Action::Refuse,
+                format!(
+                    "--reset: it holds nested subvolumes ({}); reset those instead",
+                    children.join(", ")
+                ),
+            );
+            state.push(((*s).to_owned(), Action::Refuse));
+        } else if reset && existing.contains(s) {
+            b.line(
+                &sobj,
+                Action::Destroy,
+                "--reset: recreated empty, its data is lost",
+            );
+            b.steps.push(Step::DeleteSubvolume {
+                object: sobj.clone(),
+                path: (*s).to_owned(),
+            });
+            b.steps.push(Step::CreateSubvolume {
+                path: (*s).to_owned(),
+            });
+            state.push(((*s).to_owned(), Action::Create));
+        } else if existing.contains(s) {
+            b.line(&sobj, Action::Keep, "exists");
+            state.push(((*s).to_owned(), Action::Keep));
+        } else {
+            b.line(&sobj, Action::Create, "missing: created empty");
+            b.steps.push(Step::CreateSubvolume {
+                path: (*s).to_owned(),
+            });
+            state.push(((*s).to_owned(), Action::Create));
+        }
+    }
+    for e in existing.iter().filter(|e| !subs.contains(e)) {
+        b.line(
+            Object::Subvolume((*e).to_owned()),
+            Action::Keep,
+            "not in the spec: left alone",
+        );
+    }
+}
+
+/// `--reset` of a subvolume the spec does not declare: refused.
+fn unknown_resets(b: &mut Builder, opts: &PlanOptions, state: &SubvolState) {
+    for r in &opts.reset {
+        if !state.iter().any(|(s, _)| s == r) {
+            b.line(
+                Object::Subvolume(r.clone()),
                 Action::Refuse,
                 "--reset names a subvolume the spec does not declare",
             );
         }
     }
+}
 
-    // --- mounts -----------------------------------------------------------------
+/// Pass 7, the mounts: a tmpfs needs nothing on disk; a subvolume or
+/// partition mount follows what passes 3, 5 and 6 do to its source.
+fn mounts(b: &mut Builder, spec: &HostSpec, subvol_state: &SubvolState) {
     for m in spec.mounts_in_order() {
-        let obj = format!("mount:{}", m.path.as_str());
+        let obj = Object::Mount(m.path.as_str().to_owned());
         match &m.source {
             MountSource::Tmpfs { size, mode } => b.line(
                 &obj,
@@ -965,7 +1227,7 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                 let line = b
                     .lines
                     .iter()
-                    .find(|l| l.object == format!("fs:{partition}"))
+                    .find(|l| l.object == Object::Fs(partition.clone()))
                     .map(|l| l.action);
                 let (action, why) = match line {
                     Some(Action::Keep) => (Action::Keep, format!("fs:{partition} exists")),
@@ -981,13 +1243,6 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
                 b.line(&obj, action, why);
             }
         }
-    }
-
-    Plan {
-        device: probe.device.clone(),
-        lines: b.lines,
-        steps: b.steps,
-        busy: probe.busy.clone(),
     }
 }
 
@@ -1009,5 +1264,83 @@ pub fn empty_disk(device: &str, size: u64) -> DiskProbe {
         table: None,
         partitions: Vec::new(),
         busy: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> HostSpec {
+        tabula_spec::parse(
+            "test-host.toml",
+            include_str!("../tests/fixtures/test-host.toml"),
+        )
+        .unwrap()
+        .spec
+    }
+
+    fn builder() -> Builder {
+        Builder {
+            lines: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn object_names_are_the_names_plan_always_printed() {
+        let cases = [
+            (Object::Disk("/dev/sda".into()), "disk:/dev/sda"),
+            (Object::Partition("pool".into()), "partition:pool"),
+            (Object::Unlisted(5), "partition:#5"),
+            (Object::Fs("boot".into()), "fs:boot"),
+            (Object::Luks("pool".into()), "luks:pool"),
+            (Object::Keyslot("pool".into()), "keyslot:pool/keyfile"),
+            (Object::Btrfs("pool".into()), "btrfs:pool"),
+            (
+                Object::Subvolume("@user/home".into()),
+                "subvolume:@user/home",
+            ),
+            (Object::Mount("/nix".into()), "mount:/nix"),
+        ];
+        for (o, name) in cases {
+            assert_eq!(o.to_string(), name);
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{name}\""));
+            assert!(o == name, "{o:?} == {name}");
+            // The plan table pads names: Display honours the width.
+            assert_eq!(format!("{o:<24}|").len(), name.len().max(24) + 1);
+        }
+        assert!(!Object::Fs("boot".into()).in_container());
+        assert!(Object::Mount("/".into()).in_container());
+    }
+
+    #[test]
+    fn the_disk_pass_refuses_a_small_or_non_gpt_disk() {
+        let spec = spec();
+        let size = spec.disk.size.as_u64();
+        let mut b = builder();
+        assert!(!disk_table(&mut b, &spec, &empty_disk("/dev/x", size)));
+        assert_eq!(b.steps, [Step::CreateTable]);
+        let mut b = builder();
+        assert!(disk_table(&mut b, &spec, &empty_disk("/dev/x", size - 1)));
+        assert_eq!(b.lines[0].action, Action::Refuse);
+        let mut mbr = empty_disk("/dev/x", size);
+        mbr.table = Some("dos".into());
+        let mut b = builder();
+        assert!(disk_table(&mut b, &spec, &mbr));
+        assert!(b.steps.is_empty());
+    }
+
+    #[test]
+    fn a_reset_of_an_undeclared_subvolume_is_refused() {
+        let mut b = builder();
+        let opts = PlanOptions {
+            reset: vec!["@kept".into(), "@nope".into()],
+            ..PlanOptions::default()
+        };
+        unknown_resets(&mut b, &opts, &vec![("@kept".into(), Action::Keep)]);
+        assert_eq!(b.lines.len(), 1);
+        assert_eq!(b.lines[0].object, Object::Subvolume("@nope".into()));
+        assert_eq!(b.lines[0].action, Action::Refuse);
     }
 }

@@ -8,12 +8,14 @@
 //! of the unmounted (or mounted) device, nothing is mounted.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use tabula_run::Cmd;
 
 use crate::busy::{self, Busy};
+pub use crate::luks::open_mapping;
+pub use crate::node::partition_node;
 use crate::{Error, Result};
 
 /// Everything tabula knows about one disk.
@@ -438,33 +440,6 @@ pub fn first_nonzero(node: &str, size: u64) -> Result<Option<u64>> {
     Ok(None)
 }
 
-/// The partition node of partition `number` of `disk`, from sysfs when the
-/// kernel knows it, else by the usual naming rule (`p` after a digit).
-pub fn partition_node(disk: &str, number: u32) -> String {
-    let name = Path::new(disk)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let sys = PathBuf::from("/sys/class/block").join(&name);
-    if let Ok(entries) = std::fs::read_dir(&sys) {
-        for e in entries.flatten() {
-            let part = e.path().join("partition");
-            if std::fs::read_to_string(&part)
-                .ok()
-                .and_then(|s| s.trim().parse::<u32>().ok())
-                == Some(number)
-            {
-                return format!("/dev/{}", e.file_name().to_string_lossy());
-            }
-        }
-    }
-    if name.ends_with(|c: char| c.is_ascii_digit()) {
-        format!("{disk}p{number}")
-    } else {
-        format!("{disk}{number}")
-    }
-}
-
 /// Size in bytes of a block device or file.
 ///
 /// # Errors
@@ -499,20 +474,7 @@ pub fn blkid(node: &str) -> Result<BTreeMap<String, String>> {
 /// # Errors
 /// When cryptsetup fails or its JSON is unexpected.
 pub fn luks_keyslots(node: &str) -> Result<Vec<Keyslot>> {
-    let out = Cmd::new("cryptsetup")
-        .args(["luksDump", "--dump-json-metadata", node])
-        .install_hint("Debian package cryptsetup-bin")
-        .run()?;
-    parse_luks_json(&out.text())
-}
-
-/// The device-mapper device open on top of `node`, if any (`/dev/mapper/NAME`).
-pub fn open_mapping(node: &str) -> Option<String> {
-    let name = Path::new(node).file_name()?.to_string_lossy().into_owned();
-    let holders = std::fs::read_dir(format!("/sys/class/block/{name}/holders")).ok()?;
-    let h = holders.flatten().next()?;
-    let dm_name = std::fs::read_to_string(h.path().join("dm/name")).ok()?;
-    Some(format!("/dev/mapper/{}", dm_name.trim()))
+    parse_luks_json(&crate::luks::dump_json(node)?)
 }
 
 /// What is inside an open container.
@@ -629,7 +591,7 @@ pub fn probe(device: &str) -> Result<DiskProbe> {
             probe.partitions.push(p);
         }
     }
-    probe.busy = busy::scan(device, &probe.partitions)?;
+    probe.busy = busy::scan(device, probe.partitions.iter().map(|p| p.node.as_str()))?;
     Ok(probe)
 }
 

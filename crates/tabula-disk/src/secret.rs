@@ -2,14 +2,14 @@
 //!
 //! From a file (`--passphrase-file`), from stdin (`--passphrase-stdin`) or
 //! from a prompt on the terminal with echo off. The result is a
-//! [`Secret`](crate::apply::Secret): it only ever reaches cryptsetup on stdin.
+//! [`Secret`](crate::luks::Secret): it only ever reaches cryptsetup on stdin.
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::path::Path;
 
 use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
 
-use crate::apply::Secret;
+use crate::luks::Secret;
 use crate::{Error, Result};
 
 /// Read the passphrase from a file (one trailing newline dropped). Warns

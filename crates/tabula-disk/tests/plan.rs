@@ -1,7 +1,7 @@
 //! The planner over fixture probes of the document's disk (pure: no device).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use tabula_disk::plan::{plan, Action, PlanOptions, Step};
+use tabula_disk::plan::{plan, Action, Object, PlanOptions, Step};
 use tabula_disk::probe::{
     parse_sfdisk, BtrfsProbe, Content, DiskProbe, Keyslot, LuksProbe, OpenContainer,
     ProbedPartition,
@@ -568,8 +568,121 @@ fn a_closed_container_is_reported_as_unverified_pool() {
     let u = p.unverified_pool();
     assert!(u.iter().any(|l| l.object == "btrfs:pool"), "{u:?}");
     assert!(u.iter().any(|l| l.object == "subvolume:@user/home"));
-    assert!(u.iter().all(|l| !l.object.starts_with("fs:")));
+    assert!(u.iter().all(|l| !matches!(l.object, Object::Fs(_))));
     assert!(plan(&spec, &provisioned(&spec), &PlanOptions::default())
         .unverified_pool()
         .is_empty());
+}
+
+/// Every pass over many probes: the plan's JSON and table, byte for byte
+/// (the snapshot was made by the planner before it was split into passes
+/// and before objects were typed).
+#[test]
+fn plans_are_byte_identical_across_many_probes() {
+    let spec = spec();
+    let contents = |spec: &HostSpec| -> Vec<Content> {
+        vec![
+            Content::Empty,
+            Content::Unknown {
+                reason: "blkid failed".into(),
+            },
+            Content::Interrupted {
+                what: "ext4 format".into(),
+            },
+            Content::Data { nonzero_at: 4096 },
+            esp(),
+            fs(
+                "ext4",
+                Some("0eaf7961-48c5-4b55-8a8f-04cd0b71de07"),
+                Some("other"),
+            ),
+            fs("xfs", None, None),
+            luks(None),
+            luks(Some(open_pool(all_subvolumes(spec)))),
+            luks(Some(open_pool(vec!["@system/nix".into(), "@extra".into()]))),
+            luks(Some(OpenContainer {
+                mapper: "/dev/mapper/pool".into(),
+                inner: None,
+                other: None,
+            })),
+            luks(Some(OpenContainer {
+                mapper: "/dev/mapper/pool".into(),
+                inner: None,
+                other: Some("ext4".into()),
+            })),
+            luks(Some(OpenContainer {
+                mapper: "/dev/mapper/pool".into(),
+                inner: Some(BtrfsProbe {
+                    uuid: Some("ffffffff-1111-4222-8333-944455566677".into()),
+                    label: None,
+                    subvolumes: vec![],
+                }),
+                other: None,
+            })),
+        ]
+    };
+    let optss = [
+        PlanOptions::default(),
+        PlanOptions {
+            reset: vec!["@system/nix".into(), "@nope".into()],
+            keyfile: true,
+            keyfile_opens: Some(false),
+        },
+        PlanOptions {
+            reset: vec!["@user".into()],
+            keyfile: true,
+            keyfile_opens: Some(true),
+        },
+        PlanOptions {
+            reset: vec![],
+            keyfile: true,
+            keyfile_opens: None,
+        },
+    ];
+    // FNV-1a: a stable digest of each plan (the full text of every plan
+    // would be megabytes); the first scenarios are kept in full.
+    let fnv = |s: &str| {
+        s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let mut out = String::new();
+    let base = provisioned(&spec);
+    let mut probes: Vec<(String, DiskProbe)> = vec![("provisioned".into(), base.clone())];
+    for i in 0..base.partitions.len() {
+        for (k, c) in contents(&spec).into_iter().enumerate() {
+            let mut d = base.clone();
+            d.partitions[i].content = c;
+            probes.push((format!("partition {} content {k}", i + 1), d));
+        }
+        let mut d = base.clone();
+        d.partitions.remove(i);
+        probes.push((format!("partition {} missing", i + 1), d));
+        let mut d = base.clone();
+        d.partitions[i].start += 1 << 20;
+        probes.push((format!("partition {} moved", i + 1), d));
+    }
+    let mut d = base.clone();
+    d.table = None;
+    d.partitions.clear();
+    probes.push(("blank".into(), d));
+    let mut d = base.clone();
+    d.table = Some("dos".into());
+    probes.push(("mbr".into(), d));
+    let mut d = base.clone();
+    d.size = 1 << 30;
+    probes.push(("small".into(), d));
+    probes.push(("others".into(), others_installed(&spec, 1 << 30)));
+    for (name, d) in &probes {
+        for (k, o) in optss.iter().enumerate() {
+            let p = plan(&spec, d, o);
+            let text = format!("{}\n{}", serde_json::to_string(&p).unwrap(), p.table());
+            if name == "provisioned" || name == "blank" {
+                out.push_str(&format!("=== {name}, options {k}\n{text}\n"));
+            } else {
+                out.push_str(&format!("{name}, options {k}: {:016x}\n", fnv(&text)));
+            }
+        }
+    }
+    expect_test::expect_file!["fixtures/plan-snapshots.txt"].assert_eq(&out);
 }

@@ -8,16 +8,10 @@
 //! the test created). Needs root; prints SKIP otherwise.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::Path;
 use std::process::Command;
 
-fn mounted(dir: &Path) -> bool {
-    let d = dir.to_string_lossy();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(d.as_ref()))
-}
+mod support;
+use support::mounted;
 
 #[test]
 fn a_running_applys_top_level_is_left_alone_a_dead_ones_released() {

@@ -14,29 +14,8 @@ use std::process::Command;
 
 use tabula_disk::mount::TopLevel;
 
-fn have(p: &str) -> bool {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .any(|d| Path::new(d).join(p).is_file())
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn mounted(dir: &Path) -> bool {
-    let d = dir.to_string_lossy();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(d.as_ref()))
-}
+mod support;
+use support::{have, mounted, sh};
 
 /// The test's loop device and the top-level mounts it saw; on drop, the
 /// mounts are released with the real umount and the device detached, all by

@@ -55,7 +55,7 @@ fn handle_signals() {
                     );
                 }
                 if interrupt::raise(sig) {
-                    let undone = interrupt::undo_all();
+                    let undone = tabula_disk::session::undo_all();
                     eprintln!(
                         "\ninterrupted by {}{}",
                         interrupt::signal_name(sig),

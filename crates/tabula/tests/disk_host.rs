@@ -6,6 +6,7 @@
 
 mod support;
 use support::have;
+use support::{disk_spec as spec_path, sh, Loop};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,48 +15,8 @@ use assert_cmd::Command as Bin;
 
 const PASS: &str = "correct horse battery staple 7";
 
-fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
-}
-
-/// Root and the tools, or a SKIP line.
 fn ready(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        eprintln!("SKIP {test}: needs root (loop devices)");
-        return false;
-    }
-    for t in [
-        "sgdisk",
-        "sfdisk",
-        "partx",
-        "losetup",
-        "blkid",
-        "wipefs",
-        "mkfs.vfat",
-        "mkfs.ext4",
-        "cryptsetup",
-        "mdir",
-        "mcopy",
-        "debugfs",
-        "sha256sum",
-    ] {
-        if !have(t) {
-            eprintln!("SKIP {test}: `{t}` is not installed");
-            return false;
-        }
-    }
-    true
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::disk_ready(test, &["mdir", "mcopy", "debugfs", "sha256sum"])
 }
 
 /// A temp dir with an image path; detaches every loop device of the image
@@ -116,33 +77,13 @@ impl Work {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     }
     fn attach(&self) -> Loop {
-        let dev = sh(&format!("losetup -f --show {}", self.img().display()))
-            .trim()
-            .to_owned();
-        sh(&format!("partx -a {dev}"));
-        Loop(dev)
+        Loop::attach(&self.img())
     }
 }
 
 impl Drop for Work {
     fn drop(&mut self) {
         support::detach_all(&self.img());
-    }
-}
-
-/// A loop device the test attached; detached by name on drop.
-struct Loop(String);
-
-impl Loop {
-    fn part(&self, n: u32) -> String {
-        format!("{}p{n}", self.0)
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("partx").args(["-d", &self.0]).output();
-        let _ = Command::new("losetup").args(["-d", &self.0]).output();
     }
 }
 

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::{disk_spec as spec_path, sh, Loop};
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -17,37 +18,8 @@ use assert_cmd::Command as Bin;
 
 const PASS: &str = "keys test passphrase 9";
 
-fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
-}
-
 fn ready(test: &str) -> bool {
-    support::ready(
-        test,
-        &[
-            "sgdisk",
-            "sfdisk",
-            "partx",
-            "losetup",
-            "blkid",
-            "wipefs",
-            "mkfs.vfat",
-            "mkfs.ext4",
-            "cryptsetup",
-            "mkfifo",
-        ],
-        "loop devices and the disk tools",
-    )
-}
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    support::disk_ready(test, &["mkfifo"])
 }
 
 /// The test's temp dir with a passphrase file; detaches the image's loop
@@ -140,16 +112,6 @@ impl Work {
 impl Drop for Work {
     fn drop(&mut self) {
         support::detach_all(&self.img());
-    }
-}
-
-/// A loop device the test attached; detached by name on drop.
-struct Loop(String);
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("partx").args(["-d", &self.0]).output();
-        let _ = Command::new("losetup").args(["-d", &self.0]).output();
     }
 }
 

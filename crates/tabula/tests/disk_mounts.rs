@@ -9,28 +9,11 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::{disk_spec as spec_path, Loop};
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const PASS: &str = "mounts test passphrase 3";
-
-fn spec_path() -> PathBuf {
-    std::fs::canonicalize(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml"),
-    )
-    .unwrap()
-}
-
-/// The loop device this test attached; detached by name on drop.
-struct Loop(String);
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("partx").args(["-d", &self.0]).output();
-        let _ = Command::new("losetup").args(["-d", &self.0]).output();
-    }
-}
 
 const SCRIPT: &str = r#"
 set -u

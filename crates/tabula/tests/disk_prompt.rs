@@ -7,10 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::{disk_spec as spec_path, Loop};
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::fs::MetadataExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,27 +21,8 @@ const PASS: &str = "typed-Zq7 velvet lantern 4419";
 const FIRST: &str = "LUKS passphrase: ";
 const AGAIN: &str = "LUKS passphrase (again): ";
 
-fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
-}
-
 fn ready(test: &str) -> bool {
-    support::ready(
-        test,
-        &[
-            "script",
-            "sgdisk",
-            "sfdisk",
-            "partx",
-            "losetup",
-            "blkid",
-            "wipefs",
-            "mkfs.vfat",
-            "mkfs.ext4",
-            "cryptsetup",
-        ],
-        "loop devices, util-linux `script` and the disk tools",
-    )
+    support::disk_ready(test, &["script"])
 }
 
 /// A temp dir holding the image; detaches, by name, every loop device of the
@@ -73,16 +55,6 @@ impl Work {
 impl Drop for Work {
     fn drop(&mut self) {
         support::detach_all(&self.img());
-    }
-}
-
-/// A loop device the test attached; detached by name on drop.
-struct Loop(String);
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("partx").args(["-d", &self.0]).output();
-        let _ = Command::new("losetup").args(["-d", &self.0]).output();
     }
 }
 

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::disk_spec as spec_path;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -16,28 +17,8 @@ use std::time::{Duration, Instant};
 
 const PASS: &str = "signals-Kq4 amber teapot 8812";
 
-fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml")
-}
-
 fn ready(test: &str) -> bool {
-    support::ready(
-        test,
-        &[
-            "script",
-            "sgdisk",
-            "sfdisk",
-            "partx",
-            "losetup",
-            "blkid",
-            "wipefs",
-            "mkfs.vfat",
-            "mkfs.ext4",
-            "cryptsetup",
-            "stty",
-        ],
-        "loop devices and the disk tools",
-    )
+    support::disk_ready(test, &["script", "stty"])
 }
 
 struct Work {

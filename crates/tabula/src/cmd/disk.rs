@@ -5,19 +5,19 @@
 //! stdin or prompt: never argv), print the plan, map refusals to exit 3.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use tabula_disk::apply::{self, ApplyOptions, Key, Progress, Secret};
-use tabula_disk::loopdev::{self, Target};
-use tabula_disk::plan::{self as dplan, Action, Plan, PlanOptions, Step};
-use tabula_disk::DiskProbe;
+use tabula_disk::luks::Secret;
+use tabula_disk::session::{self, KeyPrompt, Report};
 use tabula_disk::{keyfile as dkeyfile, mount as dmount, secret};
 use tabula_spec::{HostSpec, Size};
 
-use crate::ctx::{Ctx, Style};
+mod view;
+
+use crate::ctx::Ctx;
 use crate::exit::{self, Refused, Usage};
 
 /// A library error with refusals as [`Refused`] (exit 3) and a missing tool
@@ -26,6 +26,11 @@ fn lift(e: tabula_disk::Error) -> anyhow::Error {
     match e {
         tabula_disk::Error::Refused(m) => Refused(m).into(),
         tabula_disk::Error::Run(r) => r.into(),
+        tabula_disk::Error::Usage(m) => Usage(m).into(),
+        tabula_disk::Error::MissingTools { summary, source } => {
+            anyhow::Error::from(source).context(summary)
+        }
+        tabula_disk::Error::ReadBack(e) => lift(*e).context("reading the disk back"),
         other => other.into(),
     }
 }
@@ -53,84 +58,29 @@ pub struct PassArgs {
 
 impl PassArgs {
     /// The passphrase when given by file or stdin (no prompt here).
-    fn given(&self) -> anyhow::Result<Option<Secret>> {
+    fn given(&self) -> tabula_disk::Result<Option<Secret>> {
         if let Some(f) = &self.passphrase_file {
-            return Ok(Some(secret::from_file(f).map_err(lift)?));
+            return Ok(Some(secret::from_file(f)?));
         }
         if self.passphrase_stdin {
-            return Ok(Some(secret::from_stdin().map_err(lift)?));
+            return Ok(Some(secret::from_stdin()?));
         }
         Ok(None)
     }
 
     /// The passphrase: given, else asked on the terminal.
-    fn get(&self, confirm: bool) -> anyhow::Result<Secret> {
+    fn get(&self, confirm: bool) -> tabula_disk::Result<Secret> {
         if let Some(s) = self.given()? {
             return Ok(s);
         }
         if !std::io::stdin().is_terminal() {
-            return Err(Usage(
+            return Err(tabula_disk::Error::Usage(
                 "the LUKS passphrase is needed and there is no terminal to ask on: give --passphrase-file FILE or --passphrase-stdin"
                     .into(),
-            )
-            .into());
+            ));
         }
-        secret::prompt("LUKS passphrase", confirm).map_err(lift)
+        secret::prompt("LUKS passphrase", confirm)
     }
-}
-
-fn paint_action(ctx: &Ctx, a: Action) -> String {
-    let style = match a {
-        Action::Keep => Style::Ok,
-        Action::Create | Action::Format => Style::Info,
-        Action::Destroy | Action::Refuse => Style::Error,
-        Action::Unverified => Style::Warning,
-    };
-    ctx.paint(style, &format!("{:<10}", a.as_str()))
-}
-
-fn print_plan(ctx: &Ctx, plan: &Plan) {
-    let w = plan.lines.iter().map(|l| l.object.len()).max().unwrap_or(6);
-    println!(
-        "{}",
-        ctx.paint(
-            Style::Bold,
-            &format!("plan for {} (spec: {})", plan.device, ctx.spec_label())
-        )
-    );
-    for l in &plan.lines {
-        // What is kept is dimmed so that the changes stand out.
-        let reason = if l.action == Action::Keep {
-            ctx.paint(Style::Dim, &l.reason)
-        } else {
-            l.reason.clone()
-        };
-        println!(
-            "  {}  {:<w$}  {reason}",
-            paint_action(ctx, l.action),
-            l.object
-        );
-    }
-    for b in &plan.busy {
-        println!(
-            "{}",
-            ctx.paint(
-                Style::Warning,
-                &format!("busy: {b} (apply refuses to write while it is)")
-            )
-        );
-    }
-    let count = |a: Action| plan.lines.iter().filter(|l| l.action == a).count();
-    println!(
-        "{} create, {} format, {} keep, {} DESTROY, {} refuse, {} unverified; {} step(s)",
-        count(Action::Create),
-        count(Action::Format),
-        count(Action::Keep),
-        count(Action::Destroy),
-        count(Action::Refuse),
-        count(Action::Unverified),
-        plan.steps.len()
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -166,37 +116,22 @@ pub struct PlanArgs {
 
 pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
-    let plan = if args.disk.exists() {
-        let target = Target::open(&args.disk, true).map_err(lift)?;
-        let opts = ApplyOptions {
-            reset: args.reset.clone(),
-            keyfile: args.keyfile.clone(),
-            no_open: true,
-            ..Default::default()
-        };
-        let (probe, plan) = apply::prepare(&spec, target.device(), &opts).map_err(lift)?;
-        if ctx.verbose > 0 {
-            // -v: what the plan was computed from.
-            eprintln!("probe: {}", serde_json::to_string_pretty(&probe)?);
-        }
-        plan
-    } else {
-        let size = args.size.unwrap_or(spec.disk.size.as_u64());
-        let probe = dplan::empty_disk(&args.disk.to_string_lossy(), size);
-        dplan::plan(
-            &spec,
-            &probe,
-            &PlanOptions {
-                reset: args.reset.clone(),
-                keyfile: args.keyfile.is_some(),
-                keyfile_opens: args.keyfile.as_ref().map(|_| false),
-            },
-        )
-    };
+    let (probe, plan) = session::plan_only(
+        &spec,
+        &args.disk,
+        args.size,
+        &args.reset,
+        args.keyfile.as_deref(),
+    )
+    .map_err(lift)?;
+    if let Some(probe) = probe.filter(|_| ctx.verbose > 0) {
+        // -v: what the plan was computed from.
+        eprintln!("probe: {}", serde_json::to_string_pretty(&probe)?);
+    }
     if ctx.json {
         ctx.print_json(&plan)?;
     } else {
-        print_plan(ctx, &plan);
+        view::print_plan(ctx, &plan);
     }
     Ok(if plan.refused().is_empty() {
         exit::OK
@@ -257,419 +192,48 @@ pub struct ApplyArgs {
     pub no_open: bool,
 }
 
-#[derive(Serialize)]
-struct ApplyReport<'a> {
-    before: &'a Plan,
-    ran: &'a [Step],
-    after: Option<&'a Plan>,
-    /// True only when nothing is left to do AND everything was verified.
-    nothing_to_do: bool,
-    /// Container and pool objects that could not be checked.
-    unverified: &'a [String],
-}
-
-struct Bar(Option<indicatif::ProgressBar>);
-
-impl Progress for Bar {
-    fn step(&mut self, index: usize, total: usize, step: &Step) {
-        if let Some(b) = &self.0 {
-            b.set_length(total as u64);
-            b.set_position(index as u64);
-            b.set_message(step.describe());
-        } else {
-            eprintln!("[{}/{total}] {}", index + 1, step.describe());
-        }
-    }
-    fn finish(&mut self) {
-        if let Some(b) = &self.0 {
-            b.finish_and_clear();
+impl ApplyArgs {
+    /// The session's request (without the passphrase: stdin is read once,
+    /// by [`run_apply`]).
+    fn request(&self) -> session::Request {
+        session::Request {
+            disk: self.disk.clone(),
+            size: self.size,
+            yes: self.yes,
+            wipe: self.wipe.clone(),
+            reset: self.reset.clone(),
+            passphrase: None,
+            keyfile: self.keyfile.clone(),
+            usb: self.usb.clone(),
+            no_open: self.no_open,
         }
     }
 }
 
-fn progress(ctx: &Ctx) -> Bar {
-    if ctx.json || !std::io::stderr().is_terminal() {
-        return Bar(None);
+impl KeyPrompt for PassArgs {
+    /// A signal at the prompt ends the process at once (the terminal
+    /// restored, loop devices detached).
+    fn passphrase(&mut self, confirm: bool) -> tabula_disk::Result<Secret> {
+        self.get(confirm)
     }
-    let b = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
-        b.set_style(style);
-    }
-    Bar(Some(b))
-}
-
-/// The keyfile to add: `--keyfile`, or the spec's path on the `--usb` stick.
-fn keyfile_path(
-    spec: &HostSpec,
-    keyfile: &Option<PathBuf>,
-    usb: &Option<PathBuf>,
-) -> anyhow::Result<Option<PathBuf>> {
-    if let Some(k) = keyfile {
-        return Ok(Some(k.clone()));
-    }
-    let Some(usb) = usb else { return Ok(None) };
-    let rel = spec
-        .luks
-        .as_ref()
-        .and_then(|l| l.keyfile.as_ref())
-        .map(|k| k.path.as_str().trim_start_matches('/').to_owned())
-        .ok_or_else(|| Refused("--usb needs [luks.keyfile] path in the spec".into()))?;
-    Ok(Some(usb.join(rel)))
-}
-
-/// Closes the container on drop when apply found it closed.
-struct CloseGuard<'a> {
-    spec: &'a HostSpec,
-    device: &'a str,
-    armed: bool,
-}
-
-impl Drop for CloseGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            if let Err(e) = apply::close_container(self.spec, self.device) {
-                tracing::warn!("could not close the container: {e}");
-            }
-        }
+    fn given(&mut self) -> tabula_disk::Result<Option<Secret>> {
+        PassArgs::given(self)
     }
 }
 
-/// The programs an apply of `spec` may run, with their Debian packages.
-fn needed_tools(spec: &HostSpec, image: bool, no_open: bool) -> Vec<(&'static str, &'static str)> {
-    use tabula_spec::model::FsType;
-    let mut t = vec![
-        ("sfdisk", "fdisk"),
-        ("sgdisk", "gdisk"),
-        ("blkid", "util-linux"),
-        ("blockdev", "util-linux"),
-        ("partx", "util-linux"),
-        ("wipefs", "util-linux"),
-    ];
-    if image {
-        t.push(("losetup", "mount (util-linux)"));
-    }
-    for p in spec.partitions.iter().filter(|p| p.owner.is_nixos()) {
-        match p.filesystem.as_ref().map(|f| f.kind) {
-            Some(FsType::Vfat) => t.push(("mkfs.vfat", "dosfstools")),
-            Some(FsType::Ext4) => t.push(("mkfs.ext4", "e2fsprogs")),
-            Some(FsType::Btrfs) => t.push(("mkfs.btrfs", "btrfs-progs")),
-            Some(FsType::Swap) => t.push(("mkswap", "util-linux")),
-            _ => {}
-        }
-    }
-    if spec.luks.is_some() {
-        t.push(("cryptsetup", "cryptsetup-bin"));
-    }
-    if spec.btrfs.is_some() && !no_open {
-        t.push(("mkfs.btrfs", "btrfs-progs"));
-        t.push(("btrfs", "btrfs-progs"));
-        t.push(("mount", "mount"));
-        t.push(("umount", "mount"));
-    }
-    t.dedup();
-    t
-}
-
-/// Never enrol a weak keyfile (or a FIFO, a device): checked before any
-/// write (even the new image file) or prompt; with --usb only when a file
-/// is already on the stick (else apply writes a new random one).
-fn refuse_weak_keyfile(spec: &HostSpec, args: &ApplyArgs) -> anyhow::Result<()> {
-    if let Some(k) = keyfile_path(spec, &args.keyfile, &args.usb)?
-        .filter(|k| args.keyfile.is_some() || k.symlink_metadata().is_ok())
-    {
-        if k.symlink_metadata().is_err() {
-            return Err(Refused(format!(
-                "the keyfile {} does not exist (use --usb DIR to make a new one)",
-                k.display()
-            ))
-            .into());
-        }
-        dkeyfile::check_keyfile(&k).map_err(lift)?;
-    }
-    Ok(())
-}
-
-/// What apply needs from this machine and the command line, checked before
-/// the first write, file creation or prompt: root, every tool it may run
-/// (plus `extra`), device-mapper when the pool must be opened, the keyfile.
-fn preflight(
-    spec: &HostSpec,
-    args: &ApplyArgs,
-    extra: &[(&'static str, &'static str)],
-) -> anyhow::Result<()> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(Refused(
-            "apply writes partition tables and block devices: run it as root (sudo)".into(),
-        )
-        .into());
-    }
-    let image = !args.disk.exists() || args.disk.is_file();
-    let mut tools = needed_tools(spec, image, args.no_open);
-    tools.extend_from_slice(extra);
-    let missing: Vec<(&str, &str)> = tools
-        .into_iter()
-        .filter(|(p, _)| tabula_run::find_program(p).is_none())
-        .collect();
-    if let Some((program, package)) = missing.first() {
-        let all: Vec<String> = missing
-            .iter()
-            .map(|(p, k)| format!("{p} (Debian package {k})"))
-            .collect();
-        return Err(anyhow::Error::from(tabula_run::Error::NotFound {
-            program: (*program).to_owned(),
-            hint: Some(format!("Debian package {package}")),
-        })
-        .context(format!("nothing was written: missing {}", all.join(", "))));
-    }
-    if spec.luks.is_some() && !args.no_open && !apply::device_mapper_available() {
-        return Err(Refused(
-            "this kernel has no device-mapper, so the LUKS container cannot be opened to create and check the pool; nothing was written. Add --no-open to format the container without opening it (the pool stays unverified), or run apply where device-mapper works".into(),
-        )
-        .into());
-    }
-    // A missing, non-regular or weak keyfile (also one already on --usb).
-    refuse_weak_keyfile(spec, args)
-}
-
-/// Resolve an existing `--disk` for writing. An image already attached is
-/// refused, unless its loop device is one a killed apply left behind and
-/// nothing uses it: then it is taken over.
-fn open_for_write(spec: &HostSpec, disk: &Path) -> anyhow::Result<Target> {
-    if disk.is_file() {
-        // A killed run's temporary mount of the pool would hold the device.
-        apply::release_stale_top_levels().map_err(lift)?;
-        let own = spec.luks.as_ref().map(|l| l.name.as_str());
-        if let Some(l) = loopdev::adopt(disk, own).map_err(lift)? {
-            return Ok(Target::Image(l));
-        }
-    }
-    let t = Target::open(disk, false).map_err(lift)?;
-    if let Target::Block(d) = &t {
-        // A killed run's tools may still be writing to it.
-        loopdev::wait_for_openers(d).map_err(lift)?;
-    }
-    Ok(t)
-}
-
-/// The refusals of `plan` (refused lines, busy, DESTROY without --wipe),
-/// then a missing --yes (a usage error: exit 2). Prints the plan first when
-/// it stops here, so the user sees why.
-fn check_before_writing(
-    ctx: &Ctx,
-    spec: &HostSpec,
-    disk: &DiskProbe,
-    plan: &Plan,
-    opts: &ApplyOptions,
-) -> anyhow::Result<()> {
-    let as_if_yes = ApplyOptions {
-        yes: true,
-        ..opts.clone()
-    };
-    let r = apply::check(spec, disk, plan, &as_if_yes).map_err(lift);
-    let r = r.and_then(|()| {
-        if opts.yes || plan.is_noop() {
-            Ok(())
-        } else {
-            Err(Usage("apply changes the disk: review the plan above, then add --yes; nothing was written".into()).into())
-        }
-    });
-    if r.is_err() {
-        if ctx.json {
-            ctx.print_json(plan)?;
-        } else {
-            print_plan(ctx, plan);
-        }
-    }
-    r
-}
-
-/// The outcome of an apply, for its exit code.
-struct Applied {
-    target: Target,
-    passphrase: Option<Secret>,
-    /// Container and pool lines that stay unverified (`--no-open`).
-    unverified: Vec<String>,
-}
-
-/// apply, shared with install: preconditions, the plan, the passphrase,
-/// the steps, the read-back.
-fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<Applied> {
-    let mut opts = ApplyOptions {
-        yes: args.yes,
-        wipe: args.wipe.clone(),
-        reset: args.reset.clone(),
-        passphrase: args.pass.given()?,
-        keyfile: keyfile_path(spec, &args.keyfile, &args.usb)?,
-        no_open: args.no_open,
-    };
-    // A new image: plan for an empty disk, check, ask for the passphrase,
-    // and only then create the file.
-    if !args.disk.exists() {
-        let size = args.size.unwrap_or(spec.disk.size.as_u64());
-        let empty = dplan::empty_disk(&args.disk.to_string_lossy(), size);
-        let plan = dplan::plan(
-            spec,
-            &empty,
-            &PlanOptions {
-                reset: opts.reset.clone(),
-                keyfile: opts.keyfile.is_some(),
-                keyfile_opens: opts.keyfile.as_ref().map(|_| false),
-            },
-        );
-        check_before_writing(ctx, spec, &empty, &plan, &opts)?;
-        if opts.passphrase.is_none() && apply::needs_passphrase(&plan) {
-            let formats = plan
-                .steps
-                .iter()
-                .any(|s| matches!(s, Step::LuksFormat { .. }));
-            opts.passphrase = Some(prompt_passphrase(&args.pass, formats)?);
-        }
-        loopdev::create_image(&args.disk, size).map_err(lift)?;
-        tracing::info!(
-            "created the sparse image {} ({})",
-            args.disk.display(),
-            Size::bytes(size)
-        );
-    }
-    let target = open_for_write(spec, &args.disk)?;
-    let device = target.device().to_owned();
-    // apply opens the container to check and fill it; it closes it again
-    // when it was closed before (an image's loop device can then go), or
-    // when a killed run left it open on the device taken over.
-    let _close = CloseGuard {
-        spec,
-        device: &device,
-        armed: target.adopted() || apply::container_mapping(spec, &device).is_none(),
-    };
-    let (mut disk, mut plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
-    check_before_writing(ctx, spec, &disk, &plan, &opts)?;
-    // A closed container can only be checked once opened: ask for the key
-    // when the plan cannot see inside, or needs it for a step.
-    let closed = plan
-        .lines
-        .iter()
-        .any(|l| l.object.starts_with("btrfs:") && l.action == Action::Unverified);
-    if opts.passphrase.is_none() && (apply::needs_passphrase(&plan) || (closed && !opts.no_open)) {
-        let formats = plan
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::LuksFormat { .. }));
-        opts.passphrase = Some(prompt_passphrase(&args.pass, formats)?);
-        (disk, plan) = apply::prepare(spec, &device, &opts).map_err(lift)?;
-        // Opened, the pool may show more (a --reset DESTROY): check again.
-        check_before_writing(ctx, spec, &disk, &plan, &opts)?;
-    }
-    if !ctx.json {
-        print_plan(ctx, &plan);
-    }
-    apply::check(spec, &disk, &plan, &opts).map_err(lift)?;
-    let unverified = |p: &Plan| -> Vec<String> {
-        p.unverified_pool()
-            .iter()
-            .map(|l| format!("{}: {}", l.object, l.reason))
-            .collect()
-    };
-    if plan.is_noop() {
-        let left = unverified(&plan);
-        if ctx.json {
-            ctx.print_json(&ApplyReport {
-                before: &plan,
-                ran: &[],
-                after: None,
-                nothing_to_do: left.is_empty(),
-                unverified: &left,
-            })?;
-        } else if left.is_empty() {
-            println!(
-                "{}",
-                ctx.paint(Style::Ok, "nothing to do: the disk matches the spec")
-            );
-        } else {
-            print_unverified(ctx, "no step left to run", &left);
-        }
-        drop(_close);
-        return Ok(Applied {
-            target,
-            passphrase: opts.passphrase,
-            unverified: left,
-        });
-    }
-    if args.usb.is_some()
-        && plan
-            .steps
-            .iter()
-            .any(|s| matches!(s, Step::AddKeyfile { .. }))
-    {
-        if let Some(k) = &opts.keyfile {
-            if apply::make_keyfile(k).map_err(lift)? {
-                eprintln!("wrote a new random keyfile to {}", k.display());
-            }
-        }
-    }
-    let mut bar = progress(ctx);
-    let ran = apply::execute(spec, &device, &plan, &opts, &mut bar).map_err(lift)?;
-    let after = apply::verify(spec, &device, &opts)
-        .map_err(lift)
-        .context("reading the disk back")?;
-    let left = unverified(&after);
-    if ctx.json {
-        ctx.print_json(&ApplyReport {
-            before: &plan,
-            ran: &ran,
-            after: Some(&after),
-            nothing_to_do: false,
-            unverified: &left,
-        })?;
-    } else if left.is_empty() {
-        println!(
-            "{}",
-            ctx.paint(
-                Style::Ok,
-                &format!(
-                    "applied {} step(s); read back: the disk matches the spec",
-                    ran.len()
-                )
-            )
-        );
-    } else {
-        print_unverified(ctx, &format!("applied {} step(s)", ran.len()), &left);
-    }
-    drop(_close);
-    Ok(Applied {
-        target,
-        passphrase: opts.passphrase,
-        unverified: left,
-    })
-}
-
-/// What an apply that could not see inside the container says instead of
-/// "the disk matches the spec".
-fn print_unverified(ctx: &Ctx, done: &str, left: &[String]) {
-    println!(
-        "{}",
-        ctx.paint(
-            Style::Warning,
-            &format!(
-                "{done}; NOT verified: {} object(s) inside the container stay unchecked (the container was not opened: --no-open or no device-mapper):",
-                left.len()
-            )
-        )
-    );
-    for l in left {
-        println!("  {l}");
-    }
-    println!("run apply where device-mapper works, without --no-open, to create and check them (exit {})", exit::UNVERIFIED);
-}
-
-/// The passphrase from the prompt (or file/stdin). A signal at the prompt
-/// ends the process at once (the terminal restored, loop devices detached).
-fn prompt_passphrase(pass: &PassArgs, confirm: bool) -> anyhow::Result<Secret> {
-    pass.get(confirm)
+/// apply, shared with install: the session, then its report.
+fn run_apply(args: &ApplyArgs, ctx: &Ctx, spec: &HostSpec) -> anyhow::Result<Report> {
+    let mut req = args.request();
+    req.passphrase = args.pass.given().map_err(lift)?;
+    let mut prompt = args.pass.clone();
+    let report = session::run(spec, &req, &mut prompt, &mut view::Front::new(ctx)).map_err(lift)?;
+    view::print_report(ctx, &report)?;
+    Ok(report)
 }
 
 pub fn apply(args: &ApplyArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = checked_spec(ctx)?;
-    preflight(&spec, args, &[])?;
+    session::preflight(&spec, &args.request(), &[]).map_err(lift)?;
     let done = run_apply(args, ctx, &spec)?;
     Ok(if done.unverified.is_empty() {
         exit::OK
@@ -707,65 +271,18 @@ pub struct MountArgs {
     pub pass: PassArgs,
 }
 
-fn do_mount(
-    ctx: &Ctx,
-    spec: &HostSpec,
-    device: &str,
-    target: &Path,
-    keyfile: &Option<PathBuf>,
-    pass: Option<Secret>,
-) -> anyhow::Result<Vec<dmount::Mounted>> {
-    let key = match (keyfile, pass) {
-        (Some(k), _) => Some(Key::File(k.clone())),
-        (None, Some(p)) => Some(Key::Passphrase(p)),
-        (None, None) => None,
-    };
-    let mounted = dmount::mount_layout(spec, device, target, key.as_ref()).map_err(lift)?;
-    if !ctx.json {
-        for m in &mounted {
-            println!(
-                "{} {} on {} ({}{})",
-                if m.existed { "kept   " } else { "mounted" },
-                m.source,
-                m.target,
-                m.fstype,
-                if m.options.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {}", m.options)
-                }
-            );
-        }
-    }
-    Ok(mounted)
-}
-
 pub fn mount(args: &MountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     crate::ctx::require_disk(&args.disk)?;
     let spec = checked_spec(ctx)?;
-    // An image mounted before keeps its loop device: use it again rather
-    // than attaching a second one.
-    let attached = if args.disk.is_file() {
-        loopdev::attached(&args.disk)
-            .map_err(lift)?
-            .into_iter()
-            .next()
-    } else {
-        None
-    };
-    let target = match attached {
-        Some(dev) => Target::Block(dev),
-        None => Target::open(&args.disk, false).map_err(lift)?,
-    };
-    let device = target.device().to_owned();
-    // A key is needed unless the container on this disk is open already.
-    let needs_key = spec.luks.is_some() && apply::container_mapping(&spec, &device).is_none();
-    let pass = if needs_key && args.keyfile.is_none() {
-        Some(args.pass.get(false)?)
-    } else {
-        args.pass.given()?
-    };
-    let mounted = do_mount(ctx, &spec, &device, &args.target, &args.keyfile, pass)?;
+    let (target, mounted) = dmount::mount_disk(
+        &spec,
+        &args.disk,
+        &args.target,
+        args.keyfile.as_deref(),
+        &mut args.pass.clone(),
+    )
+    .map_err(lift)?;
+    view::print_mounted(ctx, &mounted);
     // Mounted: the loop device must outlive this process.
     target.keep();
     if ctx.json {
@@ -803,19 +320,8 @@ struct UnmountReport {
 pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
 
-    // The disk, when named: an image's loop device, or the block device.
-    let device = match &args.disk {
-        Some(d) if d.is_file() => loopdev::attached(d).map_err(lift)?.into_iter().next(),
-        Some(d) => Some(d.to_string_lossy().into_owned()),
-        None => None,
-    };
-    let done = dmount::unmount_layout(&spec, &args.target, device.as_deref()).map_err(lift)?;
-    let mut detached = Vec::new();
-    // An image's loop device goes only when nothing of the layout is left.
-    let layout_left = done.left.iter().any(|l| l.why.starts_with("the layout's"));
-    if let Some(d) = args.disk.as_ref().filter(|d| d.is_file() && !layout_left) {
-        detached = loopdev::detach_image(d).map_err(lift)?;
-    }
+    let (done, detached) =
+        dmount::unmount_disk(&spec, &args.target, args.disk.as_deref()).map_err(lift)?;
     if ctx.json {
         ctx.print_json(&UnmountReport {
             unmounted: done.unmounted,
@@ -824,27 +330,7 @@ pub fn unmount(args: &UnmountArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             detached,
         })?;
     } else {
-        for u in &done.unmounted {
-            println!("unmounted {u}");
-        }
-        if let Some(c) = &done.closed {
-            println!("closed {c}");
-        }
-        for d in &detached {
-            println!("detached {d}");
-        }
-        for l in &done.left {
-            println!(
-                "{}",
-                ctx.paint(
-                    Style::Warning,
-                    &format!(
-                        "left mounted: {} ({} {}): {}",
-                        l.target, l.fstype, l.source, l.why
-                    )
-                )
-            );
-        }
+        view::print_unmounted(ctx, &done, &detached);
     }
     Ok(exit::OK)
 }
@@ -895,7 +381,7 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         )
         .into());
     }
-    preflight(&spec, &args.apply, &[("mount", "mount")])?;
+    session::preflight(&spec, &args.apply.request(), &[("mount", "mount")]).map_err(lift)?;
     // Render before touching the disk: a spec the renderer refuses stops
     // here, with nothing written.
     let mut files = tabula_render::render_flake(&spec)
@@ -905,23 +391,17 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         loaded.text.clone(),
     ));
     // The passphrase apply used (stdin can be read only once).
-    let done = run_apply(&args.apply, ctx, &spec)?;
-    if !done.unverified.is_empty() {
-        return Err(Refused(
-            "install needs the pool created and checked: the container was not opened (--no-open or no device-mapper)".into(),
-        )
-        .into());
-    }
-    let target = done.target;
-    let device = target.device().to_owned();
-    let keyfile = keyfile_path(&spec, &args.apply.keyfile, &args.apply.usb)?.filter(|k| k.exists());
-    let pass = match (&keyfile, done.passphrase) {
-        (Some(_), _) => None,
-        (None, Some(p)) => Some(p),
-        (None, None) => Some(args.apply.pass.get(false)?),
-    };
-    do_mount(ctx, &spec, &device, &args.target, &keyfile, pass)?;
-    target.keep();
+    let mut done = run_apply(&args.apply, ctx, &spec)?;
+    let mounted = session::mount_after_apply(
+        &spec,
+        &args.apply.request(),
+        &mut done,
+        &args.target,
+        &mut args.apply.pass.clone(),
+    )
+    .map_err(lift)?;
+    view::print_mounted(ctx, &mounted);
+    done.target.keep();
     std::fs::create_dir_all(&flake_dir)
         .with_context(|| format!("creating {}", flake_dir.display()))?;
     let report = tabula_render::write_files(&flake_dir, &files)
@@ -985,53 +465,63 @@ pub struct KeyfileArgs {
 pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     crate::ctx::require_disk(&args.disk)?;
     let spec = ctx.spec()?; // tearing down and key slots work whatever the rules say
-    let key = keyfile_path(&spec, &args.keyfile, &args.usb)?
+    let key = session::keyfile_path(&spec, args.keyfile.as_deref(), args.usb.as_deref())
+        .map_err(lift)?
         .ok_or_else(|| Usage("give --keyfile FILE or --usb DIR".into()))?;
-    // A key to enrol is checked before any prompt or write: an existing
-    // file (--keyfile, or on the --usb stick) must be strong.
-    if !matches!(args.action, KeyfileAction::Remove)
-        && (args.usb.is_none() || key.symlink_metadata().is_ok())
-    {
-        dkeyfile::check_keyfile(&key).map_err(lift)?;
-    }
-    let target = Target::open(&args.disk, false).map_err(lift)?;
-    let pass = args.pass.get(false)?;
-    if args.usb.is_some() && !matches!(args.action, KeyfileAction::Remove) {
-        if let Some(k) = spec.luks.as_ref().and(Some(&key)) {
-            if apply::make_keyfile(k).map_err(lift)? {
-                eprintln!("wrote a new random keyfile to {}", k.display());
-            }
-        }
-    }
-    let outcome = match args.action {
-        KeyfileAction::Add => dkeyfile::add(&spec, target.device(), &pass, &key),
-        KeyfileAction::Remove => dkeyfile::remove(&spec, target.device(), &pass, &key),
-        KeyfileAction::Replace => {
-            let old = args.old.as_ref().ok_or_else(|| {
-                Usage("replace needs --old FILE (the keyfile being replaced)".into())
-            })?;
-            dkeyfile::replace(&spec, target.device(), &pass, old, &key)
-        }
-    }
+    let op = match args.action {
+        KeyfileAction::Add => dkeyfile::Op::Add,
+        KeyfileAction::Replace => dkeyfile::Op::Replace {
+            old: args.old.clone(),
+        },
+        KeyfileAction::Remove => dkeyfile::Op::Remove,
+    };
+    let outcome = dkeyfile::run(
+        &spec,
+        &args.disk,
+        &op,
+        &key,
+        args.usb.is_some(),
+        &mut args.pass.clone(),
+        &mut |m| eprintln!("{m}"),
+    )
     .map_err(lift)?;
     if ctx.json {
         ctx.print_json(&outcome)?;
     } else {
-        println!(
-            "{}: {}{}; {} key slot(s) now",
-            outcome.node,
-            if outcome.added {
-                "added the keyfile's slot"
-            } else {
-                "the keyfile's slot was already there"
-            },
-            if outcome.removed {
-                ", removed the old slot"
-            } else {
-                ""
-            },
-            outcome.key_slots
-        );
+        view::print_keyfile(&outcome);
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_errors_keep_their_exit_codes() {
+        let code = |e| exit::code_for(&lift(e));
+        // A device node that never appeared: a failure (1), not a refusal (3).
+        let no_node = tabula_disk::Error::NoDeviceNode {
+            device: "/dev/loop9".into(),
+            number: 2,
+            waited_ms: 5000,
+        };
+        assert_eq!(code(no_node), exit::FINDINGS);
+        assert_eq!(code(tabula_disk::Error::Refused("x".into())), exit::REFUSED);
+        assert_eq!(code(tabula_disk::Error::Usage("x".into())), exit::USAGE);
+        let missing = tabula_disk::Error::MissingTools {
+            summary: "nothing was written: missing sgdisk".into(),
+            source: tabula_run::Error::NotFound {
+                program: "sgdisk".into(),
+                hint: None,
+            },
+        };
+        assert_eq!(code(missing), exit::MISSING_TOOL);
+        let read_back = tabula_disk::Error::ReadBack(Box::new(tabula_disk::Error::Verify(
+            "  create fs:boot".into(),
+        )));
+        let e = lift(read_back);
+        assert_eq!(e.to_string(), "reading the disk back");
+        assert_eq!(exit::code_for(&e), exit::FINDINGS);
+    }
 }

@@ -115,3 +115,73 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
         .unwrap();
     v
 }
+
+// ---------------------------------------------------------------------------
+// The disk tests (disk_host, disk_keys, disk_prompt, disk_signals,
+// disk_mounts): one prelude.
+
+/// The disk tests' spec: tabula-disk's small test host.
+pub fn disk_spec() -> PathBuf {
+    std::fs::canonicalize(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tabula-disk/tests/fixtures/test-host.toml"),
+    )
+    .unwrap()
+}
+
+/// The tools every disk test runs (tabula's, and the test's own checks).
+pub const DISK_TOOLS: &[&str] = &[
+    "sgdisk",
+    "sfdisk",
+    "partx",
+    "losetup",
+    "blkid",
+    "wipefs",
+    "mkfs.vfat",
+    "mkfs.ext4",
+    "cryptsetup",
+];
+
+/// Root, [`DISK_TOOLS`] and `extra`, or one SKIP line naming what is missing.
+pub fn disk_ready(test: &str, extra: &[&str]) -> bool {
+    let tools: Vec<&str> = DISK_TOOLS.iter().chain(extra).copied().collect();
+    ready(test, &tools, "loop devices and the disk tools")
+}
+
+/// `sh -c CMD`, which must succeed; its stdout.
+pub fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A loop device the test attached; detached by name on drop (`partx -d`
+/// first, see [`detach_all`]).
+pub struct Loop(pub String);
+
+impl Loop {
+    /// `losetup -f --show IMG` and `partx -a`.
+    pub fn attach(img: &Path) -> Loop {
+        let dev = sh(&format!("losetup -f --show {}", img.display()))
+            .trim()
+            .to_owned();
+        let l = Loop(dev);
+        sh(&format!("partx -a {}", l.0));
+        l
+    }
+
+    /// The node of partition `n`.
+    pub fn part(&self, n: u32) -> String {
+        format!("{}p{n}", self.0)
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("partx").args(["-d", &self.0]).output();
+        let _ = Command::new("losetup").args(["-d", &self.0]).output();
+    }
+}
