@@ -253,7 +253,7 @@ impl Policy {
             }
             let rel = String::from_utf8_lossy(&mp[root.len()..]).into_owned();
             let from_persist = pers_mount.filter(|pm| {
-                pm.mount_id != m.mount_id
+                pm.id != m.id
                     && pm.source == m.source
                     && pm.fstype == m.fstype
                     && is_at_or_under(trim_slash(&m.root), trim_slash(&pm.root))

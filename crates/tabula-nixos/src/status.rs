@@ -49,53 +49,25 @@ impl MountEntry {
     }
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            // `\400`..`\777` are past a byte: not an escape, kept as written
-            // (in u8 arithmetic they overflowed).
-            let v = u32::from(b[i + 1] - b'0') * 64
-                + u32::from(b[i + 2] - b'0') * 8
-                + u32::from(b[i + 3] - b'0');
-            if let Ok(v) = u8::try_from(v) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
+impl From<tabula_run::mountinfo::Mount> for MountEntry {
+    fn from(m: tabula_run::mountinfo::Mount) -> Self {
+        MountEntry {
+            root: m.root_lossy(),
+            mount_point: m.mount_point_lossy(),
+            mount_options: m.mount_options,
+            fstype: m.fstype,
+            source: m.source,
+            super_options: m.super_options,
         }
-        out.push(b[i]);
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parse /proc/self/mountinfo; malformed lines are skipped.
+/// /proc/self/mountinfo as text rows, read by the workspace's one parser
+/// ([`tabula_run::mountinfo`]); malformed lines are skipped.
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let l: Vec<&str> = left.split(' ').collect();
-            let r: Vec<&str> = right.split(' ').collect();
-            if l.len() < 6 || r.len() < 3 {
-                return None;
-            }
-            let opts = |s: &str| s.split(',').map(str::to_owned).collect::<Vec<_>>();
-            Some(MountEntry {
-                root: unescape(l[3]),
-                mount_point: unescape(l[4]),
-                mount_options: opts(l[5]),
-                fstype: unescape(r[0]),
-                source: unescape(r[1]),
-                super_options: opts(r[2]),
-            })
-        })
+    tabula_run::mountinfo::parse(text)
+        .into_iter()
+        .map(MountEntry::from)
         .collect()
 }
 
