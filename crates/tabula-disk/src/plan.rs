@@ -250,7 +250,7 @@ enum Inner<'a> {
 }
 
 fn human(b: u64) -> String {
-    Size::bytes(b).human()
+    tabula_spec::size::human_bytes(b)
 }
 
 fn mib(b: u64) -> String {

@@ -159,25 +159,9 @@ fn find<'a>(p: &'a Probe, mount_point: &str) -> Option<&'a MountEntry> {
     p.mounts.iter().rev().find(|m| m.mount_point == mount_point)
 }
 
-/// tmpfs's size syntax (`2G`, `512m`, `100000`, `50%`) in bytes; None for %.
-pub fn tmpfs_bytes(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.chars().last()? {
-        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
-        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
-        't' | 'T' => (&s[..s.len() - 1], 1 << 40),
-        'e' | 'E' => (&s[..s.len() - 1], 1 << 60),
-        '%' => return None,
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
-
-/// Bytes for people (binary units, as `df -h` and tmpfs sizes).
-pub fn human(b: u64) -> String {
-    crate::diff::human(i64::try_from(b).unwrap_or(i64::MAX))
-}
+/// tmpfs sizes and bytes for people: the workspace's one grammar and one
+/// formatter (tabula-spec's size module).
+pub use tabula_spec::size::{human_bytes as human, tmpfs_bytes};
 
 /// Whether the found compression satisfies the spec's (`zstd` accepts
 /// `zstd:3`; `zstd:5` wants level 5).

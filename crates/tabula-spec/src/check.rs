@@ -16,6 +16,7 @@ use crate::model::{
     FsType, HostSpec, Kdf, Loader, MountSource, Owner, PartSize, PartType, Release, SessionKind,
 };
 use crate::path::AbsPath;
+use crate::size::tmpfs_bytes;
 use crate::{KeyPath, Loaded, SpecError};
 
 /// The code of findings that come from a spec that could not be built.
@@ -1227,18 +1228,14 @@ impl Checker<'_> {
                     Some(_) => {}
                 },
                 MountSource::Tmpfs { size, mode } => {
-                    let digits = size
-                        .strip_suffix(['k', 'm', 'g', 'K', 'M', 'G', '%'])
-                        .unwrap_or(size);
-                    // The kernel's memparse wraps around past u64; 0 means
-                    // no limit at all; a percentage is of the RAM.
-                    let size_ok = !digits.is_empty()
-                        && digits.bytes().all(|b| b.is_ascii_digit())
-                        && if size.ends_with('%') {
-                            digits.parse::<u8>().is_ok_and(|p| (1..=100).contains(&p))
-                        } else {
-                            tmpfs_bytes(size).is_some_and(|b| b > 0)
-                        };
+                    // The one tmpfs grammar (size.rs). The kernel's memparse
+                    // wraps around past u64; 0 means no limit at all; a
+                    // percentage is of the RAM.
+                    let size_ok = match crate::size::parse_tmpfs(size) {
+                        Some(crate::size::TmpfsSize::Percent(p)) => (1..=100).contains(&p),
+                        Some(crate::size::TmpfsSize::Bytes(b)) => b > 0,
+                        None => false,
+                    };
                     let mode_ok = mode.as_deref().is_none_or(|m| {
                         (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
                     });
@@ -1251,7 +1248,7 @@ impl Checker<'_> {
                                 crate::landing::shown(size),
                                 mode.as_deref().unwrap_or("").escape_debug()
                             ),
-                            Some("write size like \"2G\" (k, m or g; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
+                            Some("write size like \"2G\" (k, m, g, t, p or e; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
                         );
                     } else if let (Some(ram), Some(bytes)) = (s.host.ram, tmpfs_bytes(size)) {
                         if bytes > ram.as_u64() {
@@ -1996,18 +1993,6 @@ fn is_attr_path(s: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'\'')
         })
-}
-
-/// tmpfs `size=` in bytes (k/m/g suffixes are binary, as in mount(8)).
-fn tmpfs_bytes(size: &str) -> Option<u64> {
-    let (num, mult) = match size.chars().last()? {
-        'k' | 'K' => (&size[..size.len() - 1], 1u64 << 10),
-        'm' | 'M' => (&size[..size.len() - 1], 1 << 20),
-        'g' | 'G' => (&size[..size.len() - 1], 1 << 30),
-        '%' => return None,
-        _ => (size, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
 trait IndexOnly {
