@@ -94,11 +94,48 @@ impl State {
     }
 }
 
+/// What an [`Item`] is about; serialized and shown as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Mount,
+    Luks,
+    Subvolume,
+    Pool,
+    Persistence,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Mount,
+        Kind::Luks,
+        Kind::Subvolume,
+        Kind::Pool,
+        Kind::Persistence,
+    ];
+
+    /// The name in text and JSON output (`mount`, `luks`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Mount => "mount",
+            Kind::Luks => "luks",
+            Kind::Subvolume => "subvolume",
+            Kind::Pool => "pool",
+            Kind::Persistence => "persistence",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// One checked thing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    /// mount, tmpfs, luks, persistence, subvolume, pool.
-    pub kind: &'static str,
+    pub kind: Kind,
     pub name: String,
     pub state: State,
     pub detail: String,
@@ -228,7 +265,7 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
         let name = m.path.as_str().to_owned();
         let Some(e) = find(p, &at) else {
             items.push(Item {
-                kind: "mount",
+                kind: Kind::Mount,
                 name,
                 state: State::Missing,
                 detail: format!("nothing mounted at {at}"),
@@ -344,7 +381,7 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
             (State::Drift, format!("{detail}: {}", drift.join("; ")))
         };
         items.push(Item {
-            kind: "mount",
+            kind: Kind::Mount,
             name,
             state,
             detail,
@@ -355,7 +392,7 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
         let want = l.uuid.replace('-', "");
         let item = match p.dm.get(&l.name) {
             None => Item {
-                kind: "luks",
+                kind: Kind::Luks,
                 name: l.name.clone(),
                 state: State::Missing,
                 detail: format!(
@@ -364,13 +401,13 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
                 ),
             },
             Some(u) if u.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => Item {
-                kind: "luks",
+                kind: Kind::Luks,
                 name: l.name.clone(),
                 state: State::Ok,
                 detail: format!("/dev/mapper/{} open, LUKS {}", l.name, l.uuid),
             },
             Some(u) => Item {
-                kind: "luks",
+                kind: Kind::Luks,
                 name: l.name.clone(),
                 state: State::Drift,
                 detail: format!("/dev/mapper/{} is {u}, LUKS {} expected", l.name, l.uuid),
@@ -392,7 +429,7 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
                 None => (State::Unknown, "no pool subvolume is mounted".into()),
             };
             items.push(Item {
-                kind: "subvolume",
+                kind: Kind::Subvolume,
                 name: s.path.clone(),
                 state,
                 detail,
@@ -412,7 +449,7 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
             }
             let detail = format!("btrfs {uuid} labelled {label}");
             items.push(Item {
-                kind: "pool",
+                kind: Kind::Pool,
                 name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
                 state: if drift.is_empty() {
                     State::Ok
@@ -434,19 +471,19 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
         });
         items.push(match (pool_source, free) {
             (Some(src), Some(free)) => Item {
-                kind: "pool",
+                kind: Kind::Pool,
                 name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
                 state: State::Ok,
                 detail: format!("{src}: {} free", human(free)),
             },
             (Some(src), None) => Item {
-                kind: "pool",
+                kind: Kind::Pool,
                 name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
                 state: State::Unknown,
                 detail: format!("{src}: free space unknown"),
             },
             (None, _) => Item {
-                kind: "pool",
+                kind: Kind::Pool,
                 name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
                 state: State::Missing,
                 detail: "no subvolume of the pool is mounted".into(),
@@ -526,7 +563,7 @@ fn persistence(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
         );
         let want_root = base.as_ref().map(|b| format!("{b}{}", path.as_str()));
         let item = |state, detail: String| Item {
-            kind: "persistence",
+            kind: Kind::Persistence,
             name: path.as_str().to_owned(),
             state,
             detail,
@@ -777,6 +814,16 @@ mod tests {
 66 64 0:40 /@odd\\040name /tmp/t/a\\040b ro - btrfs /dev/loop0 rw,subvol=/@odd\\040name
 ";
 
+    /// Kinds are an enum; their names in text and JSON are unchanged.
+    #[test]
+    fn kinds_keep_their_names() {
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(k.to_string(), k.name());
+        }
+        assert_eq!(format!("{:<6}|", Kind::Pool), "pool  |");
+    }
+
     #[test]
     fn mountinfo_is_parsed_with_escapes() {
         let m = parse_mountinfo(MOUNTINFO);
@@ -837,7 +884,7 @@ mod tests {
         let luks = |p: &Probe| {
             evaluate(&spec, None, p)
                 .into_iter()
-                .find(|i| i.kind == "luks")
+                .find(|i| i.kind == Kind::Luks)
                 .map(|i| i.state)
         };
         let mut p = Probe::default();
@@ -856,7 +903,7 @@ mod tests {
         let items = evaluate(&spec, None, &p);
         assert!(items
             .iter()
-            .filter(|i| i.kind == "mount")
+            .filter(|i| i.kind == Kind::Mount)
             .all(|i| i.state == State::Missing));
         assert!(has_findings(&items));
     }
@@ -871,7 +918,7 @@ mod tests {
         let states = |target: Option<&Path>| {
             evaluate(&spec, target, &Probe::default())
                 .into_iter()
-                .filter(|i| i.kind == "persistence")
+                .filter(|i| i.kind == Kind::Persistence)
                 .map(|i| i.state)
                 .collect::<Vec<_>>()
         };
