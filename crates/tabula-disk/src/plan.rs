@@ -250,7 +250,7 @@ enum Inner<'a> {
 }
 
 fn human(b: u64) -> String {
-    tabula_spec::size::human_bytes(b)
+    Size::bytes(b).human()
 }
 
 fn mib(b: u64) -> String {

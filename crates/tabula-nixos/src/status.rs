@@ -1,21 +1,21 @@
 //! # The live host (or a layout mounted under a directory) against its spec
 //!
 //! Two halves:
-//! - [`probe`] reads the system's own tables: `/proc/self/mountinfo` (source,
+//! - [`probe`] reads the system's own tables through their owners:
+//!   `/proc/self/mountinfo` through [`tabula_run::mountinfo`] (source,
 //!   subvolume from the root field, filesystem, per-mount and superblock
-//!   options), `statvfs` for tmpfs fill, `/sys/block/dm-*/dm/{name,uuid}` for
-//!   LUKS mappings, `btrfs subvolume list`, `btrfs qgroup show --raw` (only
-//!   when quotas are on: tabula never walks the pool to measure usage),
-//!   `btrfs filesystem usage -b` for free space and `blkid` for partition
-//!   UUIDs;
+//!   options), `statvfs` for tmpfs fill, and LUKS and pool state through
+//!   tabula-disk ([`tabula_disk::live`]: `/sys/block/dm-*/dm/{name,uuid}`,
+//!   `btrfs subvolume list`, `btrfs qgroup show --raw` only when quotas are
+//!   on, `btrfs filesystem usage -b`; [`tabula_disk::probe::blkid`] for
+//!   partition UUIDs);
 //! - [`evaluate`] is pure: spec + [`Probe`] → one [`Item`] per thing, each
 //!   `ok`, `drift`, `missing` or `unknown`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
-use tabula_run::Cmd;
 use tabula_spec::model::{HostSpec, MountSource};
 use tabula_spec::AbsPath;
 
@@ -195,6 +195,13 @@ fn find<'a>(p: &'a Probe, mount_point: &str) -> Option<&'a MountEntry> {
     // The last entry wins: it is the one on top.
     p.mounts.iter().rev().find(|m| m.mount_point == mount_point)
 }
+
+/// The live state of device-mapper mappings and of a mounted pool is
+/// tabula-disk's to read (its probe owns LUKS and btrfs state).
+pub use tabula_disk::live::{
+    btrfs_identity, device_mapper, kernel_name, parse_free, parse_qgroups, parse_subvolume_list,
+    pool_free, qgroups, subvolume_ids,
+};
 
 /// tmpfs sizes and bytes for people: the workspace's one grammar and one
 /// formatter (tabula-spec's size module).
@@ -594,8 +601,8 @@ fn persistence(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
 
 /// Read everything `evaluate` needs from the running system.
 pub fn probe(spec: &HostSpec, target: Option<&Path>) -> Probe {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|t| parse_mountinfo(&t))
+    let mounts = tabula_run::mountinfo::read()
+        .map(|m| m.into_iter().map(MountEntry::from).collect())
         .unwrap_or_default();
     let mut p = Probe {
         mounts,
@@ -622,15 +629,12 @@ pub fn probe(spec: &HostSpec, target: Option<&Path>) -> Probe {
                 }
             }
             MountSource::Partition { .. } => {
-                if let Ok(o) = Cmd::new("blkid")
-                    .args(["-o", "value", "-s", "UUID"])
-                    .arg(&e.source)
-                    .run()
+                if let Some(u) = tabula_disk::probe::blkid(&e.source)
+                    .ok()
+                    .and_then(|m| m.get("UUID").cloned())
+                    .filter(|u| !u.is_empty())
                 {
-                    let u = o.text().trim().to_owned();
-                    if !u.is_empty() {
-                        p.uuids.insert(e.source.clone(), u);
-                    }
+                    p.uuids.insert(e.source.clone(), u);
                 }
             }
         }
@@ -665,136 +669,6 @@ fn fill(path: &Path) -> Option<Fill> {
         used: size.saturating_sub(free),
         available: s.f_bavail.saturating_mul(s.f_frsize),
     })
-}
-
-/// device-mapper name → uuid, from sysfs.
-pub fn device_mapper(sys_block: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let Ok(rd) = std::fs::read_dir(sys_block) else {
-        return out;
-    };
-    for e in rd.filter_map(Result::ok) {
-        if !e.file_name().to_string_lossy().starts_with("dm-") {
-            continue;
-        }
-        let dm: PathBuf = e.path().join("dm");
-        let read = |f: &str| {
-            std::fs::read_to_string(dm.join(f))
-                .ok()
-                .map(|s| s.trim().to_owned())
-        };
-        if let Some(name) = read("name") {
-            out.insert(name, read("uuid").unwrap_or_default());
-        }
-    }
-    out
-}
-
-/// The UUID and label of the btrfs on `source`, from /sys/fs/btrfs/UUID/
-/// (`devices/<dev>` links, `label`).
-pub fn btrfs_identity(sys_fs_btrfs: &Path, source: &str) -> Option<(String, String)> {
-    let dev = kernel_name(Path::new(source), Path::new("/sys/dev/block"))?;
-    std::fs::read_dir(sys_fs_btrfs)
-        .ok()?
-        .filter_map(Result::ok)
-        .find(|e| e.path().join("devices").join(&dev).exists())
-        .map(|e| {
-            let label = std::fs::read_to_string(e.path().join("label")).unwrap_or_default();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                label.trim().to_owned(),
-            )
-        })
-}
-
-/// The kernel's name of a block device node (`dm-0` for /dev/mapper/pool).
-/// By its device number (`/sys/dev/block/MAJ:MIN`): without udev,
-/// cryptsetup makes /dev/mapper/NAME a node of its own, not a link to
-/// /dev/dm-N, so the path alone does not tell. Falls back to the resolved
-/// path's last component.
-pub fn kernel_name(node: &Path, sys_dev_block: &Path) -> Option<std::ffi::OsString> {
-    let by_number = rustix::fs::stat(node).ok().and_then(|st| {
-        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
-        if kind != rustix::fs::FileType::BlockDevice {
-            return None;
-        }
-        let (maj, min) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-        let link = std::fs::read_link(sys_dev_block.join(format!("{maj}:{min}"))).ok()?;
-        link.file_name().map(ToOwned::to_owned)
-    });
-    by_number.or_else(|| {
-        std::fs::canonicalize(node)
-            .ok()?
-            .file_name()
-            .map(ToOwned::to_owned)
-    })
-}
-
-fn btrfs() -> Cmd {
-    Cmd::new("btrfs").install_hint("Debian package btrfs-progs")
-}
-
-/// `btrfs subvolume list -a MNT` → path → id.
-fn subvolume_ids(mnt: &str) -> Result<BTreeMap<String, u64>, String> {
-    let out = btrfs()
-        .args(["subvolume", "list", "-a", mnt])
-        .run()
-        .map_err(|e| e.to_string())?;
-    Ok(parse_subvolume_list(&out.text()))
-}
-
-pub fn parse_subvolume_list(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let id = l
-                .strip_prefix("ID ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()?;
-            let path = l.split_once(" path ")?.1.trim();
-            let path = path.strip_prefix("<FS_TREE>/").unwrap_or(path);
-            Some((path.to_owned(), id))
-        })
-        .collect()
-}
-
-/// `btrfs qgroup show --raw MNT` → subvolume id → referenced bytes.
-fn qgroups(mnt: &str) -> Result<BTreeMap<u64, u64>, String> {
-    match btrfs().args(["qgroup", "show", "--raw", mnt]).run() {
-        Ok(out) => Ok(parse_qgroups(&out.text())),
-        Err(tabula_run::Error::Failed { stderr, .. }) if stderr.contains("not enabled") => {
-            Err("quotas are off (btrfs quota enable)".into())
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-pub fn parse_qgroups(text: &str) -> BTreeMap<u64, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let id = w.next()?.strip_prefix("0/")?.parse().ok()?;
-            let rfer = w.next()?.parse().ok()?;
-            Some((id, rfer))
-        })
-        .collect()
-}
-
-/// "Free (estimated):  N  (min: M)" of `btrfs filesystem usage -b`.
-fn pool_free(mnt: &str) -> Option<u64> {
-    let out = btrfs()
-        .args(["filesystem", "usage", "-b", mnt])
-        .run()
-        .ok()?;
-    parse_free(&out.text())
-}
-
-pub fn parse_free(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("Free (estimated):"))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
 }
 
 /// Whether any item is drift or missing (the exit code's question).
