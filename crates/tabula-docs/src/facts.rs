@@ -5,7 +5,7 @@
 //! disagree with each other.
 
 use tabula_spec::model::{Extent, FsType, Mount, MountSource, Owner, PartSize, Partition, ALIGN};
-use tabula_spec::{AbsPath, HostSpec, Size};
+use tabula_spec::{AbsPath, HostSpec};
 
 /// One partition with where it lands on the disk.
 #[derive(Debug, Clone)]

@@ -4,16 +4,17 @@
 //! prints and picks the exit code; the work is in the library.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use tabula_nixos::diff::{self as closure_diff, Change, ClosureDiff};
+use tabula_nixos::diff::{self as closure_diff, Change};
 use tabula_nixos::generations::{self, BOOTED_SYSTEM, DEFAULT_PROFILE};
 use tabula_nixos::place::{self, Kind, Placement};
 use tabula_nixos::rebuild::{self, Action, Step};
+use tabula_nixos::session;
 use tabula_nixos::status::{self, State};
-use tabula_nixos::store::{self, Method, Store, StoreError};
+use tabula_nixos::store::{self, Method, Store};
 
 use crate::ctx::{Ctx, Style};
 use crate::exit;
@@ -181,40 +182,8 @@ pub struct DiffArgs {
     pub store: StoreArgs,
 }
 
-/// Two closures compared, and how they were read.
-pub(crate) struct DiffResult {
-    pub old: String,
-    pub new: String,
-    pub method: Method,
-    pub diff: ClosureDiff,
-}
-
-/// Diff two store paths; when the database does not know one of them, both
-/// are read again through `nix-store` so the two sides agree.
-pub(crate) fn diff_paths(store: Store, old: &str, new: &str) -> anyhow::Result<DiffResult> {
-    let read = |s: &Store| -> Result<_, StoreError> { Ok((s.closure(old)?, s.closure(new)?)) };
-    let (store, (a, b)) = match read(&store) {
-        Ok(c) => (store, c),
-        Err(e @ StoreError::NotValid { .. }) if store.method() == Method::Database => {
-            tracing::info!("{e}: asking nix-store instead");
-            let cli = Store::Cli;
-            let c =
-                read(&cli).with_context(|| format!("reading the closures of {old} and {new}"))?;
-            (cli, c)
-        }
-        Err(e) => {
-            return Err(
-                anyhow::Error::new(e).context(format!("reading the closures of {old} and {new}"))
-            )
-        }
-    };
-    Ok(DiffResult {
-        old: old.to_owned(),
-        new: new.to_owned(),
-        method: store.method(),
-        diff: closure_diff::diff(&a, &b),
-    })
-}
+/// Two closures compared (tabula-nixos reads them).
+pub(crate) use tabula_nixos::session::{diff_paths, DiffResult};
 
 pub(crate) fn print_diff(r: &DiffResult, ctx: &Ctx) {
     let d = &r.diff;
@@ -638,15 +607,62 @@ impl From<ActionArg> for Action {
     }
 }
 
-/// The generation before the profile's current one.
-fn previous_generation(profile: &Path) -> Option<PathBuf> {
-    let links = generations::links(profile).ok()?;
-    let current = std::fs::read_link(profile).ok()?;
-    let name = current.file_name()?;
-    let at = links
-        .iter()
-        .position(|(_, l)| l.file_name() == Some(name))?;
-    at.checked_sub(1).map(|i| links[i].1.clone())
+/// The CLI's face of a rebuild session: coloured progress on stdout (stderr
+/// under --json), the diff, and the question on the terminal.
+struct Terminal<'a> {
+    ctx: &'a Ctx,
+}
+
+impl Terminal<'_> {
+    fn line(&self, text: &str) {
+        if self.ctx.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+impl session::RebuildUi for Terminal<'_> {
+    fn step(&mut self, why: &str, argv: &str) {
+        let ctx = self.ctx;
+        self.line(&format!(
+            "{} {}",
+            ctx.paint(Style::Info, "==>"),
+            ctx.paint(Style::Bold, why)
+        ));
+        self.line(&format!("$ {argv}"));
+    }
+
+    fn say(&mut self, text: &str) {
+        self.line(text);
+    }
+
+    fn diff(&mut self, r: &DiffResult) {
+        if self.ctx.json {
+            match serde_json::to_string_pretty(&diff_json(r)) {
+                Ok(j) => eprintln!("{j}"),
+                Err(e) => self.warn(&e.to_string()),
+            }
+        } else {
+            print_diff(r, self.ctx);
+        }
+    }
+
+    fn warn(&mut self, text: &str) {
+        eprintln!("{} {text}", self.ctx.paint(Style::Warning, "warning:"));
+    }
+
+    fn confirm(&mut self, question: &str) -> std::io::Result<bool> {
+        eprint!("{question} [y/N] ");
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(matches!(
+            line.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    }
 }
 
 pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -655,153 +671,62 @@ pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         Some(h) => h.clone(),
         None => ctx.spec()?.host.name,
     };
-    let mut _tmp = None;
-    let out_link = match (&a.out_link, a.dry) {
-        (Some(p), _) => p.clone(),
-        (None, true) => std::env::temp_dir().join("tabula-rebuild-XXXXXX/result"),
-        (None, false) => {
-            let (d, p) =
-                rebuild::fresh_out_link().context("creating a temp dir for the build result")?;
-            _tmp = Some(d);
-            p
-        }
-    };
-    let inputs = rebuild::Inputs {
-        flake: a.flake.clone(),
+    let (out_link, _tmp) = session::determine_out_link(a.out_link.as_deref(), a.dry)
+        .context("creating a temp dir for the build result")?;
+    let inputs = session::setup_inputs(
+        a.flake.clone(),
         host,
         out_link,
-        profile: a.profile.clone(),
-        current_system: a.current_system.clone(),
-        previous: previous_generation(&a.profile),
-        no_check: a.no_check,
-    };
+        a.profile.clone(),
+        a.current_system.clone(),
+        a.no_check,
+    );
     let steps = rebuild::plan(action, &inputs);
     if a.dry {
-        if ctx.json {
-            ctx.print_json(&serde_json::json!({
-                "action": action, "dry": true, "steps": steps,
-            }))?;
+        return print_dry(action, &steps, ctx);
+    }
+    let opts = session::Options {
+        yes: a.yes,
+        terminal: std::io::stdin().is_terminal(),
+    };
+    let refused = |e: session::RebuildError| -> anyhow::Error {
+        if e.is_refusal() {
+            exit::Refused(e.to_string()).into()
         } else {
-            println!(
-                "{}",
-                ctx.paint(
-                    Style::Dim,
-                    &format!("# tabula rebuild {} --dry: nothing is run", action.name())
-                )
-            );
-            for s in &steps {
-                println!("{}", s.display());
-            }
-        }
-        return Ok(exit::OK);
-    }
-    // Everything that can stop the run is checked before the first command.
-    let asks = steps.iter().any(|s| matches!(s, Step::Confirm { .. }));
-    if asks && !a.yes && !std::io::stdin().is_terminal() {
-        return Err(exit::Refused(format!(
-            "`rebuild {}` asks before it changes the system, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
-            action.name()
-        ))
-        .into());
-    }
-    if let Some(missing) = rebuild::missing_program(&steps, &inputs) {
-        return Err(missing.into());
-    }
-    if action.changes_system() && !rebuild::is_root() {
-        return Err(exit::Refused(format!(
-            "`rebuild {}` changes the system profile and activates a system: run it as root (sudo tabula rebuild {})",
-            action.name(),
-            action.name()
-        ))
-        .into());
-    }
-    let say = |text: String| {
-        if ctx.json {
-            eprintln!("{text}");
-        } else {
-            println!("{text}");
+            e.into()
         }
     };
-    let mut ran: Vec<&str> = Vec::new();
-    let summary = |ran: &[&str], completed: bool| -> anyhow::Result<()> {
-        if ctx.json {
-            ctx.print_json(&serde_json::json!({
-                "action": action,
-                "dry": false,
-                "completed": completed,
-                "result": std::fs::canonicalize(&inputs.out_link).ok(),
-                "ran": ran,
-            }))?;
-        }
-        Ok(())
-    };
-    for s in &steps {
-        match s {
-            Step::Run { why, cmd, argv } => {
-                ran.push(argv);
-                say(format!(
-                    "{} {}",
-                    ctx.paint(Style::Info, "==>"),
-                    ctx.paint(Style::Bold, why)
-                ));
-                say(format!("$ {argv}"));
-                cmd.run_inherit()
-                    .with_context(|| format!("tabula rebuild {}: {why}", action.name()))?;
-            }
-            Step::Diff { old, new } => {
-                if !old.exists() {
-                    say(format!(
-                        "(no {}: nothing to compare the new system with)",
-                        old.display()
-                    ));
-                    continue;
-                }
-                let resolve = |p: &Path| {
-                    generations::resolve(&p.to_string_lossy(), &a.profile, Path::new(BOOTED_SYSTEM))
-                };
-                // The diff informs the question; when it cannot be read the
-                // user is told so and still asked.
-                let r = resolve(old)
-                    .and_then(|o| Ok((o, resolve(new)?)))
-                    .map_err(anyhow::Error::from)
-                    .and_then(|(o, n)| {
-                        diff_paths(Store::open_or_cli(Path::new(store::DEFAULT_DB)), &o, &n)
-                    });
-                let r = match r {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!(
-                            "{} could not compare {} with {}: {e:#}",
-                            ctx.paint(Style::Warning, "warning:"),
-                            old.display(),
-                            new.display()
-                        );
-                        continue;
-                    }
-                };
-                if ctx.json {
-                    eprintln!("{}", serde_json::to_string_pretty(&diff_json(&r))?);
-                } else {
-                    print_diff(&r, ctx);
-                }
-            }
-            Step::Confirm { question } => {
-                if a.yes {
-                    continue;
-                }
-                eprint!("{question} [y/N] ");
-                std::io::stderr().flush()?;
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                if !matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-                    say("Not switched: nothing changed.".into());
-                    summary(&ran, false)?;
-                    return Ok(exit::OK);
-                }
-            }
+    session::preflight(action, &steps, &inputs, opts).map_err(refused)?;
+    let outcome = session::execute(action, &steps, &inputs, opts, &mut Terminal { ctx })?;
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "action": action,
+            "dry": false,
+            "completed": outcome.completed,
+            "result": std::fs::canonicalize(&inputs.out_link).ok(),
+            "ran": outcome.ran,
+        }))?;
+    }
+    Ok(exit::OK)
+}
+
+fn print_dry(action: Action, steps: &[Step], ctx: &Ctx) -> anyhow::Result<u8> {
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "action": action, "dry": true, "steps": steps,
+        }))?;
+    } else {
+        println!(
+            "{}",
+            ctx.paint(
+                Style::Dim,
+                &format!("# tabula rebuild {} --dry: nothing is run", action.name())
+            )
+        );
+        for s in steps {
+            println!("{}", s.display());
         }
     }
-    summary(&ran, true)?;
     Ok(exit::OK)
 }
 
