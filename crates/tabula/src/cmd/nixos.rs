@@ -503,17 +503,8 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool, b
             path.display()
         )
     })?;
-    // Refuse an edit that `tabula check` would then refuse; errors the file
-    // already had are not this command's business.
-    let errors = |l: &tabula_spec::Loaded| -> std::collections::BTreeSet<String> {
-        tabula_spec::check::check(l)
-            .into_iter()
-            .filter(|f| f.severity == tabula_spec::check::Severity::Error)
-            .map(|f| format!("{} [{}] {}", f.at, f.code, f.message))
-            .collect()
-    };
-    let before = errors(&loaded);
-    let new: Vec<String> = errors(&edited).difference(&before).cloned().collect();
+    // Refuse an edit that `tabula check` would then refuse.
+    let new = tabula_spec::edit::new_errors(&loaded, &edited);
     if !new.is_empty() {
         return Err(exit::Refused(format!(
             "placing {} would make {} fail `tabula check`; nothing written:\n  {}",
