@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use tabula_spec::model::{HostSpec, MountSource};
+use tabula_spec::model::{Btrfs, HostSpec, Mount, MountSource};
 use tabula_spec::AbsPath;
 
 /// One line of /proc/self/mountinfo.
@@ -258,15 +258,32 @@ fn option_drift(want: &[String], m: &MountEntry) -> Vec<String> {
     out
 }
 
-/// Compare the probe with the spec.
+/// Compare the probe with the spec: the mounts, the LUKS mapping,
+/// persistence, then the pool's subvolumes and the pool itself.
 pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
+    let (mut items, pool) = mount_items(spec, target, p);
+    items.extend(luks_item(spec, p));
+    items.extend(persistence(spec, target, p));
+    if let Some(b) = &spec.btrfs {
+        items.extend(subvolume_items(b, p));
+        items.extend(pool_items(b, p, &pool));
+    }
+    items
+}
+
+/// Where the pool was seen while the mounts were compared.
+#[derive(Default)]
+struct PoolSeen {
+    /// The source of the first subvolume mount.
+    source: Option<String>,
+    /// Where the first subvolume is mounted.
+    mount: Option<String>,
+}
+
+/// One item per spec mount, in mount order.
+fn mount_items(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> (Vec<Item>, PoolSeen) {
+    let mut pool = PoolSeen::default();
     let mut items = Vec::new();
-    let mut pool_source: Option<String> = None;
-    let mut pool_mount: Option<String> = None;
-    let mapper = spec
-        .luks
-        .as_ref()
-        .map(|l| format!("/dev/mapper/{}", l.name));
     for m in spec.mounts_in_order() {
         let at = under(target, &m.path);
         let name = m.path.as_str().to_owned();
@@ -279,109 +296,15 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
             });
             continue;
         };
-        let mut drift = Vec::new();
-        let detail;
-        match &m.source {
-            MountSource::Tmpfs { size, mode } => {
-                if e.fstype != "tmpfs" {
-                    drift.push(format!("{} instead of tmpfs", e.fstype));
-                }
-                if let (Some(want), Some(found)) =
-                    (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes))
-                {
-                    if want != found {
-                        drift.push(format!(
-                            "size {} expected, found {}",
-                            human(want),
-                            human(found)
-                        ));
-                    }
-                }
-                if let Some(mode) = mode {
-                    let found = e.option("mode").unwrap_or("1777");
-                    let norm = |s: &str| u32::from_str_radix(s, 8).ok();
-                    if norm(mode) != norm(found) {
-                        drift.push(format!("mode {mode} expected, found {found}"));
-                    }
-                }
-                drift.extend(option_drift(&m.options, e));
-                detail = match p.fills.get(&at) {
-                    Some(f) if f.size > 0 => format!(
-                        "tmpfs {} , {} used ({}%)",
-                        human(f.size),
-                        human(f.used),
-                        f.used * 100 / f.size
-                    )
-                    .replace(" ,", ","),
-                    _ => "tmpfs".into(),
-                };
-            }
+        let (drift, detail) = match &m.source {
+            MountSource::Tmpfs { size, mode } => tmpfs_drift(m, size, mode.as_deref(), e, p, &at),
             MountSource::Subvolume { subvolume } => {
-                if e.fstype != "btrfs" {
-                    drift.push(format!("{} instead of btrfs", e.fstype));
-                }
-                let want_root = format!("/{subvolume}");
-                if e.root != want_root {
-                    drift.push(format!(
-                        "subvolume {} mounted, {subvolume} expected",
-                        e.root.trim_start_matches('/')
-                    ));
-                }
-                let mut want = spec
-                    .btrfs
-                    .as_ref()
-                    .map(|b| b.subvolume_options(subvolume))
-                    .unwrap_or_default();
-                want.extend(m.options.iter().cloned());
-                drift.extend(option_drift(&want, e));
-                if let Some(mapper) = &mapper {
-                    if &e.source != mapper {
-                        drift.push(format!(
-                            "source {} is not the LUKS mapping {mapper}",
-                            e.source
-                        ));
-                    }
-                }
-                match &pool_source {
-                    None => pool_source = Some(e.source.clone()),
-                    Some(s) if s != &e.source => {
-                        drift.push(format!("source {} is not the pool {s}", e.source))
-                    }
-                    Some(_) => {}
-                }
-                pool_mount.get_or_insert_with(|| at.clone());
-                let compress = e
-                    .option("compress")
-                    .or_else(|| e.option("compress-force"))
-                    .map(|c| format!(", compress={c}"))
-                    .unwrap_or_default();
-                detail = format!(
-                    "{} subvolume {subvolume} on {}{compress}",
-                    e.fstype, e.source
-                );
+                let found = subvolume_drift(spec, m, subvolume, e, &mut pool);
+                pool.mount.get_or_insert_with(|| at.clone());
+                found
             }
-            MountSource::Partition { partition } => {
-                let part = spec.partition(partition);
-                let fs = part.and_then(|p| p.filesystem.as_ref());
-                if let Some(fs) = fs {
-                    let want = fs.kind.name();
-                    let same = e.fstype == want || (want == "ntfs" && e.fstype == "ntfs3");
-                    if !same {
-                        drift.push(format!("{} instead of {want}", e.fstype));
-                    }
-                    if let Some(uuid) = &fs.uuid {
-                        match p.uuids.get(&e.source) {
-                            Some(found) if !found.eq_ignore_ascii_case(uuid) => {
-                                drift.push(format!("UUID {found}, {uuid} expected"));
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                drift.extend(option_drift(&m.options, e));
-                detail = format!("{} partition {partition} on {}", e.fstype, e.source);
-            }
-        }
+            MountSource::Partition { partition } => partition_drift(spec, m, partition, e, p),
+        };
         let (state, detail) = if drift.is_empty() {
             (State::Ok, detail)
         } else {
@@ -394,39 +317,169 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
             detail,
         });
     }
+    (items, pool)
+}
 
-    if let Some(l) = &spec.luks {
-        let want = l.uuid.replace('-', "");
-        let item = match p.dm.get(&l.name) {
-            None => Item {
-                kind: Kind::Luks,
-                name: l.name.clone(),
-                state: State::Missing,
-                detail: format!(
-                    "no device-mapper mapping /dev/mapper/{} (LUKS {})",
-                    l.name, l.uuid
-                ),
-            },
-            Some(u) if u.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => Item {
-                kind: Kind::Luks,
-                name: l.name.clone(),
-                state: State::Ok,
-                detail: format!("/dev/mapper/{} open, LUKS {}", l.name, l.uuid),
-            },
-            Some(u) => Item {
-                kind: Kind::Luks,
-                name: l.name.clone(),
-                state: State::Drift,
-                detail: format!("/dev/mapper/{} is {u}, LUKS {} expected", l.name, l.uuid),
-            },
-        };
-        items.push(item);
+/// A tmpfs mount: type, size, mode, options; the detail shows its fill.
+fn tmpfs_drift(
+    m: &Mount,
+    size: &str,
+    mode: Option<&str>,
+    e: &MountEntry,
+    p: &Probe,
+    at: &str,
+) -> (Vec<String>, String) {
+    let mut drift = Vec::new();
+    if e.fstype != "tmpfs" {
+        drift.push(format!("{} instead of tmpfs", e.fstype));
     }
+    if let (Some(want), Some(found)) = (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes))
+    {
+        if want != found {
+            drift.push(format!(
+                "size {} expected, found {}",
+                human(want),
+                human(found)
+            ));
+        }
+    }
+    if let Some(mode) = mode {
+        let found = e.option("mode").unwrap_or("1777");
+        let norm = |s: &str| u32::from_str_radix(s, 8).ok();
+        if norm(mode) != norm(found) {
+            drift.push(format!("mode {mode} expected, found {found}"));
+        }
+    }
+    drift.extend(option_drift(&m.options, e));
+    let detail = match p.fills.get(at) {
+        Some(f) if f.size > 0 => format!(
+            "tmpfs {} , {} used ({}%)",
+            human(f.size),
+            human(f.used),
+            f.used * 100 / f.size
+        )
+        .replace(" ,", ","),
+        _ => "tmpfs".into(),
+    };
+    (drift, detail)
+}
 
-    items.extend(persistence(spec, target, p));
+/// A subvolume mount: type, subvolume, options, the LUKS mapping as its
+/// source and the same pool as the others.
+fn subvolume_drift(
+    spec: &HostSpec,
+    m: &Mount,
+    subvolume: &str,
+    e: &MountEntry,
+    pool: &mut PoolSeen,
+) -> (Vec<String>, String) {
+    let mut drift = Vec::new();
+    if e.fstype != "btrfs" {
+        drift.push(format!("{} instead of btrfs", e.fstype));
+    }
+    if e.root != format!("/{subvolume}") {
+        drift.push(format!(
+            "subvolume {} mounted, {subvolume} expected",
+            e.root.trim_start_matches('/')
+        ));
+    }
+    let mut want = spec
+        .btrfs
+        .as_ref()
+        .map(|b| b.subvolume_options(subvolume))
+        .unwrap_or_default();
+    want.extend(m.options.iter().cloned());
+    drift.extend(option_drift(&want, e));
+    if let Some(l) = &spec.luks {
+        let mapper = format!("/dev/mapper/{}", l.name);
+        if e.source != mapper {
+            drift.push(format!(
+                "source {} is not the LUKS mapping {mapper}",
+                e.source
+            ));
+        }
+    }
+    match &pool.source {
+        None => pool.source = Some(e.source.clone()),
+        Some(s) if s != &e.source => drift.push(format!("source {} is not the pool {s}", e.source)),
+        Some(_) => {}
+    }
+    let compress = e
+        .option("compress")
+        .or_else(|| e.option("compress-force"))
+        .map(|c| format!(", compress={c}"))
+        .unwrap_or_default();
+    let detail = format!(
+        "{} subvolume {subvolume} on {}{compress}",
+        e.fstype, e.source
+    );
+    (drift, detail)
+}
 
-    if let Some(b) = &spec.btrfs {
-        for s in &b.subvolumes {
+/// A partition mount: filesystem type, UUID, options.
+fn partition_drift(
+    spec: &HostSpec,
+    m: &Mount,
+    partition: &str,
+    e: &MountEntry,
+    p: &Probe,
+) -> (Vec<String>, String) {
+    let mut drift = Vec::new();
+    let fs = spec.partition(partition).and_then(|p| p.filesystem.as_ref());
+    if let Some(fs) = fs {
+        let want = fs.kind.name();
+        let same = e.fstype == want || (want == "ntfs" && e.fstype == "ntfs3");
+        if !same {
+            drift.push(format!("{} instead of {want}", e.fstype));
+        }
+        if let Some(uuid) = &fs.uuid {
+            match p.uuids.get(&e.source) {
+                Some(found) if !found.eq_ignore_ascii_case(uuid) => {
+                    drift.push(format!("UUID {found}, {uuid} expected"));
+                }
+                _ => {}
+            }
+        }
+    }
+    drift.extend(option_drift(&m.options, e));
+    let detail = format!("{} partition {partition} on {}", e.fstype, e.source);
+    (drift, detail)
+}
+
+/// The LUKS mapping: open, and of the spec's container.
+fn luks_item(spec: &HostSpec, p: &Probe) -> Option<Item> {
+    let l = spec.luks.as_ref()?;
+    let want = l.uuid.replace('-', "");
+    let (state, detail) = match p.dm.get(&l.name) {
+        None => (
+            State::Missing,
+            format!(
+                "no device-mapper mapping /dev/mapper/{} (LUKS {})",
+                l.name, l.uuid
+            ),
+        ),
+        Some(u) if u.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => (
+            State::Ok,
+            format!("/dev/mapper/{} open, LUKS {}", l.name, l.uuid),
+        ),
+        Some(u) => (
+            State::Drift,
+            format!("/dev/mapper/{} is {u}, LUKS {} expected", l.name, l.uuid),
+        ),
+    };
+    Some(Item {
+        kind: Kind::Luks,
+        name: l.name.clone(),
+        state,
+        detail,
+    })
+}
+
+/// One item per spec subvolume: present, and its usage against the estimate.
+fn subvolume_items(b: &Btrfs, p: &Probe) -> Vec<Item> {
+    b.subvolumes
+        .iter()
+        .map(|s| {
             let (state, detail) = match &p.subvolumes {
                 Some(Ok(ids)) => match ids.get(&s.path) {
                     None => (State::Missing, "not in the pool".into()),
@@ -435,68 +488,55 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
                 Some(Err(why)) => (State::Unknown, why.clone()),
                 None => (State::Unknown, "no pool subvolume is mounted".into()),
             };
-            items.push(Item {
+            Item {
                 kind: Kind::Subvolume,
                 name: s.path.clone(),
                 state,
                 detail,
-            });
-        }
-        if let Some((uuid, label)) = &p.pool_fs {
-            let mut drift = Vec::new();
-            if let Some(want) = &b.label {
-                if want != label {
-                    drift.push(format!("label {label}, {want} expected"));
-                }
             }
-            if let Some(want) = &b.uuid {
-                if !want.eq_ignore_ascii_case(uuid) {
-                    drift.push(format!("UUID {uuid}, {want} expected"));
-                }
-            }
-            let detail = format!("btrfs {uuid} labelled {label}");
-            items.push(Item {
-                kind: Kind::Pool,
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: if drift.is_empty() {
-                    State::Ok
-                } else {
-                    State::Drift
-                },
-                detail: if drift.is_empty() {
-                    detail
-                } else {
-                    format!("{detail}: {}", drift.join("; "))
-                },
-            });
+        })
+        .collect()
+}
+
+/// The pool: its identity (label, UUID) when known, and its free space.
+fn pool_items(b: &Btrfs, p: &Probe, pool: &PoolSeen) -> Vec<Item> {
+    let name = b.label.clone().unwrap_or_else(|| "btrfs".into());
+    let item = |state, detail| Item {
+        kind: Kind::Pool,
+        name: name.clone(),
+        state,
+        detail,
+    };
+    let mut items = Vec::new();
+    if let Some((uuid, label)) = &p.pool_fs {
+        let mut drift = Vec::new();
+        if let Some(want) = b.label.as_ref().filter(|w| *w != label) {
+            drift.push(format!("label {label}, {want} expected"));
         }
-        let free = p.pool_free.or_else(|| {
-            pool_mount
-                .as_ref()
-                .and_then(|m| p.fills.get(m))
-                .map(|f| f.available)
-        });
-        items.push(match (pool_source, free) {
-            (Some(src), Some(free)) => Item {
-                kind: Kind::Pool,
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: State::Ok,
-                detail: format!("{src}: {} free", human(free)),
-            },
-            (Some(src), None) => Item {
-                kind: Kind::Pool,
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: State::Unknown,
-                detail: format!("{src}: free space unknown"),
-            },
-            (None, _) => Item {
-                kind: Kind::Pool,
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: State::Missing,
-                detail: "no subvolume of the pool is mounted".into(),
-            },
+        if let Some(want) = b.uuid.as_ref().filter(|w| !w.eq_ignore_ascii_case(uuid)) {
+            drift.push(format!("UUID {uuid}, {want} expected"));
+        }
+        let detail = format!("btrfs {uuid} labelled {label}");
+        items.push(if drift.is_empty() {
+            item(State::Ok, detail)
+        } else {
+            item(State::Drift, format!("{detail}: {}", drift.join("; ")))
         });
     }
+    let free = p.pool_free.or_else(|| {
+        pool.mount
+            .as_ref()
+            .and_then(|m| p.fills.get(m))
+            .map(|f| f.available)
+    });
+    items.push(match (&pool.source, free) {
+        (Some(src), Some(free)) => item(State::Ok, format!("{src}: {} free", human(free))),
+        (Some(src), None) => item(State::Unknown, format!("{src}: free space unknown")),
+        (None, _) => item(
+            State::Missing,
+            "no subvolume of the pool is mounted".into(),
+        ),
+    });
     items
 }
 
