@@ -165,11 +165,12 @@ pub fn rebuild(a: &RebuildArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         yes: a.yes,
         terminal: std::io::stdin().is_terminal(),
     };
+    // A refusal is exit 3, a missing program exit 4 (the runner's error).
     let refused = |e: session::RebuildError| -> anyhow::Error {
-        if e.is_refusal() {
-            exit::Refused(e.to_string()).into()
-        } else {
-            e.into()
+        match e {
+            session::RebuildError::Missing(missing) => missing.into(),
+            e if e.is_refusal() => exit::Refused(e.to_string()).into(),
+            e => e.into(),
         }
     };
     session::preflight(action, &steps, &inputs, opts).map_err(refused)?;
