@@ -280,3 +280,140 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use tabula_run::Cmd;
+
+    /// Records what the session showed and answers the question.
+    #[derive(Default)]
+    struct Script {
+        answer: bool,
+        seen: Vec<String>,
+    }
+
+    impl RebuildUi for Script {
+        fn step(&mut self, why: &str, argv: &str) {
+            self.seen.push(format!("step {why}: {argv}"));
+        }
+        fn say(&mut self, text: &str) {
+            self.seen.push(format!("say {text}"));
+        }
+        fn diff(&mut self, d: &DiffResult) {
+            self.seen.push(format!("diff {} {}", d.old, d.new));
+        }
+        fn warn(&mut self, text: &str) {
+            self.seen.push(format!("warn {text}"));
+        }
+        fn confirm(&mut self, question: &str) -> std::io::Result<bool> {
+            self.seen.push(format!("ask {question}"));
+            Ok(self.answer)
+        }
+    }
+
+    fn run(why: &str, program: &str) -> Step {
+        let cmd = Cmd::new(program);
+        Step::Run {
+            why: why.into(),
+            argv: cmd.display(),
+            cmd,
+        }
+    }
+
+    fn inputs(d: &Path) -> Inputs {
+        setup_inputs(
+            d.into(),
+            "h".into(),
+            d.join("result"),
+            d.join("profile"),
+            d.join("current"),
+            false,
+        )
+    }
+
+    fn steps(d: &Path) -> Vec<Step> {
+        vec![
+            run("first", "true"),
+            Step::Diff {
+                old: d.join("absent"),
+                new: d.join("result"),
+            },
+            Step::Confirm {
+                question: "go on?".into(),
+            },
+            run("second", "true"),
+        ]
+    }
+
+    #[test]
+    fn a_no_stops_before_the_next_command() {
+        let d = tempfile::tempdir().unwrap();
+        let mut ui = Script::default();
+        let opts = Options {
+            yes: false,
+            terminal: true,
+        };
+        let out = execute(Action::Build, &steps(d.path()), &inputs(d.path()), opts, &mut ui).unwrap();
+        assert!(!out.completed);
+        assert_eq!(out.ran, ["true"]);
+        assert_eq!(ui.seen.len(), 4, "{:?}", ui.seen);
+        assert!(ui.seen[1].starts_with("say (no "), "{:?}", ui.seen);
+        assert_eq!(ui.seen[3], "say Not switched: nothing changed.");
+    }
+
+    #[test]
+    fn yes_runs_every_step_without_asking() {
+        let d = tempfile::tempdir().unwrap();
+        let mut ui = Script::default();
+        let opts = Options {
+            yes: true,
+            terminal: false,
+        };
+        let out = execute(Action::Build, &steps(d.path()), &inputs(d.path()), opts, &mut ui).unwrap();
+        assert!(out.completed);
+        assert_eq!(out.ran, ["true", "true"]);
+        assert!(!ui.seen.iter().any(|l| l.starts_with("ask")));
+    }
+
+    #[test]
+    fn a_failing_step_names_itself_and_nothing_after_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let mut ui = Script::default();
+        let opts = Options {
+            yes: true,
+            terminal: false,
+        };
+        let steps = [run("breaks", "false"), run("never", "true")];
+        let e = execute(Action::Build, &steps, &inputs(d.path()), opts, &mut ui).unwrap_err();
+        assert!(matches!(&e, RebuildError::Step { why, .. } if why == "breaks"), "{e}");
+        assert_eq!(ui.seen, ["step breaks: false"]);
+    }
+
+    #[test]
+    fn no_terminal_is_refused_before_anything_runs() {
+        let d = tempfile::tempdir().unwrap();
+        let opts = Options {
+            yes: false,
+            terminal: false,
+        };
+        let e = preflight(Action::Build, &steps(d.path()), &inputs(d.path()), opts).unwrap_err();
+        assert!(e.is_refusal() && e.to_string().contains("--yes"), "{e}");
+    }
+
+    #[test]
+    fn the_previous_generation_is_read_from_the_profile_links() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        for n in [1, 2, 3] {
+            std::os::unix::fs::symlink(p.join(format!("sys{n}")), p.join(format!("system-{n}-link")))
+                .unwrap();
+        }
+        std::os::unix::fs::symlink("system-3-link", p.join("system")).unwrap();
+        assert_eq!(
+            generations::previous(&p.join("system")),
+            Some(p.join("system-2-link"))
+        );
+    }
+}
