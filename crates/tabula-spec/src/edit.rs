@@ -132,7 +132,30 @@ pub fn apply(text: &str, change: &SpecChange) -> Result<Applied, EditError> {
         .parse()
         .map_err(|e: toml_edit::TomlError| EditError::Toml(e.to_string()))?;
     let (tables, key) = change.key();
-    let mut table: &mut Table = doc.as_table_mut();
+    let table = descend(doc.as_table_mut(), tables)?;
+    // A sub-table (`[containers.flatpak]`) switched off is switched on.
+    let enabled = tables.len() > 1 && enable(table);
+    let path = format!("{}.{key}", tables.join("."));
+    let item = table
+        .entry(key)
+        .or_insert_with(|| Item::Value(Value::Array(Array::new())));
+    let present = add_entry(item, change, path)?;
+    if present && !enabled {
+        return Ok(Applied {
+            text: text.to_owned(),
+            changed: false,
+            enabled: false,
+        });
+    }
+    Ok(Applied {
+        text: doc.to_string(),
+        changed: true,
+        enabled,
+    })
+}
+
+/// The table at `tables` (made when missing, explicit).
+fn descend<'a>(mut table: &'a mut Table, tables: &[&str]) -> Result<&'a mut Table, EditError> {
     for t in tables {
         let item = table.entry(t).or_insert_with(|| {
             let mut new = Table::new();
@@ -149,24 +172,27 @@ pub fn apply(text: &str, change: &SpecChange) -> Result<Applied, EditError> {
             }
         };
     }
-    let mut enabled = false;
-    if tables.len() > 1 {
-        if let Some(e) = table.get_mut("enable") {
-            if e.as_bool() == Some(false) {
-                if let Some(v) = e.as_value_mut() {
-                    let decor = v.decor().clone();
-                    *v = Value::from(true);
-                    *v.decor_mut() = decor;
-                    enabled = true;
-                }
-            }
-        }
-    }
-    let path = format!("{}.{key}", tables.join("."));
-    let item = table
-        .entry(key)
-        .or_insert_with(|| Item::Value(Value::Array(Array::new())));
-    let present = match item {
+    Ok(table)
+}
+
+/// `enable = false` → `true`, keeping its decoration; whether it changed.
+fn enable(table: &mut Table) -> bool {
+    let Some(v) = table
+        .get_mut("enable")
+        .filter(|e| e.as_bool() == Some(false))
+        .and_then(Item::as_value_mut)
+    else {
+        return false;
+    };
+    let decor = v.decor().clone();
+    *v = Value::from(true);
+    *v.decor_mut() = decor;
+    true
+}
+
+/// Add the change's entry to the list unless it is there; whether it was.
+fn add_entry(item: &mut Item, change: &SpecChange, path: String) -> Result<bool, EditError> {
+    match item {
         Item::Value(Value::Array(a)) => {
             let present = a.iter().any(|v| match v {
                 Value::String(s) => s.value() == change.ident(),
@@ -184,7 +210,7 @@ pub fn apply(text: &str, change: &SpecChange) -> Result<Applied, EditError> {
                 push_like_neighbours(a, &mut v);
                 a.push_formatted(v);
             }
-            present
+            Ok(present)
         }
         Item::ArrayOfTables(aot) => {
             let present = aot
@@ -193,27 +219,13 @@ pub fn apply(text: &str, change: &SpecChange) -> Result<Applied, EditError> {
             if !present {
                 push_table(aot, change);
             }
-            present
+            Ok(present)
         }
-        other => {
-            return Err(EditError::NotAList {
-                path,
-                found: other.type_name().to_owned(),
-            })
-        }
-    };
-    if present && !enabled {
-        return Ok(Applied {
-            text: text.to_owned(),
-            changed: false,
-            enabled: false,
-        });
+        other => Err(EditError::NotAList {
+            path,
+            found: other.type_name().to_owned(),
+        }),
     }
-    Ok(Applied {
-        text: doc.to_string(),
-        changed: true,
-        enabled,
-    })
 }
 
 /// Give a new element the spacing its neighbours have: a one-line list stays
