@@ -31,29 +31,7 @@ pub fn generations(a: &GenerationsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }))?;
         return Ok(exit::OK);
     }
-    let dash = || "-".to_owned();
-    let rows: Vec<[String; 6]> = gens
-        .iter()
-        .map(|g| {
-            let mut marks = Vec::new();
-            if g.current {
-                marks.push("current");
-            }
-            if g.booted {
-                marks.push("booted");
-            }
-            [
-                g.number.to_string(),
-                g.date.clone(),
-                g.nixos_version.clone().unwrap_or_else(dash),
-                g.kernel.clone().unwrap_or_else(dash),
-                g.closure_size
-                    .map(|s| closure_diff::human(i64::try_from(s).unwrap_or(i64::MAX)))
-                    .unwrap_or_else(dash),
-                marks.join(", "),
-            ]
-        })
-        .collect();
+    let rows: Vec<[String; 6]> = gens.iter().map(row).collect();
     let head = ["GEN", "DATE (UTC)", "NIXOS", "KERNEL", "CLOSURE", ""];
     let mut w = head.map(str::len);
     for r in &rows {
@@ -104,5 +82,27 @@ pub fn generations(a: &GenerationsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         )
     );
     Ok(exit::OK)
+}
+
+/// One generation as the table's cells.
+fn row(g: &generations::Generation) -> [String; 6] {
+    let dash = || "-".to_owned();
+    let mut marks = Vec::new();
+    if g.current {
+        marks.push("current");
+    }
+    if g.booted {
+        marks.push("booted");
+    }
+    [
+        g.number.to_string(),
+        g.date.clone(),
+        g.nixos_version.clone().unwrap_or_else(dash),
+        g.kernel.clone().unwrap_or_else(dash),
+        g.closure_size
+            .map(tabula_spec::size::human_bytes)
+            .unwrap_or_else(dash),
+        marks.join(", "),
+    ]
 }
 
