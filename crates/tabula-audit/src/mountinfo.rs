@@ -79,5 +79,4 @@ mod tests {
     fn skips_garbage_lines() {
         assert!(parse("not a mountinfo line\n\n").is_empty());
     }
-
 }

@@ -494,7 +494,15 @@ impl Shared<'_> {
         let mut iter = RawDir::new(fd, buf);
         while let Some(ent) = iter.next() {
             match ent {
-                Ok(ent) => self.entry(fd, node, pref, ent.file_name(), ent.file_type(), &mut scan, totals),
+                Ok(ent) => self.entry(
+                    fd,
+                    node,
+                    pref,
+                    ent.file_name(),
+                    ent.file_type(),
+                    &mut scan,
+                    totals,
+                ),
                 // The directory was removed while it was being read.
                 Err(Errno::NOENT) => {
                     totals.vanished += 1;

@@ -141,4 +141,3 @@ pub fn parse_free(text: &str) -> Option<u64> {
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse().ok())
 }
-

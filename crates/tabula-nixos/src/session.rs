@@ -64,7 +64,7 @@ pub struct DiffError {
     pub old: String,
     pub new: String,
     #[source]
-    pub source: StoreError,
+    pub source: Box<StoreError>,
 }
 
 /// Diff two store paths; when the database does not know one of them, both
@@ -77,7 +77,7 @@ pub fn diff_paths(store: Store, old: &str, new: &str) -> Result<DiffResult, Diff
     let wrap = |source| DiffError {
         old: old.to_owned(),
         new: new.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let (store, (a, b)) = match read(&store) {
         Ok(c) => (store, c),
@@ -355,7 +355,14 @@ mod tests {
             yes: false,
             terminal: true,
         };
-        let out = execute(Action::Build, &steps(d.path()), &inputs(d.path()), opts, &mut ui).unwrap();
+        let out = execute(
+            Action::Build,
+            &steps(d.path()),
+            &inputs(d.path()),
+            opts,
+            &mut ui,
+        )
+        .unwrap();
         assert!(!out.completed);
         assert_eq!(out.ran, ["true"]);
         assert_eq!(ui.seen.len(), 4, "{:?}", ui.seen);
@@ -371,7 +378,14 @@ mod tests {
             yes: true,
             terminal: false,
         };
-        let out = execute(Action::Build, &steps(d.path()), &inputs(d.path()), opts, &mut ui).unwrap();
+        let out = execute(
+            Action::Build,
+            &steps(d.path()),
+            &inputs(d.path()),
+            opts,
+            &mut ui,
+        )
+        .unwrap();
         assert!(out.completed);
         assert_eq!(out.ran, ["true", "true"]);
         assert!(!ui.seen.iter().any(|l| l.starts_with("ask")));
@@ -387,7 +401,10 @@ mod tests {
         };
         let steps = [run("breaks", "false"), run("never", "true")];
         let e = execute(Action::Build, &steps, &inputs(d.path()), opts, &mut ui).unwrap_err();
-        assert!(matches!(&e, RebuildError::Step { why, .. } if why == "breaks"), "{e}");
+        assert!(
+            matches!(&e, RebuildError::Step { why, .. } if why == "breaks"),
+            "{e}"
+        );
         assert_eq!(ui.seen, ["step breaks: false"]);
     }
 
@@ -407,8 +424,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path();
         for n in [1, 2, 3] {
-            std::os::unix::fs::symlink(p.join(format!("sys{n}")), p.join(format!("system-{n}-link")))
-                .unwrap();
+            std::os::unix::fs::symlink(
+                p.join(format!("sys{n}")),
+                p.join(format!("system-{n}-link")),
+            )
+            .unwrap();
         }
         std::os::unix::fs::symlink("system-3-link", p.join("system")).unwrap();
         assert_eq!(

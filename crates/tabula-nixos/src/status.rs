@@ -333,8 +333,7 @@ fn tmpfs_drift(
     if e.fstype != "tmpfs" {
         drift.push(format!("{} instead of tmpfs", e.fstype));
     }
-    if let (Some(want), Some(found)) = (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes))
-    {
+    if let (Some(want), Some(found)) = (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes)) {
         if want != found {
             drift.push(format!(
                 "size {} expected, found {}",
@@ -425,7 +424,9 @@ fn partition_drift(
     p: &Probe,
 ) -> (Vec<String>, String) {
     let mut drift = Vec::new();
-    let fs = spec.partition(partition).and_then(|p| p.filesystem.as_ref());
+    let fs = spec
+        .partition(partition)
+        .and_then(|p| p.filesystem.as_ref());
     if let Some(fs) = fs {
         let want = fs.kind.name();
         let same = e.fstype == want || (want == "ntfs" && e.fstype == "ntfs3");
@@ -532,10 +533,7 @@ fn pool_items(b: &Btrfs, p: &Probe, pool: &PoolSeen) -> Vec<Item> {
     items.push(match (&pool.source, free) {
         (Some(src), Some(free)) => item(State::Ok, format!("{src}: {} free", human(free))),
         (Some(src), None) => item(State::Unknown, format!("{src}: free space unknown")),
-        (None, _) => item(
-            State::Missing,
-            "no subvolume of the pool is mounted".into(),
-        ),
+        (None, _) => item(State::Missing, "no subvolume of the pool is mounted".into()),
     });
     items
 }

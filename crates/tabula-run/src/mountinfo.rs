@@ -229,9 +229,14 @@ mod tests {
         }
         // A `-` as the root is a field, not the separator.
         let m = parse("1 2 0:1 - /a rw - tmpfs none rw\n");
-        assert_eq!((m[0].root.as_slice(), m[0].fstype.as_str()), (&b"-"[..], "tmpfs"));
+        assert_eq!(
+            (m[0].root.as_slice(), m[0].fstype.as_str()),
+            (&b"-"[..], "tmpfs")
+        );
         // No superblock options: an empty list, not a refusal.
-        assert!(parse("1 2 0:1 / /a rw - tmpfs none")[0].super_options.is_empty());
+        assert!(parse("1 2 0:1 / /a rw - tmpfs none")[0]
+            .super_options
+            .is_empty());
     }
 
     #[test]

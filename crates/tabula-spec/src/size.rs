@@ -171,7 +171,9 @@ pub fn parse_tmpfs(s: &str) -> Option<TmpfsSize> {
         b'e' => (&s[..s.len() - 1], 60),
         _ => (s, 0),
     };
-    digits(num)?.checked_mul(1u64 << shift).map(TmpfsSize::Bytes)
+    digits(num)?
+        .checked_mul(1u64 << shift)
+        .map(TmpfsSize::Bytes)
 }
 
 /// Bytes of a tmpfs size; `None` for a percentage or anything malformed.
@@ -314,8 +316,21 @@ mod tests {
         assert_eq!(parse_tmpfs("50%"), Some(TmpfsSize::Percent(50)));
         assert_eq!(tmpfs_bytes("50%"), None);
         for bad in [
-            "", "G", "%", "16e", "99999999999999999999G", "2 G", " 2G", "2G ", "-2G", "+2G",
-            "2.5G", "2GB", "2x", "2GiB", "é",
+            "",
+            "G",
+            "%",
+            "16e",
+            "99999999999999999999G",
+            "2 G",
+            " 2G",
+            "2G ",
+            "-2G",
+            "+2G",
+            "2.5G",
+            "2GB",
+            "2x",
+            "2GiB",
+            "é",
         ] {
             assert_eq!(parse_tmpfs(bad), None, "{bad:?}");
         }

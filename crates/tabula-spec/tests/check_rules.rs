@@ -129,11 +129,7 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     let k = one(&fs, "kernel-built-locally");
     assert_eq!(k.severity, Severity::Info);
     assert_eq!(k.at, "hardware.nixos_hardware");
-    assert!(
-        k.message.contains("7.5 GiB"),
-        "{}",
-        k.message
-    );
+    assert!(k.message.contains("7.5 GiB"), "{}", k.message);
     assert!(k.hint.as_deref().unwrap().contains("--build-host"));
 }
 
@@ -670,7 +666,7 @@ fn tmpfs_size_in_terabytes_is_one_terabyte_everywhere() {
     assert!(
         find(&fs, "tmpfs-size")
             .iter()
-            .any(|f| f.at.to_string() == "mount[0].tmpfs.size" && f.message.contains("1T")),
+            .any(|f| f.at == "mount[0].tmpfs.size" && f.message.contains("1T")),
         "{fs:#?}"
     );
     assert_eq!(tabula_spec::size::tmpfs_bytes("1T"), Some(1 << 40));

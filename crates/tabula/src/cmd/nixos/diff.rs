@@ -134,4 +134,3 @@ pub fn diff(a: &DiffArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     Ok(exit::OK)
 }
-

@@ -105,4 +105,3 @@ fn row(g: &generations::Generation) -> [String; 6] {
         marks.join(", "),
     ]
 }
-

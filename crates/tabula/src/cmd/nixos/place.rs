@@ -229,4 +229,3 @@ fn apply_placement(p: &Placement, ctx: &Ctx) -> anyhow::Result<(PathBuf, bool, b
         .with_context(|| format!("writing {}", target.display()))?;
     Ok((path, true, applied.enabled))
 }
-

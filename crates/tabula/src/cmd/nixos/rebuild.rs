@@ -1,8 +1,8 @@
 //! `tabula rebuild`: arguments to a tabula-nixos session; its progress, diff and question on the terminal.
 
+use super::diff::{diff_json, print_diff};
 #[allow(clippy::wildcard_imports)]
 use super::*;
-use super::diff::{diff_json, print_diff};
 use tabula_nixos::session::DiffResult;
 use tabula_nixos::{generations, rebuild};
 
@@ -206,4 +206,3 @@ fn print_dry(action: Action, steps: &[Step], ctx: &Ctx) -> anyhow::Result<u8> {
     }
     Ok(exit::OK)
 }
-
