@@ -601,6 +601,11 @@ impl Shared<'_> {
             scan.kept = true;
             return;
         }
+        self.lost(nb, &st, scan, totals);
+    }
+
+    /// A lost file: counted, and named in its directory's group.
+    fn lost(&self, nb: &[u8], st: &rustix::fs::Statx, scan: &mut Scan, totals: &mut Totals) {
         totals.lost += 1;
         totals.lost_bytes += st.stx_size;
         scan.direct
