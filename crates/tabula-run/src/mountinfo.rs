@@ -239,6 +239,27 @@ mod tests {
             .is_empty());
     }
 
+    /// The kernel's escaping (space, tab, newline, backslash as `\ooo`) read
+    /// back gives the bytes it started from, for every byte.
+    #[test]
+    fn kernel_escaping_round_trips_for_every_byte() {
+        let escape = |b: &[u8]| -> String {
+            b.iter()
+                .map(|&c| match c {
+                    b' ' | b'\t' | b'\n' | b'\\' => format!("\\{c:03o}"),
+                    c => char::from(c).to_string(),
+                })
+                .collect()
+        };
+        for c in 1u8..=127 {
+            let path = [b'/', b'a', c, b'\\', b'0', b'4', b'0', c];
+            let line = format!("1 2 0:1 / {} rw - tmpfs none rw", escape(&path));
+            let m = parse(&line);
+            assert_eq!(m.len(), 1, "{line:?}");
+            assert_eq!(m[0].mount_point, path, "{line:?}");
+        }
+    }
+
     #[test]
     fn this_machines_table_parses() {
         let m = read().unwrap();
