@@ -156,8 +156,8 @@ pub enum TmpfsSize {
 /// The one tmpfs size grammar, as the kernel's memparse reads it, for the
 /// spec check, `status` and `mount`: `DIGITS[SUFFIX]` with a binary suffix
 /// `k`, `m`, `g`, `t`, `p` or `e` (either case; `1T` is 2^40 bytes), or
-/// `DIGITS%`. No spaces, no sign, no fraction; past u64 is refused (the
-/// kernel would wrap around).
+/// `DIGITS%`. No spaces, no sign, no fraction, no leading zero (octal to
+/// the kernel); past u64 is refused (the kernel would wrap around).
 pub fn parse_tmpfs(s: &str) -> Option<TmpfsSize> {
     if let Some(p) = s.strip_suffix('%') {
         return digits(p).map(TmpfsSize::Percent);
@@ -184,8 +184,12 @@ pub fn tmpfs_bytes(s: &str) -> Option<u64> {
     }
 }
 
+/// Decimal digits. A leading zero is refused: the kernel's memparse reads
+/// `010` as octal (8) and `0x10` as hex, so such a size would not mean
+/// what it seems to.
 fn digits(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -313,6 +317,8 @@ mod tests {
         assert_eq!(tmpfs_bytes("1P"), Some(1 << 50));
         assert_eq!(tmpfs_bytes("1e"), Some(1 << 60));
         assert_eq!(tmpfs_bytes("4096"), Some(4096));
+        assert_eq!(tmpfs_bytes("0"), Some(0));
+        assert_eq!(tmpfs_bytes("100G"), Some(100 << 30));
         assert_eq!(parse_tmpfs("50%"), Some(TmpfsSize::Percent(50)));
         assert_eq!(tmpfs_bytes("50%"), None);
         for bad in [
