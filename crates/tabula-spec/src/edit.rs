@@ -269,3 +269,57 @@ pub fn new_errors(before: &Loaded, edited: &Loaded) -> Vec<String> {
     let before = errors(before);
     errors(edited).difference(&before).cloned().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn host() -> Loaded {
+        crate::parse("host.toml", crate::embedded::SURFACE_PRO_8.toml).unwrap()
+    }
+
+    #[test]
+    fn an_edit_is_judged_by_the_errors_it_adds() {
+        let before = host();
+        let ok = apply(
+            &before.text,
+            &SpecChange::NixPackage {
+                package: "ripgrep".into(),
+            },
+        )
+        .unwrap();
+        assert!(ok.changed && ok.text.contains("\"ripgrep\""));
+        let edited = crate::parse("host.toml", &ok.text).unwrap();
+        assert!(new_errors(&before, &edited).is_empty());
+        let bad = apply(
+            &before.text,
+            &SpecChange::NixPackage {
+                package: "ht op".into(),
+            },
+        )
+        .unwrap();
+        let edited = crate::parse("host.toml", &bad.text).unwrap();
+        let new = new_errors(&before, &edited);
+        assert!(
+            new.iter().any(|e| e.contains("[container-invalid]")),
+            "{new:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_list_is_refused() {
+        let e = apply(
+            "[containers]\nnix_packages = \"x\"\n",
+            &SpecChange::NixPackage {
+                package: "ripgrep".into(),
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, EditError::NotAList { .. }), "{e}");
+        assert!(matches!(
+            apply("[[", &SpecChange::Microvm { name: "a".into() }),
+            Err(EditError::Toml(_))
+        ));
+    }
+}
