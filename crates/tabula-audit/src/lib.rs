@@ -90,9 +90,7 @@ pub fn policy_for(spec: &HostSpec, root: &Path, mounts: Mounts) -> Result<Policy
         Mounts::System => true,
     };
     if system {
-        let text =
-            std::fs::read_to_string("/proc/self/mountinfo").map_err(AuditError::Mountinfo)?;
-        let table = mountinfo::parse(&text);
+        let table = tabula_run::mountinfo::read().map_err(AuditError::Mountinfo)?;
         Ok(Policy::from_mounts(
             spec,
             &table,

@@ -1,20 +1,13 @@
 //! # The live mount table
 //!
-//! Parses `/proc/self/mountinfo` (proc(5)) into [`MountInfo`] rows. Only what
-//! the audit needs is kept: the mount point (unescaped, as bytes: it may not
-//! be UTF-8), the filesystem type, the source and the root of the mount
-//! within its filesystem (which tells a bind mount from a whole mount).
+//! `/proc/self/mountinfo` is read by the workspace's one parser,
+//! [`tabula_run::mountinfo`]; the audit uses the mount point (bytes: it may
+//! not be UTF-8), the filesystem type, the source and the root of the mount
+//! within its filesystem (which tells a bind mount from a whole mount). What
+//! is the audit's own is the judgement below: which filesystem types persist.
 
-/// One row of mountinfo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountInfo {
-    pub mount_id: u64,
-    /// Root of the mount within its filesystem (`/` unless a bind or subvolume).
-    pub root: Vec<u8>,
-    pub mount_point: Vec<u8>,
-    pub fstype: String,
-    pub source: String,
-}
+/// One row of mountinfo: the workspace's one parser, in tabula-run.
+pub use tabula_run::mountinfo::{parse, Mount as MountInfo};
 
 /// Filesystem types whose content does not survive a reboot, or that are
 /// views of the kernel rather than storage.
@@ -51,57 +44,6 @@ pub fn is_persistent_fstype(fstype: &str) -> bool {
     !EPHEMERAL_FSTYPES.contains(&fstype)
 }
 
-/// Parse the whole table. Malformed lines are skipped: the kernel writes this
-/// file, and a line we cannot read must not stop the audit.
-pub fn parse(text: &str) -> Vec<MountInfo> {
-    text.lines().filter_map(parse_line).collect()
-}
-
-fn parse_line(line: &str) -> Option<MountInfo> {
-    let (left, right) = line.split_once(" - ")?;
-    let mut l = left.split(' ');
-    let mount_id = l.next()?.parse().ok()?;
-    let _parent = l.next()?;
-    let _dev = l.next()?;
-    let root = unescape(l.next()?);
-    let mount_point = unescape(l.next()?);
-    let mut r = right.split(' ');
-    let fstype = r.next()?.to_owned();
-    let source = String::from_utf8_lossy(&unescape(r.next().unwrap_or(""))).into_owned();
-    Some(MountInfo {
-        mount_id,
-        root,
-        mount_point,
-        fstype,
-        source,
-    })
-}
-
-/// Undo the kernel's octal escapes (`\040` for a space, `\134` for `\`).
-fn unescape(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = u32::from(oct[0] - b'0') * 64
-                    + u32::from(oct[1] - b'0') * 8
-                    + u32::from(oct[2] - b'0');
-                if let Ok(byte) = u8::try_from(v) {
-                    out.push(byte);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,12 +78,5 @@ mod tests {
     #[test]
     fn skips_garbage_lines() {
         assert!(parse("not a mountinfo line\n\n").is_empty());
-    }
-
-    #[test]
-    fn unescapes_backslash_and_keeps_plain_backslashes() {
-        assert_eq!(unescape("a\\134b"), b"a\\b");
-        assert_eq!(unescape("a\\b"), b"a\\b");
-        assert_eq!(unescape("end\\04"), b"end\\04");
     }
 }

@@ -253,7 +253,7 @@ impl Policy {
             }
             let rel = String::from_utf8_lossy(&mp[root.len()..]).into_owned();
             let from_persist = pers_mount.filter(|pm| {
-                pm.mount_id != m.mount_id
+                pm.id != m.id
                     && pm.source == m.source
                     && pm.fstype == m.fstype
                     && is_at_or_under(trim_slash(&m.root), trim_slash(&pm.root))
@@ -322,24 +322,36 @@ impl Policy {
         for b in BOUNDARIES {
             p.mark(b, F_BOUNDARY);
         }
-        p.mark("/etc", F_NIXOS_ETC);
+        p.nixos_defaults(etc_clean);
+        for pattern in &spec.audit.ignore {
+            let path = parse_ignore(pattern)?;
+            p.insert(&path, Class::Ephemeral, "[audit] ignore".into());
+        }
+        p.entries_and_homes(spec);
+        Ok(p)
+    }
+
+    /// What NixOS itself wipes or rewrites at boot: the default ignores,
+    /// the /etc overlay's upper directory, and what /etc/.clean lists.
+    fn nixos_defaults(&mut self, etc_clean: Option<&str>) {
+        self.mark("/etc", F_NIXOS_ETC);
         for (path, why) in DEFAULT_IGNORES {
-            p.insert(path, Class::Ephemeral, (*why).to_owned());
+            self.insert(path, Class::Ephemeral, (*why).to_owned());
         }
         // NixOS's /etc overlay (`system.etc.overlay`, etc-activation.nix):
         // /etc is an overlay whose writable upper directory lives on the
         // root tmpfs; what is written to /etc lands there.
-        p.mark(ETC_UPPER, F_NIXOS_ETC | F_BOUNDARY);
+        self.mark(ETC_UPPER, F_NIXOS_ETC | F_BOUNDARY);
         for (path, why) in DEFAULT_IGNORES {
             if let Some(rest) = path.strip_prefix("/etc/") {
-                p.insert(
+                self.insert(
                     &format!("{ETC_UPPER}/{rest}"),
                     Class::Ephemeral,
                     (*why).to_owned(),
                 );
             }
         }
-        p.insert(
+        self.insert(
             "/.rw-etc/work",
             Class::Ephemeral,
             "NixOS: work directory of the /etc overlay".into(),
@@ -353,23 +365,24 @@ impl Policy {
                 {
                     continue;
                 }
-                p.insert(
+                self.insert(
                     &format!("/etc/{rel}"),
                     Class::Ephemeral,
                     "NixOS: copied into /etc at activation (listed in /etc/.clean)".into(),
                 );
             }
         }
-        for pattern in &spec.audit.ignore {
-            let path = parse_ignore(pattern)?;
-            p.insert(&path, Class::Ephemeral, "[audit] ignore".into());
-        }
+    }
+
+    /// The persistence entries (system and per user), and each user's home
+    /// as a boundary.
+    fn entries_and_homes(&mut self, spec: &HostSpec) {
         let mut users: Vec<String> = spec.users.iter().map(|u| u.name.clone()).collect();
         if let Some(pers) = &spec.persistence {
-            p.persistence_root = Some(pers.root.as_str().to_owned());
+            self.persistence_root = Some(pers.root.as_str().to_owned());
             for e in pers.directories.iter().chain(&pers.files) {
                 if e.covered_by.is_none() {
-                    p.insert(
+                    self.insert(
                         e.path.as_str(),
                         Class::PersistedByEntry,
                         format!("persistence entry (stored in {})", pers.root),
@@ -381,7 +394,7 @@ impl Policy {
                 let home = spec.home_of(user);
                 for e in up.directories.iter().chain(&up.files) {
                     if e.covered_by.is_none() {
-                        p.insert(
+                        self.insert(
                             home.join(&e.path).as_str(),
                             Class::PersistedByEntry,
                             format!("{user}'s persistence entry (stored in {})", pers.root),
@@ -394,10 +407,9 @@ impl Policy {
         users.dedup();
         for u in users {
             let home = spec.home_of(&u).as_str().to_owned();
-            p.mark(&home, F_BOUNDARY);
-            p.homes.push((u, home));
+            self.mark(&home, F_BOUNDARY);
+            self.homes.push((u, home));
         }
-        Ok(p)
     }
 
     fn node_for(&mut self, path: &str) -> u32 {

@@ -188,36 +188,7 @@ impl Report {
             limit.min(self.groups.len())
         };
         for g in &self.groups[..shown] {
-            let newest = g
-                .newest
-                .as_deref()
-                .map(|n| n.get(..16).unwrap_or(n).replace('T', " "))
-                .unwrap_or_default();
-            // Every name escaped: one group is one line, whatever its names hold.
-            let path = escape(&g.raw_path);
-            let place = match g.kind {
-                GroupKind::Tree => format!("{path}/  (whole tree, {} dirs)", g.dirs),
-                GroupKind::Files => {
-                    let mut names = g
-                        .raw_names
-                        .iter()
-                        .take(4)
-                        .map(|n| escape(n))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if g.raw_names.len() > 4 || g.files_truncated {
-                        names.push_str(", ...");
-                    }
-                    format!("{}/: {names}", path.trim_end_matches('/'))
-                }
-            };
-            let _ = writeln!(
-                s,
-                "{:>10} {:>8}  {:<16}  {place}",
-                human_bytes(g.bytes),
-                g.count,
-                newest
-            );
+            let _ = writeln!(s, "{}", group_line(g));
         }
         if shown < self.groups.len() {
             let _ = writeln!(
@@ -226,6 +197,13 @@ impl Report {
                 self.groups.len() - shown
             );
         }
+        self.kept_and_problems(&mut s, limit);
+        s
+    }
+
+    /// What was kept or skipped, and what could not be judged.
+    fn kept_and_problems(&self, s: &mut String, limit: usize) {
+        let t = &self.totals;
         let _ = writeln!(
             s,
             "kept: {} by mounts, {} by persistence entries, {} ephemeral by design \
@@ -251,8 +229,40 @@ impl Report {
                 let _ = writeln!(s, "  {}: {}", escape(&p.raw_path), escape_str(&p.message));
             }
         }
-        s
     }
+}
+
+/// One group as one line: bytes, files, newest, where (escaped).
+fn group_line(g: &Group) -> String {
+    let newest = g
+        .newest
+        .as_deref()
+        .map(|n| n.get(..16).unwrap_or(n).replace('T', " "))
+        .unwrap_or_default();
+    // Every name escaped: one group is one line, whatever its names hold.
+    let path = escape(&g.raw_path);
+    let place = match g.kind {
+        GroupKind::Tree => format!("{path}/  (whole tree, {} dirs)", g.dirs),
+        GroupKind::Files => {
+            let mut names = g
+                .raw_names
+                .iter()
+                .take(4)
+                .map(|n| escape(n))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if g.raw_names.len() > 4 || g.files_truncated {
+                names.push_str(", ...");
+            }
+            format!("{}/: {names}", path.trim_end_matches('/'))
+        }
+    };
+    format!(
+        "{:>10} {:>8}  {:<16}  {place}",
+        human_bytes(g.bytes),
+        g.count,
+        newest
+    )
 }
 
 /// `bytes` as one line of text: each character that would break or disguise
@@ -552,21 +562,8 @@ fn key(s: &str) -> String {
     }
 }
 
-/// `1.5 MiB`.
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+/// `1.5 MiB` (the workspace's one formatter).
+pub use tabula_spec::size::human_bytes;
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian).
 pub fn rfc3339(secs: i64) -> String {

@@ -230,6 +230,19 @@ struct Job {
     pref: PRef,
 }
 
+/// What one directory's listing found.
+#[derive(Default)]
+struct Scan {
+    /// The lost files directly inside.
+    direct: Agg,
+    names: Vec<Vec<u8>>,
+    truncated: bool,
+    /// Something inside is kept, unreadable or another filesystem.
+    kept: bool,
+    /// Subdirectories to walk, with their policy node.
+    children: Vec<(Box<[u8]>, PRef)>,
+}
+
 struct Shared<'a> {
     policy: &'a Policy,
     base: &'a [u8],
@@ -401,6 +414,7 @@ impl Shared<'_> {
         }
     }
 
+    /// One directory: open it, judge its entries, queue its subdirectories.
     fn process(
         &self,
         job: Job,
@@ -409,59 +423,86 @@ impl Shared<'_> {
         totals: &mut Totals,
     ) {
         let Job { dir, node, pref } = job;
-        let is_root = matches!(dir, JobDir::Open(_));
-        let fd = match dir {
-            JobDir::Open(fd) => fd,
-            JobDir::At(parent) => {
-                let r = rustix::fs::openat(
-                    &*parent,
-                    &*node.name,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                );
-                drop(parent);
-                match r {
-                    Ok(fd) => fd,
-                    Err(e) => {
-                        self.open_failed(&node, e, totals);
-                        self.finish_one(node);
-                        return;
-                    }
-                }
+        let Some(fd) = self.open_dir(dir, &node, totals) else {
+            self.finish_one(node);
+            return;
+        };
+        totals.directories += 1;
+        let scan = self.scan(&fd, &node, pref, buf, totals);
+        {
+            let mut st = lock(&node.st);
+            st.direct = scan.direct;
+            st.names = scan.names;
+            st.truncated = scan.truncated;
+            st.kept |= scan.kept;
+        }
+        self.queue_children(&node, fd, scan.children, out);
+        self.finish_one(node);
+    }
+
+    /// The directory's handle; None when it cannot be opened (reported) or
+    /// is another filesystem (kept).
+    fn open_dir(&self, dir: JobDir, node: &Arc<Node>, totals: &mut Totals) -> Option<OwnedFd> {
+        let parent = match dir {
+            // The root: already open, and the filesystem the walk stays on.
+            JobDir::Open(fd) => return Some(fd),
+            JobDir::At(parent) => parent,
+        };
+        let r = rustix::fs::openat(
+            &*parent,
+            &*node.name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        drop(parent);
+        let fd = match r {
+            Ok(fd) => fd,
+            Err(e) => {
+                self.open_failed(node, e, totals);
+                return None;
             }
         };
-        if !is_root {
-            match rustix::fs::statx(
-                &fd,
-                c"",
-                AtFlags::EMPTY_PATH,
-                StatxFlags::TYPE | StatxFlags::MNT_ID,
-            ) {
-                Ok(st) if self.other_fs(&st) => {
-                    totals.other_filesystem += 1;
-                    lock(&node.st).kept = true;
-                    self.finish_one(node);
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    self.open_failed(&node, e, totals);
-                    self.finish_one(node);
-                    return;
-                }
+        match rustix::fs::statx(
+            &fd,
+            c"",
+            AtFlags::EMPTY_PATH,
+            StatxFlags::TYPE | StatxFlags::MNT_ID,
+        ) {
+            Ok(st) if self.other_fs(&st) => {
+                totals.other_filesystem += 1;
+                lock(&node.st).kept = true;
+                None
+            }
+            Ok(_) => Some(fd),
+            Err(e) => {
+                self.open_failed(node, e, totals);
+                None
             }
         }
-        totals.directories += 1;
+    }
 
-        let mut direct = Agg::default();
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        let mut truncated = false;
-        let mut kept = false;
-        let mut children: Vec<(Box<[u8]>, PRef)> = Vec::new();
-        let mut iter = RawDir::new(&fd, buf);
+    /// Read the directory's entries and judge each.
+    fn scan(
+        &self,
+        fd: &OwnedFd,
+        node: &Node,
+        pref: PRef,
+        buf: &mut [MaybeUninit<u8>],
+        totals: &mut Totals,
+    ) -> Scan {
+        let mut scan = Scan::default();
+        let mut iter = RawDir::new(fd, buf);
         while let Some(ent) = iter.next() {
-            let ent = match ent {
-                Ok(e) => e,
+            match ent {
+                Ok(ent) => self.entry(
+                    fd,
+                    node,
+                    pref,
+                    ent.file_name(),
+                    ent.file_type(),
+                    &mut scan,
+                    totals,
+                ),
                 // The directory was removed while it was being read.
                 Err(Errno::NOENT) => {
                     totals.vanished += 1;
@@ -470,132 +511,158 @@ impl Shared<'_> {
                 Err(e) => {
                     totals.unreadable += 1;
                     self.problem(
-                        self.path_of(&node),
+                        self.path_of(node),
                         format!("reading the directory stopped: {e}"),
                     );
-                    kept = true;
+                    scan.kept = true;
                     break;
                 }
-            };
-            let name: &CStr = ent.file_name();
-            let nb = name.to_bytes();
-            if nb == b"." || nb == b".." {
-                continue;
-            }
-            let (cref, rule) = self.policy.child(pref, nb);
-            if let Some(rule) = rule {
-                totals.count(rule.class);
-                kept = true;
-                continue;
-            }
-            let mut ft = ent.file_type();
-            if matches!(
-                ft,
-                FileType::Fifo
-                    | FileType::Socket
-                    | FileType::CharacterDevice
-                    | FileType::BlockDevice
-            ) {
-                totals.special += 1;
-                continue;
-            }
-            if ft == FileType::Directory {
-                children.push((nb.into(), cref));
-                continue;
-            }
-            if ft == FileType::Symlink {
-                if let Some(class) = self.link_class(&fd, name, pref.inherit) {
-                    totals.count(class);
-                    kept = true;
-                    continue;
-                }
-            }
-            let st = match rustix::fs::statx(
-                &fd,
-                name,
-                AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
-                StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME | StatxFlags::MNT_ID,
-            ) {
-                Ok(st) => st,
-                Err(Errno::NOENT) => {
-                    totals.vanished += 1;
-                    continue;
-                }
-                Err(e) => {
-                    let mut p = self.path_of(&node);
-                    p.push(b'/');
-                    p.extend_from_slice(nb);
-                    self.problem(p, format!("stat: {e}"));
-                    kept = true;
-                    continue;
-                }
-            };
-            if ft == FileType::Unknown {
-                // Filesystems without d_type: the stat tells.
-                ft = FileType::from_raw_mode(st.stx_mode.into());
-                match ft {
-                    FileType::Directory => {
-                        children.push((nb.into(), cref));
-                        continue;
-                    }
-                    FileType::Symlink => {
-                        if let Some(class) = self.link_class(&fd, name, pref.inherit) {
-                            totals.count(class);
-                            kept = true;
-                            continue;
-                        }
-                    }
-                    FileType::RegularFile => {}
-                    _ => {
-                        totals.special += 1;
-                        continue;
-                    }
-                }
-            }
-            if self.other_fs(&st) {
-                // A file bind-mounted from elsewhere.
-                totals.other_filesystem += 1;
-                kept = true;
-                continue;
-            }
-            totals.lost += 1;
-            totals.lost_bytes += st.stx_size;
-            direct.add(st.stx_size, (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec));
-            if kept || names.len() < self.opts.names_cap {
-                names.push(nb.to_vec());
-            } else {
-                truncated = true;
             }
         }
+        scan
+    }
 
-        let n = children.len();
-        {
-            let mut st = lock(&node.st);
-            st.direct = direct;
-            st.names = names;
-            st.truncated = truncated;
-            st.kept |= kept;
+    /// One entry: kept by a rule or a link, special, a subdirectory to
+    /// walk, or a lost file (stat-ed, added to the directory's aggregate).
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &self,
+        fd: &OwnedFd,
+        node: &Node,
+        pref: PRef,
+        name: &CStr,
+        mut ft: FileType,
+        scan: &mut Scan,
+        totals: &mut Totals,
+    ) {
+        let nb = name.to_bytes();
+        if nb == b"." || nb == b".." {
+            return;
         }
-        if n > 0 {
-            node.pending.fetch_add(n, Ordering::AcqRel);
-            self.outstanding.fetch_add(n, Ordering::AcqRel);
-            let fd = Arc::new(fd);
-            for (name, cref) in children {
-                let child = Arc::new(Node {
-                    parent: Some(Arc::clone(&node)),
-                    name,
-                    pending: AtomicUsize::new(1),
-                    boundary: self.policy.flags(cref) & F_BOUNDARY != 0,
-                    st: Mutex::default(),
-                });
-                out.push(Job {
-                    dir: JobDir::At(Arc::clone(&fd)),
-                    node: child,
-                    pref: cref,
-                });
+        let (cref, rule) = self.policy.child(pref, nb);
+        if let Some(rule) = rule {
+            totals.count(rule.class);
+            scan.kept = true;
+            return;
+        }
+        if matches!(
+            ft,
+            FileType::Fifo | FileType::Socket | FileType::CharacterDevice | FileType::BlockDevice
+        ) {
+            totals.special += 1;
+            return;
+        }
+        if ft == FileType::Directory {
+            scan.children.push((nb.into(), cref));
+            return;
+        }
+        if ft == FileType::Symlink && self.kept_link(fd, name, pref, scan, totals) {
+            return;
+        }
+        let st = match rustix::fs::statx(
+            fd,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW | AtFlags::NO_AUTOMOUNT,
+            StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME | StatxFlags::MNT_ID,
+        ) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => {
+                totals.vanished += 1;
+                return;
+            }
+            Err(e) => {
+                let mut p = self.path_of(node);
+                p.push(b'/');
+                p.extend_from_slice(nb);
+                self.problem(p, format!("stat: {e}"));
+                scan.kept = true;
+                return;
+            }
+        };
+        if ft == FileType::Unknown {
+            // Filesystems without d_type: the stat tells.
+            ft = FileType::from_raw_mode(st.stx_mode.into());
+            match ft {
+                FileType::Directory => {
+                    scan.children.push((nb.into(), cref));
+                    return;
+                }
+                FileType::Symlink if self.kept_link(fd, name, pref, scan, totals) => return,
+                FileType::Symlink | FileType::RegularFile => {}
+                _ => {
+                    totals.special += 1;
+                    return;
+                }
             }
         }
-        self.finish_one(node);
+        if self.other_fs(&st) {
+            // A file bind-mounted from elsewhere.
+            totals.other_filesystem += 1;
+            scan.kept = true;
+            return;
+        }
+        self.lost(nb, &st, scan, totals);
+    }
+
+    /// A lost file: counted, and named in its directory's group.
+    fn lost(&self, nb: &[u8], st: &rustix::fs::Statx, scan: &mut Scan, totals: &mut Totals) {
+        totals.lost += 1;
+        totals.lost_bytes += st.stx_size;
+        scan.direct
+            .add(st.stx_size, (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec));
+        if scan.kept || scan.names.len() < self.opts.names_cap {
+            scan.names.push(nb.to_vec());
+        } else {
+            scan.truncated = true;
+        }
+    }
+
+    /// A symlink kept by where it points (into the persistence root).
+    fn kept_link(
+        &self,
+        fd: &OwnedFd,
+        name: &CStr,
+        pref: PRef,
+        scan: &mut Scan,
+        totals: &mut Totals,
+    ) -> bool {
+        let Some(class) = self.link_class(fd, name, pref.inherit) else {
+            return false;
+        };
+        totals.count(class);
+        scan.kept = true;
+        true
+    }
+
+    /// One job per subdirectory, sharing the parent's handle.
+    fn queue_children(
+        &self,
+        node: &Arc<Node>,
+        fd: OwnedFd,
+        children: Vec<(Box<[u8]>, PRef)>,
+        out: &mut Vec<Job>,
+    ) {
+        let n = children.len();
+        if n == 0 {
+            return;
+        }
+        node.pending.fetch_add(n, Ordering::AcqRel);
+        self.outstanding.fetch_add(n, Ordering::AcqRel);
+        let fd = Arc::new(fd);
+        for (name, cref) in children {
+            let child = Arc::new(Node {
+                parent: Some(Arc::clone(node)),
+                name,
+                pending: AtomicUsize::new(1),
+                boundary: self.policy.flags(cref) & F_BOUNDARY != 0,
+                st: Mutex::default(),
+            });
+            out.push(Job {
+                dir: JobDir::At(Arc::clone(&fd)),
+                node: child,
+                pref: cref,
+            });
+        }
     }
 
     fn other_fs(&self, st: &rustix::fs::Statx) -> bool {

@@ -60,51 +60,31 @@ pub struct MountEntry {
     pub super_options: String,
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        // Exactly three octal digits (from_str_radix alone would take a
-        // sign: `\+12` is not an escape).
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 4])
-                .ok()
-                .and_then(|d| u8::from_str_radix(d, 8).ok())
-            {
-                out.push(v);
-                i += 4;
-                continue;
-            }
+impl From<tabula_run::mountinfo::Mount> for MountEntry {
+    fn from(m: tabula_run::mountinfo::Mount) -> Self {
+        MountEntry {
+            id: m.id,
+            dev: m.dev,
+            root: m.root_lossy(),
+            mount_point: m.mount_point_lossy(),
+            fstype: m.fstype,
+            source: m.source,
+            super_options: m.super_options.join(","),
         }
-        out.push(b[i]);
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parse `/proc/self/mountinfo`.
+/// `/proc/self/mountinfo` as text rows, read by the workspace's one parser
+/// ([`tabula_run::mountinfo`]).
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let (maj, min) = f.get(2)?.split_once(':')?;
-            let sep = f.iter().position(|x| *x == "-")?;
-            Some(MountEntry {
-                id: f.first()?.parse().ok()?,
-                dev: (maj.parse().ok()?, min.parse().ok()?),
-                root: unescape(f.get(3)?),
-                mount_point: unescape(f.get(4)?),
-                fstype: unescape(f.get(sep + 1)?),
-                source: unescape(f.get(sep + 2)?),
-                super_options: f.get(sep + 3).map(|o| unescape(o)).unwrap_or_default(),
-            })
-        })
+    tabula_run::mountinfo::parse(text)
+        .into_iter()
+        .map(MountEntry::from)
         .collect()
+}
+
+fn unescape(s: &str) -> String {
+    String::from_utf8_lossy(&tabula_run::mountinfo::unescape(s)).into_owned()
 }
 
 /// The devices of `/proc/swaps`.

@@ -2,6 +2,9 @@
 //!
 //! - [`probe`]: what is on a device now (GPT, signatures, LUKS2 header, btrfs
 //!   subvolumes, busy checks), parsed from the tools' own output;
+//! - [`live`]: what the running system made of it: device-mapper mappings,
+//!   a mounted pool's identity, subvolume ids, qgroups, free space (read by
+//!   `tabula status` too);
 //! - [`plan`]: PURE: spec + probe -> one line per object, each `create`,
 //!   `keep`, `format`, `DESTROY`, `refuse` or `unverified`, and the steps;
 //! - [`apply`]: runs a plan's steps through [`tabula_run::Cmd`], checking
@@ -18,6 +21,7 @@ pub mod apply;
 pub mod busy;
 pub mod interrupt;
 pub mod keyfile;
+pub mod live;
 pub mod loopdev;
 pub mod luks;
 pub mod mount;

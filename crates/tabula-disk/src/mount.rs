@@ -391,27 +391,8 @@ impl<'a> Layout<'a> {
     }
 }
 
-/// Bytes of a tmpfs `size=` (`2G`, `2097152k`; binary suffixes as the
-/// kernel reads them). `None` for a percentage or anything else.
-fn tmpfs_bytes(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last()? {
-        (i, c) if c.is_ascii_alphabetic() => {
-            let shift = match c.to_ascii_lowercase() {
-                'k' => 10,
-                'm' => 20,
-                'g' => 30,
-                't' => 40,
-                'p' => 50,
-                'e' => 60,
-                _ => return None,
-            };
-            (&s[..i], 1u64 << shift)
-        }
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
+/// Bytes of a tmpfs `size=`: the workspace's one tmpfs grammar.
+use tabula_spec::size::tmpfs_bytes;
 
 /// The mounts at or under `target` that are not the spec's layout.
 fn foreign_mounts(spec: &HostSpec, target: &Path, device: Option<&str>) -> Result<Vec<Left>> {

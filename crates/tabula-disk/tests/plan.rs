@@ -195,12 +195,12 @@ fn empty_disk_table_snapshot() {
     expect_test::expect![[r#"
         ACTION      OBJECT                        REASON
         create      disk:disk.img                 no partition table: a new GPT
-        create      partition:ESP                 new partition 1 at 1 MiB, 96 MiB (100.7 MB), type esp
-        create      partition:boot                new partition 2 at 97 MiB, 1908 MiB (2 GB), type linux
-        create      partition:alpine              new partition 3 at 2005 MiB, 4769 MiB (5 GB), type linux
-        create      partition:kali                new partition 4 at 6774 MiB, 19074 MiB (20 GB), type linux
-        create      partition:windows             new partition 5 at 25848 MiB, 19074 MiB (20 GB), type windows-data
-        create      partition:pool                new partition 6 at 44922 MiB, 199218 MiB (208.9 GB), type linux
+        create      partition:ESP                 new partition 1 at 1 MiB, 96 MiB (96.0 MiB), type esp
+        create      partition:boot                new partition 2 at 97 MiB, 1908 MiB (1.9 GiB), type linux
+        create      partition:alpine              new partition 3 at 2005 MiB, 4769 MiB (4.7 GiB), type linux
+        create      partition:kali                new partition 4 at 6774 MiB, 19074 MiB (18.6 GiB), type linux
+        create      partition:windows             new partition 5 at 25848 MiB, 19074 MiB (18.6 GiB), type windows-data
+        create      partition:pool                new partition 6 at 44922 MiB, 199218 MiB (194.5 GiB), type linux
         format      fs:ESP                        new partition: vfat UUID 2CE0-6722 label `ESP`"#]]
     .assert_eq(&head);
 }

@@ -15,7 +15,7 @@ pub fn render(spec: &HostSpec) -> String {
     let mut s = crate::preamble(spec, "Disk layout");
     let _ = writeln!(
         s,
-        "The disk {} holds {} in a GPT, aligned to 1 MiB. Sizes are decimal (1 GB = 10⁹ bytes); offsets are exact in MiB.\n",
+        "The disk {} holds {} in a GPT, aligned to 1 MiB. Sizes are binary (1 GiB = 2³⁰ bytes); offsets are exact in MiB.\n",
         code(&facts::disk_device(spec)),
         text(&format!(
             "{} ({} bytes)",

@@ -5,7 +5,7 @@
 //! disagree with each other.
 
 use tabula_spec::model::{Extent, FsType, Mount, MountSource, Owner, PartSize, Partition, ALIGN};
-use tabula_spec::{AbsPath, HostSpec, Size};
+use tabula_spec::{AbsPath, HostSpec};
 
 /// One partition with where it lands on the disk.
 #[derive(Debug, Clone)]
@@ -47,9 +47,9 @@ pub fn disk_device(spec: &HostSpec) -> String {
         .unwrap_or_else(|| "/dev/DISK".to_owned())
 }
 
-/// Human size, decimal units as the spec writes them ("2 GB", "208.9 GB").
+/// Human size: the workspace's one formatter, binary units ("1.0 GiB").
 pub fn human(bytes: u64) -> String {
-    Size::bytes(bytes).human()
+    tabula_spec::size::human_bytes(bytes)
 }
 
 /// An offset or size in MiB, exact when aligned.

@@ -118,8 +118,9 @@ fn a_changed_partition_size_changes_every_document_and_picture() {
             );
         }
     }
-    assert!(doc(&after, "docs/disk.svg").contains("33 GB"));
-    assert!(doc(&after, DISK_LAYOUT).contains("33 GB"));
+    // 33 GB in the one convention (binary units).
+    assert!(doc(&after, "docs/disk.svg").contains("30.7 GiB"));
+    assert!(doc(&after, DISK_LAYOUT).contains("30.7 GiB"));
 }
 
 #[test]

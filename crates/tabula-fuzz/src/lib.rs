@@ -6,7 +6,7 @@
 //!   JSON and line/field text, plus byte-level ones;
 //! - [`targets`]: the spec parser and check, render (check accepts ⇒ render
 //!   succeeds ⇒ every `.nix` parses ⇒ every SVG is XML), the disk probe's
-//!   tool-output parsers and the three mountinfo parsers;
+//!   tool-output parsers and the one mountinfo parser (with its views);
 //! - [`exec`]: one input in a worker thread, under `catch_unwind`, with a
 //!   deadline (a hang is a finding);
 //! - [`run`]: the loop: seeds from the embedded host, the literal

@@ -176,22 +176,8 @@ pub fn nix_line(p: &PackageChange) -> String {
     format!("{}: {}", p.name, items.join(", "))
 }
 
-/// Bytes for people: `1.5 GiB`, `-12.0 KiB`.
-pub fn human(bytes: i64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes.unsigned_abs() as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    let sign = if bytes < 0 { "-" } else { "" };
-    if u == 0 {
-        format!("{sign}{v} B")
-    } else {
-        format!("{sign}{v:.1} {}", UNITS[u])
-    }
-}
+/// Bytes for people: `1.5 GiB`, `-12.0 KiB` (the workspace's one formatter).
+pub use tabula_spec::size::human_signed as human;
 
 #[cfg(test)]
 mod tests {

@@ -173,6 +173,18 @@ pub fn store_path_of(p: &Path) -> Option<String> {
     (!top.is_empty()).then(|| format!("/nix/store/{top}"))
 }
 
+/// The generation before the profile's current one (what a rollback
+/// returns to), from the profile's symlinks.
+pub fn previous(profile: &Path) -> Option<PathBuf> {
+    let links = links(profile).ok()?;
+    let current = std::fs::read_link(profile).ok()?;
+    let name = current.file_name()?;
+    let at = links
+        .iter()
+        .position(|(_, l)| l.file_name() == Some(name))?;
+    at.checked_sub(1).map(|i| links[i].1.clone())
+}
+
 /// What a user may name a system by: a generation number, `current`,
 /// `booted`, or a path (a store path, /run/current-system, ./result).
 ///

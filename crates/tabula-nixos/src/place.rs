@@ -2,12 +2,14 @@
 //!
 //! Pure: [`decide`] walks the tree for a kind of software and returns the
 //! runtime, the row of the document's comparison table that says why, and
-//! the change to host.toml; [`apply`] makes that change in the file's text
-//! with toml_edit, so comments and layout stay as they were and only the one
-//! list grows. Writing the file is the caller's business.
+//! the change to host.toml ([`SpecChange`]); tabula-spec's
+//! [`tabula_spec::edit::apply`] makes that change in the file's text.
 
 use serde::Serialize;
-use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+/// host.toml is tabula-spec's: the change a placement implies, and its
+/// edit of the file's text, live in [`tabula_spec::edit`].
+pub use tabula_spec::edit::{apply, Applied, SpecChange};
 
 /// The kinds of software the tree tells apart, in the tree's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,97 +137,6 @@ impl Runtime {
     }
 }
 
-/// The change to host.toml a placement implies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum SpecChange {
-    /// `[containers] nix_packages += NAME`
-    NixPackage { package: String },
-    /// `[containers.distrobox] images += { name, image }`
-    DistroboxImage { name: String, image: String },
-    /// `[containers.flatpak] apps += APP_ID`
-    FlatpakApp { app_id: String },
-    /// `[containers.podman] containers += { name, image, ports }`
-    PodmanContainer {
-        name: String,
-        image: String,
-        ports: Vec<String>,
-    },
-    /// `[containers.microvm] vms += { name }`
-    Microvm { name: String },
-}
-
-impl SpecChange {
-    /// The table and key the change goes into.
-    pub fn key(&self) -> (&'static [&'static str], &'static str) {
-        match self {
-            SpecChange::NixPackage { .. } => (&["containers"], "nix_packages"),
-            SpecChange::DistroboxImage { .. } => (&["containers", "distrobox"], "images"),
-            SpecChange::FlatpakApp { .. } => (&["containers", "flatpak"], "apps"),
-            SpecChange::PodmanContainer { .. } => (&["containers", "podman"], "containers"),
-            SpecChange::Microvm { .. } => (&["containers", "microvm"], "vms"),
-        }
-    }
-
-    /// `[containers.flatpak] apps += "org.mozilla.firefox"`, for people.
-    pub fn describe(&self) -> String {
-        let (table, key) = self.key();
-        let value = match self {
-            SpecChange::NixPackage { package } => format!("{package:?}"),
-            SpecChange::FlatpakApp { app_id } => format!("{app_id:?}"),
-            _ => self.entry().to_string(),
-        };
-        format!("[{}] {key} += {}", table.join("."), value.trim())
-    }
-
-    /// The inline table an entry list gets (name first, as in the spec).
-    fn entry(&self) -> InlineTable {
-        let mut t = InlineTable::new();
-        match self {
-            SpecChange::NixPackage { package } => {
-                t.insert("name", package.as_str().into());
-            }
-            SpecChange::FlatpakApp { app_id } => {
-                t.insert("name", app_id.as_str().into());
-            }
-            SpecChange::DistroboxImage { name, image } => {
-                t.insert("name", name.as_str().into());
-                t.insert("image", image.as_str().into());
-            }
-            SpecChange::PodmanContainer { name, image, ports } => {
-                t.insert("name", name.as_str().into());
-                t.insert("image", image.as_str().into());
-                if !ports.is_empty() {
-                    t.insert("ports", Value::Array(ports.iter().collect()));
-                }
-            }
-            SpecChange::Microvm { name } => {
-                t.insert("name", name.as_str().into());
-            }
-        }
-        t.fmt();
-        t
-    }
-
-    /// The identity an existing entry is matched by.
-    fn ident(&self) -> &str {
-        match self {
-            SpecChange::NixPackage { package } => package,
-            SpecChange::FlatpakApp { app_id } => app_id,
-            SpecChange::DistroboxImage { name, .. }
-            | SpecChange::PodmanContainer { name, .. }
-            | SpecChange::Microvm { name } => name,
-        }
-    }
-
-    fn is_plain_string(&self) -> bool {
-        matches!(
-            self,
-            SpecChange::NixPackage { .. } | SpecChange::FlatpakApp { .. }
-        )
-    }
-}
-
 /// A decision: where NAME runs, why, and what changes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Placement {
@@ -265,10 +176,8 @@ pub enum PlaceError {
         "`{value}` cannot be written to the spec: an image or port has no spaces or line breaks"
     )]
     Spaced { value: String },
-    #[error("host.toml is not valid TOML: {0}")]
-    Toml(String),
-    #[error("`{path}` in host.toml is a {found}, not a list")]
-    NotAList { path: String, found: String },
+    #[error(transparent)]
+    Edit(#[from] tabula_spec::edit::EditError),
 }
 
 fn plain(s: &str, extra: &[u8]) -> bool {
@@ -378,137 +287,6 @@ pub fn decide(name: &str, kind: Kind, opts: &Options) -> Result<Placement, Place
         why: runtime.row(),
         change,
     })
-}
-
-/// The outcome of [`apply`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied {
-    pub text: String,
-    /// False when the entry was already there (the text is unchanged).
-    pub changed: bool,
-    /// `[containers.flatpak] enable` was false and is now true.
-    pub enabled: bool,
-}
-
-/// Add the change to host.toml's text, keeping everything else as written.
-///
-/// # Errors
-/// [`PlaceError::Toml`] for text that does not parse,
-/// [`PlaceError::NotAList`] when the key holds something else.
-pub fn apply(text: &str, change: &SpecChange) -> Result<Applied, PlaceError> {
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| PlaceError::Toml(e.to_string()))?;
-    let (tables, key) = change.key();
-    let mut table: &mut Table = doc.as_table_mut();
-    for t in tables {
-        let item = table.entry(t).or_insert_with(|| {
-            let mut new = Table::new();
-            new.set_implicit(false);
-            Item::Table(new)
-        });
-        table = match item {
-            Item::Table(t) => t,
-            other => {
-                return Err(PlaceError::NotAList {
-                    path: tables.join("."),
-                    found: other.type_name().to_owned(),
-                })
-            }
-        };
-    }
-    let mut enabled = false;
-    if tables.len() > 1 {
-        if let Some(e) = table.get_mut("enable") {
-            if e.as_bool() == Some(false) {
-                if let Some(v) = e.as_value_mut() {
-                    let decor = v.decor().clone();
-                    *v = Value::from(true);
-                    *v.decor_mut() = decor;
-                    enabled = true;
-                }
-            }
-        }
-    }
-    let path = format!("{}.{key}", tables.join("."));
-    let item = table
-        .entry(key)
-        .or_insert_with(|| Item::Value(Value::Array(Array::new())));
-    let present = match item {
-        Item::Value(Value::Array(a)) => {
-            let present = a.iter().any(|v| match v {
-                Value::String(s) => s.value() == change.ident(),
-                Value::InlineTable(t) => {
-                    t.get("name").and_then(Value::as_str) == Some(change.ident())
-                }
-                _ => false,
-            });
-            if !present {
-                let mut v = if change.is_plain_string() {
-                    Value::from(change.ident())
-                } else {
-                    Value::InlineTable(change.entry())
-                };
-                push_like_neighbours(a, &mut v);
-                a.push_formatted(v);
-            }
-            present
-        }
-        Item::ArrayOfTables(aot) => {
-            let present = aot
-                .iter()
-                .any(|t| t.get("name").and_then(Item::as_str) == Some(change.ident()));
-            if !present {
-                push_table(aot, change);
-            }
-            present
-        }
-        other => {
-            return Err(PlaceError::NotAList {
-                path,
-                found: other.type_name().to_owned(),
-            })
-        }
-    };
-    if present && !enabled {
-        return Ok(Applied {
-            text: text.to_owned(),
-            changed: false,
-            enabled: false,
-        });
-    }
-    Ok(Applied {
-        text: doc.to_string(),
-        changed: true,
-        enabled,
-    })
-}
-
-/// Give a new element the spacing its neighbours have: a one-line list stays
-/// on one line, a list with one element per line gets a new line.
-fn push_like_neighbours(a: &Array, v: &mut Value) {
-    let prefix = a
-        .iter()
-        .last()
-        .and_then(|last| last.decor().prefix())
-        .and_then(|p| p.as_str())
-        .map(str::to_owned);
-    match prefix {
-        Some(p) if p.contains('\n') => v.decor_mut().set_prefix(p),
-        Some(_) => v.decor_mut().set_prefix(" "),
-        None => v.decor_mut().set_prefix(""),
-    }
-    v.decor_mut().set_suffix("");
-}
-
-fn push_table(aot: &mut ArrayOfTables, change: &SpecChange) {
-    let mut t = Table::new();
-    for (k, v) in change.entry().iter() {
-        let mut v = v.clone();
-        v.decor_mut().clear();
-        t.insert(k, Item::Value(v));
-    }
-    aot.push(t);
 }
 
 /// Replace `path` with `bytes` through [`tabula_run::atomic::write_atomic`]:

@@ -1,22 +1,22 @@
 //! # The live host (or a layout mounted under a directory) against its spec
 //!
 //! Two halves:
-//! - [`probe`] reads the system's own tables: `/proc/self/mountinfo` (source,
+//! - [`probe`] reads the system's own tables through their owners:
+//!   `/proc/self/mountinfo` through [`tabula_run::mountinfo`] (source,
 //!   subvolume from the root field, filesystem, per-mount and superblock
-//!   options), `statvfs` for tmpfs fill, `/sys/block/dm-*/dm/{name,uuid}` for
-//!   LUKS mappings, `btrfs subvolume list`, `btrfs qgroup show --raw` (only
-//!   when quotas are on: tabula never walks the pool to measure usage),
-//!   `btrfs filesystem usage -b` for free space and `blkid` for partition
-//!   UUIDs;
+//!   options), `statvfs` for tmpfs fill, and LUKS and pool state through
+//!   tabula-disk ([`tabula_disk::live`]: `/sys/block/dm-*/dm/{name,uuid}`,
+//!   `btrfs subvolume list`, `btrfs qgroup show --raw` only when quotas are
+//!   on, `btrfs filesystem usage -b`; [`tabula_disk::probe::blkid`] for
+//!   partition UUIDs);
 //! - [`evaluate`] is pure: spec + [`Probe`] → one [`Item`] per thing, each
 //!   `ok`, `drift`, `missing` or `unknown`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
-use tabula_run::Cmd;
-use tabula_spec::model::{HostSpec, MountSource};
+use tabula_spec::model::{Btrfs, HostSpec, Mount, MountSource};
 use tabula_spec::AbsPath;
 
 /// One line of /proc/self/mountinfo.
@@ -49,53 +49,25 @@ impl MountEntry {
     }
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            // `\400`..`\777` are past a byte: not an escape, kept as written
-            // (in u8 arithmetic they overflowed).
-            let v = u32::from(b[i + 1] - b'0') * 64
-                + u32::from(b[i + 2] - b'0') * 8
-                + u32::from(b[i + 3] - b'0');
-            if let Ok(v) = u8::try_from(v) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
+impl From<tabula_run::mountinfo::Mount> for MountEntry {
+    fn from(m: tabula_run::mountinfo::Mount) -> Self {
+        MountEntry {
+            root: m.root_lossy(),
+            mount_point: m.mount_point_lossy(),
+            mount_options: m.mount_options,
+            fstype: m.fstype,
+            source: m.source,
+            super_options: m.super_options,
         }
-        out.push(b[i]);
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parse /proc/self/mountinfo; malformed lines are skipped.
+/// /proc/self/mountinfo as text rows, read by the workspace's one parser
+/// ([`tabula_run::mountinfo`]); malformed lines are skipped.
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let l: Vec<&str> = left.split(' ').collect();
-            let r: Vec<&str> = right.split(' ').collect();
-            if l.len() < 6 || r.len() < 3 {
-                return None;
-            }
-            let opts = |s: &str| s.split(',').map(str::to_owned).collect::<Vec<_>>();
-            Some(MountEntry {
-                root: unescape(l[3]),
-                mount_point: unescape(l[4]),
-                mount_options: opts(l[5]),
-                fstype: unescape(r[0]),
-                source: unescape(r[1]),
-                super_options: opts(r[2]),
-            })
-        })
+    tabula_run::mountinfo::parse(text)
+        .into_iter()
+        .map(MountEntry::from)
         .collect()
 }
 
@@ -122,11 +94,48 @@ impl State {
     }
 }
 
+/// What an [`Item`] is about; serialized and shown as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Mount,
+    Luks,
+    Subvolume,
+    Pool,
+    Persistence,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Mount,
+        Kind::Luks,
+        Kind::Subvolume,
+        Kind::Pool,
+        Kind::Persistence,
+    ];
+
+    /// The name in text and JSON output (`mount`, `luks`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Mount => "mount",
+            Kind::Luks => "luks",
+            Kind::Subvolume => "subvolume",
+            Kind::Pool => "pool",
+            Kind::Persistence => "persistence",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// One checked thing.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    /// mount, tmpfs, luks, persistence, subvolume, pool.
-    pub kind: &'static str,
+    pub kind: Kind,
     pub name: String,
     pub state: State,
     pub detail: String,
@@ -187,25 +196,16 @@ fn find<'a>(p: &'a Probe, mount_point: &str) -> Option<&'a MountEntry> {
     p.mounts.iter().rev().find(|m| m.mount_point == mount_point)
 }
 
-/// tmpfs's size syntax (`2G`, `512m`, `100000`, `50%`) in bytes; None for %.
-pub fn tmpfs_bytes(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.chars().last()? {
-        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
-        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
-        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
-        't' | 'T' => (&s[..s.len() - 1], 1 << 40),
-        'e' | 'E' => (&s[..s.len() - 1], 1 << 60),
-        '%' => return None,
-        _ => (s, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
+/// The live state of device-mapper mappings and of a mounted pool is
+/// tabula-disk's to read (its probe owns LUKS and btrfs state).
+pub use tabula_disk::live::{
+    btrfs_identity, device_mapper, kernel_name, parse_free, parse_qgroups, parse_subvolume_list,
+    pool_free, qgroups, subvolume_ids,
+};
 
-/// Bytes for people (binary units, as `df -h` and tmpfs sizes).
-pub fn human(b: u64) -> String {
-    crate::diff::human(i64::try_from(b).unwrap_or(i64::MAX))
-}
+/// tmpfs sizes and bytes for people: the workspace's one grammar and one
+/// formatter (tabula-spec's size module).
+pub use tabula_spec::size::{human_bytes as human, tmpfs_bytes};
 
 /// Whether the found compression satisfies the spec's (`zstd` accepts
 /// `zstd:3`; `zstd:5` wants level 5).
@@ -258,175 +258,229 @@ fn option_drift(want: &[String], m: &MountEntry) -> Vec<String> {
     out
 }
 
-/// Compare the probe with the spec.
+/// Compare the probe with the spec: the mounts, the LUKS mapping,
+/// persistence, then the pool's subvolumes and the pool itself.
 pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
+    let (mut items, pool) = mount_items(spec, target, p);
+    items.extend(luks_item(spec, p));
+    items.extend(persistence(spec, target, p));
+    if let Some(b) = &spec.btrfs {
+        items.extend(subvolume_items(b, p));
+        items.extend(pool_items(b, p, &pool));
+    }
+    items
+}
+
+/// Where the pool was seen while the mounts were compared.
+#[derive(Default)]
+struct PoolSeen {
+    /// The source of the first subvolume mount.
+    source: Option<String>,
+    /// Where the first subvolume is mounted.
+    mount: Option<String>,
+}
+
+/// One item per spec mount, in mount order.
+fn mount_items(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> (Vec<Item>, PoolSeen) {
+    let mut pool = PoolSeen::default();
     let mut items = Vec::new();
-    let mut pool_source: Option<String> = None;
-    let mut pool_mount: Option<String> = None;
-    let mapper = spec
-        .luks
-        .as_ref()
-        .map(|l| format!("/dev/mapper/{}", l.name));
     for m in spec.mounts_in_order() {
         let at = under(target, &m.path);
         let name = m.path.as_str().to_owned();
         let Some(e) = find(p, &at) else {
             items.push(Item {
-                kind: "mount",
+                kind: Kind::Mount,
                 name,
                 state: State::Missing,
                 detail: format!("nothing mounted at {at}"),
             });
             continue;
         };
-        let mut drift = Vec::new();
-        let detail;
-        match &m.source {
-            MountSource::Tmpfs { size, mode } => {
-                if e.fstype != "tmpfs" {
-                    drift.push(format!("{} instead of tmpfs", e.fstype));
-                }
-                if let (Some(want), Some(found)) =
-                    (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes))
-                {
-                    if want != found {
-                        drift.push(format!(
-                            "size {} expected, found {}",
-                            human(want),
-                            human(found)
-                        ));
-                    }
-                }
-                if let Some(mode) = mode {
-                    let found = e.option("mode").unwrap_or("1777");
-                    let norm = |s: &str| u32::from_str_radix(s, 8).ok();
-                    if norm(mode) != norm(found) {
-                        drift.push(format!("mode {mode} expected, found {found}"));
-                    }
-                }
-                drift.extend(option_drift(&m.options, e));
-                detail = match p.fills.get(&at) {
-                    Some(f) if f.size > 0 => format!(
-                        "tmpfs {} , {} used ({}%)",
-                        human(f.size),
-                        human(f.used),
-                        f.used * 100 / f.size
-                    )
-                    .replace(" ,", ","),
-                    _ => "tmpfs".into(),
-                };
-            }
+        let (drift, detail) = match &m.source {
+            MountSource::Tmpfs { size, mode } => tmpfs_drift(m, size, mode.as_deref(), e, p, &at),
             MountSource::Subvolume { subvolume } => {
-                if e.fstype != "btrfs" {
-                    drift.push(format!("{} instead of btrfs", e.fstype));
-                }
-                let want_root = format!("/{subvolume}");
-                if e.root != want_root {
-                    drift.push(format!(
-                        "subvolume {} mounted, {subvolume} expected",
-                        e.root.trim_start_matches('/')
-                    ));
-                }
-                let mut want = spec
-                    .btrfs
-                    .as_ref()
-                    .map(|b| b.subvolume_options(subvolume))
-                    .unwrap_or_default();
-                want.extend(m.options.iter().cloned());
-                drift.extend(option_drift(&want, e));
-                if let Some(mapper) = &mapper {
-                    if &e.source != mapper {
-                        drift.push(format!(
-                            "source {} is not the LUKS mapping {mapper}",
-                            e.source
-                        ));
-                    }
-                }
-                match &pool_source {
-                    None => pool_source = Some(e.source.clone()),
-                    Some(s) if s != &e.source => {
-                        drift.push(format!("source {} is not the pool {s}", e.source))
-                    }
-                    Some(_) => {}
-                }
-                pool_mount.get_or_insert_with(|| at.clone());
-                let compress = e
-                    .option("compress")
-                    .or_else(|| e.option("compress-force"))
-                    .map(|c| format!(", compress={c}"))
-                    .unwrap_or_default();
-                detail = format!(
-                    "{} subvolume {subvolume} on {}{compress}",
-                    e.fstype, e.source
-                );
+                let found = subvolume_drift(spec, m, subvolume, e, &mut pool);
+                pool.mount.get_or_insert_with(|| at.clone());
+                found
             }
-            MountSource::Partition { partition } => {
-                let part = spec.partition(partition);
-                let fs = part.and_then(|p| p.filesystem.as_ref());
-                if let Some(fs) = fs {
-                    let want = fs.kind.name();
-                    let same = e.fstype == want || (want == "ntfs" && e.fstype == "ntfs3");
-                    if !same {
-                        drift.push(format!("{} instead of {want}", e.fstype));
-                    }
-                    if let Some(uuid) = &fs.uuid {
-                        match p.uuids.get(&e.source) {
-                            Some(found) if !found.eq_ignore_ascii_case(uuid) => {
-                                drift.push(format!("UUID {found}, {uuid} expected"));
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                drift.extend(option_drift(&m.options, e));
-                detail = format!("{} partition {partition} on {}", e.fstype, e.source);
-            }
-        }
+            MountSource::Partition { partition } => partition_drift(spec, m, partition, e, p),
+        };
         let (state, detail) = if drift.is_empty() {
             (State::Ok, detail)
         } else {
             (State::Drift, format!("{detail}: {}", drift.join("; ")))
         };
         items.push(Item {
-            kind: "mount",
+            kind: Kind::Mount,
             name,
             state,
             detail,
         });
     }
+    (items, pool)
+}
 
-    if let Some(l) = &spec.luks {
-        let want = l.uuid.replace('-', "");
-        let item = match p.dm.get(&l.name) {
-            None => Item {
-                kind: "luks",
-                name: l.name.clone(),
-                state: State::Missing,
-                detail: format!(
-                    "no device-mapper mapping /dev/mapper/{} (LUKS {})",
-                    l.name, l.uuid
-                ),
-            },
-            Some(u) if u.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => Item {
-                kind: "luks",
-                name: l.name.clone(),
-                state: State::Ok,
-                detail: format!("/dev/mapper/{} open, LUKS {}", l.name, l.uuid),
-            },
-            Some(u) => Item {
-                kind: "luks",
-                name: l.name.clone(),
-                state: State::Drift,
-                detail: format!("/dev/mapper/{} is {u}, LUKS {} expected", l.name, l.uuid),
-            },
-        };
-        items.push(item);
+/// A tmpfs mount: type, size, mode, options; the detail shows its fill.
+fn tmpfs_drift(
+    m: &Mount,
+    size: &str,
+    mode: Option<&str>,
+    e: &MountEntry,
+    p: &Probe,
+    at: &str,
+) -> (Vec<String>, String) {
+    let mut drift = Vec::new();
+    if e.fstype != "tmpfs" {
+        drift.push(format!("{} instead of tmpfs", e.fstype));
     }
+    if let (Some(want), Some(found)) = (tmpfs_bytes(size), e.option("size").and_then(tmpfs_bytes)) {
+        if want != found {
+            drift.push(format!(
+                "size {} expected, found {}",
+                human(want),
+                human(found)
+            ));
+        }
+    }
+    if let Some(mode) = mode {
+        let found = e.option("mode").unwrap_or("1777");
+        let norm = |s: &str| u32::from_str_radix(s, 8).ok();
+        if norm(mode) != norm(found) {
+            drift.push(format!("mode {mode} expected, found {found}"));
+        }
+    }
+    drift.extend(option_drift(&m.options, e));
+    let detail = match p.fills.get(at) {
+        Some(f) if f.size > 0 => format!(
+            "tmpfs {} , {} used ({}%)",
+            human(f.size),
+            human(f.used),
+            f.used * 100 / f.size
+        )
+        .replace(" ,", ","),
+        _ => "tmpfs".into(),
+    };
+    (drift, detail)
+}
 
-    items.extend(persistence(spec, target, p));
+/// A subvolume mount: type, subvolume, options, the LUKS mapping as its
+/// source and the same pool as the others.
+fn subvolume_drift(
+    spec: &HostSpec,
+    m: &Mount,
+    subvolume: &str,
+    e: &MountEntry,
+    pool: &mut PoolSeen,
+) -> (Vec<String>, String) {
+    let mut drift = Vec::new();
+    if e.fstype != "btrfs" {
+        drift.push(format!("{} instead of btrfs", e.fstype));
+    }
+    if e.root != format!("/{subvolume}") {
+        drift.push(format!(
+            "subvolume {} mounted, {subvolume} expected",
+            e.root.trim_start_matches('/')
+        ));
+    }
+    let mut want = spec
+        .btrfs
+        .as_ref()
+        .map(|b| b.subvolume_options(subvolume))
+        .unwrap_or_default();
+    want.extend(m.options.iter().cloned());
+    drift.extend(option_drift(&want, e));
+    if let Some(l) = &spec.luks {
+        let mapper = format!("/dev/mapper/{}", l.name);
+        if e.source != mapper {
+            drift.push(format!(
+                "source {} is not the LUKS mapping {mapper}",
+                e.source
+            ));
+        }
+    }
+    match &pool.source {
+        None => pool.source = Some(e.source.clone()),
+        Some(s) if s != &e.source => drift.push(format!("source {} is not the pool {s}", e.source)),
+        Some(_) => {}
+    }
+    let compress = e
+        .option("compress")
+        .or_else(|| e.option("compress-force"))
+        .map(|c| format!(", compress={c}"))
+        .unwrap_or_default();
+    let detail = format!(
+        "{} subvolume {subvolume} on {}{compress}",
+        e.fstype, e.source
+    );
+    (drift, detail)
+}
 
-    if let Some(b) = &spec.btrfs {
-        for s in &b.subvolumes {
+/// A partition mount: filesystem type, UUID, options.
+fn partition_drift(
+    spec: &HostSpec,
+    m: &Mount,
+    partition: &str,
+    e: &MountEntry,
+    p: &Probe,
+) -> (Vec<String>, String) {
+    let mut drift = Vec::new();
+    let fs = spec
+        .partition(partition)
+        .and_then(|p| p.filesystem.as_ref());
+    if let Some(fs) = fs {
+        let want = fs.kind.name();
+        let same = e.fstype == want || (want == "ntfs" && e.fstype == "ntfs3");
+        if !same {
+            drift.push(format!("{} instead of {want}", e.fstype));
+        }
+        if let Some(uuid) = &fs.uuid {
+            match p.uuids.get(&e.source) {
+                Some(found) if !found.eq_ignore_ascii_case(uuid) => {
+                    drift.push(format!("UUID {found}, {uuid} expected"));
+                }
+                _ => {}
+            }
+        }
+    }
+    drift.extend(option_drift(&m.options, e));
+    let detail = format!("{} partition {partition} on {}", e.fstype, e.source);
+    (drift, detail)
+}
+
+/// The LUKS mapping: open, and of the spec's container.
+fn luks_item(spec: &HostSpec, p: &Probe) -> Option<Item> {
+    let l = spec.luks.as_ref()?;
+    let want = l.uuid.replace('-', "");
+    let (state, detail) = match p.dm.get(&l.name) {
+        None => (
+            State::Missing,
+            format!(
+                "no device-mapper mapping /dev/mapper/{} (LUKS {})",
+                l.name, l.uuid
+            ),
+        ),
+        Some(u) if u.to_ascii_lowercase().contains(&want.to_ascii_lowercase()) => (
+            State::Ok,
+            format!("/dev/mapper/{} open, LUKS {}", l.name, l.uuid),
+        ),
+        Some(u) => (
+            State::Drift,
+            format!("/dev/mapper/{} is {u}, LUKS {} expected", l.name, l.uuid),
+        ),
+    };
+    Some(Item {
+        kind: Kind::Luks,
+        name: l.name.clone(),
+        state,
+        detail,
+    })
+}
+
+/// One item per spec subvolume: present, and its usage against the estimate.
+fn subvolume_items(b: &Btrfs, p: &Probe) -> Vec<Item> {
+    b.subvolumes
+        .iter()
+        .map(|s| {
             let (state, detail) = match &p.subvolumes {
                 Some(Ok(ids)) => match ids.get(&s.path) {
                     None => (State::Missing, "not in the pool".into()),
@@ -435,68 +489,52 @@ pub fn evaluate(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> 
                 Some(Err(why)) => (State::Unknown, why.clone()),
                 None => (State::Unknown, "no pool subvolume is mounted".into()),
             };
-            items.push(Item {
-                kind: "subvolume",
+            Item {
+                kind: Kind::Subvolume,
                 name: s.path.clone(),
                 state,
                 detail,
-            });
-        }
-        if let Some((uuid, label)) = &p.pool_fs {
-            let mut drift = Vec::new();
-            if let Some(want) = &b.label {
-                if want != label {
-                    drift.push(format!("label {label}, {want} expected"));
-                }
             }
-            if let Some(want) = &b.uuid {
-                if !want.eq_ignore_ascii_case(uuid) {
-                    drift.push(format!("UUID {uuid}, {want} expected"));
-                }
-            }
-            let detail = format!("btrfs {uuid} labelled {label}");
-            items.push(Item {
-                kind: "pool",
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: if drift.is_empty() {
-                    State::Ok
-                } else {
-                    State::Drift
-                },
-                detail: if drift.is_empty() {
-                    detail
-                } else {
-                    format!("{detail}: {}", drift.join("; "))
-                },
-            });
+        })
+        .collect()
+}
+
+/// The pool: its identity (label, UUID) when known, and its free space.
+fn pool_items(b: &Btrfs, p: &Probe, pool: &PoolSeen) -> Vec<Item> {
+    let name = b.label.clone().unwrap_or_else(|| "btrfs".into());
+    let item = |state, detail| Item {
+        kind: Kind::Pool,
+        name: name.clone(),
+        state,
+        detail,
+    };
+    let mut items = Vec::new();
+    if let Some((uuid, label)) = &p.pool_fs {
+        let mut drift = Vec::new();
+        if let Some(want) = b.label.as_ref().filter(|w| *w != label) {
+            drift.push(format!("label {label}, {want} expected"));
         }
-        let free = p.pool_free.or_else(|| {
-            pool_mount
-                .as_ref()
-                .and_then(|m| p.fills.get(m))
-                .map(|f| f.available)
-        });
-        items.push(match (pool_source, free) {
-            (Some(src), Some(free)) => Item {
-                kind: "pool",
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: State::Ok,
-                detail: format!("{src}: {} free", human(free)),
-            },
-            (Some(src), None) => Item {
-                kind: "pool",
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: State::Unknown,
-                detail: format!("{src}: free space unknown"),
-            },
-            (None, _) => Item {
-                kind: "pool",
-                name: b.label.clone().unwrap_or_else(|| "btrfs".into()),
-                state: State::Missing,
-                detail: "no subvolume of the pool is mounted".into(),
-            },
+        if let Some(want) = b.uuid.as_ref().filter(|w| !w.eq_ignore_ascii_case(uuid)) {
+            drift.push(format!("UUID {uuid}, {want} expected"));
+        }
+        let detail = format!("btrfs {uuid} labelled {label}");
+        items.push(if drift.is_empty() {
+            item(State::Ok, detail)
+        } else {
+            item(State::Drift, format!("{detail}: {}", drift.join("; ")))
         });
     }
+    let free = p.pool_free.or_else(|| {
+        pool.mount
+            .as_ref()
+            .and_then(|m| p.fills.get(m))
+            .map(|f| f.available)
+    });
+    items.push(match (&pool.source, free) {
+        (Some(src), Some(free)) => item(State::Ok, format!("{src}: {} free", human(free))),
+        (Some(src), None) => item(State::Unknown, format!("{src}: free space unknown")),
+        (None, _) => item(State::Missing, "no subvolume of the pool is mounted".into()),
+    });
     items
 }
 
@@ -570,7 +608,7 @@ fn persistence(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
         );
         let want_root = base.as_ref().map(|b| format!("{b}{}", path.as_str()));
         let item = |state, detail: String| Item {
-            kind: "persistence",
+            kind: Kind::Persistence,
             name: path.as_str().to_owned(),
             state,
             detail,
@@ -601,8 +639,8 @@ fn persistence(spec: &HostSpec, target: Option<&Path>, p: &Probe) -> Vec<Item> {
 
 /// Read everything `evaluate` needs from the running system.
 pub fn probe(spec: &HostSpec, target: Option<&Path>) -> Probe {
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|t| parse_mountinfo(&t))
+    let mounts = tabula_run::mountinfo::read()
+        .map(|m| m.into_iter().map(MountEntry::from).collect())
         .unwrap_or_default();
     let mut p = Probe {
         mounts,
@@ -629,15 +667,12 @@ pub fn probe(spec: &HostSpec, target: Option<&Path>) -> Probe {
                 }
             }
             MountSource::Partition { .. } => {
-                if let Ok(o) = Cmd::new("blkid")
-                    .args(["-o", "value", "-s", "UUID"])
-                    .arg(&e.source)
-                    .run()
+                if let Some(u) = tabula_disk::probe::blkid(&e.source)
+                    .ok()
+                    .and_then(|m| m.get("UUID").cloned())
+                    .filter(|u| !u.is_empty())
                 {
-                    let u = o.text().trim().to_owned();
-                    if !u.is_empty() {
-                        p.uuids.insert(e.source.clone(), u);
-                    }
+                    p.uuids.insert(e.source.clone(), u);
                 }
             }
         }
@@ -674,136 +709,6 @@ fn fill(path: &Path) -> Option<Fill> {
     })
 }
 
-/// device-mapper name → uuid, from sysfs.
-pub fn device_mapper(sys_block: &Path) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let Ok(rd) = std::fs::read_dir(sys_block) else {
-        return out;
-    };
-    for e in rd.filter_map(Result::ok) {
-        if !e.file_name().to_string_lossy().starts_with("dm-") {
-            continue;
-        }
-        let dm: PathBuf = e.path().join("dm");
-        let read = |f: &str| {
-            std::fs::read_to_string(dm.join(f))
-                .ok()
-                .map(|s| s.trim().to_owned())
-        };
-        if let Some(name) = read("name") {
-            out.insert(name, read("uuid").unwrap_or_default());
-        }
-    }
-    out
-}
-
-/// The UUID and label of the btrfs on `source`, from /sys/fs/btrfs/UUID/
-/// (`devices/<dev>` links, `label`).
-pub fn btrfs_identity(sys_fs_btrfs: &Path, source: &str) -> Option<(String, String)> {
-    let dev = kernel_name(Path::new(source), Path::new("/sys/dev/block"))?;
-    std::fs::read_dir(sys_fs_btrfs)
-        .ok()?
-        .filter_map(Result::ok)
-        .find(|e| e.path().join("devices").join(&dev).exists())
-        .map(|e| {
-            let label = std::fs::read_to_string(e.path().join("label")).unwrap_or_default();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                label.trim().to_owned(),
-            )
-        })
-}
-
-/// The kernel's name of a block device node (`dm-0` for /dev/mapper/pool).
-/// By its device number (`/sys/dev/block/MAJ:MIN`): without udev,
-/// cryptsetup makes /dev/mapper/NAME a node of its own, not a link to
-/// /dev/dm-N, so the path alone does not tell. Falls back to the resolved
-/// path's last component.
-pub fn kernel_name(node: &Path, sys_dev_block: &Path) -> Option<std::ffi::OsString> {
-    let by_number = rustix::fs::stat(node).ok().and_then(|st| {
-        let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
-        if kind != rustix::fs::FileType::BlockDevice {
-            return None;
-        }
-        let (maj, min) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
-        let link = std::fs::read_link(sys_dev_block.join(format!("{maj}:{min}"))).ok()?;
-        link.file_name().map(ToOwned::to_owned)
-    });
-    by_number.or_else(|| {
-        std::fs::canonicalize(node)
-            .ok()?
-            .file_name()
-            .map(ToOwned::to_owned)
-    })
-}
-
-fn btrfs() -> Cmd {
-    Cmd::new("btrfs").install_hint("Debian package btrfs-progs")
-}
-
-/// `btrfs subvolume list -a MNT` → path → id.
-fn subvolume_ids(mnt: &str) -> Result<BTreeMap<String, u64>, String> {
-    let out = btrfs()
-        .args(["subvolume", "list", "-a", mnt])
-        .run()
-        .map_err(|e| e.to_string())?;
-    Ok(parse_subvolume_list(&out.text()))
-}
-
-pub fn parse_subvolume_list(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let id = l
-                .strip_prefix("ID ")?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()?;
-            let path = l.split_once(" path ")?.1.trim();
-            let path = path.strip_prefix("<FS_TREE>/").unwrap_or(path);
-            Some((path.to_owned(), id))
-        })
-        .collect()
-}
-
-/// `btrfs qgroup show --raw MNT` → subvolume id → referenced bytes.
-fn qgroups(mnt: &str) -> Result<BTreeMap<u64, u64>, String> {
-    match btrfs().args(["qgroup", "show", "--raw", mnt]).run() {
-        Ok(out) => Ok(parse_qgroups(&out.text())),
-        Err(tabula_run::Error::Failed { stderr, .. }) if stderr.contains("not enabled") => {
-            Err("quotas are off (btrfs quota enable)".into())
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-pub fn parse_qgroups(text: &str) -> BTreeMap<u64, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let id = w.next()?.strip_prefix("0/")?.parse().ok()?;
-            let rfer = w.next()?.parse().ok()?;
-            Some((id, rfer))
-        })
-        .collect()
-}
-
-/// "Free (estimated):  N  (min: M)" of `btrfs filesystem usage -b`.
-fn pool_free(mnt: &str) -> Option<u64> {
-    let out = btrfs()
-        .args(["filesystem", "usage", "-b", mnt])
-        .run()
-        .ok()?;
-    parse_free(&out.text())
-}
-
-pub fn parse_free(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("Free (estimated):"))
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-}
-
 /// Whether any item is drift or missing (the exit code's question).
 pub fn has_findings(items: &[Item]) -> bool {
     items
@@ -820,6 +725,16 @@ mod tests {
 65 64 0:40 /@system/nix /tmp/t/nix rw,noatime - btrfs /dev/loop0 rw,compress=zstd:3,space_cache=v2,subvolid=257,subvol=/@system/nix
 66 64 0:40 /@odd\\040name /tmp/t/a\\040b ro - btrfs /dev/loop0 rw,subvol=/@odd\\040name
 ";
+
+    /// Kinds are an enum; their names in text and JSON are unchanged.
+    #[test]
+    fn kinds_keep_their_names() {
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(k.to_string(), k.name());
+        }
+        assert_eq!(format!("{:<6}|", Kind::Pool), "pool  |");
+    }
 
     #[test]
     fn mountinfo_is_parsed_with_escapes() {
@@ -881,7 +796,7 @@ mod tests {
         let luks = |p: &Probe| {
             evaluate(&spec, None, p)
                 .into_iter()
-                .find(|i| i.kind == "luks")
+                .find(|i| i.kind == Kind::Luks)
                 .map(|i| i.state)
         };
         let mut p = Probe::default();
@@ -900,7 +815,7 @@ mod tests {
         let items = evaluate(&spec, None, &p);
         assert!(items
             .iter()
-            .filter(|i| i.kind == "mount")
+            .filter(|i| i.kind == Kind::Mount)
             .all(|i| i.state == State::Missing));
         assert!(has_findings(&items));
     }
@@ -915,7 +830,7 @@ mod tests {
         let states = |target: Option<&Path>| {
             evaluate(&spec, target, &Probe::default())
                 .into_iter()
-                .filter(|i| i.kind == "persistence")
+                .filter(|i| i.kind == Kind::Persistence)
                 .map(|i| i.state)
                 .collect::<Vec<_>>()
         };

@@ -12,6 +12,7 @@
 //!   line. Tests use it to prove that no secret ever reaches a command line.
 
 pub mod atomic;
+pub mod mountinfo;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};

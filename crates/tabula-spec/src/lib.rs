@@ -8,10 +8,15 @@
 //!   host.toml and a fix hint;
 //! - [`embedded`]: the hosts compiled into the binary (the document's
 //!   Surface Pro 8 is the default);
-//! - [`locate`]: from a key path (`partition[4].size`) to line and column.
+//! - [`locate`]: from a key path (`partition[4].size`) to line and column;
+//! - [`edit`]: the edits other commands make to host.toml's text (`tabula
+//!   place`), comments and layout kept;
+//! - [`size`]: the one size grammar (spec sizes, tmpfs sizes) and the one
+//!   byte formatter (binary units) of the workspace.
 
 pub mod check;
 pub mod date;
+pub mod edit;
 pub mod embedded;
 pub mod landing;
 pub mod locate;

@@ -113,21 +113,86 @@ impl Size {
         }
     }
 
-    /// Human form: decimal units with up to one decimal ("2 GB", "208.9 GB").
+    /// Human form, the workspace's one convention: binary units with one
+    /// decimal ("1.0 GiB", "512 B"); see [`human_bytes`].
     pub fn human(self) -> String {
-        let b = self.0 as f64;
-        for (unit, f) in [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)] {
-            if b >= f {
-                let v = b / f;
-                return if (v - v.round()).abs() < 0.05 {
-                    format!("{:.0} {unit}", v.round())
-                } else {
-                    format!("{v:.1} {unit}")
-                };
-            }
-        }
-        format!("{} B", self.0)
+        human_bytes(self.0)
     }
+}
+
+const IEC: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+
+/// Bytes for people, the one formatter of the workspace (audit report, disk
+/// plan, docs, `status`, and signed in the closure diff): binary (IEC)
+/// units, one decimal above a KiB: `512 B`, `1.5 KiB`, `1.0 GiB` (never
+/// "1.1 GB").
+pub fn human_bytes(b: u64) -> String {
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < IEC.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", IEC[u])
+    }
+}
+
+/// [`human_bytes`] with a sign: `-1.5 KiB`, `3.0 GiB` (a growth or shrink).
+pub fn human_signed(b: i64) -> String {
+    let sign = if b < 0 { "-" } else { "" };
+    format!("{sign}{}", human_bytes(b.unsigned_abs()))
+}
+
+/// A tmpfs `size=`: a byte count or a percentage of the RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmpfsSize {
+    Bytes(u64),
+    Percent(u64),
+}
+
+/// The one tmpfs size grammar, as the kernel's memparse reads it, for the
+/// spec check, `status` and `mount`: `DIGITS[SUFFIX]` with a binary suffix
+/// `k`, `m`, `g`, `t`, `p` or `e` (either case; `1T` is 2^40 bytes), or
+/// `DIGITS%`. No spaces, no sign, no fraction, no leading zero (octal to
+/// the kernel); past u64 is refused (the kernel would wrap around).
+pub fn parse_tmpfs(s: &str) -> Option<TmpfsSize> {
+    if let Some(p) = s.strip_suffix('%') {
+        return digits(p).map(TmpfsSize::Percent);
+    }
+    let (num, shift) = match s.as_bytes().last()?.to_ascii_lowercase() {
+        b'k' => (&s[..s.len() - 1], 10),
+        b'm' => (&s[..s.len() - 1], 20),
+        b'g' => (&s[..s.len() - 1], 30),
+        b't' => (&s[..s.len() - 1], 40),
+        b'p' => (&s[..s.len() - 1], 50),
+        b'e' => (&s[..s.len() - 1], 60),
+        _ => (s, 0),
+    };
+    digits(num)?
+        .checked_mul(1u64 << shift)
+        .map(TmpfsSize::Bytes)
+}
+
+/// Bytes of a tmpfs size; `None` for a percentage or anything malformed.
+pub fn tmpfs_bytes(s: &str) -> Option<u64> {
+    match parse_tmpfs(s)? {
+        TmpfsSize::Bytes(b) => Some(b),
+        TmpfsSize::Percent(_) => None,
+    }
+}
+
+/// Decimal digits. A leading zero is refused: the kernel's memparse reads
+/// `010` as octal (8) and `0x10` as hex, so such a size would not mean
+/// what it seems to.
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
 }
 
 impl fmt::Display for Size {
@@ -230,7 +295,50 @@ mod tests {
 
     #[test]
     fn human_sizes() {
-        assert_eq!(Size::bytes(100_000_000).human(), "100 MB");
-        assert_eq!(Size::bytes(208_900_000_000).human(), "208.9 GB");
+        assert_eq!(Size::bytes(100_000_000).human(), "95.4 MiB");
+        assert_eq!(Size::bytes(1 << 30).human(), "1.0 GiB");
+        assert_eq!(Size::parse("1GiB").map(Size::human), Ok("1.0 GiB".into()));
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
+        assert_eq!(human_signed(-1536), "-1.5 KiB");
+        assert_eq!(human_signed(3 << 30), "3.0 GiB");
+        assert_eq!(human_signed(i64::MIN), "-8.0 EiB");
+    }
+
+    #[test]
+    fn tmpfs_grammar() {
+        assert_eq!(tmpfs_bytes("1T"), Some(1 << 40));
+        assert_eq!(tmpfs_bytes("1t"), Some(1 << 40));
+        assert_eq!(tmpfs_bytes("2G"), Some(2 << 30));
+        assert_eq!(tmpfs_bytes("2097152k"), Some(2 << 30));
+        assert_eq!(tmpfs_bytes("512m"), Some(512 << 20));
+        assert_eq!(tmpfs_bytes("1P"), Some(1 << 50));
+        assert_eq!(tmpfs_bytes("1e"), Some(1 << 60));
+        assert_eq!(tmpfs_bytes("4096"), Some(4096));
+        assert_eq!(tmpfs_bytes("0"), Some(0));
+        assert_eq!(tmpfs_bytes("100G"), Some(100 << 30));
+        assert_eq!(parse_tmpfs("50%"), Some(TmpfsSize::Percent(50)));
+        assert_eq!(tmpfs_bytes("50%"), None);
+        for bad in [
+            "",
+            "G",
+            "%",
+            "16e",
+            "99999999999999999999G",
+            "2 G",
+            " 2G",
+            "2G ",
+            "-2G",
+            "+2G",
+            "2.5G",
+            "2GB",
+            "2x",
+            "2GiB",
+            "é",
+        ] {
+            assert_eq!(parse_tmpfs(bad), None, "{bad:?}");
+        }
     }
 }

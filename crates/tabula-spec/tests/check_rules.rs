@@ -73,13 +73,10 @@ fn literal_entries_under_persistent_mounts_are_flagged() {
 fn literal_estimates_exceed_the_180gb_pool() {
     let fs = findings("literal.toml", LITERAL);
     let f = one(&fs, "estimates-exceed-pool");
-    assert!(f.message.contains("190 GB"), "{}", f.message);
+    // Sizes in the one convention (binary units): 190 GB is 177.0 GiB.
+    assert!(f.message.contains("177.0 GiB"), "{}", f.message);
     // The 180 GB partition less the 16 MiB LUKS2 header.
-    assert!(
-        f.message.contains("180 GB") || f.message.contains("180.0 GB") || f.message.contains("179"),
-        "{}",
-        f.message
-    );
+    assert!(f.message.contains("167.6 GiB"), "{}", f.message);
 }
 
 #[test]
@@ -88,7 +85,7 @@ fn literal_reports_the_rest_of_the_documents_contradictions() {
     assert_eq!(one(&fs, "config-on-tmpfs").severity, Severity::Warning);
     let w = one(&fs, "windows-too-small");
     assert!(
-        w.message.contains("20 GB") && w.message.contains("64 GB"),
+        w.message.contains("18.6 GiB") && w.message.contains("64 GB"),
         "{}",
         w.message
     );
@@ -122,7 +119,7 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     // 256 GB disk less 47.1 GB of other partitions, less the GPT and LUKS header.
     let pool = loaded.spec.pool_size().unwrap();
     assert!((208_000_000_000..209_000_000_000).contains(&pool), "{pool}");
-    assert!(fit.message.contains("191 GB"), "{}", fit.message);
+    assert!(fit.message.contains("177.9 GiB"), "{}", fit.message);
     assert!(find(&fs, "entry-covered-by-mount").is_empty());
     assert!(find(&fs, "config-on-tmpfs").is_empty());
     assert!(!find(&fs, "windows-too-small").is_empty());
@@ -132,11 +129,7 @@ fn embedded_host_has_no_error_and_reports_real_pool_figures() {
     let k = one(&fs, "kernel-built-locally");
     assert_eq!(k.severity, Severity::Info);
     assert_eq!(k.at, "hardware.nixos_hardware");
-    assert!(
-        k.message.contains("8 GB") || k.message.contains("8.0 GB"),
-        "{}",
-        k.message
-    );
+    assert!(k.message.contains("7.5 GiB"), "{}", k.message);
     assert!(k.hint.as_deref().unwrap().contains("--build-host"));
 }
 
@@ -347,7 +340,7 @@ fn refind_on_25_11_warns_about_the_small_esp() {
     let fs = findings("refind.toml", &text);
     assert!(find(&fs, "release-unsupported").is_empty(), "{fs:#?}");
     let f = one(&fs, "esp-too-small");
-    assert!(f.message.contains("100 MB"), "{}", f.message);
+    assert!(f.message.contains("95.4 MiB"), "{}", f.message);
 }
 
 #[test]
@@ -679,4 +672,23 @@ fn boot_too_small_says_its_per_generation_figure_is_an_estimate_and_its_parts() 
         f.hint.as_deref(),
         Some("make partition `boot` at least 220 MB")
     );
+}
+
+/// One tmpfs size grammar (tabula_spec::size::parse_tmpfs) for check,
+/// status and mount: `1T` is 2^40 bytes, as the kernel reads it. check
+/// knew only k/m/g and called it malformed while status read a terabyte.
+#[test]
+fn tmpfs_size_in_terabytes_is_one_terabyte_everywhere() {
+    let fs = embedded_with(
+        "tmpfs = { size = \"2G\", mode = \"755\" }",
+        "tmpfs = { size = \"1T\", mode = \"755\" }",
+    );
+    assert!(find(&fs, "tmpfs-malformed").is_empty(), "{fs:#?}");
+    assert!(
+        find(&fs, "tmpfs-size")
+            .iter()
+            .any(|f| f.at == "mount[0].tmpfs.size" && f.message.contains("1T")),
+        "{fs:#?}"
+    );
+    assert_eq!(tabula_spec::size::tmpfs_bytes("1T"), Some(1 << 40));
 }

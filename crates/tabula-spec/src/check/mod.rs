@@ -17,6 +17,7 @@ use crate::model::{
     Partition, Release, Session, SessionKind,
 };
 use crate::path::AbsPath;
+use crate::size::tmpfs_bytes;
 use crate::{KeyPath, Loaded, SpecError};
 
 mod boot;
@@ -207,18 +208,6 @@ fn is_attr_path(s: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'\'')
         })
-}
-
-/// tmpfs `size=` in bytes (k/m/g suffixes are binary, as in mount(8)).
-fn tmpfs_bytes(size: &str) -> Option<u64> {
-    let (num, mult) = match size.chars().last()? {
-        'k' | 'K' => (&size[..size.len() - 1], 1u64 << 10),
-        'm' | 'M' => (&size[..size.len() - 1], 1 << 20),
-        'g' | 'G' => (&size[..size.len() - 1], 1 << 30),
-        '%' => return None,
-        _ => (size, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
 trait IndexOnly {

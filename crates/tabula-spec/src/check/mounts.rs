@@ -99,18 +99,14 @@ impl Checker<'_> {
 
     /// The tmpfs size and mode, and the size against the RAM.
     fn tmpfs(&mut self, s: &HostSpec, size: &str, mode: Option<&str>, at: &KeyPath) {
-        let digits = size
-            .strip_suffix(['k', 'm', 'g', 'K', 'M', 'G', '%'])
-            .unwrap_or(size);
-        // The kernel's memparse wraps around past u64; 0 means
-        // no limit at all; a percentage is of the RAM.
-        let size_ok = !digits.is_empty()
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && if size.ends_with('%') {
-                digits.parse::<u8>().is_ok_and(|p| (1..=100).contains(&p))
-            } else {
-                tmpfs_bytes(size).is_some_and(|b| b > 0)
-            };
+        // The one tmpfs grammar (size.rs). The kernel's memparse wraps
+        // around past u64; 0 means no limit at all; a percentage is of the
+        // RAM.
+        let size_ok = match crate::size::parse_tmpfs(size) {
+            Some(crate::size::TmpfsSize::Percent(p)) => (1..=100).contains(&p),
+            Some(crate::size::TmpfsSize::Bytes(b)) => b > 0,
+            None => false,
+        };
         let mode_ok = mode.is_none_or(|m| {
             (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
         });
@@ -123,7 +119,7 @@ impl Checker<'_> {
                     crate::landing::shown(size),
                     mode.unwrap_or("").escape_debug()
                 ),
-                Some("write size like \"2G\" (k, m or g; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
+                Some("write size like \"2G\" (k, m, g, t, p or e; not 0, which is no limit; at most 16 EiB) or \"25%\" (1-100) and mode like \"755\"".into()),
             );
         } else if let (Some(ram), Some(bytes)) = (s.host.ram, tmpfs_bytes(size)) {
             if bytes > ram.as_u64() {

@@ -106,50 +106,70 @@ pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let report = tabula_audit::audit_with(&policy, &a.root, &opts)
         .with_context(|| format!("auditing {}", a.root.display()))?;
     if a.suggest {
-        let s = tabula_audit::suggest(&report, &policy, &spec);
-        if ctx.json {
-            let mut v = serde_json::to_value(&report).context("serialising the report")?;
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("suggestion".into(), serde_json::to_value(&s)?);
-                obj.insert("suggestion_toml".into(), s.to_toml().into());
-            }
-            ctx.print_json(&v)?;
-        } else {
-            print!("{}", s.to_toml());
-            eprintln!(
-                "{} {} lost file{} in {} group{}; add the entries above to host.toml",
-                ctx.paint(Style::Info, "audit:"),
-                report.totals.lost,
-                if report.totals.lost == 1 { "" } else { "s" },
-                report.groups.len(),
-                if report.groups.len() == 1 { "" } else { "s" },
-            );
-        }
-        return Ok(code(report.has_findings()));
-    }
-    if ctx.json {
-        ctx.print_json(&report)?;
+        print_suggestion(&report, &policy, &spec, ctx)?;
     } else {
-        let text = report.to_text(a.limit);
-        let mut lines = text.lines();
-        if let Some(head) = lines.next() {
-            println!("{}", ctx.paint(Style::Bold, head));
-        }
-        for l in lines {
-            if l.starts_with("could not judge") {
-                println!("{}", ctx.paint(Style::Warning, l));
-            } else if l.starts_with("kept:") {
-                println!("{}", ctx.paint(Style::Dim, l));
-            } else if l.starts_with("LOST") && report.totals.lost > 0 {
-                println!("{}", ctx.paint(Style::Error, l));
-            } else if l.starts_with("LOST") {
-                println!("{}", ctx.paint(Style::Ok, l));
-            } else {
-                println!("{l}");
-            }
-        }
+        print_report(&report, a.limit, ctx)?;
     }
     Ok(code(report.has_findings()))
+}
+
+/// `--suggest`: the TOML to add (inside the report under --json).
+fn print_suggestion(
+    report: &tabula_audit::Report,
+    policy: &tabula_audit::Policy,
+    spec: &tabula_spec::HostSpec,
+    ctx: &Ctx,
+) -> anyhow::Result<()> {
+    let s = tabula_audit::suggest(report, policy, spec);
+    if ctx.json {
+        let mut v = serde_json::to_value(report).context("serialising the report")?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("suggestion".into(), serde_json::to_value(&s)?);
+            obj.insert("suggestion_toml".into(), s.to_toml().into());
+        }
+        ctx.print_json(&v)?;
+    } else {
+        print!("{}", s.to_toml());
+        eprintln!(
+            "{} {} lost file{} in {} group{}; add the entries above to host.toml",
+            ctx.paint(Style::Info, "audit:"),
+            report.totals.lost,
+            if report.totals.lost == 1 { "" } else { "s" },
+            report.groups.len(),
+            if report.groups.len() == 1 { "" } else { "s" },
+        );
+    }
+    Ok(())
+}
+
+/// The report, coloured line by line.
+fn print_report(report: &tabula_audit::Report, limit: usize, ctx: &Ctx) -> anyhow::Result<()> {
+    if ctx.json {
+        return ctx.print_json(report);
+    }
+    let text = report.to_text(limit);
+    let mut lines = text.lines();
+    if let Some(head) = lines.next() {
+        println!("{}", ctx.paint(Style::Bold, head));
+    }
+    for l in lines {
+        let style = if l.starts_with("could not judge") {
+            Some(Style::Warning)
+        } else if l.starts_with("kept:") {
+            Some(Style::Dim)
+        } else if l.starts_with("LOST") && report.totals.lost > 0 {
+            Some(Style::Error)
+        } else if l.starts_with("LOST") {
+            Some(Style::Ok)
+        } else {
+            None
+        };
+        match style {
+            Some(s) => println!("{}", ctx.paint(s, l)),
+            None => println!("{l}"),
+        }
+    }
+    Ok(())
 }
 
 fn code(findings: bool) -> u8 {
