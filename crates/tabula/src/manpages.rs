@@ -11,6 +11,7 @@
 //! which clap_complete's fish generator does not do), and `--spec` offers
 //! `*.toml` files (and directories to walk into) in fish, zsh and bash.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -117,7 +118,24 @@ fn render(cmd: &clap::Command, parent: Option<&str>) -> anyhow::Result<Vec<u8>> 
         writeln!(w, ".SH \"SEE ALSO\"")?;
         writeln!(w, "{}", roff_escape(&see.join(", ")))?;
     }
-    Ok(w)
+    Ok(once_preamble(&w))
+}
+
+/// Each `render_*` call starts with roff's `.ie \n(.g .ds Aq ...` pair;
+/// keep only the first.
+fn once_preamble(text: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(text);
+    let mut seen = BTreeSet::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let preamble = line.starts_with(".ie \\n(.g .ds Aq") || line.starts_with(".el .ds Aq");
+        if preamble && !seen.insert(line.to_owned()) {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.into_bytes()
 }
 
 /// `tabula man [COMMAND] [--out DIR]`.
