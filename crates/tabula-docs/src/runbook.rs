@@ -113,10 +113,7 @@ fn get_tabula(spec: &HostSpec) -> String {
         b,
         "sudo mount -o ro /dev/disk/by-label/{TOOL_STICK} {stick}"
     );
-    let _ = writeln!(
-        b,
-        "install -D -m 0755 {stick}/tabula ~/.local/bin/tabula"
-    );
+    let _ = writeln!(b, "install -D -m 0755 {stick}/tabula ~/.local/bin/tabula");
     let _ = writeln!(b, "export PATH=\"$HOME/.local/bin:$PATH\"");
     let _ = writeln!(b, "cp {stick}/host.toml .");
     let _ = writeln!(b, "sudo umount {stick}");

@@ -60,7 +60,9 @@ in {
 #[test]
 fn flake_parses_with_nix_instantiate() {
     if !support::have("nix-instantiate") {
-        eprintln!("SKIP flake_parses: nix-instantiate is not installed (ci/apt-packages/nixos.txt)");
+        eprintln!(
+            "SKIP flake_parses: nix-instantiate is not installed (ci/apt-packages/nixos.txt)"
+        );
         return;
     }
     let o = Command::new("nix-instantiate")
@@ -84,7 +86,9 @@ fn flake_parses_with_nix_instantiate() {
 #[test]
 fn flake_outputs_evaluate_offline_to_the_promised_structure() {
     if !support::have("nix-instantiate") {
-        eprintln!("SKIP flake_outputs: nix-instantiate is not installed (ci/apt-packages/nixos.txt)");
+        eprintln!(
+            "SKIP flake_outputs: nix-instantiate is not installed (ci/apt-packages/nixos.txt)"
+        );
         return;
     }
     let root = repo().canonicalize().unwrap();
@@ -97,7 +101,10 @@ fn flake_outputs_evaluate_offline_to_the_promised_structure() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
 
-    assert!(v["inputs"].as_str().unwrap().starts_with("github:NixOS/nixpkgs/"));
+    assert!(v["inputs"]
+        .as_str()
+        .unwrap()
+        .starts_with("github:NixOS/nixpkgs/"));
     assert_eq!(v["builder"], "buildRustPackage");
     assert_eq!(v["pname"], "tabula");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
@@ -122,8 +129,15 @@ fn flake_outputs_evaluate_offline_to_the_promised_structure() {
         .map(|s| s.as_str().unwrap())
         .collect();
     for tool in [
-        "cargo", "rustc", "clippy", "rustfmt", "cryptsetup", "btrfs-progs", "gptfdisk",
-        "util-linux", "dosfstools",
+        "cargo",
+        "rustc",
+        "clippy",
+        "rustfmt",
+        "cryptsetup",
+        "btrfs-progs",
+        "gptfdisk",
+        "util-linux",
+        "dosfstools",
     ] {
         assert!(shell.contains(&tool), "devShell lacks {tool}: {shell:?}");
     }

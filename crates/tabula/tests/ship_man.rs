@@ -59,7 +59,15 @@ fn man_out_writes_a_page_per_command_and_every_named_page_exists() {
     // One per subcommand (from --help's list), plus the main page.
     let help = tabula(dir.path()).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for cmd in ["apply", "plan", "check", "rebuild", "keyfile", "man", "completions"] {
+    for cmd in [
+        "apply",
+        "plan",
+        "check",
+        "rebuild",
+        "keyfile",
+        "man",
+        "completions",
+    ] {
         assert!(help.contains(cmd));
         assert!(
             written.contains(&format!("tabula-{cmd}")),
@@ -94,14 +102,21 @@ fn man_out_writes_a_page_per_command_and_every_named_page_exists() {
     let main = std::fs::read_to_string(out.join("tabula.1")).unwrap();
     let mut others = written.clone();
     others.remove("tabula");
-    assert_eq!(referenced(&main), others, "the main page names every other page");
+    assert_eq!(
+        referenced(&main),
+        others,
+        "the main page names every other page"
+    );
     assert!(main.contains(".SH NOTES"), "{main}");
 }
 
 #[test]
 fn man_prints_one_page_and_refuses_an_unknown_command() {
     let dir = tempfile::tempdir().unwrap();
-    let one = tabula(dir.path()).args(["man", "rebuild"]).output().unwrap();
+    let one = tabula(dir.path())
+        .args(["man", "rebuild"])
+        .output()
+        .unwrap();
     assert_eq!(one.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&one.stdout).contains("\n.TH tabula-rebuild 1 "));
     let main = tabula(dir.path()).arg("man").output().unwrap();
@@ -254,7 +269,10 @@ fn bash_complete(dir: &Path, words: &[&str]) -> Vec<String> {
 #[test]
 fn bash_completes_positional_values_and_toml_specs() {
     let dir = completion_dir("bash");
-    assert_eq!(bash_complete(dir.path(), &["tabula", "rebuild", "s"]), ["switch"]);
+    assert_eq!(
+        bash_complete(dir.path(), &["tabula", "rebuild", "s"]),
+        ["switch"]
+    );
     assert_eq!(
         bash_complete(dir.path(), &["tabula", "check", "--spec", ""]),
         ["host.toml", "hosts"]

@@ -52,11 +52,33 @@ fn static_binary_has_no_interpreter_and_ldd_says_so() {
 /// Entry points that need NSS (a passwd/group/hosts lookup through
 /// /etc/nsswitch.conf and libnss_*.so) or load code at run time.
 const NEEDS_NSS_OR_DLOPEN: &[&str] = &[
-    "getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent", "getgrnam", "getgrnam_r",
-    "getgrgid", "getgrgid_r", "getgrouplist", "initgroups", "getspnam", "getlogin",
-    "getlogin_r", "getaddrinfo", "gethostbyname", "gethostbyname_r", "gethostbyname2_r",
-    "gethostbyaddr", "getservbyname", "getservbyname_r", "getnameinfo", "dlopen", "__dlopen",
-    "___dlopen", "dlmopen", "iconv_open",
+    "getpwnam",
+    "getpwnam_r",
+    "getpwuid",
+    "getpwuid_r",
+    "getpwent",
+    "getgrnam",
+    "getgrnam_r",
+    "getgrgid",
+    "getgrgid_r",
+    "getgrouplist",
+    "initgroups",
+    "getspnam",
+    "getlogin",
+    "getlogin_r",
+    "getaddrinfo",
+    "gethostbyname",
+    "gethostbyname_r",
+    "gethostbyname2_r",
+    "gethostbyaddr",
+    "getservbyname",
+    "getservbyname_r",
+    "getnameinfo",
+    "dlopen",
+    "__dlopen",
+    "___dlopen",
+    "dlmopen",
+    "iconv_open",
 ];
 
 /// (caller, callee) for every call or jump to one of `names` in the binary.
@@ -79,7 +101,10 @@ fn call_sites(bin: &Path, names: &[&str]) -> Vec<(String, String)> {
         if !(line.contains("\tcall ") || line.contains("\tjmp ")) {
             continue;
         }
-        if let Some(target) = line.rsplit_once(" <").and_then(|(_, t)| t.strip_suffix('>')) {
+        if let Some(target) = line
+            .rsplit_once(" <")
+            .and_then(|(_, t)| t.strip_suffix('>'))
+        {
             if names.contains(&target) {
                 found.push((func.clone(), target.to_owned()));
             }
@@ -105,7 +130,21 @@ fn static_binary_calls_nothing_that_needs_nss_or_dlopen() {
         bin.display()
     );
     // The scan sees calls: the binary does call into libc.
-    assert!(!call_sites(&bin, &["fork", "__libc_fork", "_Fork", "clone", "__clone", "execve", "__execve", "posix_spawn", "__posix_spawn"]).is_empty());
+    assert!(!call_sites(
+        &bin,
+        &[
+            "fork",
+            "__libc_fork",
+            "_Fork",
+            "clone",
+            "__clone",
+            "execve",
+            "__execve",
+            "posix_spawn",
+            "__posix_spawn"
+        ]
+    )
+    .is_empty());
 }
 
 fn in_chroot(root: &Path, args: &[&str]) -> Output {
