@@ -147,3 +147,57 @@ fn flake_outputs_evaluate_offline_to_the_promised_structure() {
         serde_json::json!([false, false, false, false, false])
     );
 }
+
+/// RUNBOOK step 0 and the README show both ways onto the installer, and
+/// what they name is real: the flake's `nix run ... -- ARGS` parses as a
+/// tabula command line, the static build script exists and takes `--out`.
+#[test]
+fn runbook_step_0_and_readme_show_both_ways_onto_the_installer() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_cmd::Command::cargo_bin("tabula")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove("TABULA_SPEC")
+        .args(["docs", "--out", "o"])
+        .assert()
+        .success();
+    let runbook = std::fs::read_to_string(dir.path().join("o/docs/RUNBOOK.md")).unwrap();
+    let step0 = runbook.find("## 0. Get tabula onto the installer").unwrap();
+    let step1 = runbook.find("## 1. ").unwrap();
+    assert!(step0 < step1, "step 0 comes first");
+    let body = &runbook[step0..step1];
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for text in [body, readme.as_str()] {
+        assert!(
+            text.contains("profile install github:OWNER/tabula"),
+            "{text}"
+        );
+        assert!(text.contains("run github:OWNER/tabula -- "), "{text}");
+        assert!(text.contains("scripts/build-static.sh --out "), "{text}");
+    }
+    let mut runs = 0;
+    for line in body.lines().chain(readme.lines()) {
+        let Some((_, args)) = line.split_once(" run github:OWNER/tabula -- ") else {
+            continue;
+        };
+        runs += 1;
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let out = assert_cmd::Command::cargo_bin("tabula")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("TABULA_PARSE_ONLY", "1")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{line}: {out:?}");
+    }
+    assert!(runs >= 2, "{runs}");
+    let script = repo().join("scripts/build-static.sh");
+    let help = Command::new("bash")
+        .arg(&script)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--out FILE"));
+}
