@@ -26,6 +26,8 @@ pub fn render(spec: &HostSpec) -> String {
         code(&facts::disk_device(spec)),
         code("lsblk -o NAME,SIZE,MODEL,PARTLABEL")
     );
+    s.push_str(&md::heading(2, "0. Get tabula onto the installer"));
+    s.push_str(&get_tabula(spec));
     let mut n = 0;
     let mut section = |title: &str, body: String, s: &mut String| {
         if body.is_empty() {
@@ -63,6 +65,62 @@ pub fn sh(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
+}
+
+/// tabula's own flake (OWNER: the GitHub account of the tabula fork in use).
+pub const FLAKE: &str = "github:OWNER/tabula";
+
+/// The label of the USB stick that carries the static binary and host.toml.
+const TOOL_STICK: &str = "TABULA";
+
+/// Step 0: the NixOS installer has Nix but not tabula. Two ways: from the
+/// flake (online), or the static binary from a USB stick (offline).
+fn get_tabula(spec: &HostSpec) -> String {
+    let nix = "nix --extra-experimental-features 'nix-command flakes'";
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "The NixOS {} installer has Nix but not tabula. Either way below gives the same {} on your {}, and {} finds it too (NixOS's sudo keeps your {}).\n",
+        spec.host.release,
+        code("tabula"),
+        code("PATH"),
+        code("sudo tabula"),
+        code("PATH")
+    );
+    let _ = writeln!(
+        s,
+        "**From tabula's flake** (the installer is online; {} is the GitHub account of your tabula fork):\n",
+        code("OWNER")
+    );
+    let mut b = String::new();
+    let _ = writeln!(b, "{nix} profile install {FLAKE}");
+    let _ = writeln!(b, "tabula --version");
+    let _ = writeln!(b, "# or run it once without installing:");
+    let _ = writeln!(b, "{nix} run {FLAKE} -- check {}", spec_flag());
+    s.push_str(&md::fence("bash", &b));
+    s.push('\n');
+    let _ = writeln!(
+        s,
+        "**From a USB stick** (offline): on any x86_64 Linux machine with tabula's source, format a stick with the label {TOOL_STICK} (e.g. {}), mount it, and write the statically linked binary and the spec to it with {} and {}. The binary needs no glibc, no Nix and no network. On the installer:\n",
+        code(&format!("mkfs.vfat -n {TOOL_STICK} /dev/sdX1")),
+        code("scripts/build-static.sh --out /media/stick/tabula"),
+        code("cp host.toml /media/stick/")
+    );
+    let stick = "/media/tabula";
+    let mut b = String::new();
+    let _ = writeln!(b, "sudo mkdir -p {stick}");
+    let _ = writeln!(
+        b,
+        "sudo mount -o ro /dev/disk/by-label/{TOOL_STICK} {stick}"
+    );
+    let _ = writeln!(b, "install -D -m 0755 {stick}/tabula ~/.local/bin/tabula");
+    let _ = writeln!(b, "export PATH=\"$HOME/.local/bin:$PATH\"");
+    let _ = writeln!(b, "cp {stick}/host.toml .");
+    let _ = writeln!(b, "sudo umount {stick}");
+    let _ = writeln!(b, "tabula --version");
+    s.push_str(&md::fence("bash", &b));
+    s.push('\n');
+    s
 }
 
 fn spec_flag() -> &'static str {

@@ -79,7 +79,6 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout
-    #[command(after_help = "Example:\n  tabula man | man -l -")]
-    Man,
+    /// Print a man page (roff) on stdout, or write every page with --out DIR
+    Man(crate::manpages::ManArgs),
 }

@@ -17,6 +17,7 @@ mod cli;
 mod cmd;
 mod ctx;
 mod exit;
+mod manpages;
 mod report;
 
 use std::process::ExitCode;

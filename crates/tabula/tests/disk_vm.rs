@@ -11,6 +11,8 @@
 //! `ci/prepare.d/disk-vm.sh` (target/disk-vm/); prints SKIP otherwise.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -274,6 +276,11 @@ fn vm_full_layout_reset_kill_and_mount() {
     // and the spec travel in the work folder, which the guest mounts itself.
     let bin = w.join("tabula");
     std::fs::copy(assert_cmd::cargo::cargo_bin("tabula"), &bin).unwrap();
+    // The static binary (scripts/build-static.sh) plans the real disk too.
+    let static_bin = support::static_tabula("the static binary in the VM");
+    if let Some(p) = &static_bin {
+        std::fs::copy(p, w.join("tabula-static")).unwrap();
+    }
     let spec = w.join("test-host.toml");
     std::fs::copy(spec_path(), &spec).unwrap();
     let script = include_str!("disk_vm/scenarios.sh")
@@ -424,6 +431,12 @@ fn vm_full_layout_reset_kill_and_mount() {
             "scenario {name} did not pass\n{}",
             context()
         );
+    }
+    if static_bin.is_some() {
+        for name in ["static_plan", "static_plan_same"] {
+            let ok = format!("ok {name}");
+            assert!(results.lines().any(|l| l == ok), "{name}\n{}", context());
+        }
     }
     // umount-fails.sh (issue 9, defects 2 and 3).
     for name in [

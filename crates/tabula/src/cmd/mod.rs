@@ -9,9 +9,7 @@ pub mod nixos;
 pub mod render;
 pub mod spec;
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 use crate::ctx::Ctx;
 
 pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
@@ -33,13 +31,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<u8> {
         Command::Generations(a) => nixos::generations(&a, ctx),
         Command::Diff(a) => nixos::diff(&a, ctx),
         Command::Place(a) => nixos::place(&a, ctx),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "tabula", &mut std::io::stdout());
-            Ok(crate::exit::OK)
-        }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(crate::exit::OK)
-        }
+        Command::Completions { shell } => crate::manpages::completions(shell),
+        Command::Man(a) => crate::manpages::man(&a),
     }
 }

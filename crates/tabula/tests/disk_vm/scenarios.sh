@@ -28,6 +28,15 @@ check keyfile_written [ -s $K ]
 check fresh_read_back grep -q "read back: the disk matches the spec" $W/apply-fresh.out
 check closed_after_apply [ ! -e /dev/mapper/pool ]
 
+# The statically linked tabula (scripts/build-static.sh) on the real disk:
+# the same plan as the test build's.
+if [ -x $W/tabula-static ]; then
+  "$W/tabula-static" --spec "$S" plan --disk $D > $W/static-plan.out 2>&1
+  check static_plan [ $? -eq 0 ]
+  tab plan --disk $D > $W/plan-after-apply.out 2>&1
+  check static_plan_same cmp -s $W/static-plan.out $W/plan-after-apply.out
+fi
+
 # The other systems install themselves meanwhile.
 mkfs.ext4 -q -L alpine /dev/vda3
 echo "alpine's own file" > /tmp/planted

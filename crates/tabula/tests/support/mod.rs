@@ -185,3 +185,47 @@ impl Drop for Loop {
         let _ = Command::new("losetup").args(["-d", &self.0]).output();
     }
 }
+
+/// The statically linked tabula (`scripts/build-static.sh --debug`, in
+/// target/static), built once per test process; `TABULA_STATIC_BIN` names a
+/// prebuilt one instead. None (with a SKIP line) when the build fails for
+/// want of a static libc (Debian's libc6-dev ships libc.a).
+pub fn static_tabula(test: &str) -> Option<PathBuf> {
+    use std::sync::OnceLock;
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let got = BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("TABULA_STATIC_BIN") {
+            return Ok(PathBuf::from(p));
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        if !Path::new("/usr/lib/x86_64-linux-gnu/libc.a").is_file() {
+            return Err("no static glibc (/usr/lib/x86_64-linux-gnu/libc.a, libc6-dev)".into());
+        }
+        let started = std::time::Instant::now();
+        let out = Command::new("bash")
+            .arg(repo.join("scripts/build-static.sh"))
+            .arg("--debug")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .map_err(|e| format!("cannot run scripts/build-static.sh: {e}"))?;
+        eprintln!(
+            "scripts/build-static.sh --debug took {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        // A static libc that is there but does not link is a failure, not a skip.
+        assert!(
+            out.status.success(),
+            "scripts/build-static.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    });
+    match got {
+        Ok(p) => Some(p.clone()),
+        Err(why) => {
+            eprintln!("SKIP {test}: {why}");
+            None
+        }
+    }
+}
