@@ -72,7 +72,7 @@ const USAGE: &[(&str, u8, &str)] = &[
     ("diff 1", 2, "<B>"),
     ("place", 2, "<NAME>"),
     ("completions nosh", 2, "invalid value"),
-    ("man extra", 2, "unexpected argument"),
+    ("man extra", 2, "no man page for"),
     // refused as unsafe: an existing file
     ("init existing.toml", 3, "exists"),
 ];
