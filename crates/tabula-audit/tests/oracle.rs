@@ -9,7 +9,7 @@
 //! groups must partition exactly the oracle's lost files.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -162,7 +162,7 @@ fn oracle(root: &Path, rules: &[Vec<u8>]) -> Seen {
         for e in rd {
             let e = e.unwrap();
             let path: PathBuf = e.path();
-            let logical = common::logical(root, &path);
+            let logical = support::logical(root, &path);
             if rules.iter().any(|r| under(&logical, r)) {
                 seen.kept.push(logical);
                 continue;
@@ -264,7 +264,7 @@ proptest! {
     fn audit_equals_the_oracle(ops in proptest::collection::vec(op(), 1..60), jobs in 1usize..4) {
         let dir = tempfile::tempdir().unwrap();
         build(dir.path(), &ops);
-        let spec = common::spec(&common::spec_text(&["/srv/cache"]));
+        let spec = support::spec(&support::spec_text(&["/srv/cache"]));
         check(dir.path(), &spec, jobs)?;
     }
 }
@@ -276,14 +276,14 @@ fn wide_tree_equals_the_oracle_with_any_number_of_workers() {
     let root = dir.path();
     for i in 0..40 {
         for j in 0..20 {
-            common::file(root, &format!("srv/d{i}/e{j}/f"), i * j);
+            support::file(root, &format!("srv/d{i}/e{j}/f"), i * j);
             if j % 7 == 0 {
-                common::symlink(root, &format!("etc/d{i}/l{j}"), "/etc/static/x");
+                support::symlink(root, &format!("etc/d{i}/l{j}"), "/etc/static/x");
             }
-            common::file(root, &format!("etc/d{i}/g{j}"), j);
+            support::file(root, &format!("etc/d{i}/g{j}"), j);
         }
     }
-    let spec = common::spec(&common::spec_text(&[]));
+    let spec = support::spec(&support::spec_text(&[]));
     for jobs in [1, 2, 4] {
         check(root, &spec, jobs).unwrap();
     }

@@ -2,7 +2,7 @@
 //! loops, the suggestion round trip and orphans.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
+mod support;
 
 use std::path::Path;
 
@@ -10,7 +10,7 @@ use tabula_audit::walk::GroupKind;
 use tabula_audit::{Class, Mounts, Report, WalkOptions};
 
 fn run(root: &Path, spec_text: &str) -> Report {
-    let spec = common::spec(spec_text);
+    let spec = support::spec(spec_text);
     tabula_audit::audit(&spec, root, Mounts::Spec, &WalkOptions::default()).unwrap()
 }
 
@@ -24,37 +24,37 @@ fn group<'a>(r: &'a Report, path: &str) -> &'a tabula_audit::Group {
 /// A small NixOS-like root: one of each case.
 fn plant(root: &Path) {
     // Persisted by mounts (the spec mounts /nix, /var/lib, /home, /persist).
-    common::file(root, "nix/store/abc-hello/bin/hello", 100);
-    common::file(root, "var/lib/nixos/uid-map", 10);
-    common::file(root, "home/user/notes.txt", 10);
+    support::file(root, "nix/store/abc-hello/bin/hello", 100);
+    support::file(root, "var/lib/nixos/uid-map", 10);
+    support::file(root, "home/user/notes.txt", 10);
     // Persisted by entries (a bind-mounted dir, a file, a symlink into /persist).
-    common::file(root, "etc/nixos/flake.nix", 50);
-    common::file(root, "etc/machine-id", 33);
-    common::symlink(
+    support::file(root, "etc/nixos/flake.nix", 50);
+    support::file(root, "etc/machine-id", 33);
+    support::symlink(
         root,
         "etc/ssh/ssh_host_rsa_key",
         "/persist/etc/ssh/ssh_host_rsa_key",
     );
     // Ephemeral by design.
-    common::file(root, "tmp/scratch", 1000);
-    common::file(root, "run/user/1000/bus", 0);
-    common::symlink(root, "etc/static", "/nix/store/xyz-etc/etc");
-    common::symlink(root, "etc/hosts", "/etc/static/hosts");
-    common::symlink(root, "etc/ssh/sshd_config", "/etc/static/ssh/sshd_config");
-    common::symlink(root, "bin/sh", "/nix/store/abc-bash/bin/sh");
-    common::file(root, "etc/NIXOS", 0);
-    common::file(root, "etc/sudoers", 20);
-    common::file(root, "etc/.clean", 0);
+    support::file(root, "tmp/scratch", 1000);
+    support::file(root, "run/user/1000/bus", 0);
+    support::symlink(root, "etc/static", "/nix/store/xyz-etc/etc");
+    support::symlink(root, "etc/hosts", "/etc/static/hosts");
+    support::symlink(root, "etc/ssh/sshd_config", "/etc/static/ssh/sshd_config");
+    support::symlink(root, "bin/sh", "/nix/store/abc-bash/bin/sh");
+    support::file(root, "etc/NIXOS", 0);
+    support::file(root, "etc/sudoers", 20);
+    support::file(root, "etc/.clean", 0);
     std::fs::write(root.join("etc/.clean"), "sudoers\n").unwrap();
     // Lost.
-    common::file(root, "etc/adjtime", 7);
-    common::file(root, "root/.bash_history", 300);
-    common::file(root, "root/.config/htop/htoprc", 40);
-    common::file(root, "srv/www/index.html", 2000);
-    common::file(root, "srv/www/css/site.css", 500);
-    common::symlink(root, "srv/www/latest", "index.html");
+    support::file(root, "etc/adjtime", 7);
+    support::file(root, "root/.bash_history", 300);
+    support::file(root, "root/.config/htop/htoprc", 40);
+    support::file(root, "srv/www/index.html", 2000);
+    support::file(root, "srv/www/css/site.css", 500);
+    support::symlink(root, "srv/www/latest", "index.html");
     // A symlink into the Nix store outside /etc is the user's, and lost.
-    common::symlink(root, "root/result", "/nix/store/abc-hello");
+    support::symlink(root, "root/result", "/nix/store/abc-hello");
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn planted_root_is_classified() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     plant(root);
-    let r = run(root, &common::spec_text(&[]));
+    let r = run(root, &support::spec_text(&[]));
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(r.totals.lost, 7, "{:#?}", r.groups);
     let srv = group(&r, "/srv");
@@ -89,11 +89,11 @@ fn planted_root_is_classified() {
 fn nothing_lost_means_no_findings() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::file(root, "nix/store/a/b", 1);
-    common::file(root, "etc/machine-id", 1);
-    common::symlink(root, "etc/hosts", "/etc/static/hosts");
-    common::dir(root, "srv/empty/dirs/only");
-    let r = run(root, &common::spec_text(&[]));
+    support::file(root, "nix/store/a/b", 1);
+    support::file(root, "etc/machine-id", 1);
+    support::symlink(root, "etc/hosts", "/etc/static/hosts");
+    support::dir(root, "srv/empty/dirs/only");
+    let r = run(root, &support::spec_text(&[]));
     assert_eq!(r.totals.lost, 0);
     assert!(r.groups.is_empty());
     assert!(!r.has_findings());
@@ -103,13 +103,13 @@ fn nothing_lost_means_no_findings() {
 fn ignore_list_with_patterns() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::file(root, "srv/cache/a", 1);
-    common::file(root, "root/.cache/x/y", 1);
-    common::file(root, "opt/app/log.1", 1);
-    common::file(root, "opt/app/keep.db", 1);
+    support::file(root, "srv/cache/a", 1);
+    support::file(root, "root/.cache/x/y", 1);
+    support::file(root, "opt/app/log.1", 1);
+    support::file(root, "opt/app/keep.db", 1);
     let r = run(
         root,
-        &common::spec_text(&["/srv/cache/*", "/root/.cache", "/opt/*/log.*"]),
+        &support::spec_text(&["/srv/cache/*", "/root/.cache", "/opt/*/log.*"]),
     );
     assert_eq!(r.totals.lost, 1, "{:#?}", r.groups);
     assert_eq!(group(&r, "/opt/app").files, vec!["keep.db"]);
@@ -118,8 +118,8 @@ fn ignore_list_with_patterns() {
 #[test]
 fn a_persistent_root_has_nothing_to_audit() {
     let dir = tempfile::tempdir().unwrap();
-    common::file(dir.path(), "srv/a", 1);
-    let text = common::spec_text(&[]).replace(
+    support::file(dir.path(), "srv/a", 1);
+    let text = support::spec_text(&[]).replace(
         "tmpfs = { size = \"2G\", mode = \"755\" }      # wiped every boot",
         "subvolume = \"@system/state\"",
     );
@@ -133,12 +133,12 @@ fn a_persistent_root_has_nothing_to_audit() {
 fn symlink_loops_are_never_followed() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::symlink(root, "srv/self", "self");
-    common::symlink(root, "srv/a", "b");
-    common::symlink(root, "srv/b", "a");
-    common::symlink(root, "srv/up", "..");
-    common::symlink(root, "srv/rootlink", "/");
-    let r = run(root, &common::spec_text(&[]));
+    support::symlink(root, "srv/self", "self");
+    support::symlink(root, "srv/a", "b");
+    support::symlink(root, "srv/b", "a");
+    support::symlink(root, "srv/up", "..");
+    support::symlink(root, "srv/rootlink", "/");
+    let r = run(root, &support::spec_text(&[]));
     assert_eq!(r.totals.lost, 5);
     assert_eq!(r.totals.directories, 2);
     assert!(r.problems.is_empty());
@@ -152,7 +152,7 @@ fn non_utf8_names_are_reported_with_their_bytes() {
     std::fs::create_dir_all(dir.path().join("srv").join(bad)).unwrap();
     std::fs::write(dir.path().join("srv").join(bad).join("menu"), "x").unwrap();
     std::fs::write(dir.path().join("etc-file-\u{e9}"), "y").unwrap();
-    let spec_text = common::spec_text(&[]);
+    let spec_text = support::spec_text(&[]);
     let r = run(dir.path(), &spec_text);
     assert_eq!(r.totals.lost, 2);
     let g = r
@@ -161,7 +161,7 @@ fn non_utf8_names_are_reported_with_their_bytes() {
         .find(|g| g.path_bytes() == b"/srv")
         .expect("the tree group");
     assert!(g.path_hex.is_none());
-    let spec = common::spec(&spec_text);
+    let spec = support::spec(&spec_text);
     let policy = tabula_audit::policy_for(&spec, dir.path(), Mounts::Spec).unwrap();
     // /srv is valid UTF-8 and suggestable; the file at the root too.
     let s = tabula_audit::suggest(&r, &policy, &spec);
@@ -176,7 +176,7 @@ fn non_utf8_names_are_reported_with_their_bytes() {
     std::fs::write(dir2.path().join("etc/machine-id"), "z").unwrap();
     std::fs::create_dir_all(dir2.path().join("opt").join(bad)).unwrap();
     std::fs::write(dir2.path().join("opt").join(bad).join("f"), "z").unwrap();
-    common::symlink(dir2.path(), "opt/link", "/persist/x");
+    support::symlink(dir2.path(), "opt/link", "/persist/x");
     let r = run(dir2.path(), &spec_text);
     let opt = r
         .groups
@@ -195,11 +195,11 @@ fn suggestion_added_to_the_spec_leaves_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     plant(root);
-    common::file(root, "root/.local/share/x", 5);
-    common::file(root, "var/db/sudo/lectured/user", 0);
-    common::file(root, "var/spool/cron/root", 9);
-    let text = common::spec_text(&[]);
-    let spec = common::spec(&text);
+    support::file(root, "root/.local/share/x", 5);
+    support::file(root, "var/db/sudo/lectured/user", 0);
+    support::file(root, "var/spool/cron/root", 9);
+    let text = support::spec_text(&[]);
+    let spec = support::spec(&text);
     let policy = tabula_audit::policy_for(&spec, root, Mounts::Spec).unwrap();
     let r = tabula_audit::audit_with(&policy, root, &WalkOptions::default()).unwrap();
     assert!(r.totals.lost > 0);
@@ -215,7 +215,7 @@ fn suggestion_added_to_the_spec_leaves_nothing_lost() {
     assert!(snippet.contains("{ path = \"/var/db\" }"), "{snippet}");
     assert!(snippet.contains("{ path = \"/srv\" }"), "{snippet}");
     assert!(!snippet.contains("{ path = \"/var\" }"), "{snippet}");
-    let merged = common::merge_suggestion(&text, &snippet);
+    let merged = support::merge_suggestion(&text, &snippet);
     let again = run(root, &merged);
     assert_eq!(again.totals.lost, 0, "{:#?}\n{merged}", again.groups);
     assert!(!again.has_findings());
@@ -264,7 +264,7 @@ fn ten_thousand_levels_deep() {
     .unwrap();
     rustix::io::write(&f, b"bottom").unwrap();
     drop((f, fd));
-    let r = run(&root, &common::spec_text(&[]));
+    let r = run(&root, &support::spec_text(&[]));
     // GNU rm walks relative to handles too; std's remove_dir_all recurses.
     let _ = std::process::Command::new("rm")
         .arg("-rf")
@@ -282,12 +282,12 @@ fn files_next_to_kept_ones_keep_their_names_up_to_the_cap() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     for i in 0..10 {
-        common::file(root, &format!("opt/many/f{i}"), 1);
+        support::file(root, &format!("opt/many/f{i}"), 1);
     }
     // A kept path deeper down: /opt/many is not wholly lost, but that is
     // only known once the child completes, after the listing.
-    common::symlink(root, "opt/many/sub/link", "/persist/x");
-    let spec = common::spec(&common::spec_text(&[]));
+    support::symlink(root, "opt/many/sub/link", "/persist/x");
+    let spec = support::spec(&support::spec_text(&[]));
     let opts = WalkOptions {
         names_cap: 4,
         ..WalkOptions::default()
@@ -303,13 +303,13 @@ fn files_next_to_kept_ones_keep_their_names_up_to_the_cap() {
 fn orphans_are_what_no_entry_claims() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::file(root, "persist/etc/nixos/flake.nix", 10);
-    common::file(root, "persist/etc/machine-id", 33);
-    common::file(root, "persist/etc/old.conf", 5);
-    common::file(root, "persist/var/lib/gone/db", 100);
+    support::file(root, "persist/etc/nixos/flake.nix", 10);
+    support::file(root, "persist/etc/machine-id", 33);
+    support::file(root, "persist/etc/old.conf", 5);
+    support::file(root, "persist/var/lib/gone/db", 100);
     // Covered entries are not stored in /persist: a copy there is an orphan.
-    common::file(root, "persist/home/user/.config/x", 1);
-    let spec = common::spec(&common::spec_text(&[]));
+    support::file(root, "persist/home/user/.config/x", 1);
+    let spec = support::spec(&support::spec_text(&[]));
     let r = tabula_audit::orphans(&spec, root, &WalkOptions::default()).unwrap();
     assert_eq!(r.base, "/persist");
     assert_eq!(r.totals.lost, 3, "{:#?}", r.groups);
@@ -323,7 +323,7 @@ fn orphans_are_what_no_entry_claims() {
 fn fifos_and_sockets_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::dir(root, "srv");
+    support::dir(root, "srv");
     let _sock = std::os::unix::net::UnixListener::bind(root.join("srv/sock")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -333,8 +333,8 @@ fn fifos_and_sockets_are_skipped() {
         0,
     )
     .unwrap();
-    common::file(root, "srv/real", 3);
-    let r = run(root, &common::spec_text(&[]));
+    support::file(root, "srv/real", 3);
+    let r = run(root, &support::spec_text(&[]));
     assert_eq!(r.totals.special, 2);
     assert_eq!(r.totals.lost, 1);
     assert_eq!(group(&r, "/srv").count, 1);
@@ -346,18 +346,18 @@ fn fifos_and_sockets_are_skipped() {
 fn per_user_entries_judge_an_ephemeral_home() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::file(root, "home/user/.config/app/rc", 10);
-    common::file(root, "home/user/.ssh/id_ed25519", 400);
-    common::file(root, "home/user/junk/big.iso", 5000);
-    common::file(root, "home/user/.viminfo", 20);
-    let text = common::spec_text(&[])
+    support::file(root, "home/user/.config/app/rc", 10);
+    support::file(root, "home/user/.ssh/id_ed25519", 400);
+    support::file(root, "home/user/junk/big.iso", 5000);
+    support::file(root, "home/user/.viminfo", 20);
+    let text = support::spec_text(&[])
         .replace(
             "[[mount]]\npath = \"/home\"\nsubvolume = \"@user/home\"\n",
             "",
         )
         .replace(", covered_by = \"/home\"", "");
     assert!(!text.contains("covered_by = \"/home\""));
-    let spec = common::spec(&text);
+    let spec = support::spec(&text);
     assert!(spec.mount("/home").is_none());
     let policy = tabula_audit::policy_for(&spec, root, Mounts::Spec).unwrap();
     let r = tabula_audit::audit_with(&policy, root, &WalkOptions::default()).unwrap();
@@ -370,18 +370,18 @@ fn per_user_entries_judge_an_ephemeral_home() {
     let u = &s.users["user"];
     assert_eq!(u.directories, vec!["junk".to_owned()]);
     assert_eq!(u.files, vec![".viminfo".to_owned()]);
-    let again = run(root, &common::merge_suggestion(&text, &s.to_toml()));
+    let again = run(root, &support::merge_suggestion(&text, &s.to_toml()));
     assert_eq!(again.totals.lost, 0, "{:#?}", again.groups);
 }
 
 #[test]
 fn device_nodes_are_skipped() {
-    if !common::is_root() {
+    if !support::is_root() {
         eprintln!("SKIP: making a device node needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    common::dir(dir.path(), "srv");
+    support::dir(dir.path(), "srv");
     rustix::fs::mknodat(
         rustix::fs::CWD,
         dir.path().join("srv/null"),
@@ -390,7 +390,7 @@ fn device_nodes_are_skipped() {
         rustix::fs::makedev(1, 3),
     )
     .unwrap();
-    let r = run(dir.path(), &common::spec_text(&[]));
+    let r = run(dir.path(), &support::spec_text(&[]));
     assert_eq!(r.totals.special, 1);
     assert_eq!(r.totals.lost, 0);
 }
@@ -405,7 +405,7 @@ fn a_tree_changing_under_the_walk() {
     let root = dir.path().to_path_buf();
     for i in 0..50 {
         for j in 0..20 {
-            common::file(&root, &format!("srv/d{i}/e{j}/f"), 1);
+            support::file(&root, &format!("srv/d{i}/e{j}/f"), 1);
         }
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -426,7 +426,7 @@ fn a_tree_changing_under_the_walk() {
             }
         })
     };
-    let spec = common::spec(&common::spec_text(&[]));
+    let spec = support::spec(&support::spec_text(&[]));
     for _ in 0..8 {
         let r = tabula_audit::audit(&spec, &root, Mounts::Spec, &WalkOptions::default()).unwrap();
         assert!(r.problems.is_empty(), "{:?}", r.problems);
@@ -442,17 +442,17 @@ fn a_tree_changing_under_the_walk() {
 fn etc_overlay_upper_directory_is_judged_as_etc() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    common::file(root, ".rw-etc/upper/adjtime", 7);
-    common::file(root, ".rw-etc/upper/passwd", 70);
-    common::symlink(root, ".rw-etc/upper/hosts", "/etc/static/hosts");
-    common::file(
+    support::file(root, ".rw-etc/upper/adjtime", 7);
+    support::file(root, ".rw-etc/upper/passwd", 70);
+    support::symlink(root, ".rw-etc/upper/hosts", "/etc/static/hosts");
+    support::file(
         root,
         ".rw-etc/upper/NetworkManager/system-connections/home.nmconnection",
         90,
     );
-    common::file(root, ".rw-etc/work/work/x", 1);
-    let text = common::spec_text(&[]);
-    let spec = common::spec(&text);
+    support::file(root, ".rw-etc/work/work/x", 1);
+    let text = support::spec_text(&[]);
+    let spec = support::spec(&text);
     let policy = tabula_audit::policy_for(&spec, root, Mounts::Spec).unwrap();
     let r = tabula_audit::audit_with(&policy, root, &WalkOptions::default()).unwrap();
     assert_eq!(r.totals.lost, 2, "{:#?}", r.groups);

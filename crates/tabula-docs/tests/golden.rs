@@ -5,7 +5,7 @@
 //! so this test is what keeps it current.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ fn golden_dir() -> PathBuf {
 
 #[test]
 fn embedded_host_docs_match_the_golden_files() {
-    let docs = tabula_docs::render(&common::embedded());
+    let docs = tabula_docs::render(&support::embedded());
     let update = std::env::var_os("UPDATE_EXPECT").is_some();
     let mut stale = vec![];
     for d in &docs {
@@ -53,7 +53,7 @@ fn embedded_host_docs_match_the_golden_files() {
 
 #[test]
 fn no_golden_file_is_left_over() {
-    let docs = tabula_docs::render(&common::embedded());
+    let docs = tabula_docs::render(&support::embedded());
     let dir = golden_dir().join("docs");
     for entry in std::fs::read_dir(&dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -67,13 +67,13 @@ fn no_golden_file_is_left_over() {
 
 #[test]
 fn rendering_is_deterministic() {
-    let spec = common::embedded();
+    let spec = support::embedded();
     assert_eq!(tabula_docs::render(&spec), tabula_docs::render(&spec));
 }
 
 #[test]
 fn every_document_of_the_issue_is_written_under_docs() {
-    let docs = tabula_docs::render(&common::embedded());
+    let docs = tabula_docs::render(&support::embedded());
     let paths: Vec<&str> = docs.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(
         paths,

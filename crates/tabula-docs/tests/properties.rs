@@ -4,9 +4,9 @@
 //! are escaped.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
+mod support;
 
-use common::{doc, edited, embedded, tables};
+use support::{doc, edited, embedded, tables};
 use tabula_docs::facts;
 use tabula_docs::svg::{self, Picture, Shape};
 use tabula_docs::{render, DISK_LAYOUT};
@@ -17,7 +17,7 @@ use unicode_width::UnicodeWidthStr;
 /// The partition table's cells against `extents()`, computed here.
 fn assert_partition_table_matches(spec: &tabula_spec::HostSpec) {
     let docs = render(spec);
-    let rows = common::table_after(doc(&docs, DISK_LAYOUT), "## Partitions");
+    let rows = support::table_after(doc(&docs, DISK_LAYOUT), "## Partitions");
     let header = &rows[0];
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let body = &rows[2..];
@@ -395,14 +395,14 @@ fn pictures_have_an_opaque_background() {
 #[test]
 fn a_partition_a_thousand_times_smaller_than_its_neighbour_is_labelled() {
     // ESP 20 MB beside a 20 GB /boot.
-    let text = common::host_text()
+    let text = support::host_text()
         .replacen("size = \"100MB\"", "size = \"20MB\"", 1)
         .replacen(
             "label = \"boot\"\nsize = \"2GB\"",
             "label = \"boot\"\nsize = \"20GB\"",
             1,
         );
-    let spec = common::parse(&text);
+    let spec = support::parse(&text);
     let ext = spec.extents();
     assert!(ext[1].unwrap().size >= 900 * ext[0].unwrap().size);
     let p = svg::disk(&spec);
@@ -433,7 +433,7 @@ fn disk_spec(sizes_mb: &[u64], disk_gb: u64) -> tabula_spec::HostSpec {
         "[[partition]]\nnumber = {}\nlabel = \"rest\"\nsize = \"rest\"\ntype = \"linux\"\nowner = \"nixos\"\nfilesystem = {{ type = \"btrfs\" }}\n",
         sizes_mb.len() + 1
     ));
-    common::parse(&t)
+    support::parse(&t)
 }
 
 #[test]
@@ -547,7 +547,7 @@ fn box_diagrams_have_lines_of_equal_display_width() {
         .iter()
         .filter(|d| d.path.ends_with(".md"))
     {
-        for f in common::fences(&d.contents) {
+        for f in support::fences(&d.contents) {
             if !f.first().is_some_and(|l| l.starts_with('┌')) {
                 continue;
             }
@@ -560,7 +560,7 @@ fn box_diagrams_have_lines_of_equal_display_width() {
 // --- (e) spec strings are escaped --------------------------------------------
 
 fn hostile_spec() -> tabula_spec::HostSpec {
-    let text = common::host_text()
+    let text = support::host_text()
         .replacen(
             "note = \"this host's flake\"",
             "note = \"a|b<c&d\\nnext\"",
@@ -573,7 +573,7 @@ fn hostile_spec() -> tabula_spec::HostSpec {
             "model = \"Surface <8> & |co|\"",
             1,
         );
-    common::parse(&text)
+    support::parse(&text)
 }
 
 #[test]
@@ -596,7 +596,7 @@ fn hostile_strings_are_escaped_in_markdown_and_svg() {
     );
     for d in &docs {
         if d.path.ends_with(".md") {
-            for (n, l) in common::prose_lines(&d.contents) {
+            for (n, l) in support::prose_lines(&d.contents) {
                 for raw in ["<c&d", "<E>", "<a&l>", "<8>"] {
                     // Inside a code span `<` is literal text; outside it must not be.
                     let outside_code: String = l.split('`').step_by(2).collect();
@@ -620,14 +620,14 @@ fn hostile_strings_are_escaped_in_markdown_and_svg() {
 
 #[test]
 fn box_diagrams_survive_newlines_and_wide_text_in_the_spec() {
-    let text = common::host_text().replacen(
+    let text = support::host_text().replacen(
         "model = \"Microsoft Surface Pro 8\"",
         "model = \"東京\\nSurface\"",
         1,
     );
-    let docs = render(&common::parse(&text));
+    let docs = render(&support::parse(&text));
     let arch = doc(&docs, "docs/ARCHITECTURE.md");
-    let f = common::fences(arch)
+    let f = support::fences(arch)
         .into_iter()
         .find(|f| f.first().is_some_and(|l| l.starts_with('┌')))
         .unwrap();
@@ -638,12 +638,12 @@ fn box_diagrams_survive_newlines_and_wide_text_in_the_spec() {
 
 #[test]
 fn shell_words_from_the_spec_are_quoted_in_the_runbook() {
-    let text = common::host_text().replacen(
+    let text = support::host_text().replacen(
         "path = \"/keys/surface-pro-8.key\"",
         "path = \"/keys/my key's.key\"",
         1,
     );
-    let docs = render(&common::parse(&text));
+    let docs = render(&support::parse(&text));
     let rb = doc(&docs, "docs/RUNBOOK.md");
     assert!(
         rb.contains("--key-file '/mnt/key/keys/my key'\\''s.key'"),
@@ -655,12 +655,12 @@ fn shell_words_from_the_spec_are_quoted_in_the_runbook() {
 
 #[test]
 fn disabled_runtimes_are_not_rendered() {
-    let text = common::host_text().replacen(
+    let text = support::host_text().replacen(
         "[containers.microvm]\nenable = true",
         "[containers.microvm]\nenable = false",
         1,
     );
-    let docs = render(&common::parse(&text));
+    let docs = render(&support::parse(&text));
     let iso = doc(&docs, "docs/ISOLATION_LAYERS.md");
     assert!(!iso.contains("microvm.nix"), "{iso}");
     assert!(doc(&render(&embedded()), "docs/ISOLATION_LAYERS.md").contains("## microvm.nix"));
@@ -670,7 +670,7 @@ fn disabled_runtimes_are_not_rendered() {
 
 #[test]
 fn a_minimal_spec_renders_every_document_without_panicking() {
-    let spec = common::parse(
+    let spec = support::parse(
         "[host]\nname = \"mini\"\nrelease = \"24.11\"\nprimary_user = \"u\"\n[disk]\nsize = \"8GB\"\n[boot]\nloader = \"grub\"\n",
     );
     let docs = render(&spec);
@@ -694,8 +694,8 @@ fn a_partition_that_does_not_fit_is_reported_not_drawn() {
 #[test]
 fn a_very_long_label_widens_the_picture_instead_of_overflowing() {
     let long = "x".repeat(180);
-    let text = common::host_text().replacen("label = \"kali\"", &format!("label = \"{long}\""), 1);
-    let spec = common::parse(&text);
+    let text = support::host_text().replacen("label = \"kali\"", &format!("label = \"{long}\""), 1);
+    let spec = support::parse(&text);
     let p = svg::disk(&spec);
     assert_readable(&p, "long label");
     assert!(p.width > 960.0);
@@ -771,15 +771,15 @@ mod escaping {
                 .replace('\\', "\\\\")
                 .replace('"', "\\\"")
                 .replace('\n', "\\n");
-            let text = common::host_text().replacen(
+            let text = support::host_text().replacen(
                 "note = \"this host's flake\"",
                 &format!("note = \"{toml_str}\""),
                 1,
             );
-            let docs = render(&common::parse(&text));
+            let docs = render(&support::parse(&text));
             assert_tables_consistent(&docs);
             let arch = doc(&docs, "docs/ARCHITECTURE.md");
-            let rows = common::table_after(arch, "Entries kept under");
+            let rows = support::table_after(arch, "Entries kept under");
             let row = rows.iter().find(|r| r[0] == "`/etc/nixos`").unwrap();
             let seen = shown(&row[3]);
             prop_assert_eq!(seen.trim(), note.trim());

@@ -6,7 +6,7 @@
 //! is skipped with a SKIP line (CI installs both).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
+mod support;
 
 use std::path::Path;
 
@@ -128,7 +128,7 @@ fn check(png: &Png, p: &Picture, what: &str) {
 }
 
 fn pictures() -> Vec<(&'static str, Picture)> {
-    let spec = common::embedded();
+    let spec = support::embedded();
     vec![
         ("disk", svg::disk(&spec)),
         ("subvolumes", svg::subvolumes(&spec)),

@@ -3,7 +3,7 @@
 //! sequence mounts exactly the spec's mounts, parents first.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-mod common;
+mod support;
 
 use tabula_run::{find_program, Cmd};
 
@@ -43,7 +43,7 @@ fn assert_valid_shell(md: &str, what: &str) {
 
 #[test]
 fn every_bash_block_of_every_document_is_valid_shell() {
-    for d in tabula_docs::render(&common::embedded()) {
+    for d in tabula_docs::render(&support::embedded()) {
         if d.path.ends_with(".md") && d.contents.contains("```bash") {
             assert_valid_shell(&d.contents, &d.path);
         }
@@ -52,7 +52,7 @@ fn every_bash_block_of_every_document_is_valid_shell() {
 
 #[test]
 fn hostile_paths_stay_valid_shell() {
-    let text = common::host_text()
+    let text = support::host_text()
         .replacen(
             "path = \"/keys/surface-pro-8.key\"",
             "path = \"/keys/a b'c;$(rm -rf x)`d`.key\"",
@@ -63,8 +63,8 @@ fn hostile_paths_stay_valid_shell() {
             "hashed_password_file = \"/persist/secrets/u ser;ls.passwd\"",
             1,
         );
-    let docs = tabula_docs::render(&common::parse(&text));
-    let rb = common::doc(&docs, "docs/RUNBOOK.md");
+    let docs = tabula_docs::render(&support::parse(&text));
+    let rb = support::doc(&docs, "docs/RUNBOOK.md");
     assert!(
         rb.contains("'/mnt/key/keys/a b'\\''c;$(rm -rf x)`d`.key'"),
         "{rb}"
@@ -74,9 +74,9 @@ fn hostile_paths_stay_valid_shell() {
 
 #[test]
 fn the_manual_mounts_are_the_spec_mounts_parents_first() {
-    let spec = common::embedded();
+    let spec = support::embedded();
     let docs = tabula_docs::render(&spec);
-    let rb = common::doc(&docs, "docs/RUNBOOK.md");
+    let rb = support::doc(&docs, "docs/RUNBOOK.md");
     let block = bash_blocks(rb)
         .into_iter()
         .find(|b| b.starts_with("mount -t tmpfs"))
