@@ -17,6 +17,20 @@ use crate::{KeyPath, Problem};
 
 mod validate;
 
+/// `[security] firewall` (checked here, in the model, and listed in the schema: the render turns anything
+/// but nftables into iptables rules).
+pub const FIREWALLS: &[&str] = &["nftables", "iptables"];
+/// `[[containers.microvm.vms]] hypervisor`: microvm.nix's hypervisors
+/// (`microvm.hypervisor`).
+pub const HYPERVISORS: &[&str] = &[
+    "qemu",
+    "cloud-hypervisor",
+    "firecracker",
+    "crosvm",
+    "kvmtool",
+    "stratovirt",
+    "alioth",
+];
 /// GPT alignment and the space the GPT takes at each end of the disk.
 pub const ALIGN: u64 = 1 << 20;
 pub const GPT_TAIL: u64 = 33 * 512;

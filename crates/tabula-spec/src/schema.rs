@@ -26,20 +26,7 @@ pub const SESSION_KINDS: &[&str] = &["plasma6", "plasma", "gnome", "openbox", "c
 pub const ROLES: &[&str] = &["primary", "dual-boot"];
 /// `[desktop] display_manager`.
 pub const DISPLAY_MANAGERS: &[&str] = &["sddm"];
-/// `[security] firewall` (checked by the model: the render turns anything
-/// but nftables into iptables rules).
-pub const FIREWALLS: &[&str] = &["nftables", "iptables"];
-/// `[[containers.microvm.vms]] hypervisor`: microvm.nix's hypervisors
-/// (`microvm.hypervisor`).
-pub const HYPERVISORS: &[&str] = &[
-    "qemu",
-    "cloud-hypervisor",
-    "firecracker",
-    "crosvm",
-    "kvmtool",
-    "stratovirt",
-    "alioth",
-];
+pub use crate::model::{FIREWALLS, HYPERVISORS};
 /// Names `FsType::parse` reads besides the canonical ones.
 pub const FS_ALIASES: &[&str] = &["fat32", "fat"];
 

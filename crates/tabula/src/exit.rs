@@ -55,8 +55,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 }
 
 /// Print the error: a spec error as a miette report with the source snippet,
-/// anything else as its chain, one cause per line.
-pub fn print_error(err: &anyhow::Error) {
+/// anything else as its chain, one cause per line. `color`: whether stderr
+/// gets colour (decided by the caller, `ctx`).
+pub fn print_error(err: &anyhow::Error, color: bool) {
     if let Some(r) = err.downcast_ref::<Reported>() {
         if !r.message.is_empty() {
             eprintln!("{}", r.message);
@@ -64,7 +65,7 @@ pub fn print_error(err: &anyhow::Error) {
         return;
     }
     if let Some(spec_err) = err.chain().find_map(|c| c.downcast_ref::<SpecError>()) {
-        eprintln!("{}", spec_err.render_report(crate::ctx::stderr_color()));
+        eprintln!("{}", spec_err.render_report(color));
         return;
     }
     eprintln!("error: {err}");

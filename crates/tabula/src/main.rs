@@ -96,6 +96,33 @@ fn interrupted() -> Option<ExitCode> {
         .map(ExitCode::from)
 }
 
+/// One command, by its parsed arguments.
+fn dispatch(command: cli::Command, ctx: &ctx::Ctx) -> anyhow::Result<u8> {
+    use cli::Command;
+    use cmd::{audit, disk, nixos, render, spec};
+    match command {
+        Command::Check(a) => spec::check(&a, ctx),
+        Command::Render(a) => render::render(&a, ctx),
+        Command::Docs(a) => render::docs(&a, ctx),
+        Command::Init(a) => spec::init(&a, ctx),
+        Command::Schema(a) => spec::schema(&a, ctx),
+        Command::Plan(a) => disk::plan(&a, ctx),
+        Command::Apply(a) => disk::apply(&a, ctx),
+        Command::Mount(a) => disk::mount(&a, ctx),
+        Command::Unmount(a) => disk::unmount(&a, ctx),
+        Command::Install(a) => disk::install(&a, ctx),
+        Command::Keyfile(a) => disk::keyfile(&a, ctx),
+        Command::Audit(a) => audit::audit(&a, ctx),
+        Command::Status(a) => nixos::status(&a, ctx),
+        Command::Rebuild(a) => nixos::rebuild(&a, ctx),
+        Command::Generations(a) => nixos::generations(&a, ctx),
+        Command::Diff(a) => nixos::diff(&a, ctx),
+        Command::Place(a) => nixos::place(&a, ctx),
+        Command::Completions { shell } => crate::manpages::completions(shell),
+        Command::Man(a) => crate::manpages::man(&a),
+    }
+}
+
 fn main() -> ExitCode {
     sigpipe::reset();
     let cli = match cli::Cli::try_parse() {
@@ -117,11 +144,11 @@ fn main() -> ExitCode {
     ctx::init_logging(cli.global.verbose);
     handle_signals();
     let ctx = ctx::Ctx::new(&cli.global);
-    match cmd::run(cli.command, &ctx) {
+    match dispatch(cli.command, &ctx) {
         Ok(code) => interrupted().unwrap_or(ExitCode::from(code)),
         Err(err) => {
             let code = exit::code_for(&err);
-            exit::print_error(&err);
+            exit::print_error(&err, ctx::stderr_color());
             interrupted().unwrap_or(ExitCode::from(code))
         }
     }

@@ -13,29 +13,12 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory};
+use clap::CommandFactory;
 
-use crate::cli::Cli;
-
-/// Print a man page, or write every page to a directory
-#[derive(Debug, Args)]
-#[command(after_help = "\
-Examples:
-  tabula man | man -l -                 read the main page
-  tabula man apply | man -l -           read tabula-apply(1)
-  tabula man --out /usr/local/share/man/man1   install every page")]
-pub struct ManArgs {
-    /// The command whose page to print (default: the main page, tabula(1))
-    #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
-    /// Write every page (tabula.1, tabula-apply.1, ...) into DIR instead, and
-    /// print the paths written
-    #[arg(long, value_name = "DIR", conflicts_with = "command")]
-    pub out: Option<PathBuf>,
-}
+use crate::cli::{Cli, ManArgs};
 
 /// The command tree the pages and completions are made from.
 fn root() -> clap::Command {

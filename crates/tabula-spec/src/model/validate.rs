@@ -58,9 +58,9 @@ impl HostSpec {
 /// `[security] firewall` and each microVM's `hypervisor`.
 fn closed_sets(p: &mut Problems, r: &raw::RawSpec) {
     if let Some(fw) = r.security.firewall.as_deref() {
-        if !crate::schema::FIREWALLS.contains(&fw) {
+        if !FIREWALLS.contains(&fw) {
             let at = KeyPath::root().key("security").key("firewall");
-            p.unknown(at, fw, crate::schema::FIREWALLS);
+            p.unknown(at, fw, FIREWALLS);
         }
     }
     let vms = r
@@ -70,13 +70,13 @@ fn closed_sets(p: &mut Problems, r: &raw::RawSpec) {
         .map_or(&[][..], |m| &m.vms[..]);
     for (i, vm) in vms.iter().enumerate() {
         if let Some(h) = vm.hypervisor.as_deref() {
-            if !crate::schema::HYPERVISORS.contains(&h) {
+            if !HYPERVISORS.contains(&h) {
                 let at = KeyPath::root()
                     .key("containers")
                     .key("microvm")
                     .index("vms", i)
                     .key("hypervisor");
-                p.unknown(at, h, crate::schema::HYPERVISORS);
+                p.unknown(at, h, HYPERVISORS);
             }
         }
     }
