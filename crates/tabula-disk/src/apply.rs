@@ -50,6 +50,9 @@ pub struct ApplyOptions {
     /// Format the container but do not open it (no device-mapper here): the
     /// pool inside stays unverified.
     pub no_open: bool,
+    /// The disk as the user named it (`--disk`): `--wipe table:DISK` may
+    /// name it so.
+    pub disk_arg: Option<String>,
 }
 
 impl ApplyOptions {
@@ -58,6 +61,8 @@ impl ApplyOptions {
             reset: self.reset.clone(),
             keyfile: self.keyfile.is_some(),
             keyfile_opens,
+            wipe: self.wipe.clone(),
+            disk_arg: self.disk_arg.clone(),
         }
     }
 
@@ -204,7 +209,7 @@ pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions
     if !refused.is_empty() {
         let list: Vec<String> = refused
             .iter()
-            .map(|l| format!("  {}: {}", l.object, l.reason))
+            .map(|l| format!("  {}: {}", l.object, l.reason_and_fix()))
             .collect();
         return Err(Error::Refused(format!(
             "the plan refuses {} object(s); nothing was written:\n{}",
@@ -236,10 +241,21 @@ pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions
             list.join("\n")
         )));
     }
+    // `--wipe table:DISK` (the disk's line is DESTROY only then) names
+    // the table and every partition on it.
+    let table_wiped = plan
+        .lines
+        .iter()
+        .any(|l| matches!(l.object, plan::Object::Disk(_)) && l.action == crate::Action::Destroy);
+    let named = |l: &plan::Line| {
+        opts.wipe.iter().any(|w| l.object == *w)
+            || (table_wiped
+                && matches!(l.object, plan::Object::Disk(_) | plan::Object::Unlisted(_)))
+    };
     let missing: Vec<String> = plan
         .destroys()
         .iter()
-        .filter(|l| !opts.wipe.iter().any(|w| l.object == *w))
+        .filter(|l| !named(l))
         .map(|l| format!("  {}: {}  (add --wipe {})", l.object, l.reason, l.object))
         .collect();
     if !missing.is_empty() {
@@ -248,7 +264,11 @@ pub fn check(spec: &HostSpec, disk: &DiskProbe, plan: &Plan, opts: &ApplyOptions
             missing.join("\n")
         )));
     }
-    for w in &opts.wipe {
+    for w in opts
+        .wipe
+        .iter()
+        .filter(|w| !(table_wiped && w.starts_with("table:")))
+    {
         if plan
             .line(w)
             .is_none_or(|l| l.action != crate::Action::Destroy)
@@ -362,6 +382,7 @@ pub fn execute(
             opts,
         };
         let did = match step {
+            Step::ZapTable => zap_table(x)?,
             Step::CreateTable => create_table(x)?,
             Step::CreatePartition {
                 number,
@@ -434,6 +455,30 @@ impl Exec<'_> {
             )
         })
     }
+}
+
+/// `--wipe table:DISK`: every partition's signatures wiped (no old header
+/// may turn up in a new partition at the same place), the table zapped
+/// (GPT, its backup and the MBR) and the kernel's partitions dropped;
+/// nothing to do on a disk with no table (a rerun after a kill).
+fn zap_table(x: Exec<'_>) -> Result<bool> {
+    let Exec { device, .. } = x;
+    let Some(table) = probe::read_table(device)? else {
+        return Ok(false);
+    };
+    loopdev::rescan_partitions(device)?;
+    for p in &table.partitions {
+        wipe_signatures(&node_of(device, p.number)?)?;
+    }
+    Cmd::new("sgdisk")
+        .args(["--zap-all", device])
+        .install_hint("Debian package gdisk")
+        .run()?;
+    // Stale partition nodes would stand for the new partitions.
+    if let Err(e) = Cmd::new("partx").args(["-d", device]).run() {
+        tracing::debug!("{e}");
+    }
+    Ok(true)
 }
 
 /// A new GPT, unless the disk has a table.
@@ -768,6 +813,8 @@ fn top_level<'a>(
 pub fn verify(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<Plan> {
     let verify_opts = ApplyOptions {
         reset: Vec::new(),
+        // The read-back plans the disk as it is now, never a repartition.
+        wipe: Vec::new(),
         ..opts.clone()
     };
     let (_, after) = prepare(spec, device, &verify_opts)?;

@@ -171,6 +171,20 @@ pub struct Line {
     pub object: Object,
     pub action: Action,
     pub reason: String,
+    /// The way forward from a `refuse` (a flag or a spec change); absent on
+    /// other lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Line {
+    /// The reason, followed by `; fix: ...` when the line has one.
+    pub fn reason_and_fix(&self) -> String {
+        match &self.fix {
+            Some(f) => format!("{}; fix: {f}", self.reason),
+            None => self.reason.clone(),
+        }
+    }
 }
 
 /// One effect `apply` runs. Partitions are named by number: their nodes are
@@ -178,6 +192,10 @@ pub struct Line {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "step")]
 pub enum Step {
+    /// `--wipe table:DISK`: every partition's signatures wiped, then the
+    /// partition table zapped (`sgdisk --zap-all`); skipped on a disk with
+    /// no table.
+    ZapTable,
     /// A new, empty GPT (only on a disk with no partition table).
     CreateTable,
     CreatePartition {
@@ -231,6 +249,7 @@ impl Step {
     /// A short description for the progress display.
     pub fn describe(&self) -> String {
         match self {
+            Step::ZapTable => "removing every partition and the partition table".into(),
             Step::CreateTable => "writing a new GPT".into(),
             Step::CreatePartition { number, name, .. } => {
                 format!("creating partition {number} ({name})")
@@ -315,7 +334,7 @@ impl Plan {
                 "{:<10}  {:<w$}  {}\n",
                 l.action.as_str(),
                 l.object,
-                l.reason
+                l.reason_and_fix()
             ));
         }
         out
@@ -331,6 +350,30 @@ pub struct PlanOptions {
     pub keyfile: bool,
     /// Whether that keyfile already opens the container (tested by apply).
     pub keyfile_opens: Option<bool>,
+    /// The `--wipe` names given: `table:DISK` repartitions the whole disk
+    /// (every partition on it DESTROY, then the spec's layout created).
+    pub wipe: Vec<String>,
+    /// The disk as the user named it (`--disk`), for `--wipe table:DISK` in
+    /// the fix lines; the probed device when absent.
+    pub disk_arg: Option<String>,
+}
+
+impl PlanOptions {
+    /// The `--wipe` name that repartitions this disk: `table:DISK`.
+    pub fn table_name(&self, device: &str) -> String {
+        format!("table:{}", self.disk_arg.as_deref().unwrap_or(device))
+    }
+
+    /// Whether `--wipe table:DISK` names this disk (by the path given to
+    /// `--disk` or the device, with or without the `disk:` prefix).
+    pub fn wipes_table(&self, device: &str) -> bool {
+        self.wipe.iter().any(|w| {
+            w.strip_prefix("table:").is_some_and(|d| {
+                let d = d.strip_prefix("disk:").unwrap_or(d);
+                d == device || self.disk_arg.as_deref() == Some(d)
+            })
+        })
+    }
 }
 
 /// State of a spec partition after the partition section.
@@ -423,6 +466,22 @@ impl Builder {
             object: object.into(),
             action,
             reason: reason.into(),
+            fix: None,
+        });
+    }
+
+    /// A `refuse` line with its way forward.
+    fn refuse(
+        &mut self,
+        object: impl Into<Object>,
+        reason: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.lines.push(Line {
+            object: object.into(),
+            action: Action::Refuse,
+            reason: reason.into(),
+            fix: Some(fix.into()),
         });
     }
 }
@@ -434,8 +493,18 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
         lines: Vec::new(),
         steps: Vec::new(),
     };
-    let disk_refused = disk_table(&mut b, spec, probe);
-    let states = partitions(&mut b, spec, probe, disk_refused);
+    let table = opts.table_name(&probe.device);
+    let wiped = (opts.wipes_table(&probe.device)
+        && probe.table.is_some()
+        && probe.size >= spec.disk.size.as_u64())
+    .then(|| wipe_table(&mut b, probe, &table));
+    let states = match &wiped {
+        Some(empty) => partitions(&mut b, spec, empty, false, &table),
+        None => {
+            let disk_refused = disk_table(&mut b, spec, probe, &table);
+            partitions(&mut b, spec, probe, disk_refused, &table)
+        }
+    };
     filesystems(&mut b, spec, &states);
     let inner = container(&mut b, spec, &states, opts);
     let subvol_state = pool(&mut b, spec, &inner, opts);
@@ -448,21 +517,61 @@ pub fn plan(spec: &HostSpec, probe: &DiskProbe, opts: &PlanOptions) -> Plan {
     }
 }
 
+/// Pass 1 with `--wipe table:DISK` on a disk with a table: the table and
+/// every partition on it DESTROY (each by name, foreign ones too), then a
+/// new GPT. Returns the probe of the disk as it is then: empty.
+fn wipe_table(b: &mut Builder, probe: &DiskProbe, table: &str) -> DiskProbe {
+    b.line(
+        Object::Disk(probe.device.clone()),
+        Action::Destroy,
+        format!(
+            "--wipe {table}: its {} partition table and all {} partition(s) on it are removed, then a new GPT is written",
+            probe.table.as_deref().unwrap_or("unknown"),
+            probe.partitions.len()
+        ),
+    );
+    for pp in &probe.partitions {
+        b.line(
+            Object::Unlisted(pp.number),
+            Action::Destroy,
+            format!(
+                "`{}` ({}, {} at {}, holds {}): removed with the table, its data is lost",
+                pp.name.as_deref().unwrap_or(""),
+                type_name(&pp.type_guid),
+                mib(pp.size),
+                mib(pp.start),
+                describe_content(&pp.content)
+            ),
+        );
+    }
+    b.steps.push(Step::ZapTable);
+    b.steps.push(Step::CreateTable);
+    DiskProbe {
+        table: None,
+        partitions: Vec::new(),
+        ..probe.clone()
+    }
+}
+
 /// Pass 1, the disk and its table: a new GPT on a blank disk; a disk too
 /// small or with another table is refused. Returns whether it is refused.
-fn disk_table(b: &mut Builder, spec: &HostSpec, probe: &DiskProbe) -> bool {
+fn disk_table(b: &mut Builder, spec: &HostSpec, probe: &DiskProbe, table: &str) -> bool {
     let spec_size = spec.disk.size.as_u64();
     let disk_obj = Object::Disk(probe.device.clone());
     let mut disk_refused = false;
     if probe.size < spec_size {
         disk_refused = true;
-        b.line(
+        b.refuse(
             &disk_obj,
-            Action::Refuse,
             format!(
                 "the disk is {} but the spec's [disk] size is {}",
                 human(probe.size),
                 human(spec_size)
+            ),
+            format!(
+                "use a disk of at least {}, or set [disk] size to at most {} (and the partitions to fit)",
+                human(spec_size),
+                human(probe.size)
             ),
         );
     } else {
@@ -474,11 +583,13 @@ fn disk_table(b: &mut Builder, spec: &HostSpec, probe: &DiskProbe) -> bool {
             Some("gpt") => b.line(&disk_obj, Action::Keep, "GPT"),
             Some(other) => {
                 disk_refused = true;
-                b.line(
+                b.refuse(
                     &disk_obj,
-                    Action::Refuse,
                     format!(
                         "the disk has a `{other}` partition table; tabula only keeps or writes GPT"
+                    ),
+                    format!(
+                        "to repartition the disk with the spec's GPT (every partition on it is lost), add --wipe {table}"
                     ),
                 );
             }
@@ -495,6 +606,7 @@ fn partitions<'a>(
     spec: &HostSpec,
     probe: &'a DiskProbe,
     disk_refused: bool,
+    table: &str,
 ) -> Vec<PartState<'a>> {
     let extents = spec.extents();
     let spec_size = spec.disk.size.as_u64();
@@ -503,10 +615,27 @@ fn partitions<'a>(
         .partitions
         .iter()
         .zip(extents.iter())
-        .map(|(sp, ext)| partition(b, sp, ext.as_ref(), probe, &listed, disk_refused, spec_size))
+        .map(|(sp, ext)| {
+            let at = Where {
+                probe,
+                listed: &listed,
+                spec_size,
+                table,
+            };
+            partition(b, sp, ext.as_ref(), &at, disk_refused)
+        })
         .collect();
     unlisted_partitions(b, probe, &listed);
     states
+}
+
+/// What every listed partition is planned against.
+struct Where<'a, 'b> {
+    probe: &'a DiskProbe,
+    listed: &'b BTreeSet<u32>,
+    spec_size: u64,
+    /// `table:DISK`, the `--wipe` name that repartitions the disk.
+    table: &'b str,
 }
 
 /// One listed partition.
@@ -514,30 +643,29 @@ fn partition<'a>(
     b: &mut Builder,
     sp: &Partition,
     ext: Option<&Extent>,
-    probe: &'a DiskProbe,
-    listed: &BTreeSet<u32>,
+    at: &Where<'a, '_>,
     disk_refused: bool,
-    spec_size: u64,
 ) -> PartState<'a> {
+    let probe = at.probe;
     let obj = Object::Partition(sp.label.clone());
     if disk_refused {
         b.line(&obj, Action::Unverified, "not checked: the disk is refused");
         return PartState::Refused;
     }
     let Some(ext) = ext else {
-        b.line(
+        b.refuse(
             &obj,
-            Action::Refuse,
             format!(
                 "does not fit on a disk of {} after the partitions before it",
-                human(spec_size)
+                human(at.spec_size)
             ),
+            "make this partition or the ones before it smaller in the spec, or raise [disk] size on a bigger disk",
         );
         return PartState::Refused;
     };
     match probe.partitions.iter().find(|p| p.number == sp.number) {
-        None => new_partition(b, &obj, sp, ext, probe, listed),
-        Some(pp) => existing_partition(b, &obj, sp, ext, pp),
+        None => new_partition(b, &obj, sp, ext, at),
+        Some(pp) => existing_partition(b, &obj, sp, ext, pp, at.table),
     }
 }
 
@@ -547,9 +675,9 @@ fn new_partition<'a>(
     obj: &Object,
     sp: &Partition,
     ext: &Extent,
-    probe: &'a DiskProbe,
-    listed: &BTreeSet<u32>,
+    at: &Where<'a, '_>,
 ) -> PartState<'a> {
+    let (probe, listed, table) = (at.probe, at.listed, at.table);
     let blockers: Vec<String> = probe
         .partitions
         .iter()
@@ -590,14 +718,16 @@ fn new_partition<'a>(
         });
         PartState::New
     } else {
-        b.line(
+        b.refuse(
             obj,
-            Action::Refuse,
             format!(
                 "needs {}..{} which {} occupies; tabula never touches it",
                 mib(ext.start),
                 mib(ext.end()),
                 blockers.join(" and ")
+            ),
+            format!(
+                "to repartition the whole disk (every partition on it is lost), add --wipe {table}; or list the partition(s) there in the spec and place this one in free space"
             ),
         );
         PartState::Refused
@@ -611,6 +741,7 @@ fn existing_partition<'a>(
     sp: &Partition,
     ext: &Extent,
     pp: &'a ProbedPartition,
+    table: &str,
 ) -> PartState<'a> {
     let mut diffs = Vec::new();
     if pp.start != ext.start {
@@ -657,12 +788,16 @@ fn existing_partition<'a>(
             Owner::Foreign(o) => format!("{o}'s partition"),
             Owner::Nixos => "the partition".into(),
         };
-        b.line(
+        b.refuse(
             obj,
-            Action::Refuse,
             format!(
                 "{who} does not match: {}; tabula never moves or resizes",
                 diffs.join("; ")
+            ),
+            format!(
+                "write the partition as it is on the disk into the spec (start {}, size {}), or to repartition the whole disk (every partition on it is lost) add --wipe {table}",
+                mib(pp.start),
+                mib(pp.size)
             ),
         );
         PartState::Refused
@@ -800,13 +935,16 @@ fn existing_filesystem(
             );
             b.steps.push(mkfs);
         }
-        other => b.line(
+        other => b.refuse(
             obj,
-            Action::Refuse,
             format!(
                 "holds {}, the spec says {want}; {}",
                 describe_content(other),
                 why_never_formatted(sp)
+            ),
+            format!(
+                "write what is there into the spec's filesystem of partition `{}`, or, if its data may go, clear it yourself (wipefs -a on its node) and apply again",
+                sp.label
             ),
         ),
     }
@@ -851,10 +989,10 @@ fn container<'a>(
     };
     match found {
         None => {
-            b.line(
+            b.refuse(
                 &obj,
-                Action::Refuse,
                 format!("[luks] partition `{}` is not in the spec", luks.partition),
+                "set [luks] partition to the label of a listed partition",
             );
             Inner::Unknown("the container is refused".into())
         }
@@ -895,13 +1033,16 @@ fn container<'a>(
                 ),
             ),
             other => {
-                b.line(
+                b.refuse(
                     &obj,
-                    Action::Refuse,
                     format!(
                         "holds {}, the spec says {want}; {}",
                         describe_content(other),
                         why_never_formatted(sp)
+                    ),
+                    format!(
+                        "put [luks] on a NixOS partition tabula may format, or write the container that is there into [luks] (its UUID), or, if the data on `{}` may go, clear it yourself (wipefs -a on its node)",
+                        sp.label
                     ),
                 );
                 Inner::Unknown("the container is refused".into())
@@ -1135,13 +1276,13 @@ fn subvolumes(
             .collect();
         let reset = opts.reset.iter().any(|r| r == s);
         if reset && !children.is_empty() {
-            b.line(
+            b.refuse(
                 &sobj,
-                Action::Refuse,
                 format!(
-                    "--reset: it holds nested subvolumes ({}); reset those instead",
+                    "--reset: it holds nested subvolumes ({})",
                     children.join(", ")
                 ),
+                format!("reset those instead (--reset {})", children.join(" ")),
             );
             state.push(((*s).to_owned(), Action::Refuse));
         } else if reset && existing.contains(s) {
@@ -1182,10 +1323,15 @@ fn subvolumes(
 fn unknown_resets(b: &mut Builder, opts: &PlanOptions, state: &SubvolState) {
     for r in &opts.reset {
         if !state.iter().any(|(s, _)| s == r) {
-            b.line(
+            let declared: Vec<&str> = state.iter().map(|(s, _)| s.as_str()).collect();
+            b.refuse(
                 Object::Subvolume(r.clone()),
-                Action::Refuse,
                 "--reset names a subvolume the spec does not declare",
+                if declared.is_empty() {
+                    "drop this --reset: the spec declares no subvolume".to_owned()
+                } else {
+                    format!("--reset one the spec declares: {}", declared.join(", "))
+                },
             );
         }
     }
@@ -1216,10 +1362,14 @@ fn mounts(b: &mut Builder, spec: &HostSpec, subvol_state: &SubvolState) {
                         (Action::Create, format!("subvolume {subvolume} is created"))
                     }
                     Some((_, a)) => (Action::Unverified, format!("subvolume {subvolume} is {a}")),
-                    None => (
-                        Action::Refuse,
-                        format!("subvolume {subvolume} is not declared in [btrfs]"),
-                    ),
+                    None => {
+                        b.refuse(
+                            &obj,
+                            format!("subvolume {subvolume} is not declared in [btrfs]"),
+                            format!("declare {subvolume} in [btrfs] subvolumes, or mount a declared one"),
+                        );
+                        continue;
+                    }
                 };
                 b.line(&obj, action, why);
             }
@@ -1235,10 +1385,14 @@ fn mounts(b: &mut Builder, spec: &HostSpec, subvol_state: &SubvolState) {
                         (Action::Create, format!("fs:{partition} is formatted"))
                     }
                     Some(a) => (Action::Unverified, format!("fs:{partition} is {a}")),
-                    None => (
-                        Action::Refuse,
-                        format!("partition `{partition}` has no filesystem in the spec"),
-                    ),
+                    None => {
+                        b.refuse(
+                            &obj,
+                            format!("partition `{partition}` has no filesystem in the spec"),
+                            format!("give partition `{partition}` a filesystem in the spec, or mount another source"),
+                        );
+                        continue;
+                    }
                 };
                 b.line(&obj, action, why);
             }
@@ -1319,16 +1473,33 @@ mod tests {
         let spec = spec();
         let size = spec.disk.size.as_u64();
         let mut b = builder();
-        assert!(!disk_table(&mut b, &spec, &empty_disk("/dev/x", size)));
+        assert!(!disk_table(
+            &mut b,
+            &spec,
+            &empty_disk("/dev/x", size),
+            "table:/dev/x"
+        ));
         assert_eq!(b.steps, [Step::CreateTable]);
         let mut b = builder();
-        assert!(disk_table(&mut b, &spec, &empty_disk("/dev/x", size - 1)));
+        assert!(disk_table(
+            &mut b,
+            &spec,
+            &empty_disk("/dev/x", size - 1),
+            "table:/dev/x"
+        ));
         assert_eq!(b.lines[0].action, Action::Refuse);
+        assert!(b.lines[0]
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.contains("[disk] size")));
         let mut mbr = empty_disk("/dev/x", size);
         mbr.table = Some("dos".into());
         let mut b = builder();
-        assert!(disk_table(&mut b, &spec, &mbr));
+        assert!(disk_table(&mut b, &spec, &mbr, "table:disk.img"));
         assert!(b.steps.is_empty());
+        assert!(b.lines[0]
+            .reason_and_fix()
+            .ends_with("add --wipe table:disk.img"));
     }
 
     #[test]
@@ -1342,5 +1513,31 @@ mod tests {
         assert_eq!(b.lines.len(), 1);
         assert_eq!(b.lines[0].object, Object::Subvolume("@nope".into()));
         assert_eq!(b.lines[0].action, Action::Refuse);
+        assert_eq!(
+            b.lines[0].fix.as_deref(),
+            Some("--reset one the spec declares: @kept")
+        );
+    }
+
+    #[test]
+    fn wipe_table_names_the_disk_by_its_path_or_device() {
+        let opts = PlanOptions {
+            wipe: vec!["table:disk.img".into()],
+            disk_arg: Some("disk.img".into()),
+            ..PlanOptions::default()
+        };
+        assert!(opts.wipes_table("/dev/loop7"));
+        assert_eq!(opts.table_name("/dev/loop7"), "table:disk.img");
+        let by_device = PlanOptions {
+            wipe: vec!["table:disk:/dev/vda".into()],
+            ..PlanOptions::default()
+        };
+        assert!(by_device.wipes_table("/dev/vda"));
+        assert!(!by_device.wipes_table("/dev/vdb"));
+        assert!(!PlanOptions::default().wipes_table("/dev/vda"));
+        assert_eq!(
+            PlanOptions::default().table_name("/dev/vda"),
+            "table:/dev/vda"
+        );
     }
 }

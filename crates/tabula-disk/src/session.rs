@@ -290,6 +290,7 @@ pub fn plan_empty(
             reset: reset.to_vec(),
             keyfile,
             keyfile_opens: keyfile.then_some(false),
+            ..PlanOptions::default()
         },
     );
     (probe, plan)
@@ -306,12 +307,15 @@ pub fn plan_only(
     disk: &Path,
     size: Option<u64>,
     reset: &[String],
+    wipe: &[String],
     keyfile: Option<&Path>,
 ) -> Result<(Option<DiskProbe>, Plan)> {
     if disk.exists() {
         let target = Target::open(disk, true)?;
         let opts = ApplyOptions {
             reset: reset.to_vec(),
+            wipe: wipe.to_vec(),
+            disk_arg: Some(disk.to_string_lossy().into_owned()),
             keyfile: keyfile.map(Path::to_owned),
             no_open: true,
             ..Default::default()
@@ -480,6 +484,7 @@ pub fn run(
         passphrase: req.passphrase.clone(),
         keyfile: keyfile_path(spec, req.keyfile.as_deref(), req.usb.as_deref())?,
         no_open: req.no_open,
+        disk_arg: Some(req.disk.to_string_lossy().into_owned()),
     };
     if !req.disk.exists() {
         plan_new_image(spec, req, &mut opts, prompt, view)?;

@@ -627,16 +627,19 @@ fn plans_are_byte_identical_across_many_probes() {
             reset: vec!["@system/nix".into(), "@nope".into()],
             keyfile: true,
             keyfile_opens: Some(false),
+            ..Default::default()
         },
         PlanOptions {
             reset: vec!["@user".into()],
             keyfile: true,
             keyfile_opens: Some(true),
+            ..Default::default()
         },
         PlanOptions {
             reset: vec![],
             keyfile: true,
             keyfile_opens: None,
+            ..Default::default()
         },
     ];
     // FNV-1a: a stable digest of each plan (the full text of every plan
@@ -685,4 +688,130 @@ fn plans_are_byte_identical_across_many_probes() {
         }
     }
     expect_test::expect_file!["fixtures/plan-snapshots.txt"].assert_eq(&out);
+}
+
+/// A disk another installer partitioned: two partitions where the spec
+/// puts its own (a Linux root over the ESP and /boot, a swap after it).
+fn foreign_layout() -> DiskProbe {
+    let p = |number: u32, start: u64, size: u64, guid: &str, name: &str| ProbedPartition {
+        number,
+        node: format!("/dev/nvme0n1p{number}"),
+        start,
+        size,
+        type_guid: guid.into(),
+        uuid: None,
+        name: Some(name.into()),
+        content: fs("ext4", None, Some(name)),
+    };
+    DiskProbe {
+        partitions: vec![
+            p(
+                1,
+                1 << 20,
+                40 << 30,
+                "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+                "debian-root",
+            ),
+            p(
+                2,
+                (40 << 30) + (1 << 20),
+                8 << 30,
+                "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
+                "debian-swap",
+            ),
+        ],
+        ..tabula_disk::plan::empty_disk("/dev/nvme0n1", REAL_DISK)
+    }
+}
+
+#[test]
+fn a_foreign_layout_is_refused_naming_wipe_table() {
+    let spec = spec();
+    let mut d = foreign_layout();
+    d.table = Some("gpt".into());
+    let opts = PlanOptions {
+        disk_arg: Some("/dev/nvme0n1".into()),
+        ..Default::default()
+    };
+    let p = plan(&spec, &d, &opts);
+    let refused = p.refused();
+    assert!(!refused.is_empty());
+    for l in &refused {
+        let fix = l.fix.as_deref().unwrap_or_else(|| panic!("no fix: {l:?}"));
+        assert!(fix.contains("--wipe table:/dev/nvme0n1"), "{fix}");
+    }
+    // Every refuse line of every plan has a way forward.
+    let json = serde_json::to_value(&p).unwrap();
+    for l in json["lines"].as_array().unwrap() {
+        assert_eq!(l["action"] == "refuse", l.get("fix").is_some(), "{l}");
+    }
+    assert!(p.table().contains("; fix: "));
+}
+
+#[test]
+fn wipe_table_destroys_every_partition_by_name_then_creates_the_layout() {
+    let spec = spec();
+    let mut d = foreign_layout();
+    d.table = Some("gpt".into());
+    let opts = PlanOptions {
+        wipe: vec!["table:/dev/nvme0n1".into()],
+        ..Default::default()
+    };
+    let p = plan(&spec, &d, &opts);
+    assert!(p.refused().is_empty(), "{}", p.table());
+    let destroys: Vec<String> = p.destroys().iter().map(|l| l.object.name()).collect();
+    assert_eq!(
+        destroys,
+        ["disk:/dev/nvme0n1", "partition:#1", "partition:#2"]
+    );
+    assert!(p
+        .line("partition:#1")
+        .unwrap()
+        .reason
+        .contains("`debian-root`"));
+    assert!(p
+        .line("partition:#2")
+        .unwrap()
+        .reason
+        .contains("`debian-swap`"));
+    assert_eq!(p.steps[..2], [Step::ZapTable, Step::CreateTable]);
+    for sp in &spec.partitions {
+        assert_eq!(
+            action(&p, &format!("partition:{}", sp.label)),
+            Action::Create
+        );
+    }
+    let creates = p
+        .steps
+        .iter()
+        .filter(|s| matches!(s, Step::CreatePartition { .. }))
+        .count();
+    assert_eq!(creates, spec.partitions.len());
+    // The same plan as a blank disk's, after the DESTROY lines.
+    let mut blank = d.clone();
+    blank.table = None;
+    blank.partitions.clear();
+    let fresh = plan(&spec, &blank, &PlanOptions::default());
+    assert_eq!(p.lines[3..], fresh.lines[1..]);
+    assert_eq!(p.steps[1..], fresh.steps[..]);
+    // An MBR disk too; a disk too small stays refused; another disk's name
+    // changes nothing.
+    d.table = Some("dos".into());
+    assert_eq!(
+        action(&plan(&spec, &d, &opts), "disk:/dev/nvme0n1"),
+        Action::Destroy
+    );
+    let other = PlanOptions {
+        wipe: vec!["table:/dev/sda".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        action(&plan(&spec, &d, &other), "disk:/dev/nvme0n1"),
+        Action::Refuse
+    );
+    d.size = 1 << 30;
+    assert_eq!(
+        action(&plan(&spec, &d, &opts), "disk:/dev/nvme0n1"),
+        Action::Refuse
+    );
 }

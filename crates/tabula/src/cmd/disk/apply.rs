@@ -4,7 +4,8 @@ use super::*;
 
 const APPLY_HELP: &str = "\
 Runs the plan and nothing else; prints it first. Needs --yes; every DESTROY
-line also needs --wipe NAME, NAME exactly as plan prints it. A busy disk is
+line also needs --wipe NAME, NAME exactly as plan prints it; --wipe table:DISK
+repartitions the whole disk (plan shows each partition lost). A busy disk is
 refused. Running it again on a matching disk does nothing; after a kill, run
 it again: every step looks at the disk first.
 
@@ -16,7 +17,8 @@ Examples:
   tabula apply --disk disk.img --size 16GiB --yes --passphrase-file pass.txt
   tabula apply --disk /dev/nvme0n1 --yes --usb /media/stick
   tabula apply --disk disk.img --yes --reset @system/nix \\
-      --wipe subvolume:@system/nix --passphrase-stdin < pass.txt";
+      --wipe subvolume:@system/nix --passphrase-stdin < pass.txt
+  tabula apply --disk /dev/nvme0n1 --yes --wipe table:/dev/nvme0n1";
 
 /// Partition, format and fill a disk to match the spec
 #[derive(Debug, Args)]
@@ -31,7 +33,8 @@ pub struct ApplyArgs {
     /// Really write to the disk
     #[arg(long)]
     pub yes: bool,
-    /// Allow destroying this object (as plan names it); repeat for each
+    /// Allow destroying this object (as plan names it); repeat for each.
+    /// `--wipe table:DISK` repartitions the disk (every partition on it)
     #[arg(long, value_name = "NAME")]
     pub wipe: Vec<String>,
     /// Recreate these subvolumes empty (each also needs --wipe subvolume:NAME)

@@ -11,7 +11,8 @@ Exit codes: 0 the plan can be applied, 3 it refuses something.
 Examples:
   tabula plan --disk disk.img
   tabula plan --disk /dev/nvme0n1 --json
-  tabula plan --disk disk.img --reset @system/nix";
+  tabula plan --disk disk.img --reset @system/nix
+  tabula plan --disk /dev/nvme0n1 --wipe table:/dev/nvme0n1";
 
 /// Show what apply would do to a disk (never writes)
 #[derive(Debug, Args)]
@@ -26,6 +27,11 @@ pub struct PlanArgs {
     /// Show these subvolumes recreated empty (as DESTROY)
     #[arg(long, value_name = "SUBVOLUME", num_args = 1..)]
     pub reset: Vec<String>,
+    /// Plan as apply would with these --wipe names; `--wipe table:DISK`
+    /// (DISK as given to --disk, or the device plan shows) repartitions the
+    /// disk: every partition on it DESTROY, then the spec's layout
+    #[arg(long, value_name = "NAME")]
+    pub wipe: Vec<String>,
     /// Also plan the keyfile's key slot (tested against the container)
     #[arg(long, value_name = "FILE")]
     pub keyfile: Option<PathBuf>,
@@ -38,6 +44,7 @@ pub fn plan(args: &PlanArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         &args.disk,
         args.size,
         &args.reset,
+        &args.wipe,
         args.keyfile.as_deref(),
     )
     .map_err(lift)?;

@@ -42,7 +42,7 @@ pub(super) fn print_plan(ctx: &Ctx, plan: &Plan) {
         let reason = if l.action == Action::Keep {
             ctx.paint(Style::Dim, &l.reason)
         } else {
-            l.reason.clone()
+            l.reason_and_fix()
         };
         println!(
             "  {}  {:<w$}  {reason}",
