@@ -67,3 +67,87 @@ fn missing_tool_names_the_nixpkgs_attribute() {
     );
     assert!(!img.exists(), "the image was created");
 }
+
+fn has_escape(s: &[u8]) -> bool {
+    s.windows(2).any(|w| w == b"\x1b[")
+}
+
+/// `check` of the embedded host prints a warning (coloured when colour is
+/// on). On a pipe: `--color=always` colours, auto and never do not.
+#[test]
+fn color_flag_decides_on_a_pipe() {
+    let d = tempfile::tempdir().unwrap();
+    let check = |extra: &[&str]| {
+        let out = tabula(d.path())
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .arg("check")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        out.stdout
+    };
+    assert!(has_escape(&check(&["--color=always"])));
+    assert!(!has_escape(&check(&[])));
+    assert!(!has_escape(&check(&["--color", "never"])));
+    assert!(!has_escape(&check(&["--color=auto"])));
+    // A wrong value is a usage error naming the choices.
+    let out = tabula(d.path())
+        .args(["check", "--color=sometimes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("auto") && stderr.contains("never"),
+        "{stderr}"
+    );
+}
+
+/// On a terminal (util-linux `script`): auto colours unless TERM=dumb,
+/// NO_COLOR or --color=never.
+#[test]
+fn term_dumb_means_no_colour_on_a_terminal() {
+    let have = std::process::Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("SKIP term_dumb_means_no_colour_on_a_terminal: util-linux `script` is missing");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_tabula");
+    let on_tty = |term: &str, no_color: Option<&str>, flag: &str| {
+        let mut c = std::process::Command::new("script");
+        c.args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{bin} check {flag}"),
+            "/dev/null",
+        ])
+        .current_dir(d.path())
+        .env_remove("TABULA_SPEC")
+        .env_remove("NO_COLOR")
+        .env("TERM", term)
+        .stdin(std::process::Stdio::null());
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        o.stdout
+    };
+    assert!(has_escape(&on_tty("xterm", None, "")), "auto on a terminal");
+    assert!(!has_escape(&on_tty("dumb", None, "")), "TERM=dumb");
+    assert!(has_escape(&on_tty("dumb", None, "--color=always")));
+    assert!(!has_escape(&on_tty("xterm", Some("1"), "")), "NO_COLOR");
+    assert!(!has_escape(&on_tty("xterm", None, "--color=never")));
+}
