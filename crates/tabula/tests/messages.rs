@@ -151,3 +151,25 @@ fn term_dumb_means_no_colour_on_a_terminal() {
     assert!(!has_escape(&on_tty("xterm", Some("1"), "")), "NO_COLOR");
     assert!(!has_escape(&on_tty("xterm", None, "--color=never")));
 }
+
+/// `place` of a CLI tool names the spec key its change goes to, the same
+/// key the change line and the docs use, not configuration.nix.
+#[test]
+fn place_names_the_spec_key_not_configuration_nix() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tabula(d.path())
+        .args(["place", "ripgrep", "--kind", "cli"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("→ Nix Native (add to [containers] nix_packages in host.toml)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[containers] nix_packages += \"ripgrep\""),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("configuration.nix"), "{stdout}");
+}
