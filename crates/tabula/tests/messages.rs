@@ -173,3 +173,43 @@ fn place_names_the_spec_key_not_configuration_nix() {
     );
     assert!(!stdout.contains("configuration.nix"), "{stdout}");
 }
+
+/// Every state `status` prints is listed in the README's `status` row, and
+/// `unknown` is explained there and in `status --help`.
+#[test]
+fn every_status_state_is_in_the_readme() {
+    let readme = include_str!("../../../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `status` |"))
+        .expect("the README's command table has a status row");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("target")).unwrap();
+    // An empty --target: nothing is mounted, so mounts are missing and the
+    // pool's subvolumes cannot be told.
+    let out = tabula(d.path())
+        .args(["status", "--json", "--target", "target"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // (under "data" once every command shares the JSON envelope)
+    let items = v["items"].as_array().or(v["data"]["items"].as_array());
+    let mut states: Vec<String> = items
+        .unwrap()
+        .iter()
+        .map(|i| i["state"].as_str().unwrap().to_owned())
+        .collect();
+    states.sort();
+    states.dedup();
+    assert!(states.contains(&"unknown".to_owned()), "{states:?}");
+    for s in &states {
+        assert!(row.contains(&format!("`{s}`")), "`{s}` is not in: {row}");
+    }
+    assert!(row.contains("could not be told"), "{row}");
+    let help = tabula(d.path())
+        .args(["status", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("unknown"), "{help}");
+}
