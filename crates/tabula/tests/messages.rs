@@ -213,3 +213,57 @@ fn every_status_state_is_in_the_readme() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("unknown"), "{help}");
 }
+
+/// `audit` shows a spinner with live counts on a terminal (util-linux
+/// `script`), and none with --json, on a pipe or with TERM=dumb.
+#[test]
+fn audit_shows_a_spinner_only_on_a_terminal() {
+    let have = std::process::Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("SKIP audit_shows_a_spinner_only_on_a_terminal: util-linux `script` is missing");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let tree = d.path().join("tree");
+    std::fs::create_dir_all(tree.join("srv/www")).unwrap();
+    std::fs::write(tree.join("srv/www/index.html"), "hi").unwrap();
+    let bin = env!("CARGO_BIN_EXE_tabula");
+    let on_tty = |term: &str, flag: &str| {
+        let o = std::process::Command::new("script")
+            .args([
+                "-q",
+                "-e",
+                "-c",
+                &format!("{bin} audit --root tree {flag}"),
+                "/dev/null",
+            ])
+            .current_dir(d.path())
+            .env_remove("TABULA_SPEC")
+            .env("NO_COLOR", "1")
+            .env("TERM", term)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        // Something is lost under /srv: exit 1.
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        text
+    };
+    let text = on_tty("xterm", "");
+    assert!(
+        text.contains("auditing tree: ") && text.contains(" entries, "),
+        "{text}"
+    );
+    assert!(text.contains("LOST AT THE NEXT REBOOT"), "{text}");
+    assert!(!on_tty("xterm", "--json").contains("auditing"));
+    assert!(!on_tty("dumb", "").contains("auditing"));
+    let out = tabula(d.path())
+        .args(["audit", "--root", "tree"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("auditing"));
+}
