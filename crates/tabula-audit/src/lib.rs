@@ -27,7 +27,7 @@ use tabula_spec::HostSpec;
 
 pub use policy::{Class, MountSource, Policy, PolicyError, Rule};
 pub use report::{suggest, Group, Report, Suggestion, UserSuggestion};
-pub use walk::{WalkError, WalkOptions};
+pub use walk::{WalkError, WalkOptions, WalkProgress};
 
 /// Where the mount table comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

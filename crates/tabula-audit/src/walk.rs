@@ -33,7 +33,7 @@
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, StatxFlags};
@@ -53,6 +53,18 @@ pub struct WalkOptions {
     pub names_cap: usize,
     /// At most this many problems are kept (the rest are only counted).
     pub problems_cap: usize,
+    /// Live counts for a progress display (the CLI's spinner), updated
+    /// after each directory.
+    pub progress: Option<Arc<WalkProgress>>,
+}
+
+/// How far a running walk has come; read from another thread.
+#[derive(Debug, Default)]
+pub struct WalkProgress {
+    pub directories: AtomicU64,
+    /// Entries judged so far (directories included).
+    pub entries: AtomicU64,
+    pub lost: AtomicU64,
 }
 
 impl Default for WalkOptions {
@@ -61,6 +73,7 @@ impl Default for WalkOptions {
             jobs: std::thread::available_parallelism().map_or(2, usize::from),
             names_cap: 4096,
             problems_cap: 1000,
+            progress: None,
         }
     }
 }
@@ -138,6 +151,20 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Entries judged (each directory, file, link, special file, mount
+    /// point, vanished or unreadable entry once).
+    fn entries(&self) -> u64 {
+        self.lost
+            + self.directories
+            + self.persisted_by_mount
+            + self.persisted_by_entry
+            + self.ephemeral
+            + self.special
+            + self.other_filesystem
+            + self.vanished
+            + self.unreadable
+    }
+
     fn merge(&mut self, o: &Totals) {
         self.lost += o.lost;
         self.lost_bytes += o.lost_bytes;
@@ -370,7 +397,16 @@ impl Shared<'_> {
         let mut totals = Totals::default();
         let mut job = self.next(lock(&self.stack));
         while let Some(j) = job {
+            let before = totals;
             self.process(j, &mut children, buf.spare_capacity_mut(), &mut totals);
+            if let Some(p) = &self.opts.progress {
+                p.directories
+                    .fetch_add(totals.directories - before.directories, Ordering::Relaxed);
+                p.entries
+                    .fetch_add(totals.entries() - before.entries(), Ordering::Relaxed);
+                p.lost
+                    .fetch_add(totals.lost - before.lost, Ordering::Relaxed);
+            }
             // Publish the children and take the next directory under one
             // lock: one lock per directory is cheap next to reading it, and
             // a worker that the scheduler stops holds nothing back.

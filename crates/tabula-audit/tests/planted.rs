@@ -465,3 +465,34 @@ fn etc_overlay_upper_directory_is_judged_as_etc() {
     assert_eq!(s.directories, vec!["/etc/NetworkManager"]);
     assert_eq!(s.files, vec!["/etc/adjtime"]);
 }
+
+/// The live counts a progress display reads add up to the report's totals.
+#[test]
+fn progress_counts_match_the_totals() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    plant(root);
+    let spec = support::spec(&support::spec_text(&[]));
+    let progress = std::sync::Arc::new(tabula_audit::WalkProgress::default());
+    let opts = WalkOptions {
+        progress: Some(progress.clone()),
+        ..WalkOptions::default()
+    };
+    let r = tabula_audit::audit(&spec, root, Mounts::Spec, &opts).unwrap();
+    let t = &r.totals;
+    assert_eq!(progress.lost.load(Ordering::Relaxed), 7);
+    assert_eq!(progress.lost.load(Ordering::Relaxed), t.lost);
+    assert_eq!(progress.directories.load(Ordering::Relaxed), t.directories);
+    let judged = t.lost
+        + t.directories
+        + t.persisted_by_mount
+        + t.persisted_by_entry
+        + t.ephemeral
+        + t.special
+        + t.other_filesystem
+        + t.vanished
+        + t.unreadable;
+    assert_eq!(progress.entries.load(Ordering::Relaxed), judged);
+    assert!(judged > t.directories);
+}

@@ -295,22 +295,20 @@ pub fn needs_passphrase(plan: &Plan) -> bool {
 }
 
 fn mkfs_cmd(fstype: FsType, uuid: Option<&str>, label: Option<&str>, node: &str) -> Result<Cmd> {
-    // (program, fixed args, UUID flag, label flag, Debian package)
-    let (program, fixed, uuid_flag, label_flag, package): (&str, &[&str], &str, &str, &str) =
-        match fstype {
-            FsType::Vfat => ("mkfs.vfat", &["-F", "32"], "-i", "-n", "dosfstools"),
-            FsType::Ext4 => ("mkfs.ext4", &["-F", "-q"], "-U", "-L", "e2fsprogs"),
-            FsType::Btrfs => ("mkfs.btrfs", &["-f", "-q"], "-U", "-L", "btrfs-progs"),
-            FsType::Swap => ("mkswap", &[], "-U", "-L", "util-linux"),
-            other => {
-                return Err(Error::Refused(format!(
-                    "tabula does not create {other} filesystems (only vfat, ext4, btrfs, swap)"
-                )))
-            }
-        };
-    let mut cmd = Cmd::new(program)
-        .args(fixed)
-        .install_hint(format!("Debian package {package}"));
+    // (program, fixed args, UUID flag, label flag); the install hint comes
+    // from tabula_run::tools.
+    let (program, fixed, uuid_flag, label_flag): (&str, &[&str], &str, &str) = match fstype {
+        FsType::Vfat => ("mkfs.vfat", &["-F", "32"], "-i", "-n"),
+        FsType::Ext4 => ("mkfs.ext4", &["-F", "-q"], "-U", "-L"),
+        FsType::Btrfs => ("mkfs.btrfs", &["-f", "-q"], "-U", "-L"),
+        FsType::Swap => ("mkswap", &[], "-U", "-L"),
+        other => {
+            return Err(Error::Refused(format!(
+                "tabula does not create {other} filesystems (only vfat, ext4, btrfs, swap)"
+            )))
+        }
+    };
+    let mut cmd = Cmd::new(program).args(fixed);
     if let Some(u) = uuid {
         // mkfs.vfat takes the volume id as 8 hex digits, without the dash.
         let u = if fstype == FsType::Vfat {
@@ -329,10 +327,7 @@ fn mkfs_cmd(fstype: FsType, uuid: Option<&str>, label: Option<&str>, node: &str)
 /// Remove every signature from a partition tabula is about to format, so
 /// that no stale header (an old LUKS one, say) survives next to the new one.
 fn wipe_signatures(node: &str) -> Result<()> {
-    Cmd::new("wipefs")
-        .args(["-a", "-q", node])
-        .install_hint("Debian package util-linux")
-        .run()?;
+    Cmd::new("wipefs").args(["-a", "-q", node]).run()?;
     Ok(())
 }
 
@@ -489,10 +484,7 @@ fn create_table(x: Exec<'_>) -> Result<bool> {
         .ok_codes(&[1])
         .run()?;
     Ok(if out.text().trim().is_empty() {
-        Cmd::new("sgdisk")
-            .args(["-o", device])
-            .install_hint("Debian package gdisk")
-            .run()?;
+        Cmd::new("sgdisk").args(["-o", device]).run()?;
         true
     } else {
         false
@@ -542,7 +534,6 @@ fn create_partition(
                     format!("--partition-guid={number}:{part_uuid}"),
                 ])
                 .arg(device)
-                .install_hint("Debian package gdisk")
                 .run()?;
             loopdev::rescan_partitions(device)?;
             true
@@ -707,7 +698,6 @@ fn create_subvolume(x: Exec<'_>, top: &mut Option<TopLevel>, path: &str) -> Resu
             Cmd::new("btrfs")
                 .args(["subvolume", "create"])
                 .arg(&dir)
-                .install_hint("Debian package btrfs-progs")
                 .run()?;
             true
         }

@@ -27,6 +27,37 @@ pub struct Outcome {
     pub key_slots: usize,
 }
 
+impl Outcome {
+    /// What `op` did, in one line: "NODE: added the keyfile's slot; N key
+    /// slot(s) now". A keyfile that was not enrolled is said so, not as a
+    /// slot "already there".
+    pub fn summary(&self, op: &Op) -> String {
+        let what = match op {
+            Op::Add if self.added => "added the keyfile's slot".to_owned(),
+            Op::Add => "the keyfile already has a slot; nothing added".to_owned(),
+            Op::Replace { .. } => format!(
+                "{}, {}",
+                if self.added {
+                    "added the new keyfile's slot"
+                } else {
+                    "the new keyfile already had a slot"
+                },
+                if self.removed {
+                    "removed the old keyfile's slot"
+                } else {
+                    "the old keyfile was not enrolled (no slot to remove)"
+                }
+            ),
+            Op::Remove if self.removed => "removed the keyfile's slot".to_owned(),
+            Op::Remove => {
+                "the keyfile was not enrolled (no key slot opens with it); nothing to remove"
+                    .to_owned()
+            }
+        };
+        format!("{}: {what}; {} key slot(s) now", self.node, self.key_slots)
+    }
+}
+
 /// The node of the spec's LUKS partition on `device`, checked to hold the
 /// spec's container.
 ///
@@ -416,6 +447,38 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyfile_not_enrolled_is_said_so_not_already_there() {
+        let o = |added, removed| Outcome {
+            node: "/dev/loop0p2".into(),
+            added,
+            removed,
+            key_slots: 1,
+        };
+        let remove = o(false, false).summary(&Op::Remove);
+        assert_eq!(
+            remove,
+            "/dev/loop0p2: the keyfile was not enrolled (no key slot opens with it); \
+             nothing to remove; 1 key slot(s) now"
+        );
+        assert!(!remove.contains("already there"));
+        assert_eq!(
+            o(false, true).summary(&Op::Remove),
+            "/dev/loop0p2: removed the keyfile's slot; 1 key slot(s) now"
+        );
+        assert!(o(true, false)
+            .summary(&Op::Add)
+            .contains(": added the keyfile's slot;"));
+        assert!(o(false, false)
+            .summary(&Op::Add)
+            .contains("already has a slot; nothing added"));
+        let replace = o(true, true).summary(&Op::Replace { old: None });
+        assert!(
+            replace.contains("added the new keyfile's slot, removed the old keyfile's slot"),
+            "{replace}"
+        );
+    }
 
     fn random(n: usize) -> Vec<u8> {
         use std::io::Read as _;

@@ -76,7 +76,7 @@ pub fn kernel_name(node: &Path, sys_dev_block: &Path) -> Option<std::ffi::OsStri
 }
 
 fn btrfs() -> Cmd {
-    Cmd::new("btrfs").install_hint("Debian package btrfs-progs")
+    Cmd::new("btrfs")
 }
 
 /// `btrfs subvolume list -a MNT` → path → id.

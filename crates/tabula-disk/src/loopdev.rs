@@ -203,7 +203,7 @@ impl LoopDevice {
     /// # Errors
     /// When losetup or partx fails or is missing.
     pub fn attach(image: &Path, read_only: bool) -> Result<LoopDevice> {
-        let mut cmd = Cmd::new("losetup").install_hint("Debian package mount (util-linux)");
+        let mut cmd = Cmd::new("losetup");
         if read_only {
             cmd = cmd.arg("-r");
         }
@@ -307,11 +307,7 @@ fn drop_partitions(device: &str) {
 /// When partx is missing.
 pub fn rescan_partitions(device: &str) -> Result<()> {
     for flag in ["-a", "-u"] {
-        match Cmd::new("partx")
-            .args([flag, device])
-            .install_hint("Debian package util-linux")
-            .run()
-        {
+        match Cmd::new("partx").args([flag, device]).run() {
             Ok(_) => {}
             Err(e @ tabula_run::Error::NotFound { .. }) => return Err(e.into()),
             Err(e) => tracing::debug!("{e}"),
@@ -328,7 +324,6 @@ pub fn attached(image: &Path) -> Result<Vec<String>> {
     let out = Cmd::new("losetup")
         .args(["--noheadings", "--output", "NAME", "-j"])
         .arg(image)
-        .install_hint("Debian package mount (util-linux)")
         .run()?;
     Ok(out
         .text()

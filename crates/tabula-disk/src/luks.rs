@@ -95,9 +95,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Cmd::new("cryptsetup")
-        .args(args)
-        .install_hint("Debian package cryptsetup-bin")
+    Cmd::new("cryptsetup").args(args)
 }
 
 /// The PBKDF flags of a new key slot.

@@ -62,7 +62,6 @@ impl TopLevel {
         let mounted = Cmd::new("mount")
             .args(["-t", "btrfs", "-o", "subvolid=5", mapper])
             .arg(&dir)
-            .install_hint("Debian package mount")
             .run();
         if let Err(e) = mounted {
             remove_empty_dir(&dir);
@@ -560,9 +559,7 @@ fn mount_one(dir: PathBuf, fstype: String, source: String, options: String) -> R
     if !existed {
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-        let mut cmd = Cmd::new("mount")
-            .args(["-t", fstype.as_str()])
-            .install_hint("Debian package mount");
+        let mut cmd = Cmd::new("mount").args(["-t", fstype.as_str()]);
         if !options.is_empty() {
             cmd = cmd.args(["-o", options.as_str()]);
         }

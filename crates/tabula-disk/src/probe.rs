@@ -445,10 +445,7 @@ pub fn first_nonzero(node: &str, size: u64) -> Result<Option<u64>> {
 /// # Errors
 /// When `blockdev` fails.
 pub fn device_size(device: &str) -> Result<u64> {
-    let out = Cmd::new("blockdev")
-        .args(["--getsize64", device])
-        .install_hint("Debian package util-linux")
-        .run()?;
+    let out = Cmd::new("blockdev").args(["--getsize64", device]).run()?;
     out.text()
         .trim()
         .parse()
@@ -464,7 +461,6 @@ pub fn blkid(node: &str) -> Result<BTreeMap<String, String>> {
     let out = Cmd::new("blkid")
         .args(["-p", "-o", "export", node])
         .ok_codes(&[2])
-        .install_hint("Debian package util-linux")
         .run()?;
     Ok(parse_blkid_export(&out.text()))
 }
@@ -492,7 +488,6 @@ pub fn probe_inside(mapper: &str) -> Result<OpenContainer> {
         Some("btrfs") => {
             let out = Cmd::new("btrfs")
                 .args(["inspect-internal", "dump-tree", "-t", "root", mapper])
-                .install_hint("Debian package btrfs-progs")
                 .run()?;
             Ok(OpenContainer {
                 mapper: mapper.to_owned(),
@@ -521,7 +516,6 @@ pub fn read_table(device: &str) -> Result<Option<Table>> {
     let out = Cmd::new("sfdisk")
         .args(["--json", device])
         .ok_codes(&[1])
-        .install_hint("Debian package fdisk")
         .run()?;
     let text = out.text();
     if text.trim().is_empty() {

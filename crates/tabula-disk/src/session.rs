@@ -115,44 +115,40 @@ impl Report {
     }
 }
 
-/// The programs an apply of `spec` may run, with their Debian packages.
-pub fn needed_tools(
-    spec: &HostSpec,
-    image: bool,
-    no_open: bool,
-) -> Vec<(&'static str, &'static str)> {
+/// The programs an apply of `spec` may run (where each comes from:
+/// [`tabula_run::tools`]).
+pub fn needed_tools(spec: &HostSpec, image: bool, no_open: bool) -> Vec<&'static str> {
     use tabula_spec::model::FsType;
-    let mut t = vec![
-        ("sfdisk", "fdisk"),
-        ("sgdisk", "gdisk"),
-        ("blkid", "util-linux"),
-        ("blockdev", "util-linux"),
-        ("partx", "util-linux"),
-        ("wipefs", "util-linux"),
-    ];
+    let mut t = vec!["sfdisk", "sgdisk", "blkid", "blockdev", "partx", "wipefs"];
     if image {
-        t.push(("losetup", "mount (util-linux)"));
+        t.push("losetup");
     }
     for p in spec.partitions.iter().filter(|p| p.owner.is_nixos()) {
         match p.filesystem.as_ref().map(|f| f.kind) {
-            Some(FsType::Vfat) => t.push(("mkfs.vfat", "dosfstools")),
-            Some(FsType::Ext4) => t.push(("mkfs.ext4", "e2fsprogs")),
-            Some(FsType::Btrfs) => t.push(("mkfs.btrfs", "btrfs-progs")),
-            Some(FsType::Swap) => t.push(("mkswap", "util-linux")),
+            Some(FsType::Vfat) => t.push("mkfs.vfat"),
+            Some(FsType::Ext4) => t.push("mkfs.ext4"),
+            Some(FsType::Btrfs) => t.push("mkfs.btrfs"),
+            Some(FsType::Swap) => t.push("mkswap"),
             _ => {}
         }
     }
     if spec.luks.is_some() {
-        t.push(("cryptsetup", "cryptsetup-bin"));
+        t.push("cryptsetup");
     }
     if spec.btrfs.is_some() && !no_open {
-        t.push(("mkfs.btrfs", "btrfs-progs"));
-        t.push(("btrfs", "btrfs-progs"));
-        t.push(("mount", "mount"));
-        t.push(("umount", "mount"));
+        t.push("mkfs.btrfs");
+        t.push("btrfs");
+        t.push("mount");
+        t.push("umount");
     }
-    t.dedup();
-    t
+    // Once each, in first-needed order (mkfs.btrfs may come twice).
+    let mut once = Vec::with_capacity(t.len());
+    for p in t {
+        if !once.contains(&p) {
+            once.push(p);
+        }
+    }
+    once
 }
 
 /// Never enrol a weak keyfile (or a FIFO, a device): checked before any
@@ -179,11 +175,7 @@ fn refuse_weak_keyfile(spec: &HostSpec, req: &Request) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Refused`], or [`Error::MissingTools`] naming every missing one.
-pub fn preflight(
-    spec: &HostSpec,
-    req: &Request,
-    extra: &[(&'static str, &'static str)],
-) -> Result<()> {
+pub fn preflight(spec: &HostSpec, req: &Request, extra: &[&'static str]) -> Result<()> {
     if !rustix::process::geteuid().is_root() {
         return Err(Error::Refused(
             "apply writes partition tables and block devices: run it as root (sudo)".into(),
@@ -192,20 +184,22 @@ pub fn preflight(
     let image = !req.disk.exists() || req.disk.is_file();
     let mut tools = needed_tools(spec, image, req.no_open);
     tools.extend_from_slice(extra);
-    let missing: Vec<(&str, &str)> = tools
+    let missing: Vec<&str> = tools
         .into_iter()
-        .filter(|(p, _)| tabula_run::find_program(p).is_none())
+        .filter(|p| tabula_run::find_program(p).is_none())
         .collect();
-    if let Some((program, package)) = missing.first() {
-        let all: Vec<String> = missing
-            .iter()
-            .map(|(p, k)| format!("{p} (Debian package {k})"))
-            .collect();
+    if let Some(program) = missing.first() {
+        let install = tabula_run::tools::install_line(missing.iter().copied())
+            .map(|l| format!("\n  fix: {l}"))
+            .unwrap_or_default();
         return Err(Error::MissingTools {
-            summary: format!("nothing was written: missing {}", all.join(", ")),
+            summary: format!(
+                "nothing was written: missing {}{install}",
+                missing.join(", ")
+            ),
             source: tabula_run::Error::NotFound {
                 program: (*program).to_owned(),
-                hint: Some(format!("Debian package {package}")),
+                hint: tabula_run::tools::hint(program),
             },
         });
     }

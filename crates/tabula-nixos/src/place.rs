@@ -125,10 +125,12 @@ impl Runtime {
         }
     }
 
-    /// The tree's answer, as the document words it.
+    /// The tree's answer, as the document words it, except that Nix Native
+    /// names the spec key (`[containers] nix_packages`) the change goes to,
+    /// not the configuration.nix tabula renders from it.
     pub fn answer(self) -> &'static str {
         match self {
-            Runtime::NixNative => "Nix Native (add to configuration.nix)",
+            Runtime::NixNative => "Nix Native (add to [containers] nix_packages in host.toml)",
             Runtime::Distrobox => "Distrobox (create Arch/Fedora/Ubuntu container)",
             Runtime::Flatpak => "Flatpak (install from Flathub)",
             Runtime::Podman => "Podman (rootless container)",

@@ -13,6 +13,7 @@
 
 pub mod atomic;
 pub mod mountinfo;
+pub mod tools;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -110,15 +111,17 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    /// A command running `program` (looked up on `PATH`).
+    /// A command running `program` (looked up on `PATH`). Its install hint
+    /// comes from [`tools::TOOLS`] when the table knows the program.
     pub fn new(program: impl AsRef<OsStr>) -> Self {
+        let hint = tools::hint(&program.as_ref().to_string_lossy());
         Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             env: Vec::new(),
             dir: None,
             input: Input::Null,
-            hint: None,
+            hint,
             ok_codes: vec![0],
         }
     }
@@ -161,7 +164,8 @@ impl Cmd {
         self
     }
 
-    /// A hint shown when the program is missing ("Debian package cryptsetup-bin").
+    /// A hint shown when the program is missing, instead of the one from
+    /// [`tools::TOOLS`] ("run tabula install on the NixOS installer").
     pub fn install_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -387,6 +391,24 @@ mod tests {
             .run()
             .expect_err("must fail");
         assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn missing_tool_names_debian_package_and_nixpkgs_attribute() {
+        let err = Cmd::new("/nonexistent/tabula-test/cryptsetup")
+            .run()
+            .expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "`/nonexistent/tabula-test/cryptsetup` was not found on PATH \
+             (Debian package cryptsetup-bin; on NixOS: nix shell nixpkgs#cryptsetup)"
+        );
+        // An explicit hint wins over the table.
+        let err = Cmd::new("/nonexistent/tabula-test/nix")
+            .install_hint("use a NixOS system")
+            .run()
+            .expect_err("must fail");
+        assert!(err.to_string().ends_with("(use a NixOS system)"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct Global {
     /// Show debug logs on stderr, including every external command (-vv: trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When to colour the output: auto (only on a terminal, and not when NO_COLOR is set or TERM=dumb), always, never
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::ctx::ColorWhen::Auto)]
+    pub color: crate::ctx::ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,8 +19,8 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(g: &Global) -> Self {
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            && std::io::stdout().is_terminal();
+        set_color(g.color);
+        let color = color_for(std::io::stdout().is_terminal());
         Ctx {
             spec_path: g.spec.clone(),
             json: g.json,
@@ -192,13 +192,68 @@ pub fn require_disk(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `-v` shows debug logs (every external command), `-vv` trace logs.
-/// Whether reports on stderr are coloured: NO_COLOR unset or empty, and
-/// stderr a terminal. The binary decides; the libraries take the answer.
-pub fn stderr_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+/// `--color`: when output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set (not empty) or TERM=dumb.
+    #[default]
+    Auto,
+    /// Always, even on a pipe or a file (NO_COLOR and TERM are not asked).
+    Always,
+    /// Never.
+    Never,
 }
 
+impl std::fmt::Display for ColorWhen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ColorWhen::Auto => "auto",
+            ColorWhen::Always => "always",
+            ColorWhen::Never => "never",
+        })
+    }
+}
+
+/// The `--color` of this run, set once from the command line.
+static COLOR: std::sync::OnceLock<ColorWhen> = std::sync::OnceLock::new();
+
+/// Record the `--color` choice (the first call wins).
+pub fn set_color(when: ColorWhen) {
+    let _ = COLOR.set(when);
+}
+
+/// The one colour decision, for a stream that is (or is not) a terminal.
+fn color_for(terminal: bool) -> bool {
+    decide(
+        COLOR.get().copied().unwrap_or_default(),
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+        terminal,
+    )
+}
+
+fn decide(
+    when: ColorWhen,
+    no_color: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+    terminal: bool,
+) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb") && terminal
+        }
+    }
+}
+
+/// Whether reports on stderr are coloured (`--color`, NO_COLOR, TERM=dumb,
+/// stderr a terminal). The binary decides; the libraries take the answer.
+pub fn stderr_color() -> bool {
+    color_for(std::io::stderr().is_terminal())
+}
+
+/// `-v` shows debug logs (every external command), `-vv` trace logs.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
@@ -212,6 +267,28 @@ pub fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
-        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal())
+        .with_ansi(stderr_color())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_is_decided_by_the_flag_then_no_color_term_and_the_terminal() {
+        let xterm = Some(OsStr::new("xterm"));
+        let dumb = Some(OsStr::new("dumb"));
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(decide(ColorWhen::Auto, None, xterm, true));
+        assert!(decide(ColorWhen::Auto, None, None, true));
+        assert!(decide(ColorWhen::Auto, empty, xterm, true));
+        assert!(!decide(ColorWhen::Auto, None, xterm, false));
+        assert!(!decide(ColorWhen::Auto, set, xterm, true));
+        assert!(!decide(ColorWhen::Auto, None, dumb, true));
+        assert!(decide(ColorWhen::Always, set, dumb, false));
+        assert!(!decide(ColorWhen::Never, None, xterm, true));
+    }
 }

@@ -141,6 +141,7 @@ fn main() -> ExitCode {
     if std::env::var_os("TABULA_PARSE_ONLY").is_some() {
         return ExitCode::from(exit::OK);
     }
+    ctx::set_color(cli.global.color);
     ctx::init_logging(cli.global.verbose);
     handle_signals();
     let ctx = ctx::Ctx::new(&cli.global);

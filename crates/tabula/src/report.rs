@@ -129,11 +129,7 @@ pub fn finding(name: &str, text: &str, f: &Finding, color: bool) -> String {
     out
 }
 
-/// Whether stderr takes colour (NO_COLOR unset and a terminal).
-pub fn stderr_color() -> bool {
-    use std::io::IsTerminal as _;
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-}
+pub use crate::ctx::stderr_color;
 
 #[cfg(test)]
 mod tests {

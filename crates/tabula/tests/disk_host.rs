@@ -537,7 +537,7 @@ fn keyfile_add_replace_remove_never_lose_the_last_key() {
     let (code, text) = run(&["add", "--keyfile", k1.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");
     assert!(
-        text.contains("already there") && text.contains("2 key slot(s)"),
+        text.contains("already has a slot; nothing added") && text.contains("2 key slot(s)"),
         "{text}"
     );
     let (code, text) = run(&[
@@ -555,7 +555,18 @@ fn keyfile_add_replace_remove_never_lose_the_last_key() {
     }
     let (code, text) = run(&["remove", "--keyfile", k2.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("1 key slot(s)"), "{text}");
+    assert!(
+        text.contains("removed the keyfile's slot; 1 key slot(s)"),
+        "{text}"
+    );
+    // Removing it again: said to be not enrolled, not "already there".
+    let (code, text) = run(&["remove", "--keyfile", k2.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("the keyfile was not enrolled") && text.contains("nothing to remove"),
+        "{text}"
+    );
+    assert!(!text.contains("already there"), "{text}");
     let l = w.attach();
     assert!(!key_opens(&l.part(6), &k2));
     std::fs::write(w.p("pass-exact"), PASS).unwrap();

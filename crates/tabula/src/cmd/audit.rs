@@ -81,8 +81,10 @@ pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         MountsArg::System => Mounts::System,
     };
     if a.orphans {
-        let report = tabula_audit::orphans(&spec, &a.root, &opts)
-            .with_context(|| format!("listing orphans under {}", a.root.display()))?;
+        let report = with_spinner(ctx, &a.root, &opts, |o| {
+            tabula_audit::orphans(&spec, &a.root, o)
+        })
+        .with_context(|| format!("listing orphans under {}", a.root.display()))?;
         if ctx.json {
             ctx.print_json(&report)?;
         } else {
@@ -103,14 +105,64 @@ pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             );
         }
     }
-    let report = tabula_audit::audit_with(&policy, &a.root, &opts)
-        .with_context(|| format!("auditing {}", a.root.display()))?;
+    let report = with_spinner(ctx, &a.root, &opts, |o| {
+        tabula_audit::audit_with(&policy, &a.root, o)
+    })
+    .with_context(|| format!("auditing {}", a.root.display()))?;
     if a.suggest {
         print_suggestion(&report, &policy, &spec, ctx)?;
     } else {
         print_report(&report, a.limit, ctx)?;
     }
     Ok(code(report.has_findings()))
+}
+
+/// Whether the walk shows a spinner: stderr is a terminal that can redraw a
+/// line (not TERM=dumb), and the output is not JSON.
+fn spinner_wanted(ctx: &Ctx) -> bool {
+    use std::io::IsTerminal as _;
+    !ctx.json
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
+/// Run `walk` with a spinner and the live counts on stderr (a walk of a
+/// whole root takes seconds), cleared when it ends; without one when
+/// [`spinner_wanted`] says no.
+fn with_spinner<T>(
+    ctx: &Ctx,
+    root: &std::path::Path,
+    opts: &WalkOptions,
+    walk: impl FnOnce(&WalkOptions) -> T,
+) -> T {
+    if !spinner_wanted(ctx) {
+        return walk(opts);
+    }
+    let progress = std::sync::Arc::new(tabula_audit::WalkProgress::default());
+    let mut opts = opts.clone();
+    opts.progress = Some(progress.clone());
+    let counts = move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        use std::sync::atomic::Ordering::Relaxed;
+        let _ = write!(
+            w,
+            "{} directories, {} entries, {} lost",
+            progress.directories.load(Relaxed),
+            progress.entries.load(Relaxed),
+            progress.lost.load(Relaxed)
+        );
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} auditing {prefix}: {counts} ({elapsed})")
+    {
+        bar.set_style(style.with_key("counts", counts));
+    }
+    bar.set_prefix(root.display().to_string());
+    bar.tick();
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    let out = walk(&opts);
+    bar.finish_and_clear();
+    out
 }
 
 /// `--suggest`: the TOML to add (inside the report under --json).

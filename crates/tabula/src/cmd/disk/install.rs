@@ -46,7 +46,7 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         )
         .into());
     }
-    session::preflight(&spec, &args.apply.request(), &[("mount", "mount")]).map_err(lift)?;
+    session::preflight(&spec, &args.apply.request(), &["mount"]).map_err(lift)?;
     // Render before touching the disk: a spec the renderer refuses stops
     // here, with nothing written.
     let mut files = tabula_render::render_flake(&spec)

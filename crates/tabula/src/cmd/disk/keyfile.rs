@@ -71,7 +71,7 @@ pub fn keyfile(args: &KeyfileArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
         ctx.print_json(&outcome)?;
     } else {
-        view::print_keyfile(&outcome);
+        view::print_keyfile(&outcome, &op);
     }
     Ok(exit::OK)
 }

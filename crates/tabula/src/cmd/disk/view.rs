@@ -220,20 +220,6 @@ pub(super) fn print_unmounted(ctx: &Ctx, done: &dmount::Unmounted, detached: &[S
     }
 }
 
-pub(super) fn print_keyfile(outcome: &dkeyfile::Outcome) {
-    println!(
-        "{}: {}{}; {} key slot(s) now",
-        outcome.node,
-        if outcome.added {
-            "added the keyfile's slot"
-        } else {
-            "the keyfile's slot was already there"
-        },
-        if outcome.removed {
-            ", removed the old slot"
-        } else {
-            ""
-        },
-        outcome.key_slots
-    );
+pub(super) fn print_keyfile(outcome: &dkeyfile::Outcome, op: &dkeyfile::Op) {
+    println!("{}", outcome.summary(op));
 }

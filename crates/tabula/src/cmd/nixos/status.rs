@@ -9,14 +9,16 @@ Reads the system's own tables: /proc/self/mountinfo (source, subvolume,
 filesystem, options including compression), statvfs (tmpfs fill, pool space),
 /sys/block/dm-*/dm (the LUKS mapping), btrfs subvolume list, btrfs qgroup show
 (usage only when quotas are on; tabula never walks the pool), blkid.
-Exit 1 when anything is drift or missing.
+States: ok, drift (present but not as the spec says), missing, and unknown
+(could not be told: no pool subvolume is mounted, a tool is missing, quotas
+are off; the line says why). Exit 1 when anything is drift or missing.
 
 Examples:
   tabula status
   tabula status --target /mnt          a layout mounted by `tabula mount`
   tabula status --json | jq '.items[] | select(.state != \"ok\")'";
 
-/// The live host (or a layout mounted under DIR) against its spec: ok, drift or missing
+/// The live host (or a layout mounted under DIR) against its spec: ok, drift, missing or unknown
 #[derive(Debug, Args)]
 #[command(after_help = STATUS_HELP)]
 pub struct StatusArgs {
