@@ -28,26 +28,9 @@ Examples:
 #[command(propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
-    pub global: Global,
+    pub global: crate::ctx::Global,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Flags every command takes.
-#[derive(Debug, Args)]
-pub struct Global {
-    /// The host spec (default: ./host.toml, else /etc/nixos/host.toml, else the embedded host)
-    #[arg(long, global = true, value_name = "FILE", env = "TABULA_SPEC")]
-    pub spec: Option<PathBuf>,
-    /// Print machine-readable JSON on stdout instead of text
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Show debug logs on stderr, including every external command (-vv: trace)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// When to colour the output: auto (only on a terminal, and not when NO_COLOR is set or TERM=dumb), always, never
-    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = crate::ctx::ColorWhen::Auto)]
-    pub color: crate::ctx::ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,22 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use tabula_spec::{HostSpec, Loaded, SpecSource};
 
-use crate::cli::Global;
+/// Flags every command takes.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// The host spec (default: ./host.toml, else /etc/nixos/host.toml, else the embedded host)
+    #[arg(long, global = true, value_name = "FILE", env = "TABULA_SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Show debug logs on stderr, including every external command (-vv: trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to colour the output: auto (only on a terminal, and not when NO_COLOR is set or TERM=dumb), always, never
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
 
 /// The context one command runs in.
 pub struct Ctx {
@@ -76,7 +91,7 @@ impl Ctx {
     pub fn load_checked(&self) -> anyhow::Result<(Loaded, Vec<tabula_spec::check::Finding>)> {
         let loaded = self.load()?;
         let findings = tabula_spec::check::check(&loaded);
-        let color = crate::report::stderr_color();
+        let color = stderr_color();
         let errors: Vec<String> = findings
             .iter()
             .filter(|f| f.severity == tabula_spec::check::Severity::Error)

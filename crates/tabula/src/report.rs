@@ -129,8 +129,6 @@ pub fn finding(name: &str, text: &str, f: &Finding, color: bool) -> String {
     out
 }
 
-pub use crate::ctx::stderr_color;
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]

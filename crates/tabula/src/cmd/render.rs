@@ -151,7 +151,7 @@ fn print_warnings(ctx: &Ctx, loaded: &tabula_spec::Loaded, found: &[Finding]) {
     if ctx.json {
         return;
     }
-    let color = crate::report::stderr_color();
+    let color = crate::ctx::stderr_color();
     for f in found.iter().filter(|f| f.severity == Severity::Warning) {
         eprint!(
             "{}",
