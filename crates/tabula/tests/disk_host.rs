@@ -134,7 +134,7 @@ fn plan_never_creates_the_image() {
         .arg(w.img())
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let lines = v["lines"].as_array().unwrap();
     assert!(lines
         .iter()
@@ -255,7 +255,7 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
     for l in v["lines"].as_array().unwrap() {
         assert!(l["action"] == "keep" || l["action"] == "unverified", "{l}");
@@ -304,7 +304,7 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     assert_eq!(v["nothing_to_do"], false, "{v}");
     assert!(v["unverified"]
         .as_array()
@@ -451,7 +451,9 @@ fn a_busy_device_is_refused() {
     );
     // plan shows it too (and still plans: it never writes).
     let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.p("plan.json")).unwrap()).unwrap();
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(w.p("plan.json")).unwrap())
+            .unwrap()["data"]
+            .clone();
     assert!(
         plan["busy"]
             .as_array()
@@ -605,7 +607,7 @@ fn several_signatures_are_never_taken_for_empty() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let line = |o: &str| {
         v["lines"]
             .as_array()
@@ -650,7 +652,7 @@ fn random_bytes_in_a_slot_are_destroy_not_empty() {
         .arg(w.img())
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let boot = v["lines"]
         .as_array()
         .unwrap()
