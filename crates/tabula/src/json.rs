@@ -58,7 +58,7 @@ pub fn error_code(exit: u8, reported: bool) -> &'static str {
 /// error (drift found, findings, the pool left unverified).
 fn default_message(exit: u8) -> &'static str {
     match exit {
-        exit::FINDINGS => "findings: see findings and data",
+        exit::FINDINGS => "the command found something: see data and findings",
         exit::USAGE => "the command line or the spec could not be understood",
         exit::REFUSED => "refused as unsafe",
         exit::MISSING_TOOL => "a needed external program is missing",

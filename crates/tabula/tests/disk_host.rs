@@ -450,10 +450,11 @@ fn a_busy_device_is_refused() {
         "{stderr}"
     );
     // plan shows it too (and still plans: it never writes).
-    let plan: serde_json::Value =
-        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(w.p("plan.json")).unwrap())
-            .unwrap()["data"]
-            .clone();
+    let plan: serde_json::Value = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(w.p("plan.json")).unwrap(),
+    )
+    .unwrap()["data"]
+        .clone();
     assert!(
         plan["busy"]
             .as_array()

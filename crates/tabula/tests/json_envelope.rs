@@ -110,7 +110,9 @@ const CASES: &[Case] = &[
 #[test]
 fn every_command_prints_one_envelope_that_validates() {
     if !have_validator() {
-        eprintln!("SKIP every_command_prints_one_envelope_that_validates: needs python3-jsonschema");
+        eprintln!(
+            "SKIP every_command_prints_one_envelope_that_validates: needs python3-jsonschema"
+        );
         return;
     }
     let d = tempfile::tempdir().unwrap();

@@ -210,7 +210,8 @@ fn switch_test_boot_and_rollback_run_for_real() {
     let test = argv(w, "test.argv");
     assert_eq!(test.len(), 2, "{test:?}");
     assert!(test.iter().all(|a| a[0] != "nix-env"));
-    let j = serde_json::from_str::<serde_json::Value>(&read(w, "test.out")).unwrap()["data"].clone();
+    let j =
+        serde_json::from_str::<serde_json::Value>(&read(w, "test.out")).unwrap()["data"].clone();
     assert_eq!(j["action"], "test");
     assert_eq!(j["completed"], true);
     assert_eq!(j["ran"].as_array().unwrap().len(), 2);
