@@ -53,6 +53,14 @@ fn have_validator() -> bool {
 /// (argv, exit code, error code: None for success).
 type Case = (&'static [&'static str], i32, Option<&'static str>);
 
+/// A case as run: (argv, extra environment, exit code, error code).
+type Run = (
+    Vec<String>,
+    Vec<(String, String)>,
+    i32,
+    Option<&'static str>,
+);
+
 const CASES: &[Case] = &[
     // success
     (&["check"], 0, None),
@@ -124,7 +132,7 @@ fn every_command_prints_one_envelope_that_validates() {
     let outs = dir.join("outs");
     std::fs::create_dir(&outs).unwrap();
 
-    let mut cases: Vec<(Vec<String>, Vec<(String, String)>, i32, Option<&str>)> = CASES
+    let mut cases: Vec<Run> = CASES
         .iter()
         .map(|(argv, exit, code)| {
             (
