@@ -754,9 +754,11 @@ fn install_without_nixos_install_writes_nothing() {
             .unwrap()
     };
     let out = install(&w);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(4), "{stdout}");
-    assert!(stdout.contains("nixos-install --flake"), "{stdout}");
+    // An error like any other: on stderr (stdout stays for --json's envelope).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("nixos-install --flake"), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(!w.img().exists(), "the image was created");
     // An existing, provisioned image: not one byte changes.
     let _ = w.fresh(None);
