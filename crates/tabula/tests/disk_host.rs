@@ -758,7 +758,11 @@ fn install_without_nixos_install_writes_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("nixos-install --flake"), "{stderr}");
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!w.img().exists(), "the image was created");
     // An existing, provisioned image: not one byte changes.
     let _ = w.fresh(None);

@@ -304,3 +304,43 @@ fn the_envelope_schema_rejects_a_wrong_envelope() {
         assert!(l.contains(" FAIL"), "passed: {l}");
     }
 }
+
+/// docs/JSON.md has a generated example for every command (the commands
+/// are the man pages `man --out` writes, one per subcommand).
+#[test]
+fn json_md_has_an_example_per_command() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tabula(d.path())
+        .args(["--json", "man", "--out", "pages"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let commands: Vec<String> = v["data"]["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let name = p.as_str().unwrap().rsplit('/').next().unwrap();
+            name.strip_prefix("tabula-")?
+                .strip_suffix(".1")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(commands.len() >= 19, "{commands:?}");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/JSON.md"))
+        .unwrap();
+    let documented: std::collections::BTreeSet<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ tabula --json "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let missing: Vec<&String> = commands
+        .iter()
+        .filter(|c| !documented.contains(c.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no example in docs/JSON.md for {missing:?}"
+    );
+}
