@@ -63,6 +63,7 @@ fn default_message(exit: u8) -> &'static str {
         exit::REFUSED => "refused as unsafe",
         exit::MISSING_TOOL => "a needed external program is missing",
         exit::UNVERIFIED => "apply done, but the pool inside the container stays unverified",
+        c if c >= 128 => "interrupted by a signal: the running step finished, nothing after it ran",
         _ => "failed",
     }
 }
