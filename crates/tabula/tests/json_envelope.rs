@@ -206,6 +206,17 @@ fn every_command_prints_one_envelope_that_validates() {
                 "{argv:?}: {v}"
             );
         }
+        if code.is_none() && (argv == &["check"] || ["render", "docs"].contains(&name)) {
+            // The embedded host's warnings are listed on success too.
+            assert!(
+                v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["severity"] == "warning"),
+                "{argv:?}: {v}"
+            );
+        }
         seen_commands.insert(name.to_owned());
         let f = outs.join(format!("{i:02}.json"));
         std::fs::write(&f, &out.stdout).unwrap();

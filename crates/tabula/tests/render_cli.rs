@@ -118,7 +118,7 @@ fn re_rendering_changes_nothing_and_keeps_custom_nix() {
     assert!(statuses(&first).values().all(|s| s == "written"), "{first}");
     assert_eq!(first["host"], "surface-pro-8");
     assert_eq!(first["release"], "26.05");
-    assert_eq!(first["findings"]["errors"], 0);
+    assert_eq!(first["counts"]["errors"], 0);
 
     let out = dir.path().join("out");
     let custom = out.join(HOST).join("custom.nix");
