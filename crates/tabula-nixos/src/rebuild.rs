@@ -65,14 +65,21 @@ pub enum Step {
     /// Run an external command.
     Run {
         why: String,
-        #[serde(skip)]
+        /// In JSON: `argv`, an array (program first).
+        #[serde(rename = "argv", serialize_with = "argv_array")]
         cmd: Cmd,
+        /// In JSON: `line`, the argv shell-quoted as `--dry` prints it.
+        #[serde(rename = "line")]
         argv: String,
     },
     /// Show the package diff between two systems (in-process, `tabula diff`).
     Diff { old: PathBuf, new: PathBuf },
     /// Ask before going on (`--yes` answers).
     Confirm { question: String },
+}
+
+fn argv_array<S: serde::Serializer>(cmd: &Cmd, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&cmd.argv(), s)
 }
 
 impl Step {

@@ -126,8 +126,8 @@ pub struct Options {
 /// How a session ended.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
-    /// The argv of every command that ran, in order.
-    pub ran: Vec<String>,
+    /// The argv of every command that ran, in order (program first).
+    pub ran: Vec<Vec<String>>,
     /// False when the user said no.
     pub completed: bool,
 }
@@ -216,7 +216,7 @@ pub fn execute(
     for s in steps {
         match s {
             Step::Run { why, cmd, argv } => {
-                out.ran.push(argv.clone());
+                out.ran.push(cmd.argv());
                 ui.step(why, argv);
                 cmd.run_inherit().map_err(|source| RebuildError::Step {
                     action,
@@ -364,7 +364,7 @@ mod tests {
         )
         .unwrap();
         assert!(!out.completed);
-        assert_eq!(out.ran, ["true"]);
+        assert_eq!(out.ran, [["true"]]);
         assert_eq!(ui.seen.len(), 4, "{:?}", ui.seen);
         assert!(ui.seen[1].starts_with("say (no "), "{:?}", ui.seen);
         assert_eq!(ui.seen[3], "say Not switched: nothing changed.");
@@ -387,7 +387,7 @@ mod tests {
         )
         .unwrap();
         assert!(out.completed);
-        assert_eq!(out.ran, ["true", "true"]);
+        assert_eq!(out.ran, [["true"], ["true"]]);
         assert!(!ui.seen.iter().any(|l| l.starts_with("ask")));
     }
 

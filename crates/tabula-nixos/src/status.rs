@@ -136,6 +136,8 @@ impl std::fmt::Display for Kind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
     pub kind: Kind,
+    /// What is checked; `object` in JSON, as in every command's output.
+    #[serde(rename = "object")]
     pub name: String,
     pub state: State,
     pub detail: String,

@@ -50,6 +50,8 @@ pub enum FileStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileReport {
     pub path: String,
+    /// What happened to it; `state` in JSON, as in every command's output.
+    #[serde(rename = "state")]
     pub status: FileStatus,
 }
 

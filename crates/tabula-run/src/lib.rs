@@ -182,6 +182,14 @@ impl Cmd {
         &self.program
     }
 
+    /// The argv, program first, one string per argument (for JSON).
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(&self.program)
+            .chain(self.args.iter())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
     /// The argv as one shell-quoted line, for messages and `--dry` output.
     pub fn display(&self) -> String {
         std::iter::once(&self.program)

@@ -30,6 +30,9 @@ pub struct Ctx {
     /// `-v` count: 1 debug, 2 trace.
     pub verbose: u8,
     pub color: bool,
+    /// The payload `--json` prints, kept until the command ends: `main`
+    /// wraps it in the one envelope ([`crate::json::Envelope`]).
+    json_data: std::cell::RefCell<Option<serde_json::Value>>,
 }
 
 impl Ctx {
@@ -41,6 +44,7 @@ impl Ctx {
             json: g.json,
             verbose: g.verbose,
             color,
+            json_data: std::cell::RefCell::new(None),
         }
     }
 
@@ -102,7 +106,6 @@ impl Ctx {
                 // Scripts get the findings on stdout, as from `check --json`.
                 self.print_json(&serde_json::json!({
                     "spec": loaded.source_name,
-                    "ok": false,
                     "findings": findings,
                 }))?;
             }
@@ -140,11 +143,18 @@ impl Ctx {
         format!("\x1b[{code}m{text}\x1b[0m")
     }
 
-    /// Print a value as pretty JSON on stdout.
+    /// Keep a value as this run's `--json` payload: `main` prints it as
+    /// the envelope's `data` once the command is done (the last one kept
+    /// wins), so stdout holds exactly one JSON document.
     pub fn print_json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
-        let s = serde_json::to_string_pretty(value).context("serialising JSON output")?;
-        println!("{s}");
+        let v = serde_json::to_value(value).context("serialising JSON output")?;
+        *self.json_data.borrow_mut() = Some(v);
         Ok(())
+    }
+
+    /// The payload kept by [`Ctx::print_json`], taken out.
+    pub fn take_json(&self) -> Option<serde_json::Value> {
+        self.json_data.borrow_mut().take()
     }
 }
 

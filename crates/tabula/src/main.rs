@@ -17,6 +17,7 @@ mod cli;
 mod cmd;
 mod ctx;
 mod exit;
+mod json;
 mod manpages;
 mod report;
 
@@ -90,10 +91,8 @@ fn handle_signals() {
 }
 
 /// 128 + the signal that interrupted this run, if one did.
-fn interrupted() -> Option<ExitCode> {
-    tabula_disk::interrupt::signal()
-        .and_then(|s| u8::try_from(128 + s).ok())
-        .map(ExitCode::from)
+fn interrupted() -> Option<u8> {
+    tabula_disk::interrupt::signal().and_then(|s| u8::try_from(128 + s).ok())
 }
 
 /// One command, by its parsed arguments.
@@ -118,8 +117,8 @@ fn dispatch(command: cli::Command, ctx: &ctx::Ctx) -> anyhow::Result<u8> {
         Command::Generations(a) => nixos::generations(&a, ctx),
         Command::Diff(a) => nixos::diff(&a, ctx),
         Command::Place(a) => nixos::place(&a, ctx),
-        Command::Completions { shell } => crate::manpages::completions(shell),
-        Command::Man(a) => crate::manpages::man(&a),
+        Command::Completions { shell } => crate::manpages::completions(shell, ctx),
+        Command::Man(a) => crate::manpages::man(&a, ctx),
     }
 }
 
@@ -128,6 +127,17 @@ fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // With --json anywhere on the line, a usage error is the
+            // envelope on stdout too (and clap's text on stderr).
+            let args: Vec<String> = std::env::args().collect();
+            if e.use_stderr() && args.iter().skip(1).any(|a| a == "--json") {
+                let names: Vec<String> = <cli::Cli as clap::CommandFactory>::command()
+                    .get_subcommands()
+                    .map(|c| c.get_name().to_owned())
+                    .collect();
+                json::Envelope::usage(&json::command_in_argv(&args, &names), &e.to_string())
+                    .print();
+            }
             // clap prints help/version to stdout with exit 0, usage errors with 2.
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
@@ -145,12 +155,34 @@ fn main() -> ExitCode {
     ctx::init_logging(cli.global.verbose);
     handle_signals();
     let ctx = ctx::Ctx::new(&cli.global);
-    match dispatch(cli.command, &ctx) {
-        Ok(code) => interrupted().unwrap_or(ExitCode::from(code)),
-        Err(err) => {
-            let code = exit::code_for(&err);
-            exit::print_error(&err, ctx::stderr_color());
-            interrupted().unwrap_or(ExitCode::from(code))
-        }
+    let name = command_name(&cli.command);
+    let result = dispatch(cli.command, &ctx);
+    let code = match &result {
+        Ok(code) => *code,
+        Err(err) => exit::code_for(err),
+    };
+    let code = interrupted().unwrap_or(code);
+    if ctx.json {
+        json::Envelope::new(&name, ctx.take_json(), code, result.as_ref().err()).print();
     }
+    if let Err(err) = &result {
+        exit::print_error(err, ctx::stderr_color());
+    }
+    ExitCode::from(code)
+}
+
+/// The subcommand's name, as typed (`keyfile` for `keyfile add`).
+fn command_name(command: &cli::Command) -> String {
+    use clap::CommandFactory;
+    let debug = format!("{command:?}");
+    let variant = debug
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .find(|n| n.replace('-', "") == variant)
+        .unwrap_or(variant)
 }

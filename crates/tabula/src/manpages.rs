@@ -122,17 +122,22 @@ fn once_preamble(text: &[u8]) -> Vec<u8> {
 }
 
 /// `tabula man [COMMAND] [--out DIR]`.
-pub fn man(args: &ManArgs) -> anyhow::Result<u8> {
+pub fn man(args: &ManArgs, ctx: &crate::ctx::Ctx) -> anyhow::Result<u8> {
     let pages = pages()?;
     let mut stdout = std::io::stdout().lock();
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the man page folder {}", dir.display()))?;
+        let mut written = Vec::new();
         for (name, text) in &pages {
             let path = dir.join(format!("{name}.1"));
             write_file(&path, text)?;
-            writeln!(stdout, "{}", path.display())?;
+            if !ctx.json {
+                writeln!(stdout, "{}", path.display())?;
+            }
+            written.push(path.display().to_string());
         }
+        ctx.print_json(&serde_json::json!({ "written": written }))?;
         return Ok(crate::exit::OK);
     }
     let wanted = match &args.command {
@@ -151,7 +156,14 @@ pub fn man(args: &ManArgs) -> anyhow::Result<u8> {
         ))
         .into());
     };
-    stdout.write_all(text)?;
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "page": wanted,
+            "roff": String::from_utf8_lossy(text),
+        }))?;
+    } else {
+        stdout.write_all(text)?;
+    }
     Ok(crate::exit::OK)
 }
 
@@ -161,10 +173,13 @@ fn write_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
 
 /// `tabula completions SHELL`: clap_complete's script plus positional values
 /// for fish and `*.toml` for `--spec`.
-pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
-    std::io::stdout()
-        .lock()
-        .write_all(completion_script(shell)?.as_bytes())?;
+pub fn completions(shell: clap_complete::Shell, ctx: &crate::ctx::Ctx) -> anyhow::Result<u8> {
+    let script = completion_script(shell)?;
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({ "shell": shell.to_string(), "script": script }))?;
+    } else {
+        std::io::stdout().lock().write_all(script.as_bytes())?;
+    }
     Ok(crate::exit::OK)
 }
 

@@ -56,7 +56,7 @@ fn audit_json(spec: &Path, root: &Path, extra: &[&str]) -> (i32, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.code().unwrap(), v)
+    (out.status.code().unwrap(), v["data"].clone())
 }
 
 fn group<'a>(v: &'a Value, path: &str) -> &'a Value {
@@ -220,8 +220,9 @@ fn unreadable_directories_are_reported() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let v = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))["data"]
+        .clone();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(v["totals"]["unreadable"], 1, "{v:#}");
     assert_eq!(v["problems"][0]["path"], "/srv/locked");
@@ -287,7 +288,8 @@ echo $? > "$D/system.rc"
         }
     }
     let read = |name: &str| -> Value {
-        serde_json::from_slice(&std::fs::read(d.join(name)).unwrap()).unwrap()
+        serde_json::from_slice::<Value>(&std::fs::read(d.join(name)).unwrap()).unwrap()["data"]
+            .clone()
     };
     let spec_v = read("spec.json");
     // Spec mode: /srv/bound (another filesystem) and /opt/same (a bind of

@@ -134,7 +134,7 @@ fn plan_never_creates_the_image() {
         .arg(w.img())
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let lines = v["lines"].as_array().unwrap();
     assert!(lines
         .iter()
@@ -255,7 +255,7 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     assert_eq!(v["steps"].as_array().unwrap().len(), 0, "{v}");
     for l in v["lines"].as_array().unwrap() {
         assert!(l["action"] == "keep" || l["action"] == "unverified", "{l}");
@@ -304,7 +304,7 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     assert_eq!(v["nothing_to_do"], false, "{v}");
     assert!(v["unverified"]
         .as_array()
@@ -450,8 +450,11 @@ fn a_busy_device_is_refused() {
         "{stderr}"
     );
     // plan shows it too (and still plans: it never writes).
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(w.p("plan.json")).unwrap()).unwrap();
+    let plan: serde_json::Value = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(w.p("plan.json")).unwrap(),
+    )
+    .unwrap()["data"]
+        .clone();
     assert!(
         plan["busy"]
             .as_array()
@@ -616,7 +619,7 @@ fn several_signatures_are_never_taken_for_empty() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let line = |o: &str| {
         v["lines"]
             .as_array()
@@ -661,7 +664,7 @@ fn random_bytes_in_a_slot_are_destroy_not_empty() {
         .arg(w.img())
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let boot = v["lines"]
         .as_array()
         .unwrap()
@@ -762,9 +765,15 @@ fn install_without_nixos_install_writes_nothing() {
             .unwrap()
     };
     let out = install(&w);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(4), "{stdout}");
-    assert!(stdout.contains("nixos-install --flake"), "{stdout}");
+    // An error like any other: on stderr (stdout stays for --json's envelope).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("nixos-install --flake"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!w.img().exists(), "the image was created");
     // An existing, provisioned image: not one byte changes.
     let _ = w.fresh(None);

@@ -158,8 +158,9 @@ fn unmount_leaves_foreign_mounts_and_mount_refuses_them() {
         "{text}"
     );
     // --json lists what was left.
-    let v: serde_json::Value = serde_json::from_str(&read("unmount1.json"))
-        .unwrap_or_else(|e| panic!("{e}: {}", read("unmount1.json")));
+    let v = serde_json::from_str::<serde_json::Value>(&read("unmount1.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", read("unmount1.json")))["data"]
+        .clone();
     let left: Vec<&str> = v["left"]
         .as_array()
         .unwrap()

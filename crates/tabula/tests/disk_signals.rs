@@ -119,7 +119,7 @@ impl Work {
             .arg(self.img())
             .output()
             .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
         let left = v["lines"]
             .as_array()
             .unwrap()

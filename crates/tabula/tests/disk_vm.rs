@@ -149,13 +149,14 @@ fn assert_mount_table(findmnt: &str, root: &str, what: &str) {
 
 /// (kind, name, state, detail) of each item of `tabula status --json`.
 fn status_items(json: &str, what: &str) -> (bool, Vec<[String; 4]>) {
-    let v: serde_json::Value =
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{what}: status json: {e}\n{json}"));
+    let v: serde_json::Value = serde_json::from_str::<serde_json::Value>(json)
+        .unwrap_or_else(|e| panic!("{what}: status json: {e}\n{json}"))["data"]
+        .clone();
     let items = v["items"]
         .as_array()
         .unwrap_or_else(|| panic!("{what}: no items\n{json}"))
         .iter()
-        .map(|i| ["kind", "name", "state", "detail"].map(|k| i[k].as_str().unwrap().to_owned()))
+        .map(|i| ["kind", "object", "state", "detail"].map(|k| i[k].as_str().unwrap().to_owned()))
         .collect();
     (v["ok"] == true, items)
 }

@@ -134,6 +134,7 @@ fn a_foreign_layout_is_repartitioned_only_with_wipe_table_and_yes() {
     // The same in JSON; a DESTROY has no `fix`.
     let (_, json, _) = w.run(&["--json", "plan", "--wipe", &wipe]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = &v["data"];
     let names: Vec<&str> = v["lines"]
         .as_array()
         .unwrap()

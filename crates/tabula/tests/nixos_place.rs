@@ -65,7 +65,7 @@ fn each_kind_prints_runtime_reason_and_change() {
         .args(["place", "ci-runner", "--kind", "untrusted", "--json"])
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     assert_eq!(v["placement"]["runtime"], "microvm");
     assert_eq!(v["placement"]["why"]["kernel"], "Isolated");
     assert_eq!(v["placement"]["change"]["type"], "microvm");

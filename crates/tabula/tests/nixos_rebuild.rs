@@ -72,12 +72,12 @@ fn dry_defaults_and_json() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["data"].clone();
     let argv: Vec<&str> = v["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|s| s["argv"].as_str())
+        .filter_map(|s| s["line"].as_str())
         .collect();
     assert_eq!(argv.len(), 4, "{argv:?}");
     assert!(argv[0].ends_with("flake check /etc/nixos"), "{argv:?}");
@@ -210,7 +210,8 @@ fn switch_test_boot_and_rollback_run_for_real() {
     let test = argv(w, "test.argv");
     assert_eq!(test.len(), 2, "{test:?}");
     assert!(test.iter().all(|a| a[0] != "nix-env"));
-    let j: serde_json::Value = serde_json::from_str(&read(w, "test.out")).unwrap();
+    let j =
+        serde_json::from_str::<serde_json::Value>(&read(w, "test.out")).unwrap()["data"].clone();
     assert_eq!(j["action"], "test");
     assert_eq!(j["completed"], true);
     assert_eq!(j["ran"].as_array().unwrap().len(), 2);

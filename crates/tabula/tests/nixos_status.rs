@@ -68,14 +68,14 @@ fn read(dir: &Path, name: &str) -> String {
 }
 
 fn items(dir: &Path, name: &str) -> Vec<(String, String, String, String)> {
-    let v: Value = serde_json::from_str(&read(dir, name)).unwrap();
+    let v = serde_json::from_str::<Value>(&read(dir, name)).unwrap()["data"].clone();
     v["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| {
             let s = |k: &str| i[k].as_str().unwrap().to_owned();
-            (s("kind"), s("name"), s("state"), s("detail"))
+            (s("kind"), s("object"), s("state"), s("detail"))
         })
         .collect()
 }

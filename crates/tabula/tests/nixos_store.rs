@@ -37,7 +37,8 @@ fn world() -> Option<&'static Path> {
 
 fn json(dir: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"))
+    serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"))["data"]
+        .clone()
 }
 
 fn read(dir: &Path, name: &str) -> String {

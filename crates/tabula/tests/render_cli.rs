@@ -33,7 +33,7 @@ fn render_json(dir: &Path, extra: &[&str]) -> (i32, Value) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.code().unwrap(), v)
+    (out.status.code().unwrap(), v["data"].clone())
 }
 
 fn statuses(v: &Value) -> BTreeMap<String, String> {
@@ -44,7 +44,7 @@ fn statuses(v: &Value) -> BTreeMap<String, String> {
         .map(|f| {
             (
                 f["path"].as_str().unwrap().to_owned(),
-                f["status"].as_str().unwrap().to_owned(),
+                f["state"].as_str().unwrap().to_owned(),
             )
         })
         .collect()
@@ -118,7 +118,7 @@ fn re_rendering_changes_nothing_and_keeps_custom_nix() {
     assert!(statuses(&first).values().all(|s| s == "written"), "{first}");
     assert_eq!(first["host"], "surface-pro-8");
     assert_eq!(first["release"], "26.05");
-    assert_eq!(first["findings"]["errors"], 0);
+    assert_eq!(first["counts"]["errors"], 0);
 
     let out = dir.path().join("out");
     let custom = out.join(HOST).join("custom.nix");
@@ -226,7 +226,7 @@ fn docs_writes_only_under_docs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice::<Value>(&out.stdout).unwrap()["data"].clone();
     for path in statuses(&v).keys() {
         assert!(path.starts_with("docs/"), "{path}");
     }

@@ -88,7 +88,7 @@ fn check_prefers_local_host_toml_over_the_embedded_host() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["spec"], "host.toml");
+    assert_eq!(v["data"]["spec"], "host.toml");
 }
 
 #[test]
@@ -248,7 +248,7 @@ fn check_rules_lists_every_code_once() {
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codes: Vec<&str> = v
+    let codes: Vec<&str> = v["data"]["rules"]
         .as_array()
         .unwrap()
         .iter()

@@ -64,8 +64,12 @@ pub struct Finding {
     pub code: Code,
     pub severity: Severity,
     pub message: String,
+    /// The way forward (`fix` in JSON, as in the text's `fix:` line).
+    #[serde(rename = "fix")]
     pub hint: Option<String>,
-    /// Key path in host.toml (`partition[4].size`).
+    /// Key path in host.toml (`partition[4].size`); `object` in JSON, as
+    /// in every command's output.
+    #[serde(rename = "object")]
     pub at: String,
     pub line: Option<usize>,
     pub column: Option<usize>,

@@ -29,7 +29,7 @@ Examples:
   tabula audit --root /mnt              a mounted image (mounts from the spec)
   tabula audit --suggest >> entries.toml   host.toml entries that would keep it
   tabula audit --orphans                stored under /persist, claimed by no entry
-  tabula audit --json | jq '.groups[0]'";
+  tabula audit --json | jq '.data.groups[0]'";
 
 /// What the next reboot would wipe (and what /persist holds that no entry claims)
 #[derive(Debug, Args)]

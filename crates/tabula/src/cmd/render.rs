@@ -65,7 +65,10 @@ struct Report<'a> {
     out: String,
     host: &'a str,
     release: &'a str,
-    findings: Counts,
+    /// How many findings of each severity.
+    counts: Counts,
+    /// The check's findings (the envelope lists them at its top level).
+    findings: &'a [Finding],
     files: &'a [tabula_render::write::FileReport],
     written: usize,
     unchanged: usize,
@@ -84,7 +87,6 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // Refuses (exit 1, nothing written) when a check rule finds an error.
     let (loaded, found) = ctx.load_checked()?;
     print_warnings(ctx, &loaded, &found);
-    let counts = count(&found);
     let spec = &loaded.spec;
     let mut files = tabula_render::render_flake(spec)
         .with_context(|| format!("rendering the flake of `{}`", spec.host.name))?;
@@ -101,7 +103,7 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     files.push(OutFile::generated("host.toml", loaded.text.clone()));
     let report = write(&a.out, &files, ctx)
         .with_context(|| format!("writing the flake into {}", a.out.display()))?;
-    print_report(ctx, &a.out, spec, &counts, &report)?;
+    print_report(ctx, &a.out, spec, &found, &report)?;
     Ok(exit::OK)
 }
 
@@ -113,7 +115,7 @@ pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let files = doc_files(&spec);
     let report = write(&a.out, &files, ctx)
         .with_context(|| format!("writing the docs into {}", a.out.display()))?;
-    print_report(ctx, &a.out, &spec, &count(&found), &report)?;
+    print_report(ctx, &a.out, &spec, &found, &report)?;
     Ok(exit::OK)
 }
 
@@ -164,9 +166,10 @@ fn print_report(
     ctx: &Ctx,
     out: &Path,
     spec: &HostSpec,
-    counts: &Counts,
+    found: &[Finding],
     report: &WriteReport,
 ) -> anyhow::Result<()> {
+    let counts = &count(found);
     let written = report.count(FileStatus::Written);
     let unchanged = report.count(FileStatus::Unchanged);
     let kept = report.count(FileStatus::Kept);
@@ -175,7 +178,8 @@ fn print_report(
             out: out.display().to_string(),
             host: &spec.host.name,
             release: spec.host.release.as_str(),
-            findings: *counts,
+            counts: *counts,
+            findings: found,
             files: &report.files,
             written,
             unchanged,

@@ -58,6 +58,10 @@ pub struct SchemaArgs {
     /// Write it to FILE (atomically) instead of stdout
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// The schema of the `--json` envelope every command prints instead of
+    /// host.toml's (docs/JSON.md)
+    #[arg(long)]
+    pub envelope: bool,
 }
 
 /// The first line `init` writes: where editors find the schema.
@@ -101,7 +105,6 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             // Like every command, a spec that cannot be read is a usage error.
             ctx.print_json(&serde_json::json!({
                 "spec": e.source_name,
-                "ok": false,
                 "findings": check::findings_from_error(&e),
             }))?;
             return Ok(exit::USAGE);
@@ -111,7 +114,6 @@ pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
         ctx.print_json(&serde_json::json!({
             "spec": name,
-            "ok": !errors,
             "findings": findings,
         }))?;
     } else {
@@ -189,7 +191,7 @@ fn plural(s: Severity) -> &'static str {
 
 fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.json {
-        ctx.print_json(&check::rules())?;
+        ctx.print_json(&serde_json::json!({ "rules": check::rules() }))?;
         return Ok(exit::OK);
     }
     let rules = check::rules();
@@ -204,7 +206,7 @@ fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
+pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let path = &a.path;
     // Never follow a link: `init --force LINK` would overwrite whatever the
     // link names, and `init DANGLING` would create its target.
@@ -269,17 +271,34 @@ pub fn init(a: &InitArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
         tabula_spec::embedded::DEFAULT_HOST.name,
         schema_path.display()
     );
+    ctx.print_json(&serde_json::json!({
+        "host": tabula_spec::embedded::DEFAULT_HOST.name,
+        "written": [path.display().to_string(), schema_path.display().to_string()],
+    }))?;
     Ok(exit::OK)
 }
 
-pub fn schema(a: &SchemaArgs, _ctx: &Ctx) -> anyhow::Result<u8> {
-    let text = schema_text()?;
+pub fn schema(a: &SchemaArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let text = if a.envelope {
+        crate::json::SCHEMA.to_owned()
+    } else {
+        schema_text()?
+    };
     match &a.out {
         Some(out) => {
             write_atomic(out, &text)?;
             eprintln!("wrote {}", out.display());
         }
-        None => print!("{text}"),
+        None if !ctx.json => print!("{text}"),
+        None => {}
+    }
+    if ctx.json {
+        let schema: serde_json::Value =
+            serde_json::from_str(&text).context("the schema is not JSON")?;
+        ctx.print_json(&serde_json::json!({
+            "written": a.out.as_ref().map(|p| p.display().to_string()),
+            "schema": schema,
+        }))?;
     }
     Ok(exit::OK)
 }

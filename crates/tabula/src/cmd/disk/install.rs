@@ -34,11 +34,15 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .install_hint("run tabula install on the NixOS installer");
     // Every precondition, nixos-install included, before the disk is touched.
     if tabula_run::find_program("nixos-install").is_none() {
-        println!(
-            "nixos-install is not available here; nothing was written. Run on the NixOS installer:\n  tabula install ... (it runs: {})",
-            cmd.display()
-        );
-        return Ok(exit::MISSING_TOOL);
+        // On stderr (and in the --json envelope's error), stdout stays clean.
+        return Err(exit::Reported {
+            message: format!(
+                "nixos-install is not available here; nothing was written. Run on the NixOS installer:\n  tabula install ... (it runs: {})",
+                cmd.display()
+            ),
+            code: exit::MISSING_TOOL,
+        }
+        .into());
     }
     if args.apply.no_open {
         return Err(Usage(

@@ -10,7 +10,7 @@ of every store path the generation needs.
 
 Examples:
   tabula generations
-  tabula generations --json | jq '.generations[] | select(.current)'";
+  tabula generations --json | jq '.data.generations[] | select(.current)'";
 
 /// List the system generations (number, date, NixOS version, kernel, closure size)
 #[derive(Debug, Args)]

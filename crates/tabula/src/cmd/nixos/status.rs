@@ -16,7 +16,7 @@ are off; the line says why). Exit 1 when anything is drift or missing.
 Examples:
   tabula status
   tabula status --target /mnt          a layout mounted by `tabula mount`
-  tabula status --json | jq '.items[] | select(.state != \"ok\")'";
+  tabula status --json | jq '.data.items[] | select(.state != \"ok\")'";
 
 /// The live host (or a layout mounted under DIR) against its spec: ok, drift, missing or unknown
 #[derive(Debug, Args)]

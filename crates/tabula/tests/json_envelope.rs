@@ -1,0 +1,357 @@
+//! Every command's `--json` is one envelope (docs/JSON.md), on success and
+//! on each failure class reachable here without root-only setup (usage
+//! errors from clap and from the command, a missing spec file, refused,
+//! findings, a missing tool, a failure): stdout is exactly one JSON
+//! document, it validates against `tabula schema --envelope` with a real
+//! validator (Python `jsonschema`), and its `error.exit` is the process's
+//! exit code.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+const EMBEDDED: &str = include_str!("../../tabula-spec/hosts/surface-pro-8.toml");
+
+fn tabula(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("tabula").unwrap();
+    c.current_dir(dir)
+        .env_remove("TABULA_SPEC")
+        .env("NO_COLOR", "1")
+        .timeout(std::time::Duration::from_secs(120));
+    c
+}
+
+const VALIDATE: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    try:
+        doc = json.loads(open(path).read())
+    except ValueError as e:
+        print(path, "FAIL not one JSON document:", e)
+        continue
+    errs = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
+    if errs:
+        print(path, "FAIL", "; ".join(f"{'/'.join(map(str, e.path))}: {e.message[:200]}" for e in errs))
+    else:
+        print(path, "OK")
+"#;
+
+fn have_validator() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// (argv, exit code, error code: None for success).
+type Case = (&'static [&'static str], i32, Option<&'static str>);
+
+/// A case as run: (argv, extra environment, exit code, error code).
+type Run = (
+    Vec<String>,
+    Vec<(String, String)>,
+    i32,
+    Option<&'static str>,
+);
+
+const CASES: &[Case] = &[
+    // success
+    (&["check"], 0, None),
+    (&["check", "--rules"], 0, None),
+    (&["render", "--out", "o"], 0, None),
+    (&["docs", "--out", "d"], 0, None),
+    (&["init", "new.toml"], 0, None),
+    (&["schema"], 0, None),
+    (&["schema", "--envelope"], 0, None),
+    (&["plan", "--disk", "x.img"], 0, None),
+    (&["unmount", "--target", "m"], 0, None),
+    (&["rebuild", "boot", "--dry", "--host", "box"], 0, None),
+    (&["place", "ci-runner", "--kind", "untrusted"], 0, None),
+    (&["completions", "bash"], 0, None),
+    (&["man"], 0, None),
+    (&["man", "--out", "mandir"], 0, None),
+    // usage: clap's own errors, then the commands'
+    (&["plan"], 2, Some("usage")),
+    (&["bogus"], 2, Some("usage")),
+    (&["plan", "--disk", "/dev/null"], 2, Some("usage")),
+    (&["man", "extra"], 2, Some("usage")),
+    (&["apply", "--disk", "x.img"], 2, Some("usage")),
+    (
+        &["keyfile", "--disk", "missing.img", "--keyfile", "k", "add"],
+        2,
+        Some("usage"),
+    ),
+    (&["audit", "--root", "/nonexistent"], 2, Some("usage")),
+    // a missing spec file is a usage error too
+    (&["check", "--spec", "missing.toml"], 2, Some("usage")),
+    (
+        &["render", "--spec", "missing.toml", "--out", "o3"],
+        2,
+        Some("usage"),
+    ),
+    // refused
+    (&["init", "new.toml"], 3, Some("refused")),
+    // findings
+    (&["check", "--spec", "dup.toml"], 1, Some("findings")),
+    (
+        &["render", "--spec", "dup.toml", "--out", "o2"],
+        1,
+        Some("findings"),
+    ),
+    (
+        &["plan", "--spec", "dup.toml", "--disk", "x.img"],
+        1,
+        Some("findings"),
+    ),
+    (&["audit", "--root", "o"], 1, Some("findings")),
+    // a failure that is none of the above
+    (&["diff", "a", "b"], 1, Some("failed")),
+];
+
+#[test]
+fn every_command_prints_one_envelope_that_validates() {
+    if !have_validator() {
+        eprintln!(
+            "SKIP every_command_prints_one_envelope_that_validates: needs python3-jsonschema"
+        );
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let dup = EMBEDDED.replacen("path = \"/var/log\"", "path = \"/var/lib\"", 1);
+    assert_ne!(dup, EMBEDDED);
+    std::fs::write(dir.join("dup.toml"), dup).unwrap();
+    std::fs::create_dir(dir.join("m")).unwrap();
+    let outs = dir.join("outs");
+    std::fs::create_dir(&outs).unwrap();
+
+    let mut cases: Vec<Run> = CASES
+        .iter()
+        .map(|(argv, exit, code)| {
+            (
+                argv.iter().map(|s| (*s).to_owned()).collect(),
+                Vec::new(),
+                *exit,
+                *code,
+            )
+        })
+        .collect();
+    // A needed program missing: nothing on PATH.
+    cases.push((
+        ["rebuild", "test", "--yes", "--no-check", "--host", "box"]
+            .map(str::to_owned)
+            .to_vec(),
+        vec![("PATH".to_owned(), "/nonexistent".to_owned())],
+        4,
+        Some("missing-tool"),
+    ));
+    if !support::have("nixos-install") {
+        cases.push((
+            ["install", "--disk", "x.img", "--target", "m"]
+                .map(str::to_owned)
+                .to_vec(),
+            Vec::new(),
+            4,
+            Some("missing-tool"),
+        ));
+    }
+
+    let mut files = Vec::new();
+    let mut seen_commands = std::collections::BTreeSet::new();
+    for (i, (argv, env, exit, code)) in cases.iter().enumerate() {
+        let mut c = tabula(dir);
+        c.arg("--json").args(argv);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*exit), "{argv:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{argv:?}: stdout is not one JSON document ({e}):\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        let name = if argv[0] == "bogus" {
+            "tabula"
+        } else {
+            &argv[0]
+        };
+        assert_eq!(v["command"], name, "{argv:?}: {v}");
+        assert_eq!(v["ok"], code.is_none(), "{argv:?}: {v}");
+        match code {
+            None => assert!(v["error"].is_null(), "{argv:?}: {v}"),
+            Some(code) => {
+                assert_eq!(v["error"]["code"], *code, "{argv:?}: {v}");
+                assert_eq!(v["error"]["exit"], *exit, "{argv:?}: {v}");
+            }
+        }
+        if *code == Some("findings") && argv[0] != "audit" {
+            assert!(
+                v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["code"] == "mount-duplicate"
+                        && f["object"].is_string()
+                        && f["fix"].is_string()),
+                "{argv:?}: {v}"
+            );
+        }
+        if code.is_none() && (argv == &["check"] || ["render", "docs"].contains(&name)) {
+            // The embedded host's warnings are listed on success too.
+            assert!(
+                v["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["severity"] == "warning"),
+                "{argv:?}: {v}"
+            );
+        }
+        seen_commands.insert(name.to_owned());
+        let f = outs.join(format!("{i:02}.json"));
+        std::fs::write(&f, &out.stdout).unwrap();
+        files.push((f, argv.clone()));
+    }
+
+    // The schema as tabula serves it.
+    let schema = dir.join("envelope.schema.json");
+    let out = tabula(dir).args(["schema", "--envelope"]).output().unwrap();
+    assert!(out.status.success());
+    std::fs::write(&schema, &out.stdout).unwrap();
+    let v = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(VALIDATE)
+        .arg(&schema)
+        .args(files.iter().map(|(f, _)| f))
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success(),
+        "validator failed: {}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let report = String::from_utf8(v.stdout).unwrap();
+    assert_eq!(report.lines().count(), files.len(), "{report}");
+    let failed: Vec<String> = report
+        .lines()
+        .zip(&files)
+        .filter(|(l, _)| !l.ends_with(" OK"))
+        .map(|(l, (_, argv))| format!("{argv:?}: {l}"))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    for c in [
+        "check",
+        "render",
+        "docs",
+        "init",
+        "schema",
+        "plan",
+        "apply",
+        "unmount",
+        "keyfile",
+        "audit",
+        "rebuild",
+        "diff",
+        "place",
+        "completions",
+        "man",
+        "tabula",
+    ] {
+        assert!(seen_commands.contains(c), "no case runs {c}");
+    }
+}
+
+/// The validator is not a rubber stamp: an envelope with a wrong field
+/// fails it.
+#[test]
+fn the_envelope_schema_rejects_a_wrong_envelope() {
+    if !have_validator() {
+        eprintln!("SKIP the_envelope_schema_rejects_a_wrong_envelope: needs python3-jsonschema");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let schema = d.path().join("s.json");
+    let out = tabula(d.path())
+        .args(["schema", "--envelope"])
+        .output()
+        .unwrap();
+    std::fs::write(&schema, &out.stdout).unwrap();
+    let bad = [
+        // ok with an error
+        r#"{"tabula":1,"command":"check","ok":true,"data":null,"findings":[],"error":{"code":"usage","message":"x","exit":2}}"#,
+        // an unknown error class
+        r#"{"tabula":1,"command":"check","ok":false,"data":null,"findings":[],"error":{"code":"oops","message":"x","exit":1}}"#,
+        // the old finding field names
+        r#"{"tabula":1,"command":"check","ok":true,"data":null,"findings":[{"code":"a","severity":"error","message":"m","hint":null,"at":""}],"error":null}"#,
+        // a bare payload, as before the envelope
+        r#"{"spec":"host.toml","ok":true,"findings":[]}"#,
+    ];
+    let mut files = Vec::new();
+    for (i, b) in bad.iter().enumerate() {
+        let f = d.path().join(format!("bad{i}.json"));
+        std::fs::write(&f, b).unwrap();
+        files.push(f);
+    }
+    let v = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(VALIDATE)
+        .arg(&schema)
+        .args(&files)
+        .output()
+        .unwrap();
+    let report = String::from_utf8(v.stdout).unwrap();
+    assert_eq!(report.lines().count(), bad.len(), "{report}");
+    for l in report.lines() {
+        assert!(l.contains(" FAIL"), "passed: {l}");
+    }
+}
+
+/// docs/JSON.md has a generated example for every command (the commands
+/// are the man pages `man --out` writes, one per subcommand).
+#[test]
+fn json_md_has_an_example_per_command() {
+    let d = tempfile::tempdir().unwrap();
+    let out = tabula(d.path())
+        .args(["--json", "man", "--out", "pages"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let commands: Vec<String> = v["data"]["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| {
+            let name = p.as_str().unwrap().rsplit('/').next().unwrap();
+            name.strip_prefix("tabula-")?
+                .strip_suffix(".1")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(commands.len() >= 19, "{commands:?}");
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/JSON.md"))
+        .unwrap();
+    let documented: std::collections::BTreeSet<&str> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ tabula --json "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let missing: Vec<&String> = commands
+        .iter()
+        .filter(|c| !documented.contains(c.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no example in docs/JSON.md for {missing:?}"
+    );
+}
