@@ -10,17 +10,8 @@ use std::sync::{Arc, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use crate::targets::Crash;
 use crate::targets::{Outcome, Target};
-
-/// Why an input is a finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Crash {
-    /// What makes two crashes the same: `panic at FILE:LINE`, `hang`, or an
-    /// invariant's name and where it broke.
-    pub kind: String,
-    /// The panic message or the invariant's details.
-    pub detail: String,
-}
 
 thread_local! {
     /// Set while a worker runs an input: its panics are recorded, not

@@ -3,14 +3,23 @@
 //! Each target takes raw bytes and returns the *features* it saw (finding
 //! codes, error kinds, rendered file sets, parser output shapes: what the
 //! engine uses as coverage) or a [`Crash`] when an invariant breaks. A panic
-//! anywhere is caught by [`crate::exec`].
+//! anywhere is caught by the worker (`exec`).
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::exec::Crash;
 use crate::mutate::Shape;
+
+/// Why an input is a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crash {
+    /// What makes two crashes the same: `panic at FILE:LINE`, `hang`, or an
+    /// invariant's name and where it broke.
+    pub kind: String,
+    /// The panic message or the invariant's details.
+    pub detail: String,
+}
 
 /// What one input showed (coverage-like features).
 #[derive(Debug, Default, Clone)]
