@@ -76,6 +76,17 @@ impl From<tabula_run::mountinfo::Mount> for MountEntry {
 
 /// `/proc/self/mountinfo` as text rows, read by the workspace's one parser
 /// ([`tabula_run::mountinfo`]).
+/// This process's mount table, read once through the one reader
+/// ([`tabula_run::mountinfo::read`]).
+///
+/// # Errors
+/// When `/proc/self/mountinfo` cannot be read.
+pub fn read_mountinfo() -> Result<Vec<MountEntry>> {
+    let mounts =
+        tabula_run::mountinfo::read().map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
+    Ok(mounts.into_iter().map(MountEntry::from).collect())
+}
+
 pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
     tabula_run::mountinfo::parse(text)
         .into_iter()
@@ -141,9 +152,7 @@ pub fn scan<'a>(disk: &str, partitions: impl IntoIterator<Item = &'a str>) -> Re
 /// # Errors
 /// When the kernel's files cannot be read.
 pub fn scan_nodes(nodes: &[String]) -> Result<Vec<Busy>> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
-    let mounts = parse_mountinfo(&mountinfo);
+    let mounts = read_mountinfo()?;
     let swaps = std::fs::read_to_string("/proc/swaps")
         .map(|t| parse_swaps(&t))
         .unwrap_or_default();

@@ -16,7 +16,7 @@ use tabula_run::Cmd;
 use tabula_spec::model::{Mount, MountSource};
 use tabula_spec::HostSpec;
 
-use crate::busy::{parse_mountinfo, MountEntry};
+use crate::busy::{read_mountinfo, MountEntry};
 use crate::loopdev::{self, Target};
 use crate::luks::{self, open_container, Key, KeyPrompt};
 use crate::probe;
@@ -106,8 +106,8 @@ const UMOUNT_BACKOFF_MS: u64 = 100;
 pub fn is_mount_point(dir: &Path) -> bool {
     use std::os::unix::fs::MetadataExt as _;
     let s = dir.to_string_lossy();
-    if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
-        if parse_mountinfo(&text).iter().any(|m| m.mount_point == s) {
+    if let Ok(mounts) = read_mountinfo() {
+        if mounts.iter().any(|m| m.mount_point == s) {
             return true;
         }
     }
@@ -185,9 +185,7 @@ pub struct Mounted {
 }
 
 fn mountinfo() -> Result<Vec<MountEntry>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("reading /proc/self/mountinfo", e))?;
-    Ok(parse_mountinfo(&text))
+    read_mountinfo()
 }
 
 fn mount_points() -> Result<Vec<String>> {
