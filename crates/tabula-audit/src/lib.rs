@@ -13,6 +13,7 @@
 //! (pure parser), [`walk`] (the parallel walk), [`report`] (groups, sorting,
 //! suggestions, text).
 
+pub mod adopt;
 pub mod mountinfo;
 pub mod policy;
 pub mod report;

@@ -1,0 +1,454 @@
+//! # The facts into host.toml
+//!
+//! [`RootFacts::write_into`] sets what the document does not say yet and
+//! keeps everything it does: a `[[mount]]` whose path is there, a user whose
+//! name is there, a persistence entry whose path is there, a `[luks]` key
+//! that is set are left as written. Every value that was guessed carries a
+//! `# guessed: why` comment.
+
+use std::collections::BTreeSet;
+
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+use super::{CryptFact, DeviceRef, MountFact, RootFacts, SourceFact};
+
+fn guessed<V: Into<Value>>(v: V, why: &str) -> Value {
+    let mut v = v.into();
+    v.decor_mut().set_suffix(format!(" # guessed: {why}"));
+    v
+}
+
+fn str_array<'a>(items: impl IntoIterator<Item = &'a String>) -> Array {
+    let mut a = Array::new();
+    for i in items {
+        a.push(i.as_str());
+    }
+    a
+}
+
+/// The table at `key` of `parent`, made when absent (a table written as
+/// such, not an inline one). `None` when the key holds something else.
+fn table_at<'a>(parent: &'a mut Table, key: &str) -> Option<&'a mut Table> {
+    if !parent.contains_key(key) {
+        let mut t = Table::new();
+        t.set_implicit(false);
+        parent.insert(key, Item::Table(t));
+    }
+    parent.get_mut(key)?.as_table_mut()
+}
+
+fn array_of_tables<'a>(parent: &'a mut Table, key: &str) -> Option<&'a mut ArrayOfTables> {
+    if !parent.contains_key(key) {
+        parent.insert(key, Item::ArrayOfTables(ArrayOfTables::new()));
+    }
+    parent.get_mut(key)?.as_array_of_tables_mut()
+}
+
+fn get_str<'a>(t: &'a Table, key: &str) -> Option<&'a str> {
+    t.get(key)?.as_str()
+}
+
+/// The label of the `[[partition]]` a device names, when the document has one.
+fn partition_for(doc: &Table, dev: &DeviceRef) -> Option<String> {
+    let parts = doc.get("partition")?.as_array_of_tables()?;
+    parts.iter().find_map(|p| {
+        let label = get_str(p, "label")?;
+        let fs = p.get("filesystem").and_then(|f| f.as_table_like());
+        let fs_key = |k: &str| fs.and_then(|f| f.get(k)).and_then(Item::as_str);
+        let hit = match dev {
+            DeviceRef::Uuid(u) => fs_key("uuid").is_some_and(|x| x.eq_ignore_ascii_case(u)),
+            DeviceRef::Label(l) => fs_key("label") == Some(l.as_str()),
+            DeviceRef::PartLabel(l) => label == l,
+            DeviceRef::PartUuid(_) | DeviceRef::Path(_) => false,
+        };
+        hit.then(|| label.to_owned())
+    })
+}
+
+impl RootFacts {
+    /// Set and merge the facts into a host.toml document: `[[mount]]`,
+    /// `[btrfs]` compression, options and the mounted subvolumes,
+    /// `[persistence]`, `[[user]]` and `[luks]`. What the document already
+    /// says is kept; guessed values carry a `# guessed: ...` comment.
+    pub fn write_into(&self, doc: &mut DocumentMut) {
+        let root = doc.as_table_mut();
+        self.write_btrfs_and_mounts(root);
+        self.write_persistence(root);
+        self.write_users(root);
+        if let Some(c) = self.crypt.first() {
+            write_luks(root, c);
+        }
+    }
+
+    fn write_btrfs_and_mounts(&self, root: &mut Table) {
+        let subvol_mounts: Vec<&MountFact> = self
+            .mounts
+            .iter()
+            .filter(|m| matches!(m.source, SourceFact::Subvolume { .. }))
+            .collect();
+        // The pool's options: what the document says, else what every
+        // subvolume mount shares.
+        let mut pool_opts: BTreeSet<String> = BTreeSet::new();
+        if !subvol_mounts.is_empty() {
+            let common: BTreeSet<String> = subvol_mounts
+                .iter()
+                .map(|m| m.options.iter().cloned().collect::<BTreeSet<_>>())
+                .reduce(|a, b| a.intersection(&b).cloned().collect())
+                .unwrap_or_default();
+            if let Some(b) = table_at(root, "btrfs") {
+                match get_str(b, "compression") {
+                    Some(c) if c != "none" => {
+                        pool_opts.insert(format!("compress={c}"));
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some(c) = common.iter().find_map(|o| o.strip_prefix("compress=")) {
+                            b.insert("compression", toml_edit::value(c));
+                            pool_opts.insert(format!("compress={c}"));
+                        }
+                    }
+                }
+                match b.get("mount_options").and_then(Item::as_array) {
+                    Some(a) => {
+                        pool_opts.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned)))
+                    }
+                    None => {
+                        let rest: Vec<&String> = common
+                            .iter()
+                            .filter(|o| !o.starts_with("compress"))
+                            .collect();
+                        if !rest.is_empty() {
+                            b.insert(
+                                "mount_options",
+                                Item::Value(Value::Array(str_array(rest.iter().copied()))),
+                            );
+                            pool_opts.extend(rest.into_iter().cloned());
+                        }
+                    }
+                }
+                if let Some(subs) = array_of_tables(b, "subvolume") {
+                    let mut have: BTreeSet<String> = subs
+                        .iter()
+                        .filter_map(|t| get_str(t, "path").map(str::to_owned))
+                        .collect();
+                    for m in &subvol_mounts {
+                        let SourceFact::Subvolume { subvolume, .. } = &m.source else {
+                            continue;
+                        };
+                        let parts: Vec<&str> = subvolume.split('/').collect();
+                        for i in 1..=parts.len() {
+                            let p = parts[..i].join("/");
+                            if !have.insert(p.clone()) {
+                                continue;
+                            }
+                            let mut t = Table::new();
+                            if i < parts.len() {
+                                t.insert(
+                                    "path",
+                                    Item::Value(guessed(p.as_str(), &format!("the parent of the mounted {subvolume}: a subvolume or a plain directory"))),
+                                );
+                            } else {
+                                t.insert("path", toml_edit::value(p.as_str()));
+                            }
+                            subs.push(t);
+                        }
+                    }
+                }
+            }
+        }
+        let labels: Vec<(String, Option<String>)> = self
+            .mounts
+            .iter()
+            .map(|m| match &m.source {
+                SourceFact::Device { device, .. } => (
+                    partition_for(root, device).unwrap_or_default(),
+                    Some(match device {
+                        DeviceRef::PartLabel(l) | DeviceRef::Label(l) => l.clone(),
+                        _ => match m.path.rsplit('/').next() {
+                            Some("") | None => "root".to_owned(),
+                            Some("efi") => "ESP".to_owned(),
+                            Some(last) => last.to_owned(),
+                        },
+                    }),
+                ),
+                _ => (String::new(), None),
+            })
+            .collect();
+        let Some(mounts) = array_of_tables(root, "mount") else {
+            return;
+        };
+        let have: BTreeSet<String> = mounts
+            .iter()
+            .filter_map(|t| get_str(t, "path").map(str::to_owned))
+            .collect();
+        for (m, (label, fallback)) in self.mounts.iter().zip(labels) {
+            if have.contains(&m.path) {
+                continue;
+            }
+            let mut t = Table::new();
+            if let Some(why) = &m.guessed {
+                t.decor_mut().set_prefix(format!("\n# guessed: {why}\n"));
+            }
+            t.insert("path", toml_edit::value(m.path.as_str()));
+            let mut extra: Vec<&String> = m.options.iter().collect();
+            match &m.source {
+                SourceFact::Tmpfs { size, mode } => {
+                    let mut it = InlineTable::new();
+                    match size {
+                        Some(s) => {
+                            it.insert("size", s.as_str().into());
+                        }
+                        None => {
+                            it.insert("size", "50%".into());
+                        }
+                    }
+                    if let Some(md) = mode {
+                        it.insert("mode", md.as_str().into());
+                    }
+                    let v = Value::InlineTable(it);
+                    t.insert(
+                        "tmpfs",
+                        Item::Value(if size.is_none() {
+                            guessed(v, "no size seen: tmpfs's default, half the RAM")
+                        } else {
+                            v
+                        }),
+                    );
+                }
+                SourceFact::Subvolume { subvolume, .. } => {
+                    t.insert("subvolume", toml_edit::value(subvolume.as_str()));
+                    extra.retain(|o| !pool_opts.contains(*o) && !o.starts_with("compress"));
+                }
+                SourceFact::Device { device, fstype } => {
+                    if label.is_empty() {
+                        let l = fallback.unwrap_or_default();
+                        t.insert(
+                            "partition",
+                            Item::Value(guessed(
+                                l.as_str(),
+                                &format!("no [[partition]] holds {fstype} {device:?}: name the partition's label"),
+                            )),
+                        );
+                    } else {
+                        t.insert("partition", toml_edit::value(label.as_str()));
+                    }
+                }
+            }
+            if !extra.is_empty() {
+                t.insert("options", Item::Value(Value::Array(str_array(extra))));
+            }
+            if m.needed_for_boot {
+                t.insert("needed_for_boot", toml_edit::value(true));
+            }
+            mounts.push(t);
+        }
+    }
+
+    fn write_persistence(&self, root: &mut Table) {
+        let Some(p) = &self.persistence else {
+            return;
+        };
+        let Some(pt) = table_at(root, "persistence") else {
+            return;
+        };
+        if !pt.contains_key("root") {
+            pt.insert("root", toml_edit::value(p.root.as_str()));
+        }
+        merge_entries(pt, "directories", p.directories.iter(), |e| {
+            p.guessed.get(e).map(String::as_str)
+        });
+        merge_entries(pt, "files", p.files.iter(), |_| None);
+        if p.users.is_empty() {
+            return;
+        }
+        let Some(users) = table_at(pt, "users") else {
+            return;
+        };
+        for (name, e) in &p.users {
+            let Some(ut) = table_at(users, name) else {
+                continue;
+            };
+            let home = format!("/home/{name}/");
+            merge_entries(ut, "directories", e.directories.iter(), |rel| {
+                p.guessed.get(&format!("{home}{rel}")).map(String::as_str)
+            });
+            merge_entries(ut, "files", e.files.iter(), |_| None);
+        }
+    }
+
+    fn write_users(&self, root: &mut Table) {
+        if self.users.is_empty() {
+            return;
+        }
+        let Some(users) = array_of_tables(root, "user") else {
+            return;
+        };
+        let have: BTreeSet<String> = users
+            .iter()
+            .filter_map(|t| get_str(t, "name").map(str::to_owned))
+            .collect();
+        for u in &self.users {
+            if have.contains(&u.name) {
+                continue;
+            }
+            let mut t = Table::new();
+            t.insert("name", toml_edit::value(u.name.as_str()));
+            if let Some(d) = &u.description {
+                t.insert("description", toml_edit::value(d.as_str()));
+            }
+            t.insert("groups", Item::Value(Value::Array(str_array(&u.groups))));
+            if let Some(f) = &u.hashed_password_file {
+                t.insert(
+                    "hashed_password_file",
+                    Item::Value(guessed(
+                        f.as_str(),
+                        "a file named after the user under the persistence root",
+                    )),
+                );
+            }
+            users.push(t);
+        }
+    }
+}
+
+/// Append `{ path = ... }` for each entry the list at `key` lacks.
+fn merge_entries<'a>(
+    t: &mut Table,
+    key: &str,
+    entries: impl Iterator<Item = &'a String>,
+    why: impl Fn(&str) -> Option<&'a str>,
+) {
+    let entries: Vec<&String> = entries.collect();
+    if entries.is_empty() {
+        return;
+    }
+    if !t.contains_key(key) {
+        t.insert(key, Item::Value(Value::Array(Array::new())));
+    }
+    let Some(arr) = t.get_mut(key).and_then(Item::as_array_mut) else {
+        return;
+    };
+    let have: BTreeSet<String> = arr
+        .iter()
+        .filter_map(|v| {
+            v.as_inline_table()?
+                .get("path")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    for e in entries {
+        if have.contains(e) {
+            continue;
+        }
+        let mut it = InlineTable::new();
+        it.insert("path", e.as_str().into());
+        let v = Value::InlineTable(it);
+        arr.push_formatted(match why(e) {
+            Some(w) => guessed(v, w),
+            None => v,
+        });
+    }
+    // One entry a line, as the embedded host writes them.
+    for v in arr.iter_mut() {
+        v.decor_mut().set_prefix("\n  ");
+    }
+    arr.set_trailing("\n");
+    arr.set_trailing_comma(true);
+}
+
+fn write_luks(root: &mut Table, c: &CryptFact) {
+    // The [[partition]] that holds the container: the one marked luks.
+    let luks_part = root
+        .get("partition")
+        .and_then(Item::as_array_of_tables)
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p.get("luks").and_then(Item::as_bool) == Some(true))
+                .and_then(|p| get_str(p, "label").map(str::to_owned))
+        });
+    let initrd_exfat = root
+        .get("hardware")
+        .and_then(|h| h.get("initrd_modules"))
+        .and_then(Item::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("exfat")));
+    let Some(l) = table_at(root, "luks") else {
+        return;
+    };
+    if !l.contains_key("partition") {
+        let v = match &luks_part {
+            Some(p) => guessed(p.as_str(), "the partition marked luks = true"),
+            None => guessed(
+                c.name.as_str(),
+                "named after the mapping: give the label of the partition holding the container",
+            ),
+        };
+        l.insert("partition", Item::Value(v));
+    }
+    if !l.contains_key("name") {
+        l.insert("name", toml_edit::value(c.name.as_str()));
+    }
+    if !l.contains_key("uuid") {
+        match &c.device {
+            DeviceRef::Uuid(u) => {
+                l.insert("uuid", toml_edit::value(u.as_str()));
+            }
+            other => {
+                l.insert(
+                    "uuid",
+                    Item::Value(guessed(
+                        "",
+                        &format!("crypttab names the device {other:?}: give its LUKS UUID (cryptsetup luksUUID DEVICE)"),
+                    )),
+                );
+            }
+        }
+    }
+    if !c.discard && !l.contains_key("allow_discards") {
+        l.insert("allow_discards", toml_edit::value(false));
+    }
+    let Some(path) = &c.keyfile else {
+        return;
+    };
+    if l.contains_key("keyfile") {
+        return;
+    }
+    let Some(k) = table_at(l, "keyfile") else {
+        return;
+    };
+    match &c.keyfile_device {
+        Some(DeviceRef::Uuid(u)) => {
+            k.insert("fs_uuid", toml_edit::value(u.as_str()));
+            let vfat_like = u.len() == 9 && u.as_bytes().get(4) == Some(&b'-');
+            let (fs, why) = match (vfat_like, initrd_exfat) {
+                (true, true) => (
+                    "exfat",
+                    "a FAT-style UUID and exfat among the initrd modules",
+                ),
+                (true, false) => ("vfat", "a FAT-style UUID (XXXX-XXXX)"),
+                _ => ("ext4", "an RFC 4122 UUID: set the stick's filesystem"),
+            };
+            k.insert("fs_type", Item::Value(guessed(fs, why)));
+        }
+        other => {
+            k.insert(
+                "fs_uuid",
+                Item::Value(guessed(
+                    "",
+                    &format!("crypttab gives the key file's device as {other:?}: give the stick's filesystem UUID"),
+                )),
+            );
+            k.insert(
+                "fs_type",
+                Item::Value(guessed(
+                    "vfat",
+                    "the key file's device is not named by UUID",
+                )),
+            );
+        }
+    }
+    k.insert("path", toml_edit::value(path.as_str()));
+    if let Some(t) = c.keyfile_timeout {
+        k.insert("timeout", toml_edit::value(i64::from(t)));
+    }
+}
