@@ -553,16 +553,23 @@ fn read_table(root: &Path, table: Vec<MountInfo>) -> Result<RootFacts, AdoptErro
             }
         }
     }
-    let mut pers_root = counts
-        .iter()
-        .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
-        .map(|(p, _)| p.clone());
-    if pers_root.is_none() {
-        pers_root = ["/persist", "/persistent", "/nix/persist"]
-            .into_iter()
-            .find(|p| whole.iter().any(|w| w.mount_point_lossy() == *p))
-            .map(str::to_owned);
-    }
+    // impermanence's usual names win; else the mount host.toml can describe
+    // that most bind mounts come from.
+    let pers_root = ["/persist", "/persistent", "/nix/persist", "/state"]
+        .into_iter()
+        .find(|p| whole.iter().any(|w| w.mount_point_lossy() == *p))
+        .map(str::to_owned)
+        .or_else(|| {
+            counts
+                .iter()
+                .filter(|(p, _)| {
+                    whole
+                        .iter()
+                        .any(|w| w.mount_point_lossy() == **p && leftover_fs(w).is_none())
+                })
+                .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
+                .map(|(p, _)| p.clone())
+        });
     let mut pers = pers_root.as_ref().map(|r| PersistenceFacts {
         root: r.clone(),
         ..PersistenceFacts::default()
@@ -623,7 +630,14 @@ fn read_table(root: &Path, table: Vec<MountInfo>) -> Result<RootFacts, AdoptErro
                     .iter()
                     .chain(&m.super_options)
                     .filter(|o| describable_option(o) && o.as_str() != "ro")
-                    .cloned()
+                    // zstd's level 3 is its default: the kernel shows it.
+                    .map(|o| {
+                        if o == "compress=zstd:3" {
+                            "compress=zstd".to_owned()
+                        } else {
+                            o.clone()
+                        }
+                    })
                     .collect();
                 if m.has_flag("ro") && m.mount_options.iter().any(|x| x == "ro") {
                     o.push("ro".into());
@@ -833,8 +847,11 @@ fn walk_symlinks(
     p: &mut PersistenceFacts,
     facts: &mut RootFacts,
 ) {
+    // The walk stays on the root's tmpfs (and tmpfs mounts like a tmpfs
+    // /home): impermanence's symlinks live on what is wiped.
     let stops: BTreeSet<String> = table
         .iter()
+        .filter(|m| m.fstype != "tmpfs")
         .map(MountInfo::mount_point_lossy)
         .filter(|m| m != "/")
         .chain(KERNEL_TREES.iter().map(|t| (*t).to_owned()))
@@ -939,13 +956,13 @@ fn walk_symlinks(
 
 fn read_users(rootfd: &OwnedFd, pers_root: Option<String>, facts: &mut RootFacts) {
     let passwd = match read_in_root(rootfd, "etc/passwd") {
-        Ok(t) => t,
+        Ok(t) => Some(t),
         Err(e) => {
             facts.leave(
                 format!("etc/passwd could not be read ({e})"),
                 "add the [[user]] tables by hand, or make etc/passwd readable and run import again",
             );
-            return;
+            None
         }
     };
     let group = match read_in_root(rootfd, "etc/group") {
@@ -971,6 +988,9 @@ fn read_users(rootfd: &OwnedFd, pers_root: Option<String>, facts: &mut RootFacts
             Some((f.first()?.to_string(), f.get(2)?.to_string(), members))
         })
         .collect();
+    let Some(passwd) = passwd else {
+        return;
+    };
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() < 7 || line.starts_with('#') {
@@ -979,7 +999,11 @@ fn read_users(rootfd: &OwnedFd, pers_root: Option<String>, facts: &mut RootFacts
         let Ok(uid) = f[2].parse::<u32>() else {
             continue;
         };
-        if !(1000..65534).contains(&uid) {
+        // nixbld users (UID 30000+) and other service accounts have no
+        // login shell.
+        let shell = f[6].trim();
+        if !(1000..65534).contains(&uid) || shell.ends_with("nologin") || shell.ends_with("/false")
+        {
             continue;
         }
         let name = f[0].to_owned();

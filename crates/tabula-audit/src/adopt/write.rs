@@ -337,24 +337,26 @@ fn merge_entries<'a>(
                 .map(str::to_owned)
         })
         .collect();
+    let mut added = false;
     for e in entries {
         if have.contains(e) {
             continue;
         }
         let mut it = InlineTable::new();
         it.insert("path", e.as_str().into());
-        let v = Value::InlineTable(it);
-        arr.push_formatted(match why(e) {
-            Some(w) => guessed(v, w),
-            None => v,
-        });
-    }
-    // One entry a line, as the embedded host writes them.
-    for v in arr.iter_mut() {
+        let mut v = Value::InlineTable(it);
+        if let Some(w) = why(e) {
+            v = guessed(v, w);
+        }
+        // One entry a line, as the embedded host writes them.
         v.decor_mut().set_prefix("\n  ");
+        arr.push_formatted(v);
+        added = true;
     }
-    arr.set_trailing("\n");
-    arr.set_trailing_comma(true);
+    if added {
+        arr.set_trailing("\n");
+        arr.set_trailing_comma(true);
+    }
 }
 
 fn write_luks(root: &mut Table, c: &CryptFact) {
