@@ -296,17 +296,11 @@ pub fn read_root_live(root: &Path) -> Result<RootFacts, AdoptError> {
     read_table(&canonical, table)
 }
 
-/// `path` below `dir` (bytes), without the leading `/`; `Some(b"")` for `dir`.
+/// `path` below `dir` (bytes), from its `/` on; `Some(b"")` for `dir` itself.
 fn strip_dir<'a>(path: &'a [u8], dir: &[u8]) -> Option<&'a [u8]> {
     let dir = dir.strip_suffix(b"/").unwrap_or(dir);
     let rest = path.strip_prefix(dir)?;
-    if rest.is_empty() {
-        Some(rest)
-    } else if rest.starts_with(b"/") {
-        Some(rest)
-    } else {
-        None
-    }
+    (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
 }
 
 /// Filesystem types that are views of the kernel: never described, never a

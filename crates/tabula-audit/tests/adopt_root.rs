@@ -669,3 +669,72 @@ fn tree_hash(root: &Path) -> u64 {
     assert!(n > 0);
     h.finish()
 }
+
+/// Unmounts (lazily) what the test mounted, even when it fails.
+struct Mounted(Vec<std::path::PathBuf>);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = rustix::mount::unmount(p, rustix::mount::UnmountFlags::DETACH);
+        }
+    }
+}
+
+/// The live reader on a real tmpfs root this test mounts in a tempdir: the
+/// mount points come back relative to it, the tmpfs size and mode as
+/// mounted, a bind mount from the persistence root as a directory entry.
+#[test]
+fn live_root_in_a_tempdir() {
+    use rustix::mount::{mount, mount_bind, MountFlags};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let mut guard = Mounted(Vec::new());
+    if let Err(e) = mount(
+        "tmpfs",
+        &root,
+        "tmpfs",
+        MountFlags::empty(),
+        c"size=64m,mode=750",
+    ) {
+        println!("SKIP live_root_in_a_tempdir: cannot mount a tmpfs ({e})");
+        return;
+    }
+    guard.0.push(root.clone());
+    std::fs::create_dir_all(root.join("persist")).unwrap();
+    mount(
+        "tmpfs",
+        root.join("persist"),
+        "tmpfs",
+        MountFlags::empty(),
+        c"size=8m",
+    )
+    .unwrap();
+    guard.0.push(root.join("persist"));
+    std::fs::create_dir_all(root.join("persist/etc/nixos")).unwrap();
+    std::fs::create_dir_all(root.join("etc/nixos")).unwrap();
+    mount_bind(root.join("persist/etc/nixos"), root.join("etc/nixos")).unwrap();
+    guard.0.push(root.join("etc/nixos"));
+    write(&root, "persist/etc/machine-id", "0123\n");
+    symlink("/persist/etc/machine-id", root.join("etc/machine-id")).unwrap();
+    write(
+        &root,
+        "etc/passwd",
+        "alice:x:1000:100:Alice:/home/alice:/bin/sh\n",
+    );
+    write(&root, "etc/group", "wheel:x:1:alice\n");
+    let before = tree_hash(&root);
+    let facts = tabula_audit::adopt::read_root_live(&root).unwrap();
+    assert_eq!(tree_hash(&root), before);
+    assert_eq!(facts.tmpfs_root(), Some((Some("64M"), Some("750"))));
+    let p = facts.persistence.as_ref().unwrap();
+    assert_eq!(p.root, "/persist");
+    assert_eq!(p.directories, BTreeSet::from(["/etc/nixos".to_owned()]));
+    assert_eq!(p.files, BTreeSet::from(["/etc/machine-id".to_owned()]));
+    assert_eq!(facts.users.len(), 1);
+    assert_eq!(facts.users[0].groups, ["wheel"]);
+    drop(guard);
+    // This machine's own root reads without a panic or an error.
+    tabula_audit::adopt::read_root_live(Path::new("/")).unwrap();
+}
