@@ -738,3 +738,82 @@ fn live_root_in_a_tempdir() {
     // This machine's own root reads without a panic or an error.
     tabula_audit::adopt::read_root_live(Path::new("/")).unwrap();
 }
+
+/// A flat-subvolume btrfs root by UUID, as Calamares and disko's examples
+/// make it (no tmpfs, no LUKS): the subvolumes, the pool's UUID and its
+/// options land in [btrfs], the mounts refer to them.
+#[test]
+fn flat_subvolumes_by_uuid_write_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let uuid = "8a2c9f3e-1b7d-4c5e-9f0a-2b3c4d5e6f70";
+    let mut fstab = String::new();
+    let mut mi = String::new();
+    for (i, (sub, path)) in [
+        ("@", "/"),
+        ("@home", "/home"),
+        ("@nix", "/nix"),
+        ("@log", "/var/log"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        writeln!(
+            mi,
+            "{} {} 0:40 /{sub} {path} rw,noatime - btrfs /dev/sda2 rw,compress=zstd:3,ssd,subvolid={},subvol=/{sub}",
+            30 + i,
+            if i == 0 { 1 } else { 30 },
+            256 + i
+        )
+        .unwrap();
+        writeln!(
+            fstab,
+            "UUID={uuid} {path} btrfs subvol={sub},compress=zstd,noatime 0 0"
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join(path.trim_start_matches('/'))).unwrap();
+    }
+    write(root, "etc/fstab", &fstab);
+    write(
+        root,
+        "etc/passwd",
+        "root:x:0:0::/root:/bin/bash\nana:x:1000:1000:Ana:/home/ana:/bin/zsh\n",
+    );
+    write(root, "etc/group", "wheel:x:10:ana\nana:x:1000:\n");
+    let facts = read_root(root, &mi).unwrap();
+    assert!(facts.left_out.is_empty(), "{:?}", facts.left_out);
+    assert!(facts.persistence.is_none());
+    assert_eq!(facts.tmpfs_root(), None);
+    let mut doc = toml_edit::DocumentMut::new();
+    facts.write_into(&mut doc);
+    let v: toml::Value = toml::from_str(&doc.to_string()).unwrap();
+    let b = &v["btrfs"];
+    assert_eq!(b["uuid"].as_str(), Some(uuid));
+    assert_eq!(b["compression"].as_str(), Some("zstd"));
+    let subs: BTreeSet<&str> = b["subvolume"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, BTreeSet::from(["@", "@home", "@nix", "@log"]));
+    let mounts: BTreeSet<(String, String)> = v["mount"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["path"].as_str().unwrap().to_owned(),
+                m["subvolume"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(mounts.contains(&("/".into(), "@".into())));
+    assert!(v["mount"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m.get("options").is_none()));
+    assert_eq!(v["user"][0]["name"].as_str(), Some("ana"));
+    assert_eq!(v["user"][0]["groups"].as_array().unwrap().len(), 1);
+}

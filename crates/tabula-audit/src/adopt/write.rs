@@ -95,7 +95,23 @@ impl RootFacts {
                 .map(|m| m.options.iter().cloned().collect::<BTreeSet<_>>())
                 .reduce(|a, b| a.intersection(&b).cloned().collect())
                 .unwrap_or_default();
+            let pool_dev = subvol_mounts.iter().find_map(|m| match &m.source {
+                SourceFact::Subvolume { device, .. } => Some(device.clone()),
+                _ => None,
+            });
             if let Some(b) = table_at(root, "btrfs") {
+                // A pool outside LUKS is found at boot by its UUID or label.
+                if !b.contains_key("uuid") && !b.contains_key("label") {
+                    match &pool_dev {
+                        Some(DeviceRef::Uuid(u)) => {
+                            b.insert("uuid", toml_edit::value(u.as_str()));
+                        }
+                        Some(DeviceRef::Label(l)) => {
+                            b.insert("label", toml_edit::value(l.as_str()));
+                        }
+                        _ => {}
+                    }
+                }
                 match get_str(b, "compression") {
                     Some(c) if c != "none" => {
                         pool_opts.insert(format!("compress={c}"));
