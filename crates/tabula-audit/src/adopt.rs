@@ -15,7 +15,7 @@
 //! `openat2(RESOLVE_IN_ROOT)` (an absolute symlink or `..` stays inside the
 //! root, a loop is `ELOOP`), symlinks are read with `readlinkat`, never
 //! followed, and the walk for symlinks never crosses a mount point.
-//! [`RootFacts::write_into`] (in [`write`]) merges the facts into a host.toml
+//! [`RootFacts::write_into`] (in [`mod@write`]) merges the facts into a host.toml
 //! document.
 
 pub mod write;

@@ -9,6 +9,10 @@
 //! ([`suggest`]). [`orphans`] lists what the persistence root stores that no
 //! entry claims any more.
 //!
+//! [`adopt`] reads the other way, for `tabula import --root`: a running or
+//! mounted root (its mount table, persistence entries, users, crypttab)
+//! into host.toml tables.
+//!
 //! Layout: [`policy`] (pure: spec or mount table -> rules), [`mountinfo`]
 //! (pure parser), [`walk`] (the parallel walk), [`report`] (groups, sorting,
 //! suggestions, text).
