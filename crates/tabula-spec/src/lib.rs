@@ -16,6 +16,7 @@
 
 pub mod check;
 pub mod date;
+pub mod deploy;
 pub mod edit;
 pub mod embedded;
 pub mod landing;
