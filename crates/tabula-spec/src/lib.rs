@@ -18,6 +18,7 @@ pub mod check;
 pub mod date;
 pub mod deploy;
 pub mod edit;
+pub mod fleet;
 pub mod embedded;
 pub mod landing;
 pub mod locate;

@@ -166,6 +166,16 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
             "vms = []",
             "vms = [{ name = \"t\", hypervisor = \"virtualbox\" }]",
         ),
+        (
+            "deploy-build-on-remote",
+            "[audit]",
+            "[deploy]\ntarget = \"root@laptop\"\nbuild_on = \"remote\"\n\n[audit]",
+        ),
+        (
+            "deploy-target-spaces",
+            "[audit]",
+            "[deploy]\ntarget = \"root at laptop\"\n\n[audit]",
+        ),
     ];
     let mut files = vec![];
     for (name, from, to) in hostile {
