@@ -39,7 +39,7 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
             match (d, target) {
                 (_, Some(t)) => code(&t.host),
                 (Some(_), None) => text("this machine only"),
-                (None, None) => text("not deployed (no [deploy])"),
+                (None, None) => text("not deployed (no deploy table)"),
             },
             target.map_or_else(String::new, |t| code(t.user_or_root())),
             target.map_or_else(String::new, |t| text(&t.port.unwrap_or(22).to_string())),
@@ -82,9 +82,9 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
     )));
     out.push('\n');
     out.push_str(&heading(3, "Deploy"));
-    out.push_str(&text(
+    out.push_str(
         "Print what would run, then deploy (colmena must be on PATH: `nix shell nixpkgs#colmena`):",
-    ));
+    );
     out.push_str("\n\n");
     let mut cmds = String::from("tabula deploy --fleet fleet/ --dry\n");
     let mut tags: Vec<&str> = hosts
@@ -102,11 +102,12 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
     }
     cmds.push_str("tabula deploy --fleet fleet/ --boot   # active at the next boot\n");
     out.push_str(&fence("sh", &cmds));
-    let _ = write!(
+    // Host names are RFC 1123 (checked): nothing to escape.
+    let _ = writeln!(
         out,
-        "{}\n",
-        text(&format!(
-            "Hosts without `[deploy]` ({}) are rendered but never deployed: rebuild them on the machine itself (`nixos-rebuild switch --flake .#NAME`).",
+        "{}",
+        format!(
+            "Hosts without a `[deploy]` table ({}) are rendered but never deployed: rebuild them on the machine itself (`nixos-rebuild switch --flake .#NAME`).",
             {
                 let off: Vec<&str> = names
                     .iter()
@@ -120,7 +121,7 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
                     off.join(", ")
                 }
             }
-        ))
+        )
     );
     out
 }
