@@ -27,7 +27,15 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
     );
     out.push_str(&heading(2, "Hosts"));
     let mut t = Table::new(&[
-        "host", "model", "release", "target", "user", "port", "tags", "builds on", "local",
+        "host",
+        "model",
+        "release",
+        "target",
+        "user",
+        "port",
+        "tags",
+        "builds on",
+        "local",
     ]);
     for h in hosts {
         let d = h.deploy.as_ref();

@@ -107,10 +107,7 @@ fn flake(specs: &[&HostSpec], settings: &FleetSettings) -> String {
         )),
     );
     top.set("inputs", inputs.build());
-    top.set(
-        "outputs",
-        Expr::Lambda(args.into(), Box::new(out.build())),
-    );
+    top.set("outputs", Expr::Lambda(args.into(), Box::new(out.build())));
     let mut text = String::new();
     for line in [
         format!("The flake of the fleet {}.", names.join(", ")),
@@ -137,7 +134,10 @@ fn colmena_hive(specs: &[&HostSpec]) -> Expr {
     let mut meta = AttrsBuilder::new();
     meta.set(
         "nixpkgs",
-        raw(format!("import nixpkgs {{ system = {}; }}", nix::quote(SYSTEM))),
+        raw(format!(
+            "import nixpkgs {{ system = {}; }}",
+            nix::quote(SYSTEM)
+        )),
     );
     meta.set("specialArgs", raw("{ inherit inputs; }"));
     let mut hive = AttrsBuilder::new();

@@ -95,10 +95,9 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     if text.is_empty() {
         return Err("the target is empty".into());
     }
-    if let Some(c) = text
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '\'' | '"' | '`' | '$' | ';'))
-    {
+    if let Some(c) = text.chars().find(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '/' | '\'' | '"' | '`' | '$' | ';')
+    }) {
         return Err(format!("the target holds {c:?}, which no SSH target has"));
     }
     let (user, rest) = match text.rsplit_once('@') {
@@ -173,8 +172,7 @@ fn is_host_name(h: &str) -> bool {
 pub fn is_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 64
-        && t
-            .chars()
+        && t.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
@@ -187,10 +185,7 @@ pub(crate) fn validate(p: &mut Vec<Problem>, r: &RawDeploy) -> Deploy {
             Err(why) => {
                 p.push(Problem {
                     at: at.key("target"),
-                    message: format!(
-                        "`{}` is not an SSH target: {why}",
-                        crate::landing::shown(t)
-                    ),
+                    message: format!("`{}` is not an SSH target: {why}", crate::landing::shown(t)),
                     hint: Some(TARGET_FIX.into()),
                 });
                 None
@@ -296,18 +291,32 @@ mod tests {
             "{}\n[deploy]\ntarget = \"root@laptop:ssh\"\ntags = [\"laptop\"]\n",
             crate::embedded::SURFACE_PRO_8.toml
         );
-        let line = text.lines().position(|l| l.starts_with("target =")).unwrap() + 1;
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("target ="))
+            .unwrap()
+            + 1;
         let e = crate::parse("host.toml", &text).unwrap_err();
         let p = &e.problems[0];
         assert_eq!(p.line, Some(line), "{p:?}");
         assert!(p.problem.message.contains("not a port"), "{p:?}");
-        assert!(p.problem.hint.as_deref().unwrap().contains("user@host:port"));
+        assert!(p
+            .problem
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("user@host:port"));
         let ok = text.replace("root@laptop:ssh", "root@laptop:2222");
         let d = crate::parse("host.toml", &ok).unwrap().spec.deploy.unwrap();
         assert_eq!(d.target.unwrap().port, Some(2222));
         assert_eq!(d.tags, ["laptop"]);
         let bad = ok.replace("tags = [", "build_on = \"targt\"\ntags = [");
         let e = crate::parse("host.toml", &bad).unwrap_err();
-        assert!(e.problems[0].problem.hint.as_deref().unwrap().contains("did you mean `target`"));
+        assert!(e.problems[0]
+            .problem
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("did you mean `target`"));
     }
 }

@@ -171,7 +171,11 @@ fn run(code: Code) -> Vec<Finding> {
                 .into_iter()
                 .map(|f| {
                     assert_eq!(f.host, 1, "{code}: reported on the second host");
-                    assert!(f.finding.message.contains("a.toml:"), "{code}: names the first place: {}", f.finding.message);
+                    assert!(
+                        f.finding.message.contains("a.toml:"),
+                        "{code}: names the first place: {}",
+                        f.finding.message
+                    );
                     f.finding
                 })
                 .collect()

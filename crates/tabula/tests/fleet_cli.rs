@@ -107,7 +107,11 @@ fn eval_flake(out: &Path) -> Value {
     let h = out.join("..").join("flake-eval.nix");
     std::fs::write(&h, FLAKE_EVAL).unwrap();
     let np = out.join("..").join("nixpkgs-stand-in.nix");
-    std::fs::write(&np, "{ system }: { standIn = \"nixpkgs\"; inherit system; }\n").unwrap();
+    std::fs::write(
+        &np,
+        "{ system }: { standIn = \"nixpkgs\"; inherit system; }\n",
+    )
+    .unwrap();
     let o = nix_instantiate()
         .args(["--eval", "--strict", "--json"])
         .arg(&h)
@@ -146,16 +150,31 @@ fn a_fleet_of_three_renders_one_flake_that_parses_and_evaluates() {
     assert!(stdout.contains("desk, laptop, surface-pro-8"), "{stdout}");
     let out = d.path().join("out");
     for h in ["desk", "laptop", "surface-pro-8"] {
-        assert!(out.join("hosts").join(h).join("default.nix").is_file(), "{h}");
-        assert!(out.join("docs").join(h).join("ARCHITECTURE.md").is_file(), "{h}");
+        assert!(
+            out.join("hosts").join(h).join("default.nix").is_file(),
+            "{h}"
+        );
+        assert!(
+            out.join("docs").join(h).join("ARCHITECTURE.md").is_file(),
+            "{h}"
+        );
         assert!(out.join("fleet").join(format!("{h}.toml")).is_file(), "{h}");
     }
     assert!(!out.join("fleet/notes.toml").exists(), "not a host spec");
     // The fleet's page lists hosts, targets and tags.
     let page = std::fs::read_to_string(out.join("docs/FLEET.md")).unwrap();
-    assert!(page.contains("`laptop.lan`") && page.contains("`@laptop`"), "{page}");
-    assert!(page.contains("`desk.lan`") && page.contains("2222"), "{page}");
-    assert!(page.contains("tabula deploy --fleet fleet/ --on @laptop"), "{page}");
+    assert!(
+        page.contains("`laptop.lan`") && page.contains("`@laptop`"),
+        "{page}"
+    );
+    assert!(
+        page.contains("`desk.lan`") && page.contains("2222"),
+        "{page}"
+    );
+    assert!(
+        page.contains("tabula deploy --fleet fleet/ --on @laptop"),
+        "{page}"
+    );
     assert!(page.contains("not deployed (no deploy table)"), "{page}");
 
     if !have_nix("a_fleet_of_three_renders_one_flake_that_parses_and_evaluates") {
@@ -181,7 +200,10 @@ fn a_fleet_of_three_renders_one_flake_that_parses_and_evaluates() {
         ["desk", "laptop", "surface-pro-8"]
     );
     let nodes = v["nodes"].as_object().unwrap();
-    assert_eq!(nodes.keys().collect::<Vec<_>>(), configs.keys().collect::<Vec<_>>());
+    assert_eq!(
+        nodes.keys().collect::<Vec<_>>(),
+        configs.keys().collect::<Vec<_>>()
+    );
     for (h, c) in configs {
         let want = format!("{}/hosts/{h}", root.display());
         assert_eq!(strs(&c["modules"]), [want.as_str()], "{h}");
@@ -236,7 +258,11 @@ fn deploy_rs_nodes_when_the_fleet_asks() {
         return;
     }
     let d = fleet_dir();
-    std::fs::write(d.path().join("fleet/fleet.toml"), "[fleet]\ndeploy_rs = true\n").unwrap();
+    std::fs::write(
+        d.path().join("fleet/fleet.toml"),
+        "[fleet]\ndeploy_rs = true\n",
+    )
+    .unwrap();
     tabula(d.path())
         .args(["render", "--fleet", "fleet", "--out", "out"])
         .assert()
@@ -278,7 +304,10 @@ fn check_fleet_fires_the_cross_host_rules_with_places() {
     assert!(codes.contains(&"fleet-host-duplicate"), "{codes:?}");
     assert!(codes.contains(&"fleet-target-shared"), "{codes:?}");
     let hosts = env["data"]["hosts"].as_array().unwrap();
-    let second = hosts.iter().find(|h| h["spec"] == "fleet/laptop2.toml").unwrap();
+    let second = hosts
+        .iter()
+        .find(|h| h["spec"] == "fleet/laptop2.toml")
+        .unwrap();
     let f = second["findings"]
         .as_array()
         .unwrap()
@@ -287,7 +316,13 @@ fn check_fleet_fires_the_cross_host_rules_with_places() {
         .unwrap();
     assert_eq!(f["object"], "deploy.target");
     assert!(f["line"].as_u64().is_some());
-    assert!(f["message"].as_str().unwrap().contains("fleet/laptop.toml:"), "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("fleet/laptop.toml:"),
+        "{f}"
+    );
     // render refuses the fleet, writing nothing.
     tabula(d.path())
         .args(["render", "--fleet", "fleet", "--out", "out"])
@@ -314,7 +349,10 @@ fn a_bad_deploy_target_names_its_line_and_the_fix() {
         .code(2);
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(err.contains(&format!("laptop.toml:{line}")), "{err}");
-    assert!(err.contains("not a port") && err.contains("user@host:port"), "{err}");
+    assert!(
+        err.contains("not a port") && err.contains("user@host:port"),
+        "{err}"
+    );
 }
 
 /// A fake colmena that records its argv and working directory.
@@ -336,7 +374,11 @@ fn fake_colmena(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn path_with(bin: &Path) -> String {
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 #[test]
@@ -349,13 +391,25 @@ fn deploy_dry_prints_one_colmena_command_for_the_tag_and_runs_nothing() {
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("colmena apply")).collect();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("colmena apply"))
+        .collect();
     assert_eq!(lines, ["cd out && colmena apply --on laptop"], "{stdout}");
     assert!(!log.exists(), "--dry ran colmena");
     assert!(!d.path().join("out").exists(), "--dry wrote the flake");
     // JSON: the argv and where it runs.
     let a = tabula(d.path())
-        .args(["--json", "deploy", "--fleet", "fleet", "--on", "@home,laptop", "--dry", "--boot"])
+        .args([
+            "--json",
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "@home,laptop",
+            "--dry",
+            "--boot",
+        ])
         .assert()
         .success();
     let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
@@ -422,7 +476,10 @@ fn deploy_refuses_without_a_terminal_and_names_colmena_when_missing() {
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(err.contains("nix shell nixpkgs#colmena"), "{err}");
     // A selector that names nothing, and a host without [deploy]: usage.
-    for (on, says) in [("@nope", "no host of the fleet has this tag"), ("surface-pro-8", "has no [deploy] table")] {
+    for (on, says) in [
+        ("@nope", "no host of the fleet has this tag"),
+        ("surface-pro-8", "has no [deploy] table"),
+    ] {
         let a = tabula(d.path())
             .args(["deploy", "--fleet", "fleet", "--on", on, "--dry"])
             .assert()

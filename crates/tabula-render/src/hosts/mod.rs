@@ -241,7 +241,10 @@ pub(crate) fn flake_inputs(specs: &[&HostSpec]) -> AttrsBuilder {
         inputs.set("impermanence.inputs.nixpkgs.follows", s("nixpkgs"));
         inputs.set("impermanence.inputs.home-manager.follows", s(""));
     }
-    if specs.iter().any(|spec| spec.hardware.nixos_hardware.is_some()) {
+    if specs
+        .iter()
+        .any(|spec| spec.hardware.nixos_hardware.is_some())
+    {
         inputs.set("nixos-hardware.url", s("github:NixOS/nixos-hardware"));
         // nixos-hardware's flake has a nixpkgs input (nixos-unstable):
         // without this follows a second nixpkgs is locked and evaluated.

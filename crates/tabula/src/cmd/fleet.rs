@@ -216,10 +216,7 @@ pub fn files(fleet: &Fleet) -> anyhow::Result<Vec<OutFile>> {
         let name = &l.spec.host.name;
         for d in tabula_docs::render(&l.spec) {
             let rel = d.path.strip_prefix("docs/").unwrap_or(&d.path);
-            files.push(OutFile::generated(
-                format!("docs/{name}/{rel}"),
-                d.contents,
-            ));
+            files.push(OutFile::generated(format!("docs/{name}/{rel}"), d.contents));
         }
         files.push(OutFile::generated(
             format!("fleet/{name}.toml"),
@@ -262,7 +259,11 @@ pub fn render(ctx: &Ctx, fleet: &Fleet, out: &Path) -> anyhow::Result<u8> {
         report.count(tabula_render::FileStatus::Unchanged),
         report.count(tabula_render::FileStatus::Kept),
     );
-    let names: Vec<&str> = fleet.hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+    let names: Vec<&str> = fleet
+        .hosts
+        .iter()
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
     if ctx.json {
         ctx.print_json(&RenderReport {
             out: out.display().to_string(),
@@ -369,7 +370,11 @@ pub fn select<'a>(fleet: &'a Fleet, on: &[String]) -> Result<Vec<&'a Loaded>, ex
                 .collect(),
         };
         if hits.is_empty() {
-            let names: Vec<&str> = fleet.hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+            let names: Vec<&str> = fleet
+                .hosts
+                .iter()
+                .map(|l| l.spec.host.name.as_str())
+                .collect();
             let mut tags: Vec<String> = fleet
                 .hosts
                 .iter()
@@ -382,7 +387,11 @@ pub fn select<'a>(fleet: &'a Fleet, on: &[String]) -> Result<Vec<&'a Loaded>, ex
                 "--on {sel}: no host of the fleet has this {}; hosts: {}; tags: {}",
                 if sel.starts_with('@') { "tag" } else { "name" },
                 names.join(", "),
-                if tags.is_empty() { "none".into() } else { tags.join(", ") }
+                if tags.is_empty() {
+                    "none".into()
+                } else {
+                    tags.join(", ")
+                }
             )));
         }
         for i in hits {
