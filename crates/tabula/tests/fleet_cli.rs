@@ -488,3 +488,49 @@ fn deploy_refuses_without_a_terminal_and_names_colmena_when_missing() {
         assert!(err.contains(says), "{on}: {err}");
     }
 }
+
+#[test]
+fn a_host_deployed_on_this_machine_goes_through_apply_local() {
+    let d = fleet_dir();
+    let here = DESK.replace("name = \"desk\"", "name = \"here\"").replace(
+        "target = \"admin@desk.lan:2222\"\ntags = [\"home\"]\nbuild_on = \"target\"",
+        "allow_local = true\ntags = [\"home\"]",
+    );
+    assert!(here.contains("allow_local = true"));
+    std::fs::write(d.path().join("fleet/here.toml"), here).unwrap();
+    let (bin, log) = fake_colmena(d.path());
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "deploy", "--fleet", "fleet", "--on", "@home", "--dry", "--boot",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let sudo = if support::is_root() { "" } else { " --sudo" };
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("cd ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "cd out && colmena apply boot --on desk".to_owned(),
+            format!("cd out && colmena apply-local boot --node here{sudo}")
+        ],
+        "{stdout}"
+    );
+    tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "deploy", "--fleet", "fleet", "--on", "@home", "--yes", "--boot",
+        ])
+        .assert()
+        .success();
+    let out = d.path().join("out").canonicalize().unwrap();
+    let o = out.display();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "{o}\napply\nboot\n--on\ndesk\n--\n{o}\napply-local\nboot\n--node\nhere\n{}--\n",
+            if sudo.is_empty() { "" } else { "--sudo\n" }
+        )
+    );
+}

@@ -414,17 +414,54 @@ pub fn select<'a>(fleet: &'a Fleet, on: &[String]) -> Result<Vec<&'a Loaded>, ex
         .collect())
 }
 
-/// The colmena command for these hosts, run in the rendered flake.
-pub fn colmena_cmd(hosts: &[&Loaded], boot: bool, out: &Path) -> tabula_run::Cmd {
-    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
-    let mut cmd = tabula_run::Cmd::new("colmena").arg("apply");
-    if boot {
-        cmd = cmd.arg("boot");
+/// The colmena commands for these hosts, run in the rendered flake: one
+/// `colmena apply [boot] --on A,B` for the hosts with a target, and
+/// `colmena apply-local [boot] --node NAME` (with `--sudo` unless root) for
+/// a host deployed on this machine only (`allow_local`, no target).
+///
+/// # Errors
+/// Two hosts selected that have no target: only one can be this machine.
+pub fn colmena_cmds(
+    hosts: &[&Loaded],
+    boot: bool,
+    out: &Path,
+) -> Result<Vec<tabula_run::Cmd>, exit::Usage> {
+    let has_target = |l: &&&Loaded| l.spec.deploy.as_ref().is_some_and(|d| d.target.is_some());
+    let remote: Vec<&str> = hosts
+        .iter()
+        .filter(has_target)
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    let local: Vec<&str> = hosts
+        .iter()
+        .filter(|l| !has_target(l))
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    if local.len() > 1 {
+        return Err(exit::Usage(format!(
+            "{} have no [deploy] target, so each would be this machine: select one of them with --on",
+            local.join(", ")
+        )));
     }
-    cmd.arg("--on")
-        .arg(names.join(","))
-        .current_dir(out)
-        .install_hint(COLMENA_HINT)
+    let base = |sub: &str| {
+        let mut c = tabula_run::Cmd::new("colmena").arg(sub);
+        if boot {
+            c = c.arg("boot");
+        }
+        c.current_dir(out).install_hint(COLMENA_HINT)
+    };
+    let mut cmds = Vec::new();
+    if !remote.is_empty() {
+        cmds.push(base("apply").arg("--on").arg(remote.join(",")));
+    }
+    if let Some(name) = local.first() {
+        let mut c = base("apply-local").arg("--node").arg(name);
+        if !rustix::process::geteuid().is_root() {
+            c = c.arg("--sudo");
+        }
+        cmds.push(c);
+    }
+    Ok(cmds)
 }
 
 /// Why the package diff of a host cannot be shown before colmena runs.
@@ -483,13 +520,13 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     checked(ctx, &fleet)?;
     let hosts = select(&fleet, &a.on)?;
-    let cmd = colmena_cmd(&hosts, a.boot, &a.out);
+    let cmds = colmena_cmds(&hosts, a.boot, &a.out)?;
     let goal = if a.boot { "boot" } else { "switch" };
-    let line = format!(
-        "cd {} && {}",
-        tabula_run::shell_quote(&a.out.display().to_string()),
-        cmd.display()
-    );
+    let dir = tabula_run::shell_quote(&a.out.display().to_string());
+    let lines: Vec<String> = cmds
+        .iter()
+        .map(|c| format!("cd {dir} && {}", c.display()))
+        .collect();
     let report_hosts: Vec<DeployHost> = hosts
         .iter()
         .map(|l| {
@@ -513,10 +550,13 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         dry: a.dry,
         goal,
         hosts: report_hosts,
-        commands: vec![DeployCommand {
-            argv: cmd.argv(),
-            dir: a.out.display().to_string(),
-        }],
+        commands: cmds
+            .iter()
+            .map(|c| DeployCommand {
+                argv: c.argv(),
+                dir: a.out.display().to_string(),
+            })
+            .collect(),
         ran: false,
     };
     if !ctx.json {
@@ -542,7 +582,9 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 "would run (render the fleet into {}, then):",
                 a.out.display()
             );
-            println!("{line}");
+            for line in &lines {
+                println!("{line}");
+            }
         }
         return Ok(exit::OK);
     }
@@ -576,15 +618,21 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let files = files(&fleet)?;
     super::render::write(&a.out, &files, ctx)
         .with_context(|| format!("writing the fleet's flake into {}", a.out.display()))?;
-    if !ctx.json {
-        eprintln!("running: {line}");
+    let mut result = Ok(());
+    for (cmd, line) in cmds.iter().zip(&lines) {
+        if !ctx.json {
+            eprintln!("running: {line}");
+        }
+        report.ran = true;
+        result = if ctx.json {
+            cmd.run().map(|_| ())
+        } else {
+            cmd.run_inherit()
+        };
+        if result.is_err() {
+            break;
+        }
     }
-    let result = if ctx.json {
-        cmd.run().map(|_| ())
-    } else {
-        cmd.run_inherit()
-    };
-    report.ran = true;
     if ctx.json {
         ctx.print_json(&report)?;
     }
