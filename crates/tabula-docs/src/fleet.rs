@@ -111,25 +111,20 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
     cmds.push_str("tabula deploy --fleet fleet/ --boot   # active at the next boot\n");
     out.push_str(&fence("sh", &cmds));
     // Host names are RFC 1123 (checked): nothing to escape.
+    let off: Vec<&str> = names
+        .iter()
+        .zip(hosts)
+        .filter(|(_, h)| h.deploy.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    let off = if off.is_empty() {
+        "none".to_owned()
+    } else {
+        off.join(", ")
+    };
     let _ = writeln!(
         out,
-        "{}",
-        format!(
-            "Hosts without a `[deploy]` table ({}) are rendered but never deployed: rebuild them on the machine itself (`nixos-rebuild switch --flake .#NAME`).",
-            {
-                let off: Vec<&str> = names
-                    .iter()
-                    .zip(hosts)
-                    .filter(|(_, h)| h.deploy.is_none())
-                    .map(|(n, _)| *n)
-                    .collect();
-                if off.is_empty() {
-                    "none".to_owned()
-                } else {
-                    off.join(", ")
-                }
-            }
-        )
+        "Hosts without a `[deploy]` table ({off}) are rendered but never deployed: rebuild them on the machine itself (`nixos-rebuild switch --flake .#NAME`)."
     );
     out
 }
