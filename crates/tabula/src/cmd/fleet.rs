@@ -65,13 +65,8 @@ pub fn fleet_of(ctx: &Ctx, arg: &FleetArg) -> anyhow::Result<Option<Fleet>> {
                 )
                 .into());
             }
-            let files = tabula_spec::fleet::scan(dir).map_err(|e| match e {
-                tabula_spec::fleet::FleetError::Empty { .. }
-                | tabula_spec::fleet::FleetError::Read { .. } => {
-                    anyhow::Error::from(exit::Usage(e.to_string()))
-                }
-                e => anyhow::Error::from(exit::Usage(e.to_string())),
-            })?;
+            // An unreadable or empty folder, a malformed fleet.toml: usage.
+            let files = tabula_spec::fleet::scan(dir).map_err(|e| exit::Usage(e.to_string()))?;
             let text = std::fs::read_to_string(dir.join(tabula_spec::fleet::FLEET_FILE)).ok();
             (files.hosts, files.settings, text, files.skipped)
         }
