@@ -59,7 +59,9 @@ pub fn render_fleet(
 
 fn flake(specs: &[&HostSpec], settings: &FleetSettings) -> String {
     let mut inputs = flake_inputs(specs);
-    inputs.set("colmena.url", s("github:zhaofengli/colmena"));
+    // colmena's home moved from zhaofengli/ to nix-community/ (its 0.5
+    // manual); 0.5 reads `colmenaHive` (0.4 read `colmena`).
+    inputs.set("colmena.url", s("github:nix-community/colmena"));
     inputs.set("colmena.inputs.nixpkgs.follows", s("nixpkgs"));
     if settings.deploy_rs {
         inputs.set("deploy-rs.url", s("github:serokell/deploy-rs"));

@@ -23,8 +23,7 @@ use crate::ctx::{Ctx, Style};
 use crate::exit;
 
 /// How to get colmena when it is missing.
-pub const COLMENA_HINT: &str =
-    "install colmena: `nix shell nixpkgs#colmena`, or `nix profile install nixpkgs#colmena`";
+pub const COLMENA_HINT: &str = "install colmena 0.5 or newer (it reads `colmenaHive`): `nix shell nixpkgs#colmena`, or the flake's own: `nix shell github:nix-community/colmena`";
 
 /// `--fleet DIR`, shared by render, check and deploy.
 #[derive(Debug, Clone, Args)]
