@@ -14,6 +14,7 @@
 //! - one module per document.
 
 pub mod facts;
+pub mod fleet;
 pub mod md;
 pub mod runtimes;
 pub mod svg;

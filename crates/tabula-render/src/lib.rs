@@ -11,6 +11,7 @@
 //! - [`write`]: temp file, fsync, rename; unchanged files untouched.
 
 pub mod escape;
+pub mod fleet;
 pub mod nix;
 pub mod options;
 pub mod write;

@@ -16,8 +16,10 @@
 
 pub mod check;
 pub mod date;
+pub mod deploy;
 pub mod edit;
 pub mod embedded;
+pub mod fleet;
 pub mod landing;
 pub mod locate;
 pub mod model;

@@ -82,6 +82,8 @@ pub struct HostSpec {
     pub security: Security,
     pub boot: Boot,
     pub audit: Audit,
+    /// `[deploy]`: where and how the fleet deploys this host.
+    pub deploy: Option<crate::deploy::Deploy>,
 }
 
 #[derive(Debug, Clone, Serialize)]

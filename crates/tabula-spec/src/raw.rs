@@ -38,6 +38,9 @@ pub struct RawSpec {
     pub boot: RawBoot,
     #[serde(default)]
     pub audit: RawAudit,
+    /// How the fleet deploys this host (colmena; `tabula deploy`).
+    #[serde(default)]
+    pub deploy: Option<crate::deploy::RawDeploy>,
 }
 
 /// The machine and the NixOS release it runs.

@@ -158,6 +158,15 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("RawBoot", "loader", en(LOADERS)),
         ("RawSecurity", "firewall", en(FIREWALLS)),
         ("RawMicrovmVm", "hypervisor", en(HYPERVISORS)),
+        ("RawDeploy", "build_on", en(crate::deploy::BUILD_ON)),
+        (
+            "RawDeploy",
+            "target",
+            pat(
+                "^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$".into(),
+                "an SSH target user@host[:port]",
+            ),
+        ),
     ]
 }
 

@@ -21,15 +21,23 @@ enum Fixture {
     Embedded,
     /// The embedded host with these replacements (each applied once).
     Edit(&'static [(&'static str, &'static str)]),
+    /// A fleet of two: the embedded host deploying to `root@surface`, and
+    /// the same host with these replacements (cross-host rules).
+    Fleet(&'static [(&'static str, &'static str)]),
 }
+
+const RENAMED: (&str, &str) = ("name = \"surface-pro-8\"", "name = \"desk\"");
 
 const TMPFS: &str = "tmpfs = { size = \"2G\", mode = \"755\" }";
 const MODULES: &str =
     "initrd_modules = [\"nvme\", \"xhci_pci\", \"usb_storage\", \"uas\", \"sd_mod\", \"exfat\"]";
 
 fn fixture(code: Code) -> Fixture {
-    use Fixture::{Edit, Embedded, Literal};
+    use Fixture::{Edit, Embedded, Fleet, Literal};
     match code {
+        Code::FleetHostDuplicate => Fleet(&[]),
+        Code::FleetUuidShared | Code::FleetTargetShared => Fleet(&[RENAMED]),
+        Code::FleetReleaseMixed => Fleet(&[RENAMED, ("release = \"26.05\"", "release = \"25.11\"")]),
         Code::SpecShape => Edit(&[("ram = \"8GB\"", "ram = \"8 gigs\"")]),
         Code::ReleaseUnsupported | Code::ReleaseEol => Literal,
         Code::KernelBuiltLocally => Embedded,
@@ -146,6 +154,31 @@ fn run(code: Code) -> Vec<Finding> {
                 text = text.replacen(from, to, 1);
             }
             findings(&text)
+        }
+        Fixture::Fleet(edits) => {
+            let first = format!(
+                "{}\n[deploy]\ntarget = \"root@surface\"\n",
+                embedded::SURFACE_PRO_8.toml
+            );
+            let mut second = first.clone();
+            for (from, to) in edits {
+                assert!(second.contains(from), "{code}: the host has no {from:?}");
+                second = second.replacen(from, to, 1);
+            }
+            let a = parse("a.toml", &first).unwrap();
+            let b = parse("b.toml", &second).unwrap();
+            tabula_spec::fleet::check_fleet(&[&a, &b])
+                .into_iter()
+                .map(|f| {
+                    assert_eq!(f.host, 1, "{code}: reported on the second host");
+                    assert!(
+                        f.finding.message.contains("a.toml:"),
+                        "{code}: names the first place: {}",
+                        f.finding.message
+                    );
+                    f.finding
+                })
+                .collect()
         }
     }
 }

@@ -58,6 +58,9 @@ pub enum Command {
     Diff(cmd::nixos::DiffArgs),
     Place(cmd::nixos::PlaceArgs),
 
+    // --- the fleet ----------------------------------------------------------
+    Deploy(cmd::fleet::DeployArgs),
+
     // --- about tabula itself ------------------------------------------------
     /// Print shell completions for SHELL on stdout
     #[command(after_help = "Example:\n  tabula completions bash > /etc/bash_completion.d/tabula")]

@@ -10,8 +10,8 @@ use tabula_spec::{HostSpec, Loaded, SpecSource};
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// The host spec (default: ./host.toml, else /etc/nixos/host.toml, else the embedded host)
-    #[arg(long, global = true, value_name = "FILE", env = "TABULA_SPEC")]
-    pub spec: Option<PathBuf>,
+    #[arg(long, global = true, value_name = "FILE", env = "TABULA_SPEC", action = clap::ArgAction::Append)]
+    pub spec: Vec<PathBuf>,
     /// Print machine-readable JSON on stdout instead of text
     #[arg(long, global = true)]
     pub json: bool,
@@ -26,6 +26,9 @@ pub struct Global {
 /// The context one command runs in.
 pub struct Ctx {
     pub spec_path: Option<PathBuf>,
+    /// Every `--spec` given: more than one is a fleet (`render`, `check`,
+    /// `deploy`); the other commands take one.
+    pub specs: Vec<PathBuf>,
     pub json: bool,
     /// `-v` count: 1 debug, 2 trace.
     pub verbose: u8,
@@ -40,7 +43,8 @@ impl Ctx {
         set_color(g.color);
         let color = color_for(std::io::stdout().is_terminal());
         Ctx {
-            spec_path: g.spec.clone(),
+            spec_path: g.spec.first().cloned(),
+            specs: g.spec.clone(),
             json: g.json,
             verbose: g.verbose,
             color,
@@ -84,6 +88,13 @@ impl Ctx {
 
     /// Load and validate the spec (a [`tabula_spec::SpecError`] on bad input).
     pub fn load(&self) -> anyhow::Result<Loaded> {
+        if self.specs.len() > 1 {
+            return Err(crate::exit::Usage(format!(
+                "--spec is given {} times: only `render`, `check` and `deploy` take several (a fleet); give this command one",
+                self.specs.len()
+            ))
+            .into());
+        }
         let source = self.spec_source();
         tracing::debug!("loading the host spec from {source}");
         tabula_spec::load(&source).with_context(|| format!("loading the host spec from {source}"))

@@ -117,6 +117,7 @@ fn dispatch(command: cli::Command, ctx: &ctx::Ctx) -> anyhow::Result<u8> {
         Command::Generations(a) => nixos::generations(&a, ctx),
         Command::Diff(a) => nixos::diff(&a, ctx),
         Command::Place(a) => nixos::place(&a, ctx),
+        Command::Deploy(a) => cmd::fleet::deploy(&a, ctx),
         Command::Completions { shell } => crate::manpages::completions(shell, ctx),
         Command::Man(a) => crate::manpages::man(&a, ctx),
     }

@@ -118,6 +118,8 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
         "crates/tabula-render/tests/fixtures/surface-pro-8.toml",
         "crates/tabula/tests/fixtures/nixos/status-host.toml",
         "crates/tabula-disk/tests/fixtures/test-host.toml",
+        "crates/tabula/tests/fixtures/fleet/desk.toml",
+        "crates/tabula/tests/fixtures/fleet/laptop.toml",
     ] {
         let p = root.join(f);
         let checked = tabula(d.path())
@@ -131,7 +133,7 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
             println!("not clean, not required to validate: {f}");
         }
     }
-    assert!(clean.len() >= 3, "{clean:?}");
+    assert!(clean.len() >= 5, "{clean:?}");
     for (f, r) in validate(&schema, &clean) {
         assert_eq!(r, Ok(()), "{} should validate", f.display());
     }
@@ -165,6 +167,16 @@ fn real_validator_takes_the_clean_hosts_and_refuses_hostile_values() {
             "hypervisor-virtualbox",
             "vms = []",
             "vms = [{ name = \"t\", hypervisor = \"virtualbox\" }]",
+        ),
+        (
+            "deploy-build-on-remote",
+            "[audit]",
+            "[deploy]\ntarget = \"root@laptop\"\nbuild_on = \"remote\"\n\n[audit]",
+        ),
+        (
+            "deploy-target-spaces",
+            "[audit]",
+            "[deploy]\ntarget = \"root at laptop\"\n\n[audit]",
         ),
     ];
     let mut files = vec![];

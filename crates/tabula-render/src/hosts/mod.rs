@@ -157,7 +157,7 @@ fn check_host_name(spec: &HostSpec) -> Result<(), RenderError> {
 
 fn flake(cx: &Ctx) -> String {
     let spec = cx.spec;
-    let inputs = flake_inputs(spec);
+    let inputs = flake_inputs(&[spec]);
     let mut system = AttrsBuilder::new();
     system.set("specialArgs", raw("{ inherit inputs; }"));
     system.set(
@@ -218,17 +218,21 @@ fn flake(cx: &Ctx) -> String {
     out
 }
 
-/// The flake's inputs, each following this host's nixpkgs.
-fn flake_inputs(spec: &HostSpec) -> AttrsBuilder {
+/// The flake's inputs, each following the nixpkgs of these hosts (a fleet
+/// has one release: `fleet-release-mixed`; the first host's is used).
+pub(crate) fn flake_inputs(specs: &[&HostSpec]) -> AttrsBuilder {
     let mut inputs = AttrsBuilder::new();
+    let Some(first) = specs.first() else {
+        return inputs;
+    };
     inputs.set(
         "nixpkgs.url",
         s(format!(
             "github:NixOS/nixpkgs/{}",
-            spec.host.release.branch()
+            first.host.release.branch()
         )),
     );
-    if spec.persistence.is_some() {
+    if specs.iter().any(|spec| spec.persistence.is_some()) {
         inputs.set("impermanence.url", s("github:nix-community/impermanence"));
         // impermanence's flake.nix has two inputs, nixpkgs (nixos-unstable)
         // and home-manager: follow this host's nixpkgs and drop
@@ -237,13 +241,16 @@ fn flake_inputs(spec: &HostSpec) -> AttrsBuilder {
         inputs.set("impermanence.inputs.nixpkgs.follows", s("nixpkgs"));
         inputs.set("impermanence.inputs.home-manager.follows", s(""));
     }
-    if spec.hardware.nixos_hardware.is_some() {
+    if specs
+        .iter()
+        .any(|spec| spec.hardware.nixos_hardware.is_some())
+    {
         inputs.set("nixos-hardware.url", s("github:NixOS/nixos-hardware"));
         // nixos-hardware's flake has a nixpkgs input (nixos-unstable):
         // without this follows a second nixpkgs is locked and evaluated.
         inputs.set("nixos-hardware.inputs.nixpkgs.follows", s("nixpkgs"));
     }
-    if microvm_enabled(spec) {
+    if specs.iter().any(|spec| microvm_enabled(spec)) {
         inputs.set("microvm.url", s("github:microvm-nix/microvm.nix"));
         // microvm.nix's flake.nix: nixpkgs (nixos-unstable) and spectrum
         // (not a flake, no nixpkgs of its own): only nixpkgs is followed.
@@ -252,7 +259,7 @@ fn flake_inputs(spec: &HostSpec) -> AttrsBuilder {
     inputs
 }
 
-fn list_raw<'a>(items: impl IntoIterator<Item = &'a String>) -> Expr {
+pub(crate) fn list_raw<'a>(items: impl IntoIterator<Item = &'a String>) -> Expr {
     nix::list(items.into_iter().map(|i| raw(i.clone())))
 }
 

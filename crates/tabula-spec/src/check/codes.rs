@@ -64,6 +64,10 @@ pub enum Code {
     ContainerInvalid,
     NameDuplicate,
     RootlessPodmanStorage,
+    FleetHostDuplicate,
+    FleetUuidShared,
+    FleetTargetShared,
+    FleetReleaseMixed,
     TextUnrepresentable,
 }
 
@@ -126,6 +130,10 @@ impl Code {
         Code::ContainerInvalid,
         Code::NameDuplicate,
         Code::RootlessPodmanStorage,
+        Code::FleetHostDuplicate,
+        Code::FleetUuidShared,
+        Code::FleetTargetShared,
+        Code::FleetReleaseMixed,
         Code::TextUnrepresentable,
     ];
 
@@ -188,6 +196,10 @@ impl Code {
             Code::ContainerInvalid => "container-invalid",
             Code::NameDuplicate => "name-duplicate",
             Code::RootlessPodmanStorage => "rootless-podman-storage",
+            Code::FleetHostDuplicate => "fleet-host-duplicate",
+            Code::FleetUuidShared => "fleet-uuid-shared",
+            Code::FleetTargetShared => "fleet-target-shared",
+            Code::FleetReleaseMixed => "fleet-release-mixed",
             Code::TextUnrepresentable => "text-unrepresentable",
         }
     }
@@ -230,6 +242,10 @@ impl Code {
             | Code::KeyfileNeedsSystemd
             | Code::ContainerInvalid
             | Code::NameDuplicate
+            | Code::FleetHostDuplicate
+            | Code::FleetUuidShared
+            | Code::FleetTargetShared
+            | Code::FleetReleaseMixed
             | Code::TextUnrepresentable => Severity::Error,
             Code::ReleaseEol
             | Code::BootTooSmall
@@ -313,6 +329,10 @@ impl Code {
             Code::ContainerInvalid => "a package, image, app id or VM name cannot be written where it goes",
             Code::NameDuplicate => "a name that becomes a Nix attribute, a file or a device link (user, container, microVM, filesystem UUID) is given twice",
             Code::RootlessPodmanStorage => "rootless Podman keeps images in each user's home, not /var/lib/containers",
+            Code::FleetHostDuplicate => "two hosts of a fleet have the same name (flake attribute, hosts/ directory and hostname)",
+            Code::FleetUuidShared => "two hosts of a fleet declare the same filesystem, LUKS or pool UUID",
+            Code::FleetTargetShared => "two hosts of a fleet deploy to the same SSH target",
+            Code::FleetReleaseMixed => "the hosts of a fleet follow different NixOS releases (one flake has one nixpkgs)",
             Code::TextUnrepresentable => "a value holds characters its file format cannot carry",
         }
     }

@@ -30,6 +30,10 @@ impl HostSpec {
         let persistence = r.persistence.as_ref().map(|ps| persistence(&mut p, ps));
         let desktop = r.desktop.as_ref().map(|d| desktop(&mut p, d));
         let boot = boot(&mut p, &r.boot);
+        let deploy = r
+            .deploy
+            .as_ref()
+            .map(|d| crate::deploy::validate(&mut p.0, d));
         closed_sets(&mut p, r);
         if !p.0.is_empty() {
             return Err(p.0);
@@ -50,6 +54,7 @@ impl HostSpec {
             security: (&r.security).into(),
             boot,
             audit: (&r.audit).into(),
+            deploy,
         })
     }
 }

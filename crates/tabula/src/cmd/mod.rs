@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod disk;
+pub mod fleet;
 pub mod nixos;
 pub mod render;
 pub mod spec;

@@ -25,12 +25,14 @@ use crate::exit;
 /// Render the NixOS flake and the host's documentation from the spec
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tabula render                         writes ./out (flake.nix, hosts/NAME/*.nix, docs/)\n  tabula render --out ./flake\n  tabula render --spec host.toml --out /etc/nixos --json\n\nThen: cd DIR && nix flake lock && sudo nixos-rebuild switch --flake .#NAME\n(no flake.lock is written: it cannot be made offline)."
+    after_help = "Examples:\n  tabula render                         writes ./out (flake.nix, hosts/NAME/*.nix, docs/)\n  tabula render --out ./flake\n  tabula render --spec host.toml --out /etc/nixos --json\n  tabula render --fleet hosts/ --out ./flake      one flake for every host (colmenaHive too)\n\nThen: cd DIR && nix flake lock && sudo nixos-rebuild switch --flake .#NAME\n(no flake.lock is written: it cannot be made offline)."
 )]
 pub struct RenderArgs {
     /// Where to write the flake (created if missing)
     #[arg(long, short, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub fleet: super::fleet::FleetArg,
 }
 
 /// Render only the host's documentation (Markdown and SVG)
@@ -84,6 +86,9 @@ fn doc_files(spec: &HostSpec) -> Vec<OutFile> {
 }
 
 pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if let Some(fleet) = super::fleet::fleet_of(ctx, &a.fleet)? {
+        return super::fleet::render(ctx, &fleet, &a.out);
+    }
     // Refuses (exit 1, nothing written) when a check rule finds an error.
     let (loaded, found) = ctx.load_checked()?;
     print_warnings(ctx, &loaded, &found);
@@ -121,7 +126,7 @@ pub fn docs(a: &DocsArgs, ctx: &Ctx) -> anyhow::Result<u8> {
 
 /// Write as one unit; a second tabula writing into the same directory is
 /// waited for (up to a minute), and the user is told why nothing happens.
-fn write(
+pub(crate) fn write(
     out: &Path,
     files: &[OutFile],
     ctx: &Ctx,

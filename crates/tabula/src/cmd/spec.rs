@@ -19,7 +19,8 @@ Exit status: 0 when no rule finds an error (warnings and infos are shown),
 Examples:
   tabula check                         the embedded Surface Pro 8 host
   tabula check --spec host.toml --json
-  tabula check --rules                 every rule with its code")]
+  tabula check --rules                 every rule with its code
+  tabula check --fleet hosts/          every host, and the rules across hosts")]
 pub struct CheckArgs {
     /// List every rule (code, severity, what it finds) instead of checking
     #[arg(long)]
@@ -27,6 +28,8 @@ pub struct CheckArgs {
     /// Hide infos
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub fleet: super::fleet::FleetArg,
 }
 
 /// Write the embedded host out as a commented host.toml to start from
@@ -87,6 +90,9 @@ fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 pub fn check(a: &CheckArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     if a.rules {
         return list_rules(ctx);
+    }
+    if let Some(fleet) = super::fleet::fleet_of(ctx, &a.fleet)? {
+        return super::fleet::check(ctx, &fleet, a.quiet);
     }
     let source = ctx.spec_source();
     tracing::debug!("checking the host spec from {source}");

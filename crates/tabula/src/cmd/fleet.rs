@@ -1,0 +1,638 @@
+//! # Fleets: `render`/`check` of many hosts, and `deploy` through colmena
+//!
+//! A fleet is `--fleet DIR` (every `*.toml` of DIR with a `[host]` table,
+//! plus DIR/fleet.toml) or `--spec` given more than once. Each host is
+//! checked alone and the fleet across hosts (`tabula_spec::fleet`); the
+//! flake is `tabula_render::fleet::render_fleet`. `deploy` renders the
+//! fleet, shows per host what can be told of the change, asks once and runs
+//! `colmena apply --on NAMES` in the rendered flake, through
+//! `tabula_run::Cmd`.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::Serialize;
+use tabula_render::OutFile;
+use tabula_spec::check::{self, Finding, Severity};
+use tabula_spec::fleet::FleetSettings;
+use tabula_spec::{Loaded, SpecSource};
+
+use crate::ctx::{Ctx, Style};
+use crate::exit;
+
+/// How to get colmena when it is missing.
+pub const COLMENA_HINT: &str = "install colmena 0.5 or newer (it reads `colmenaHive`): `nix shell nixpkgs#colmena`, or the flake's own: `nix shell github:nix-community/colmena`";
+
+/// `--fleet DIR`, shared by render, check and deploy.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArg {
+    /// A fleet: every *.toml in DIR that is a host spec (has [host]), and
+    /// DIR/fleet.toml ([fleet] deploy_rs = true adds deploy-rs nodes).
+    /// `--spec` given several times is a fleet too.
+    #[arg(long, value_name = "DIR")]
+    pub fleet: Option<PathBuf>,
+}
+
+/// The hosts of a fleet, loaded and validated (not yet checked).
+pub struct Fleet {
+    pub hosts: Vec<Loaded>,
+    pub settings: FleetSettings,
+    /// `fleet.toml`'s text, copied beside the specs into the flake.
+    settings_text: Option<String>,
+    pub skipped: Vec<PathBuf>,
+}
+
+impl Fleet {
+    pub fn specs(&self) -> Vec<&tabula_spec::HostSpec> {
+        self.hosts.iter().map(|l| &l.spec).collect()
+    }
+}
+
+/// The fleet named on the command line, or None for a single host.
+///
+/// # Errors
+/// `--fleet` and `--spec` together (usage), an unreadable directory, a
+/// spec that cannot be read.
+pub fn fleet_of(ctx: &Ctx, arg: &FleetArg) -> anyhow::Result<Option<Fleet>> {
+    let (paths, settings, settings_text, skipped) = match &arg.fleet {
+        Some(dir) => {
+            if !ctx.specs.is_empty() {
+                return Err(exit::Usage(
+                    "--fleet and --spec together: give the fleet's folder, or each host's spec with --spec, not both".into(),
+                )
+                .into());
+            }
+            // An unreadable or empty folder, a malformed fleet.toml: usage.
+            let files = tabula_spec::fleet::scan(dir).map_err(|e| exit::Usage(e.to_string()))?;
+            let text = std::fs::read_to_string(dir.join(tabula_spec::fleet::FLEET_FILE)).ok();
+            (files.hosts, files.settings, text, files.skipped)
+        }
+        None if ctx.specs.len() > 1 => (
+            ctx.specs.clone(),
+            FleetSettings::default(),
+            None,
+            Vec::new(),
+        ),
+        None => return Ok(None),
+    };
+    let mut hosts = Vec::new();
+    for p in paths {
+        let source = SpecSource::File(p);
+        tracing::debug!("loading the host spec from {source}");
+        hosts.push(
+            tabula_spec::load(&source)
+                .with_context(|| format!("loading the host spec from {source}"))?,
+        );
+    }
+    Ok(Some(Fleet {
+        hosts,
+        settings,
+        settings_text,
+        skipped,
+    }))
+}
+
+/// Every finding of the fleet: each host's own, then the cross-host ones,
+/// as (host index, finding).
+pub fn findings(fleet: &Fleet) -> Vec<(usize, Finding)> {
+    let mut out: Vec<(usize, Finding)> = Vec::new();
+    for (i, l) in fleet.hosts.iter().enumerate() {
+        out.extend(check::check(l).into_iter().map(|f| (i, f)));
+    }
+    let refs: Vec<&Loaded> = fleet.hosts.iter().collect();
+    out.extend(
+        tabula_spec::fleet::check_fleet(&refs)
+            .into_iter()
+            .map(|f| (f.host, f.finding)),
+    );
+    out
+}
+
+#[derive(Serialize)]
+struct HostFindings<'a> {
+    host: &'a str,
+    spec: &'a str,
+    findings: Vec<&'a Finding>,
+}
+
+fn by_host<'a>(fleet: &'a Fleet, found: &'a [(usize, Finding)]) -> Vec<HostFindings<'a>> {
+    fleet
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, l)| HostFindings {
+            host: &l.spec.host.name,
+            spec: &l.source_name,
+            findings: found
+                .iter()
+                .filter(|(j, _)| *j == i)
+                .map(|(_, f)| f)
+                .collect(),
+        })
+        .collect()
+}
+
+/// Check the fleet and refuse it (exit 1, every error printed) when any
+/// host or the fleet has an error: for render and deploy.
+pub fn checked(ctx: &Ctx, fleet: &Fleet) -> anyhow::Result<Vec<(usize, Finding)>> {
+    let found = findings(fleet);
+    let color = crate::ctx::stderr_color();
+    let errors: Vec<String> = found
+        .iter()
+        .filter(|(_, f)| f.severity == Severity::Error)
+        .map(|(i, f)| {
+            let l = &fleet.hosts[*i];
+            crate::report::finding(&l.source_name, &l.text, f, color)
+        })
+        .collect();
+    if !errors.is_empty() {
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({
+                "hosts": by_host(fleet, &found),
+                "findings": found.iter().map(|(_, f)| f).collect::<Vec<_>>(),
+            }))?;
+        }
+        return Err(exit::Reported {
+            message: format!(
+                "{}the fleet has {} error(s); nothing was done (`tabula check --fleet` shows every finding)",
+                errors.concat(),
+                errors.len()
+            ),
+            code: exit::FINDINGS,
+        }
+        .into());
+    }
+    Ok(found)
+}
+
+/// `tabula check --fleet DIR` (or several `--spec`).
+pub fn check(ctx: &Ctx, fleet: &Fleet, quiet: bool) -> anyhow::Result<u8> {
+    let found = findings(fleet);
+    let errors = found.iter().any(|(_, f)| f.severity == Severity::Error);
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "hosts": by_host(fleet, &found),
+            "findings": found.iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        for (i, l) in fleet.hosts.iter().enumerate() {
+            let own: Vec<Finding> = found
+                .iter()
+                .filter(|(j, _)| *j == i)
+                .map(|(_, f)| f.clone())
+                .collect();
+            println!(
+                "{}",
+                ctx.paint(
+                    Style::Bold,
+                    &format!("== {} ({})", l.spec.host.name, l.source_name)
+                )
+            );
+            super::spec::print_findings(ctx, &l.source_name, &l.text, &own, quiet);
+        }
+        for p in &fleet.skipped {
+            println!("skipped {} (no [host] table: not a host spec)", p.display());
+        }
+    }
+    Ok(if errors { exit::FINDINGS } else { exit::OK })
+}
+
+/// The files of a fleet's flake: the flake, each host's modules and docs
+/// (`docs/<host>/`), the fleet's page `docs/FLEET.md`, and the specs
+/// under `fleet/` (so `tabula render --fleet DIR/fleet` renders it again).
+pub fn files(fleet: &Fleet) -> anyhow::Result<Vec<OutFile>> {
+    let specs = fleet.specs();
+    let mut files = tabula_render::fleet::render_fleet(&specs, &fleet.settings)
+        .context("rendering the fleet's flake")?;
+    for l in &fleet.hosts {
+        let name = &l.spec.host.name;
+        for d in tabula_docs::render(&l.spec) {
+            let rel = d.path.strip_prefix("docs/").unwrap_or(&d.path);
+            files.push(OutFile::generated(format!("docs/{name}/{rel}"), d.contents));
+        }
+        files.push(OutFile::generated(
+            format!("fleet/{name}.toml"),
+            l.text.clone(),
+        ));
+    }
+    files.push(OutFile::generated(
+        "docs/FLEET.md",
+        tabula_docs::fleet::architecture(&specs, fleet.settings.deploy_rs),
+    ));
+    if let Some(t) = &fleet.settings_text {
+        files.push(OutFile::generated(
+            format!("fleet/{}", tabula_spec::fleet::FLEET_FILE),
+            t.clone(),
+        ));
+    }
+    Ok(files)
+}
+
+#[derive(Serialize)]
+struct RenderReport<'a> {
+    out: String,
+    hosts: Vec<&'a str>,
+    deploy_rs: bool,
+    findings: Vec<&'a Finding>,
+    files: &'a [tabula_render::write::FileReport],
+    written: usize,
+    unchanged: usize,
+    kept: usize,
+}
+
+/// `tabula render --fleet DIR --out OUT`.
+pub fn render(ctx: &Ctx, fleet: &Fleet, out: &Path) -> anyhow::Result<u8> {
+    let found = checked(ctx, fleet)?;
+    let files = files(fleet)?;
+    let report = super::render::write(out, &files, ctx)
+        .with_context(|| format!("writing the fleet's flake into {}", out.display()))?;
+    let (written, unchanged, kept) = (
+        report.count(tabula_render::FileStatus::Written),
+        report.count(tabula_render::FileStatus::Unchanged),
+        report.count(tabula_render::FileStatus::Kept),
+    );
+    let names: Vec<&str> = fleet
+        .hosts
+        .iter()
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    if ctx.json {
+        ctx.print_json(&RenderReport {
+            out: out.display().to_string(),
+            hosts: names,
+            deploy_rs: fleet.settings.deploy_rs,
+            findings: found.iter().map(|(_, f)| f).collect(),
+            files: &report.files,
+            written,
+            unchanged,
+            kept,
+        })?;
+    } else {
+        let warnings = found
+            .iter()
+            .filter(|(_, f)| f.severity == Severity::Warning)
+            .count();
+        println!(
+            "rendered the fleet {} into {}: {written} written, {unchanged} unchanged, {kept} kept{}",
+            names.join(", "),
+            out.display(),
+            if warnings > 0 {
+                format!(" ({warnings} warning(s): `tabula check --fleet`)")
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "next: cd {} && nix flake lock; then `tabula deploy --fleet ...` (colmena) or `nixos-rebuild switch --flake .#NAME`",
+            out.display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// Deploy the fleet's hosts with colmena
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tabula deploy --fleet hosts --on @laptop --dry    print the colmena command, run nothing
+  tabula deploy --fleet hosts --on desk --yes       render into ./out, then colmena apply --on desk
+  tabula deploy --fleet hosts --boot                every host with [deploy], active at next boot
+
+Hosts are chosen by name or @TAG (the tags of [deploy]); without --on, every
+host that has a [deploy] table. Hosts without [deploy] are never deployed.
+colmena runs in the rendered flake (--out); it must be on PATH
+(`nix shell nixpkgs#colmena`).")]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub fleet: FleetArg,
+    /// Hosts to deploy: NAME or @TAG, repeatable, or comma-separated
+    #[arg(long, value_name = "@TAG|NAME", num_args = 1.., value_delimiter = ',')]
+    pub on: Vec<String>,
+    /// Print the commands, run none and write nothing
+    #[arg(long)]
+    pub dry: bool,
+    /// Make the new system the boot default without switching now (`colmena apply boot`)
+    #[arg(long)]
+    pub boot: bool,
+    /// Answer the one question with yes (needed without a terminal)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Where the fleet's flake is rendered and colmena runs
+    #[arg(long, short, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+}
+
+/// The hosts the selectors name, in fleet order.
+///
+/// # Errors
+/// A selector that names nothing, or a named host without `[deploy]`.
+pub fn select<'a>(fleet: &'a Fleet, on: &[String]) -> Result<Vec<&'a Loaded>, exit::Usage> {
+    let deployable = |l: &Loaded| l.spec.deploy.is_some();
+    if on.is_empty() {
+        let all: Vec<&Loaded> = fleet.hosts.iter().filter(|l| deployable(l)).collect();
+        if all.is_empty() {
+            return Err(exit::Usage(
+                "no host of the fleet has a [deploy] table: add one (`target = \"root@HOST\"`) to the hosts to deploy".into(),
+            ));
+        }
+        return Ok(all);
+    }
+    let mut chosen = vec![false; fleet.hosts.len()];
+    for sel in on {
+        let sel = sel.trim();
+        let hits: Vec<usize> = match sel.strip_prefix('@') {
+            Some(tag) => fleet
+                .hosts
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l.spec
+                        .deploy
+                        .as_ref()
+                        .is_some_and(|d| d.tags.iter().any(|t| t == tag))
+                })
+                .map(|(i, _)| i)
+                .collect(),
+            None => fleet
+                .hosts
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.spec.host.name == sel)
+                .map(|(i, _)| i)
+                .collect(),
+        };
+        if hits.is_empty() {
+            let names: Vec<&str> = fleet
+                .hosts
+                .iter()
+                .map(|l| l.spec.host.name.as_str())
+                .collect();
+            let mut tags: Vec<String> = fleet
+                .hosts
+                .iter()
+                .filter_map(|l| l.spec.deploy.as_ref())
+                .flat_map(|d| d.tags.iter().map(|t| format!("@{t}")))
+                .collect();
+            tags.sort();
+            tags.dedup();
+            return Err(exit::Usage(format!(
+                "--on {sel}: no host of the fleet has this {}; hosts: {}; tags: {}",
+                if sel.starts_with('@') { "tag" } else { "name" },
+                names.join(", "),
+                if tags.is_empty() {
+                    "none".into()
+                } else {
+                    tags.join(", ")
+                }
+            )));
+        }
+        for i in hits {
+            let l = &fleet.hosts[i];
+            if !deployable(l) {
+                return Err(exit::Usage(format!(
+                    "--on {sel}: `{}` has no [deploy] table, so it is never deployed; add one to {} (`target = \"root@HOST\"`)",
+                    l.spec.host.name, l.source_name
+                )));
+            }
+            chosen[i] = true;
+        }
+    }
+    Ok(fleet
+        .hosts
+        .iter()
+        .zip(chosen)
+        .filter(|(_, c)| *c)
+        .map(|(l, _)| l)
+        .collect())
+}
+
+/// The colmena commands for these hosts, run in the rendered flake: one
+/// `colmena apply [boot] --on A,B` for the hosts with a target, and
+/// `colmena apply-local [boot] --node NAME` (with `--sudo` unless root) for
+/// a host deployed on this machine only (`allow_local`, no target).
+///
+/// # Errors
+/// Two hosts selected that have no target: only one can be this machine.
+pub fn colmena_cmds(
+    hosts: &[&Loaded],
+    boot: bool,
+    out: &Path,
+) -> Result<Vec<tabula_run::Cmd>, exit::Usage> {
+    let has_target = |l: &&&Loaded| l.spec.deploy.as_ref().is_some_and(|d| d.target.is_some());
+    let remote: Vec<&str> = hosts
+        .iter()
+        .filter(has_target)
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    let local: Vec<&str> = hosts
+        .iter()
+        .filter(|l| !has_target(l))
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    if local.len() > 1 {
+        return Err(exit::Usage(format!(
+            "{} have no [deploy] target, so each would be this machine: select one of them with --on",
+            local.join(", ")
+        )));
+    }
+    let base = |sub: &str| {
+        let mut c = tabula_run::Cmd::new("colmena").arg(sub);
+        if boot {
+            c = c.arg("boot");
+        }
+        c.current_dir(out).install_hint(COLMENA_HINT)
+    };
+    let mut cmds = Vec::new();
+    if !remote.is_empty() {
+        cmds.push(base("apply").arg("--on").arg(remote.join(",")));
+    }
+    if let Some(name) = local.first() {
+        let mut c = base("apply-local").arg("--node").arg(name);
+        if !rustix::process::geteuid().is_root() {
+            c = c.arg("--sudo");
+        }
+        cmds.push(c);
+    }
+    Ok(cmds)
+}
+
+/// Why the package diff of a host cannot be shown before colmena runs.
+fn diff_note(l: &Loaded) -> String {
+    let d = l.spec.deploy.as_ref();
+    let place = d
+        .and_then(|d| d.target.as_ref())
+        .map_or_else(|| "this machine".to_owned(), ToString::to_string);
+    format!(
+        "package diff not shown: the new system is built by colmena during the deploy and the running one is on {place}; to see it first: `colmena build --on {}`, then `tabula diff /run/current-system RESULT` on the host",
+        l.spec.host.name
+    )
+}
+
+#[derive(Serialize)]
+struct DeployHost<'a> {
+    host: &'a str,
+    target: Option<String>,
+    tags: &'a [String],
+    build_on: &'static str,
+    allow_local: bool,
+    diff: String,
+}
+
+#[derive(Serialize)]
+struct DeployReport<'a> {
+    out: String,
+    dry: bool,
+    goal: &'static str,
+    hosts: Vec<DeployHost<'a>>,
+    /// Each command as its argv (program first) and the directory it runs in.
+    commands: Vec<DeployCommand>,
+    ran: bool,
+}
+
+#[derive(Serialize)]
+struct DeployCommand {
+    argv: Vec<String>,
+    dir: String,
+}
+
+/// `tabula deploy`.
+pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let fleet = match fleet_of(ctx, &a.fleet)? {
+        Some(f) => f,
+        None => {
+            // One host is a fleet of one.
+            let loaded = ctx.load()?;
+            Fleet {
+                hosts: vec![loaded],
+                settings: FleetSettings::default(),
+                settings_text: None,
+                skipped: Vec::new(),
+            }
+        }
+    };
+    checked(ctx, &fleet)?;
+    let hosts = select(&fleet, &a.on)?;
+    let cmds = colmena_cmds(&hosts, a.boot, &a.out)?;
+    let goal = if a.boot { "boot" } else { "switch" };
+    let dir = tabula_run::shell_quote(&a.out.display().to_string());
+    let lines: Vec<String> = cmds
+        .iter()
+        .map(|c| format!("cd {dir} && {}", c.display()))
+        .collect();
+    let report_hosts: Vec<DeployHost> = hosts
+        .iter()
+        .map(|l| {
+            let d = l.spec.deploy.as_ref();
+            DeployHost {
+                host: &l.spec.host.name,
+                target: d.and_then(|d| d.target.as_ref()).map(ToString::to_string),
+                tags: d.map_or(&[][..], |d| &d.tags[..]),
+                build_on: if d.is_some_and(|d| d.build_on_target) {
+                    "target"
+                } else {
+                    "local"
+                },
+                allow_local: d.is_some_and(|d| d.allow_local),
+                diff: diff_note(l),
+            }
+        })
+        .collect();
+    let mut report = DeployReport {
+        out: a.out.display().to_string(),
+        dry: a.dry,
+        goal,
+        hosts: report_hosts,
+        commands: cmds
+            .iter()
+            .map(|c| DeployCommand {
+                argv: c.argv(),
+                dir: a.out.display().to_string(),
+            })
+            .collect(),
+        ran: false,
+    };
+    if !ctx.json {
+        for h in &report.hosts {
+            println!(
+                "{} -> {}{}",
+                ctx.paint(Style::Bold, h.host),
+                h.target.as_deref().unwrap_or("this machine (allow_local)"),
+                if h.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", h.tags.join(", "))
+                }
+            );
+            println!("  {}", ctx.paint(Style::Dim, &h.diff));
+        }
+    }
+    if a.dry {
+        if ctx.json {
+            ctx.print_json(&report)?;
+        } else {
+            println!(
+                "would run (render the fleet into {}, then):",
+                a.out.display()
+            );
+            for line in &lines {
+                println!("{line}");
+            }
+        }
+        return Ok(exit::OK);
+    }
+    if tabula_run::find_program("colmena").is_none() {
+        return Err(tabula_run::Error::NotFound {
+            program: "colmena".into(),
+            hint: Some(COLMENA_HINT.into()),
+        }
+        .into());
+    }
+    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(exit::Refused(format!(
+                "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
+                names.join(", ")
+            ))
+            .into());
+        }
+        eprint!(
+            "deploy to {} ({goal}) with colmena? [y/N] ",
+            names.join(", ")
+        );
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            return Err(exit::Refused("not deployed: the answer was not yes".into()).into());
+        }
+    }
+    let files = files(&fleet)?;
+    super::render::write(&a.out, &files, ctx)
+        .with_context(|| format!("writing the fleet's flake into {}", a.out.display()))?;
+    let mut result = Ok(());
+    for (cmd, line) in cmds.iter().zip(&lines) {
+        if !ctx.json {
+            eprintln!("running: {line}");
+        }
+        report.ran = true;
+        result = if ctx.json {
+            cmd.run().map(|_| ())
+        } else {
+            cmd.run_inherit()
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    if ctx.json {
+        ctx.print_json(&report)?;
+    }
+    result.with_context(|| format!("deploying {} with colmena", names.join(", ")))?;
+    if !ctx.json {
+        println!("deployed {} ({goal})", names.join(", "));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,536 @@
+//! Fleets (issue 13, items 1, 2, 4): a fleet of three host specs (the
+//! embedded host and two small ones, `laptop` with `[deploy]` on the tag
+//! `laptop`) renders one flake whose every .nix parses and which evaluates
+//! offline with real Nix and stand-ins for nixpkgs and colmena;
+//! `check --fleet` fires the cross-host rules; `deploy` prints and runs
+//! exactly one `colmena apply --on` (a recording fake colmena on PATH).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const EMBEDDED: &str = include_str!("../../tabula-spec/hosts/surface-pro-8.toml");
+const DESK: &str = include_str!("fixtures/fleet/desk.toml");
+const LAPTOP: &str = include_str!("fixtures/fleet/laptop.toml");
+
+fn tabula(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("tabula").unwrap();
+    c.current_dir(dir)
+        .env_remove("TABULA_SPEC")
+        .env("NO_COLOR", "1")
+        .timeout(std::time::Duration::from_secs(60));
+    c
+}
+
+/// A temp dir with `fleet/` holding the three specs.
+fn fleet_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("fleet");
+    std::fs::create_dir(&f).unwrap();
+    std::fs::write(f.join("surface-pro-8.toml"), EMBEDDED).unwrap();
+    std::fs::write(f.join("desk.toml"), DESK).unwrap();
+    std::fs::write(f.join("laptop.toml"), LAPTOP).unwrap();
+    // Not a host spec (no [host]): skipped.
+    std::fs::write(f.join("notes.toml"), "[todo]\nitems = []\n").unwrap();
+    d
+}
+
+fn have_nix(test: &str) -> bool {
+    let ok = StdCommand::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("SKIP {test}: nix-instantiate not found (Debian package nix-bin)");
+    }
+    ok
+}
+
+/// Offline `nix-instantiate`: a dummy store, no NIX_PATH.
+fn nix_instantiate() -> StdCommand {
+    let mut c = StdCommand::new("nix-instantiate");
+    c.env("NIX_CONFIG", "build-users-group =\nexperimental-features =")
+        .env("NIX_PATH", "")
+        .env_remove("NIX_REMOTE")
+        .arg("--store")
+        .arg("dummy://");
+    c
+}
+
+fn nix_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            nix_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "nix") {
+            out.push(p);
+        }
+    }
+}
+
+/// The flake's outputs with stand-ins: nixpkgs.lib.nixosSystem returns its
+/// arguments, `import nixpkgs` a file that returns its own, colmena's
+/// makeHive the hive as given, deploy-rs's activate.nixos its argument.
+/// Paths become strings (no store: the dummy store takes none).
+const FLAKE_EVAL: &str = r#"
+{ dir, nixpkgsFile }:
+let
+  flake = import (/. + dir + "/flake.nix");
+  nixpkgs = { outPath = nixpkgsFile; lib.nixosSystem = args: { nixosSystem = args; }; };
+  colmena = { lib.makeHive = hive: { hive = hive; }; };
+  deploy-rs = { lib.x86_64-linux.activate.nixos = c: { activates = c; }; };
+  inputs = { inherit self nixpkgs colmena deploy-rs; impermanence = { }; nixos-hardware = { }; microvm = { }; };
+  self = flake.outputs inputs;
+  strs = map toString;
+in {
+  inputs = builtins.attrNames flake.inputs;
+  configs = builtins.mapAttrs (n: c: {
+    modules = strs c.nixosSystem.modules;
+    inputs = builtins.attrNames c.nixosSystem.specialArgs.inputs;
+  }) self.nixosConfigurations;
+  meta = { nixpkgs = self.colmenaHive.hive.meta.nixpkgs; inputs = builtins.attrNames self.colmenaHive.hive.meta.specialArgs.inputs; };
+  nodes = builtins.mapAttrs (n: v: { deployment = v.deployment; imports = strs v.imports; })
+    (removeAttrs self.colmenaHive.hive [ "meta" ]);
+  deploy = if self ? deploy then builtins.mapAttrs (n: v: removeAttrs v [ "profiles" ] // {
+    user = v.profiles.system.user;
+    activates = strs v.profiles.system.path.activates.nixosSystem.modules;
+  }) self.deploy.nodes else null;
+}
+"#;
+
+fn eval_flake(out: &Path) -> Value {
+    let h = out.join("..").join("flake-eval.nix");
+    std::fs::write(&h, FLAKE_EVAL).unwrap();
+    let np = out.join("..").join("nixpkgs-stand-in.nix");
+    std::fs::write(
+        &np,
+        "{ system }: { standIn = \"nixpkgs\"; inherit system; }\n",
+    )
+    .unwrap();
+    let o = nix_instantiate()
+        .args(["--eval", "--strict", "--json"])
+        .arg(&h)
+        .arg("--argstr")
+        .arg("dir")
+        .arg(out.canonicalize().unwrap())
+        .arg("--argstr")
+        .arg("nixpkgsFile")
+        .arg(np.canonicalize().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "evaluating the fleet flake failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_fleet_of_three_renders_one_flake_that_parses_and_evaluates() {
+    let d = fleet_dir();
+    let a = tabula(d.path())
+        .args(["render", "--fleet", "fleet", "--out", "out"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(stdout.contains("desk, laptop, surface-pro-8"), "{stdout}");
+    let out = d.path().join("out");
+    for h in ["desk", "laptop", "surface-pro-8"] {
+        assert!(
+            out.join("hosts").join(h).join("default.nix").is_file(),
+            "{h}"
+        );
+        assert!(
+            out.join("docs").join(h).join("ARCHITECTURE.md").is_file(),
+            "{h}"
+        );
+        assert!(out.join("fleet").join(format!("{h}.toml")).is_file(), "{h}");
+    }
+    assert!(!out.join("fleet/notes.toml").exists(), "not a host spec");
+    // The fleet's page lists hosts, targets and tags.
+    let page = std::fs::read_to_string(out.join("docs/FLEET.md")).unwrap();
+    assert!(
+        page.contains("`laptop.lan`") && page.contains("`@laptop`"),
+        "{page}"
+    );
+    assert!(
+        page.contains("`desk.lan`") && page.contains("2222"),
+        "{page}"
+    );
+    assert!(
+        page.contains("tabula deploy --fleet fleet/ --on @laptop"),
+        "{page}"
+    );
+    assert!(page.contains("not deployed (no deploy table)"), "{page}");
+
+    if !have_nix("a_fleet_of_three_renders_one_flake_that_parses_and_evaluates") {
+        return;
+    }
+    let mut files = Vec::new();
+    nix_files(&out, &mut files);
+    assert!(files.len() >= 31, "{files:?}");
+    for f in &files {
+        let o = nix_instantiate().arg("--parse").arg(f).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{} does not parse:\n{}",
+            f.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let v = eval_flake(&out);
+    let root = out.canonicalize().unwrap();
+    let configs = v["configs"].as_object().unwrap();
+    assert_eq!(
+        configs.keys().collect::<Vec<_>>(),
+        ["desk", "laptop", "surface-pro-8"]
+    );
+    let nodes = v["nodes"].as_object().unwrap();
+    assert_eq!(
+        nodes.keys().collect::<Vec<_>>(),
+        configs.keys().collect::<Vec<_>>()
+    );
+    for (h, c) in configs {
+        let want = format!("{}/hosts/{h}", root.display());
+        assert_eq!(strs(&c["modules"]), [want.as_str()], "{h}");
+        // A node imports the same module list as its nixosConfiguration.
+        assert_eq!(nodes[h]["imports"], c["modules"], "{h}");
+        assert!(strs(&c["inputs"]).contains(&"colmena"), "{h}");
+    }
+    let laptop = &nodes["laptop"]["deployment"];
+    assert_eq!(laptop["targetHost"], "laptop.lan");
+    assert_eq!(laptop["targetUser"], "root");
+    assert_eq!(laptop["targetPort"], Value::Null);
+    assert_eq!(strs(&laptop["tags"]), ["laptop", "mobile"]);
+    assert_eq!(laptop["buildOnTarget"], false);
+    let desk = &nodes["desk"]["deployment"];
+    assert_eq!(desk["targetHost"], "desk.lan");
+    assert_eq!(desk["targetUser"], "admin");
+    assert_eq!(desk["targetPort"], 2222);
+    assert_eq!(desk["buildOnTarget"], true);
+    // No [deploy]: colmena never deploys it.
+    let sp8 = &nodes["surface-pro-8"]["deployment"];
+    assert_eq!(sp8["targetHost"], Value::Null);
+    assert_eq!(sp8["allowLocalDeployment"], false);
+    assert_eq!(v["meta"]["nixpkgs"]["system"], "x86_64-linux");
+    assert!(strs(&v["meta"]["inputs"]).contains(&"nixpkgs"));
+    assert!(strs(&v["inputs"]).contains(&"colmena"));
+    assert!(!strs(&v["inputs"]).contains(&"deploy-rs"));
+    assert_eq!(v["deploy"], Value::Null);
+
+    // The same hosts given with --spec: the same flake, byte for byte.
+    tabula(d.path())
+        .args(["render", "--out", "out2"])
+        .args(["--spec", "fleet/desk.toml", "--spec", "fleet/laptop.toml"])
+        .args(["--spec", "fleet/surface-pro-8.toml"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(out.join("flake.nix")).unwrap(),
+        std::fs::read(d.path().join("out2/flake.nix")).unwrap()
+    );
+    // The rendered fleet/ renders again to the same bytes (nothing written).
+    let again = tabula(d.path())
+        .args(["--json", "render", "--fleet", "out/fleet", "--out", "out"])
+        .assert()
+        .success();
+    let env: Value = serde_json::from_slice(&again.get_output().stdout).unwrap();
+    assert_eq!(env["data"]["written"], 0, "{env}");
+}
+
+#[test]
+fn deploy_rs_nodes_when_the_fleet_asks() {
+    if !have_nix("deploy_rs_nodes_when_the_fleet_asks") {
+        return;
+    }
+    let d = fleet_dir();
+    std::fs::write(
+        d.path().join("fleet/fleet.toml"),
+        "[fleet]\ndeploy_rs = true\n",
+    )
+    .unwrap();
+    tabula(d.path())
+        .args(["render", "--fleet", "fleet", "--out", "out"])
+        .assert()
+        .success();
+    let out = d.path().join("out");
+    let v = eval_flake(&out);
+    assert!(strs(&v["inputs"]).contains(&"deploy-rs"));
+    let nodes = v["deploy"].as_object().unwrap();
+    // Only hosts with a [deploy] target.
+    assert_eq!(nodes.keys().collect::<Vec<_>>(), ["desk", "laptop"]);
+    assert_eq!(nodes["desk"]["hostname"], "desk.lan");
+    assert_eq!(nodes["desk"]["sshUser"], "admin");
+    assert_eq!(strs(&nodes["desk"]["sshOpts"]), ["-p", "2222"]);
+    assert_eq!(nodes["desk"]["remoteBuild"], true);
+    assert_eq!(nodes["laptop"]["user"], "root");
+    let root = out.canonicalize().unwrap();
+    assert_eq!(
+        strs(&nodes["laptop"]["activates"]),
+        [format!("{}/hosts/laptop", root.display()).as_str()]
+    );
+}
+
+#[test]
+fn check_fleet_fires_the_cross_host_rules_with_places() {
+    let d = fleet_dir();
+    // A second laptop copied from the first: same name, same target.
+    std::fs::write(d.path().join("fleet/laptop2.toml"), LAPTOP).unwrap();
+    let a = tabula(d.path())
+        .args(["--json", "check", "--fleet", "fleet"])
+        .assert()
+        .code(1);
+    let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let codes: Vec<&str> = env["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"fleet-host-duplicate"), "{codes:?}");
+    assert!(codes.contains(&"fleet-target-shared"), "{codes:?}");
+    let hosts = env["data"]["hosts"].as_array().unwrap();
+    let second = hosts
+        .iter()
+        .find(|h| h["spec"] == "fleet/laptop2.toml")
+        .unwrap();
+    let f = second["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "fleet-target-shared")
+        .unwrap();
+    assert_eq!(f["object"], "deploy.target");
+    assert!(f["line"].as_u64().is_some());
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .contains("fleet/laptop.toml:"),
+        "{f}"
+    );
+    // render refuses the fleet, writing nothing.
+    tabula(d.path())
+        .args(["render", "--fleet", "fleet", "--out", "out"])
+        .assert()
+        .code(1);
+    assert!(!d.path().join("out/flake.nix").exists());
+    // The clean fleet checks clean.
+    std::fs::remove_file(d.path().join("fleet/laptop2.toml")).unwrap();
+    tabula(d.path())
+        .args(["check", "--fleet", "fleet"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_bad_deploy_target_names_its_line_and_the_fix() {
+    let d = fleet_dir();
+    let bad = LAPTOP.replace("root@laptop.lan", "root@laptop.lan:ssh");
+    std::fs::write(d.path().join("fleet/laptop.toml"), &bad).unwrap();
+    let line = bad.lines().position(|l| l.starts_with("target =")).unwrap() + 1;
+    let a = tabula(d.path())
+        .args(["check", "--fleet", "fleet"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains(&format!("laptop.toml:{line}")), "{err}");
+    assert!(
+        err.contains("not a port") && err.contains("user@host:port"),
+        "{err}"
+    );
+}
+
+/// A fake colmena that records its argv and working directory.
+fn fake_colmena(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("colmena.log");
+    let script = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$PWD\" >> '{}'\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '{}'; done\nprintf -- '--\\n' >> '{}'\n",
+        log.display(),
+        log.display(),
+        log.display()
+    );
+    let p = bin.join("colmena");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, log)
+}
+
+fn path_with(bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+#[test]
+fn deploy_dry_prints_one_colmena_command_for_the_tag_and_runs_nothing() {
+    let d = fleet_dir();
+    let (bin, log) = fake_colmena(d.path());
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["deploy", "--fleet", "fleet", "--on", "@laptop", "--dry"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("colmena apply"))
+        .collect();
+    assert_eq!(lines, ["cd out && colmena apply --on laptop"], "{stdout}");
+    assert!(!log.exists(), "--dry ran colmena");
+    assert!(!d.path().join("out").exists(), "--dry wrote the flake");
+    // JSON: the argv and where it runs.
+    let a = tabula(d.path())
+        .args([
+            "--json",
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "@home,laptop",
+            "--dry",
+            "--boot",
+        ])
+        .assert()
+        .success();
+    let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(env["command"], "deploy");
+    assert_eq!(
+        env["data"]["commands"][0]["argv"],
+        serde_json::json!(["colmena", "apply", "boot", "--on", "desk,laptop"])
+    );
+    let hosts: Vec<&str> = env["data"]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["desk", "laptop"]);
+    assert!(env["data"]["hosts"][0]["diff"]
+        .as_str()
+        .unwrap()
+        .contains("not shown"));
+}
+
+#[test]
+fn deploy_yes_runs_exactly_the_printed_colmena_command() {
+    let d = fleet_dir();
+    let (bin, log) = fake_colmena(d.path());
+    tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["deploy", "--fleet", "fleet", "--on", "@laptop", "--yes"])
+        .assert()
+        .success();
+    let out = d.path().join("out").canonicalize().unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        logged,
+        format!("{}\napply\n--on\nlaptop\n--\n", out.display()),
+        "colmena ran with other arguments"
+    );
+    // It ran in the rendered fleet flake.
+    assert!(out.join("flake.nix").is_file());
+}
+
+#[test]
+fn deploy_refuses_without_a_terminal_and_names_colmena_when_missing() {
+    let d = fleet_dir();
+    let (bin, log) = fake_colmena(d.path());
+    // No --yes, stdin not a terminal: refused (3), nothing run.
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["deploy", "--fleet", "fleet", "--on", "desk"])
+        .write_stdin("y\n")
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("--yes"), "{err}");
+    assert!(!log.exists());
+    // colmena missing: exit 4 with the way to get it.
+    let empty = d.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let a = tabula(d.path())
+        .env("PATH", &empty)
+        .args(["deploy", "--fleet", "fleet", "--on", "desk", "--yes"])
+        .assert()
+        .code(4);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("nix shell nixpkgs#colmena"), "{err}");
+    // A selector that names nothing, and a host without [deploy]: usage.
+    for (on, says) in [
+        ("@nope", "no host of the fleet has this tag"),
+        ("surface-pro-8", "has no [deploy] table"),
+    ] {
+        let a = tabula(d.path())
+            .args(["deploy", "--fleet", "fleet", "--on", on, "--dry"])
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(err.contains(says), "{on}: {err}");
+    }
+}
+
+#[test]
+fn a_host_deployed_on_this_machine_goes_through_apply_local() {
+    let d = fleet_dir();
+    let here = DESK.replace("name = \"desk\"", "name = \"here\"").replace(
+        "target = \"admin@desk.lan:2222\"\ntags = [\"home\"]\nbuild_on = \"target\"",
+        "allow_local = true\ntags = [\"home\"]",
+    );
+    assert!(here.contains("allow_local = true"));
+    std::fs::write(d.path().join("fleet/here.toml"), here).unwrap();
+    let (bin, log) = fake_colmena(d.path());
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "deploy", "--fleet", "fleet", "--on", "@home", "--dry", "--boot",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let sudo = if support::is_root() { "" } else { " --sudo" };
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("cd ")).collect();
+    assert_eq!(
+        lines,
+        [
+            "cd out && colmena apply boot --on desk".to_owned(),
+            format!("cd out && colmena apply-local boot --node here{sudo}")
+        ],
+        "{stdout}"
+    );
+    tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "deploy", "--fleet", "fleet", "--on", "@home", "--yes", "--boot",
+        ])
+        .assert()
+        .success();
+    let out = d.path().join("out").canonicalize().unwrap();
+    let o = out.display();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "{o}\napply\nboot\n--on\ndesk\n--\n{o}\napply-local\nboot\n--node\nhere\n{}--\n",
+            if sudo.is_empty() { "" } else { "--sudo\n" }
+        )
+    );
+}
