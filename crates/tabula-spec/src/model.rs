@@ -15,7 +15,10 @@ use crate::raw;
 use crate::size::{Estimate, Size};
 use crate::{KeyPath, Problem};
 
+mod secrets;
 mod validate;
+
+pub use secrets::{age_x25519, secret_name, ssh_ed25519, Secrets, PERSISTED_IDENTITY, PLAIN_IDENTITY};
 
 /// `[security] firewall` (checked here, in the model, and listed in the schema: the render turns anything
 /// but nftables into iptables rules).
@@ -82,6 +85,7 @@ pub struct HostSpec {
     pub security: Security,
     pub boot: Boot,
     pub audit: Audit,
+    pub secrets: Option<Secrets>,
 }
 
 #[derive(Debug, Clone, Serialize)]

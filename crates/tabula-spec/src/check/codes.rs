@@ -64,6 +64,8 @@ pub enum Code {
     ContainerInvalid,
     NameDuplicate,
     RootlessPodmanStorage,
+    SecretIdentityNotAtBoot,
+    SecretsNoHostKey,
     TextUnrepresentable,
 }
 
@@ -126,6 +128,8 @@ impl Code {
         Code::ContainerInvalid,
         Code::NameDuplicate,
         Code::RootlessPodmanStorage,
+        Code::SecretIdentityNotAtBoot,
+        Code::SecretsNoHostKey,
         Code::TextUnrepresentable,
     ];
 
@@ -188,6 +192,8 @@ impl Code {
             Code::ContainerInvalid => "container-invalid",
             Code::NameDuplicate => "name-duplicate",
             Code::RootlessPodmanStorage => "rootless-podman-storage",
+            Code::SecretIdentityNotAtBoot => "secret-identity-not-at-boot",
+            Code::SecretsNoHostKey => "secrets-no-host-key",
             Code::TextUnrepresentable => "text-unrepresentable",
         }
     }
@@ -230,6 +236,7 @@ impl Code {
             | Code::KeyfileNeedsSystemd
             | Code::ContainerInvalid
             | Code::NameDuplicate
+            | Code::SecretIdentityNotAtBoot
             | Code::TextUnrepresentable => Severity::Error,
             Code::ReleaseEol
             | Code::BootTooSmall
@@ -244,7 +251,8 @@ impl Code {
             | Code::UserUndeclared
             | Code::UserNoPassword
             | Code::ForeignUnreachable
-            | Code::EspTooSmall => Severity::Warning,
+            | Code::EspTooSmall
+            | Code::SecretsNoHostKey => Severity::Warning,
             Code::KernelBuiltLocally
             | Code::StateVersionOlder
             | Code::KeyfilePasswordFallback
@@ -313,6 +321,8 @@ impl Code {
             Code::ContainerInvalid => "a package, image, app id or VM name cannot be written where it goes",
             Code::NameDuplicate => "a name that becomes a Nix attribute, a file or a device link (user, container, microVM, filesystem UUID) is given twice",
             Code::RootlessPodmanStorage => "rootless Podman keeps images in each user's home, not /var/lib/containers",
+            Code::SecretIdentityNotAtBoot => "the host key agenix decrypts with is not on a mount there at boot",
+            Code::SecretsNoHostKey => "the host reads secrets but [secrets] has no host_key to encrypt them to",
             Code::TextUnrepresentable => "a value holds characters its file format cannot carry",
         }
     }

@@ -30,6 +30,10 @@ impl HostSpec {
         let persistence = r.persistence.as_ref().map(|ps| persistence(&mut p, ps));
         let desktop = r.desktop.as_ref().map(|d| desktop(&mut p, d));
         let boot = boot(&mut p, &r.boot);
+        let secrets = r.secrets.as_ref().map(|sc| {
+            let root = r.persistence.as_ref().map(|ps| ps.root.as_str());
+            super::secrets::secrets(&mut p, sc, root)
+        });
         closed_sets(&mut p, r);
         if !p.0.is_empty() {
             return Err(p.0);
@@ -50,6 +54,7 @@ impl HostSpec {
             security: (&r.security).into(),
             boot,
             audit: (&r.audit).into(),
+            secrets,
         })
     }
 }
