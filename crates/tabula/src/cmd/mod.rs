@@ -8,4 +8,5 @@ pub mod audit;
 pub mod disk;
 pub mod nixos;
 pub mod render;
+pub mod secret;
 pub mod spec;
