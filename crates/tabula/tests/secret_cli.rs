@@ -332,3 +332,56 @@ fn a_password_is_stored_as_a_sha512_crypt_hash_that_verifies() {
     assert!(!text(&o).contains(&hash));
 }
 
+
+#[test]
+fn password_then_render_gives_users_nix_the_age_secret_and_the_flake_its_file() {
+    if !ready("secret_render") {
+        return;
+    }
+    let f = Fleet::new();
+    let render = |out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["render", "--spec", "fleet/a.toml", "--out", out])
+            .current_dir(f.dir.path())
+            .env_remove("TABULA_SPEC")
+            .output()
+            .unwrap()
+    };
+    let pw = f.tabula(
+        &["secret", "password", "user", "--spec", "fleet/a.toml"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(pw.status.success(), "{}", text(&pw));
+    // A listed secret missing from the store: refused before anything is written.
+    let spec = f.path("fleet/a.toml");
+    let t = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, t.replacen("[secrets]\n", "[secrets]\nnames = [\"gone\"]\n", 1)).unwrap();
+    let missing = render("out0");
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(text(&missing).contains("tabula secret set gone"), "{}", text(&missing));
+    assert!(!f.path("out0").exists());
+    std::fs::write(&spec, t).unwrap();
+
+    let r = render("out");
+    assert!(r.status.success(), "{}", text(&r));
+    let users = std::fs::read_to_string(f.path("out/hosts/host-a/users.nix")).unwrap();
+    assert!(
+        users.contains("hashedPasswordFile = config.age.secrets.password-user.path;"),
+        "{users}"
+    );
+    let secrets = std::fs::read_to_string(f.path("out/hosts/host-a/secrets.nix")).unwrap();
+    assert!(secrets.contains("age.identityPaths = [ \"/persist/etc/ssh/ssh_host_ed25519_key\" ];"), "{secrets}");
+    let hash = f.decrypt("host-a", "out/secrets/password-user.age").unwrap();
+    assert!(hash.starts_with("$6$"));
+    if support::have("nix-instantiate") {
+        for m in ["users.nix", "secrets.nix", "default.nix"] {
+            let o = Command::new("nix-instantiate")
+                .args(["--parse", "--store", "dummy://"])
+                .arg(f.path(&format!("out/hosts/host-a/{m}")))
+                .env("NIX_CONFIG", "build-users-group =\nexperimental-features =")
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{m}: {}", text(&o));
+        }
+    }
+}

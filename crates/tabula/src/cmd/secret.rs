@@ -600,3 +600,57 @@ fn list(ctx: &Ctx, hosts: &[Host], store: &Path) -> anyhow::Result<u8> {
     }
     Ok(crate::exit::OK)
 }
+
+/// For `tabula render`: the `.age` files the host reads, from the store next
+/// to the spec to `OUT/secrets/` (inside the flake, where secrets.nix refers
+/// to them). Checked before anything is written: a secret the spec lists
+/// but the store lacks is an error naming the fix.
+pub struct FlakeSecrets(Vec<(PathBuf, PathBuf)>);
+
+impl FlakeSecrets {
+    pub fn plan(ctx: &Ctx, spec: &HostSpec, out: &Path) -> anyhow::Result<FlakeSecrets> {
+        let names = spec.secrets.as_ref().map(Secrets::all_names).unwrap_or_default();
+        if names.is_empty() {
+            return Ok(FlakeSecrets(Vec::new()));
+        }
+        let store = match ctx.spec_source() {
+            SpecSource::File(p) => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+                .join("secrets"),
+            _ => PathBuf::from("secrets"),
+        };
+        let mut pairs = Vec::new();
+        for n in names {
+            let src = store.join(format!("{n}.age"));
+            if !src.is_file() {
+                bail!(Usage(format!(
+                    "[secrets] lists `{n}` but {} does not exist: run `tabula secret set {n}` (or `tabula secret password USER` for password-USER); nothing was written",
+                    src.display()
+                )));
+            }
+            pairs.push((src, out.join("secrets").join(format!("{n}.age"))));
+        }
+        Ok(FlakeSecrets(pairs))
+    }
+
+    /// Copy (atomically, 0600); a file already in place is left alone.
+    pub fn copy(&self) -> anyhow::Result<usize> {
+        let mut n = 0;
+        for (src, dst) in &self.0 {
+            let bytes = std::fs::read(src).with_context(|| format!("reading {}", src.display()))?;
+            if std::fs::read(dst).is_ok_and(|old| old == bytes) {
+                continue;
+            }
+            if let Some(dir) = dst.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            tabula_run::atomic::write_atomic(dst, &bytes, 0o600)
+                .with_context(|| format!("writing {}", dst.display()))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
