@@ -654,3 +654,121 @@ impl FlakeSecrets {
         Ok(n)
     }
 }
+
+/// The host key `tabula install` made (or found) under the target.
+#[derive(Debug, Serialize)]
+pub struct HostKey {
+    /// The private key's path under the target.
+    pub path: PathBuf,
+    /// "ssh-ed25519 AAAA..." (no comment).
+    pub public: String,
+    /// Whether this run made it.
+    pub generated: bool,
+    /// Whether `[secrets] host_key` already names it.
+    pub in_spec: bool,
+}
+
+/// For `tabula install`: when the host has `[secrets]`, make its SSH
+/// ed25519 host key at `<target><identity>` (ssh-keygen through the one
+/// runner; an existing key is kept), so the first boot has the key agenix
+/// decrypts with. `None` for a host without secrets.
+///
+/// # Errors
+/// When the key cannot be made or read.
+pub fn ensure_host_key(spec: &HostSpec, target: &Path) -> anyhow::Result<Option<HostKey>> {
+    let Some(sc) = &spec.secrets else {
+        return Ok(None);
+    };
+    let path = target.join(sc.identity.as_str().trim_start_matches('/'));
+    let generated = !path.exists();
+    if generated {
+        if let Some(dir) = path.parent() {
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        tabula_run::Cmd::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+            .arg(format!("root@{}", spec.host.name))
+            .arg("-f")
+            .arg(&path)
+            .install_hint("install OpenSSH (Debian: openssh-client; NixOS installer: it is there)")
+            .run()
+            .with_context(|| format!("making the host key {}", path.display()))?;
+    }
+    let pub_path = PathBuf::from(format!("{}.pub", path.display()));
+    let line = std::fs::read_to_string(&pub_path)
+        .with_context(|| format!("reading {}", pub_path.display()))?;
+    let public = tabula_spec::model::ssh_ed25519(line.trim())
+        .map_err(|m| anyhow::anyhow!("{}: {m}", pub_path.display()))?;
+    let in_spec = sc.host_key.as_deref() == Some(public.as_str());
+    Ok(Some(HostKey {
+        path,
+        public,
+        generated,
+        in_spec,
+    }))
+}
+
+/// What install says about the host key: on stderr when it is not yet in
+/// the spec (the secrets are not encrypted to it until a rekey).
+pub fn tell_host_key(k: &HostKey, json: bool) {
+    // stdout carries only the envelope under --json.
+    let line = format!(
+        "host key: {} {}",
+        k.path.display(),
+        if k.generated { "(made now)" } else { "(kept)" }
+    );
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+    if !k.in_spec {
+        eprintln!(
+            "the secrets are not encrypted to this host's key yet: add to [secrets] in the spec\n  host_key = \"{}\"\nthen `tabula secret rekey --identity ADMIN_KEY` and render/rebuild (RUNBOOK: rotate a secret)",
+            k.public
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn spec_with(secrets: &str) -> HostSpec {
+        let text = tabula_spec::embedded::SURFACE_PRO_8
+            .toml
+            .replacen("\n[boot]\n", &format!("\n{secrets}\n\n[boot]\n"), 1);
+        tabula_spec::parse("t.toml", &text).unwrap().spec
+    }
+
+    #[test]
+    fn install_makes_the_host_key_at_the_persisted_identity_once() {
+        if tabula_run::find_program("ssh-keygen").is_none() {
+            eprintln!("SKIP install host key: ssh-keygen missing");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ensure_host_key(&spec_with(""), dir.path()).unwrap().is_none());
+        let spec = spec_with("[secrets]\nnames = [\"wifi\"]");
+        let k = ensure_host_key(&spec, dir.path()).unwrap().unwrap();
+        let want = dir.path().join("persist/etc/ssh/ssh_host_ed25519_key");
+        assert_eq!(k.path, want);
+        assert!(k.generated && !k.in_spec);
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&want).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let before = std::fs::read(&want).unwrap();
+        // Kept on a second run; once in the spec, it says so.
+        let spec = spec_with(&format!("[secrets]\nhost_key = \"{}\"\nnames = [\"wifi\"]", k.public));
+        let again = ensure_host_key(&spec, dir.path()).unwrap().unwrap();
+        assert!(!again.generated && again.in_spec);
+        assert_eq!(again.public, k.public);
+        assert_eq!(std::fs::read(&want).unwrap(), before);
+    }
+}

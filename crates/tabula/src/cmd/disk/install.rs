@@ -82,6 +82,11 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             flake_dir.display()
         );
     }
+    // A host with [secrets]: its SSH host key at the persisted identity
+    // before the first boot, so agenix can decrypt there (issue 13).
+    if let Some(k) = crate::cmd::secret::ensure_host_key(&spec, &args.target)? {
+        crate::cmd::secret::tell_host_key(&k, ctx.json);
+    }
     cmd.run_inherit()?;
     Ok(exit::OK)
 }
