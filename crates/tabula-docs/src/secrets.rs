@@ -24,18 +24,33 @@ pub fn rotate(spec: &HostSpec) -> String {
     let _ = writeln!(b, "# A new value for a secret (asked with echo off)");
     let _ = writeln!(b, "tabula secret set NAME --hosts {host}");
     let _ = writeln!(b);
-    let _ = writeln!(b, "# A new password for a user (asked twice; stored as a SHA-512 crypt hash)");
+    let _ = writeln!(
+        b,
+        "# A new password for a user (asked twice; stored as a SHA-512 crypt hash)"
+    );
     let _ = writeln!(b, "tabula secret password {}", sh(&spec.host.primary_user));
     let _ = writeln!(b);
-    let _ = writeln!(b, "# The host key changed, a host joined or left, an admin key changed:");
-    let _ = writeln!(b, "# re-encrypt every secret to the recipients the specs name now");
+    let _ = writeln!(
+        b,
+        "# The host key changed, a host joined or left, an admin key changed:"
+    );
+    let _ = writeln!(
+        b,
+        "# re-encrypt every secret to the recipients the specs name now"
+    );
     let _ = writeln!(b, "tabula secret rekey --identity ~/.config/age/admin.txt");
     let _ = writeln!(b);
     let _ = writeln!(b, "# Who reads what");
     let _ = writeln!(b, "tabula secret list");
     let _ = writeln!(b);
-    let _ = writeln!(b, "# Then render and switch: the flake carries the new .age files");
-    let _ = writeln!(b, "tabula render --out /etc/nixos && sudo tabula rebuild switch");
+    let _ = writeln!(
+        b,
+        "# Then render and switch: the flake carries the new .age files"
+    );
+    let _ = writeln!(
+        b,
+        "tabula render --out /etc/nixos && sudo tabula rebuild switch"
+    );
     s.push_str(&md::fence("bash", &b));
     let _ = writeln!(
         s,
@@ -57,7 +72,11 @@ mod tests {
         let spec = |t: &str| tabula_spec::parse("t.toml", t).unwrap().spec;
         let runbook = |t: &str| crate::runbook::render(&spec(t));
         assert!(!runbook(plain).contains("Rotate a secret"));
-        let with = plain.replacen("\n[boot]\n", "\n[secrets]\nnames = [\"wifi\"]\n\n[boot]\n", 1);
+        let with = plain.replacen(
+            "\n[boot]\n",
+            "\n[secrets]\nnames = [\"wifi\"]\n\n[boot]\n",
+            1,
+        );
         let r = runbook(&with);
         assert!(r.contains(". Rotate a secret"), "{r}");
         assert!(r.contains("tabula secret rekey --identity"));

@@ -20,7 +20,9 @@ fn a_host_without_secrets_renders_no_agenix() {
     assert!(plain.iter().all(|f| !f.contents.contains("agenix")));
     assert!(plain.iter().all(|f| !f.path.ends_with("secrets.nix")));
     // A [secrets] table that names no secret changes nothing either.
-    let empty = support::spec_from(&with_secrets(&format!("[secrets]\nhost_key = \"{HOST_KEY}\"")));
+    let empty = support::spec_from(&with_secrets(&format!(
+        "[secrets]\nhost_key = \"{HOST_KEY}\""
+    )));
     assert_eq!(tabula_render::render_flake(&empty).unwrap(), plain);
 }
 
@@ -38,10 +40,16 @@ fn secrets_render_for_agenix_and_evaluate() {
             .contents
     };
     let flake = get("flake.nix");
-    assert!(flake.contains("agenix.url = \"github:ryantm/agenix\";"), "{flake}");
+    assert!(
+        flake.contains("agenix.url = \"github:ryantm/agenix\";"),
+        "{flake}"
+    );
     assert!(flake.contains("agenix.inputs.nixpkgs.follows = \"nixpkgs\";"));
     let module = get("hosts/surface-pro-8/secrets.nix");
-    assert!(module.contains("age.secrets.wifi.file = ../../secrets/wifi.age;"), "{module}");
+    assert!(
+        module.contains("age.secrets.wifi.file = ../../secrets/wifi.age;"),
+        "{module}"
+    );
     assert!(module.contains("age.secrets.password-user.file = ../../secrets/password-user.age;"));
     let users = get("hosts/surface-pro-8/users.nix");
     assert!(
@@ -55,7 +63,11 @@ fn secrets_render_for_agenix_and_evaluate() {
     // The .age files `tabula render` copies into the flake.
     std::fs::create_dir(dir.path().join("secrets")).unwrap();
     for n in ["wifi", "password-user"] {
-        std::fs::write(dir.path().join(format!("secrets/{n}.age")), b"age-encryption.org/v1\n").unwrap();
+        std::fs::write(
+            dir.path().join(format!("secrets/{n}.age")),
+            b"age-encryption.org/v1\n",
+        )
+        .unwrap();
     }
     for f in &files {
         if f.path.ends_with(".nix") {
@@ -70,7 +82,10 @@ fn secrets_render_for_agenix_and_evaluate() {
         serde_json::json!(["/persist/etc/ssh/ssh_host_ed25519_key"])
     );
     assert_eq!(cfg["age"]["secrets"]["wifi"]["file"], "path:wifi.age");
-    assert_eq!(cfg["age"]["secrets"]["password-user"]["file"], "path:password-user.age");
+    assert_eq!(
+        cfg["age"]["secrets"]["password-user"]["file"],
+        "path:password-user.age"
+    );
     assert_eq!(
         cfg["users"]["users"]["user"]["hashedPasswordFile"],
         "/run/agenix/password-user"

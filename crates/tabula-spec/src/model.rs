@@ -18,7 +18,9 @@ use crate::{KeyPath, Problem};
 mod secrets;
 mod validate;
 
-pub use secrets::{age_x25519, secret_name, ssh_ed25519, Secrets, PERSISTED_IDENTITY, PLAIN_IDENTITY};
+pub use secrets::{
+    age_x25519, secret_name, ssh_ed25519, Secrets, PERSISTED_IDENTITY, PLAIN_IDENTITY,
+};
 
 /// `[security] firewall` (checked here, in the model, and listed in the schema: the render turns anything
 /// but nftables into iptables rules).

@@ -32,8 +32,14 @@ fn a_good_table_loads_and_checks_clean() {
     let loaded = parse("h.toml", &text).unwrap();
     let sc = loaded.spec.secrets.as_ref().unwrap();
     // The default identity on a host persisted under /persist.
-    assert_eq!(sc.identity.as_str(), "/persist/etc/ssh/ssh_host_ed25519_key");
-    assert_eq!(sc.host_key.as_deref(), Some(&HOST_KEY[..HOST_KEY.len() - 7]));
+    assert_eq!(
+        sc.identity.as_str(),
+        "/persist/etc/ssh/ssh_host_ed25519_key"
+    );
+    assert_eq!(
+        sc.host_key.as_deref(),
+        Some(&HOST_KEY[..HOST_KEY.len() - 7])
+    );
     assert_eq!(sc.all_names(), ["wifi", "password-user"]);
     let fs = check_on(&loaded, TODAY);
     assert!(
@@ -56,11 +62,25 @@ fn bad_keys_are_refused_with_their_line_and_a_fix() {
     };
     let admin = at("secrets.admins");
     assert_eq!(admin.line, Some(line_of(&text, "age1nope")));
-    assert!(admin.problem.hint.as_deref().unwrap().contains("age-keygen -y"));
+    assert!(admin
+        .problem
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("age-keygen -y"));
     let hk = at("secrets.host_key");
     assert_eq!(hk.line, Some(line_of(&text, "ssh-rsa")));
-    assert!(hk.problem.message.contains("not an ssh-ed25519 key"), "{}", hk.problem.message);
-    assert!(hk.problem.hint.as_deref().unwrap().contains("ssh_host_ed25519_key.pub"));
+    assert!(
+        hk.problem.message.contains("not an ssh-ed25519 key"),
+        "{}",
+        hk.problem.message
+    );
+    assert!(hk
+        .problem
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("ssh_host_ed25519_key.pub"));
     let name = at("secrets.names");
     assert!(name.problem.message.contains("not a secret name"));
 }

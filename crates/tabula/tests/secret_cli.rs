@@ -80,8 +80,22 @@ impl Fleet {
         let bin = d.join("bin");
         std::fs::create_dir(&bin).unwrap();
         for p in [
-            "age", "age-keygen", "rage", "ssh-keygen", "mkpasswd", "openssl", "sh", "bash",
-            "env", "cat", "tee", "nix", "nix-instantiate", "git", "sudo", "colmena",
+            "age",
+            "age-keygen",
+            "rage",
+            "ssh-keygen",
+            "mkpasswd",
+            "openssl",
+            "sh",
+            "bash",
+            "env",
+            "cat",
+            "tee",
+            "nix",
+            "nix-instantiate",
+            "git",
+            "sudo",
+            "colmena",
         ] {
             let script = format!(
                 "#!/bin/sh\necho \"{p} $*\" >> {}\nexit 1\n",
@@ -89,7 +103,11 @@ impl Fleet {
             );
             let path = bin.join(p);
             std::fs::write(&path, script).unwrap();
-            Command::new("chmod").arg("755").arg(&path).status().unwrap();
+            Command::new("chmod")
+                .arg("755")
+                .arg(&path)
+                .status()
+                .unwrap();
         }
         std::fs::write(d.join("argv.log"), "").unwrap();
         f
@@ -168,7 +186,11 @@ fn text(o: &Output) -> String {
 
 fn no_leak(f: &Fleet, outputs: &[&Output], secret: &str) {
     for o in outputs {
-        assert!(!text(o).contains(secret), "the value leaked to output:\n{}", text(o));
+        assert!(
+            !text(o).contains(secret),
+            "the value leaked to output:\n{}",
+            text(o)
+        );
     }
     assert!(!f.argv_log().contains(secret), "argv: {}", f.argv_log());
     for h in ["a", "b"] {
@@ -190,9 +212,16 @@ fn a_secret_decrypts_with_each_host_key_and_the_admin_key_until_rekey_drops_a_ho
     let file = "fleet/secrets/wifi.age";
     // Binary age (as agenix reads it), mode 0600.
     let bytes = std::fs::read(f.path(file)).unwrap();
-    assert!(bytes.starts_with(b"age-encryption.org/v1\n"), "armored or not age");
+    assert!(
+        bytes.starts_with(b"age-encryption.org/v1\n"),
+        "armored or not age"
+    );
     use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(f.path(file)).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(f.path(file))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(f.decrypt("host-a", file).as_deref(), Some(VALUE));
     assert_eq!(f.decrypt("host-b", file).as_deref(), Some(VALUE));
@@ -214,7 +243,14 @@ fn a_secret_decrypts_with_each_host_key_and_the_admin_key_until_rekey_drops_a_ho
     // Host b leaves the fleet; rekey with the admin identity.
     std::fs::remove_file(f.path("fleet/b.toml")).unwrap();
     let rekey = f.tabula(
-        &["secret", "rekey", "--fleet", "fleet", "--identity", "admin.txt"],
+        &[
+            "secret",
+            "rekey",
+            "--fleet",
+            "fleet",
+            "--identity",
+            "admin.txt",
+        ],
         "",
     );
     assert!(rekey.status.success(), "{}", text(&rekey));
@@ -225,7 +261,14 @@ fn a_secret_decrypts_with_each_host_key_and_the_admin_key_until_rekey_drops_a_ho
     // A key that cannot read the secrets (b's, now) is refused, nothing changed.
     let before = std::fs::read(f.path(file)).unwrap();
     let bad = f.tabula(
-        &["secret", "rekey", "--fleet", "fleet", "--identity", "host-b"],
+        &[
+            "secret",
+            "rekey",
+            "--fleet",
+            "fleet",
+            "--identity",
+            "host-b",
+        ],
         "",
     );
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
@@ -244,7 +287,9 @@ fn set_with_hosts_takes_a_host_out_and_the_value_never_reaches_argv() {
     let first = f.tabula(&["secret", "set", "vpn", "--fleet", "fleet"], VALUE);
     assert!(first.status.success(), "{}", text(&first));
     let only_a = f.tabula(
-        &["secret", "set", "vpn", "--fleet", "fleet", "--hosts", "host-a"],
+        &[
+            "secret", "set", "vpn", "--fleet", "fleet", "--hosts", "host-a",
+        ],
         VALUE,
     );
     assert!(only_a.status.success(), "{}", text(&only_a));
@@ -257,7 +302,9 @@ fn set_with_hosts_takes_a_host_out_and_the_value_never_reaches_argv() {
     );
     // Bad input: an unknown host, a bad name, an empty value; nothing written.
     let unknown = f.tabula(
-        &["secret", "set", "vpn", "--fleet", "fleet", "--hosts", "host-z"],
+        &[
+            "secret", "set", "vpn", "--fleet", "fleet", "--hosts", "host-z",
+        ],
         VALUE,
     );
     assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
@@ -277,11 +324,15 @@ fn a_password_is_stored_as_a_sha512_crypt_hash_that_verifies() {
     }
     let f = Fleet::new();
     let o = f.tabula(
-        &["secret", "password", "user", "--fleet", "fleet", "--hosts", "host-a"],
+        &[
+            "secret", "password", "user", "--fleet", "fleet", "--hosts", "host-a",
+        ],
         &format!("{PASSWORD}\n"),
     );
     assert!(o.status.success(), "{}", text(&o));
-    let hash = f.decrypt("host-a", "fleet/secrets/password-user.age").unwrap();
+    let hash = f
+        .decrypt("host-a", "fleet/secrets/password-user.age")
+        .unwrap();
     assert!(hash.starts_with("$6$"), "{hash}");
     assert_eq!(f.decrypt("host-b", "fleet/secrets/password-user.age"), None);
     let a = std::fs::read_to_string(f.path("fleet/a.toml")).unwrap();
@@ -316,7 +367,11 @@ fn a_password_is_stored_as_a_sha512_crypt_hash_that_verifies() {
             .spawn()
             .unwrap();
         use std::io::Write as _;
-        c.stdin.take().unwrap().write_all(PASSWORD.as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(PASSWORD.as_bytes())
+            .unwrap();
         let made = String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap();
         assert_eq!(made.trim(), hash);
     } else {
@@ -331,7 +386,6 @@ fn a_password_is_stored_as_a_sha512_crypt_hash_that_verifies() {
     no_leak(&f, &[&o, &two], PASSWORD);
     assert!(!text(&o).contains(&hash));
 }
-
 
 #[test]
 fn password_then_render_gives_users_nix_the_age_secret_and_the_flake_its_file() {
@@ -355,10 +409,18 @@ fn password_then_render_gives_users_nix_the_age_secret_and_the_flake_its_file() 
     // A listed secret missing from the store: refused before anything is written.
     let spec = f.path("fleet/a.toml");
     let t = std::fs::read_to_string(&spec).unwrap();
-    std::fs::write(&spec, t.replacen("[secrets]\n", "[secrets]\nnames = [\"gone\"]\n", 1)).unwrap();
+    std::fs::write(
+        &spec,
+        t.replacen("[secrets]\n", "[secrets]\nnames = [\"gone\"]\n", 1),
+    )
+    .unwrap();
     let missing = render("out0");
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
-    assert!(text(&missing).contains("tabula secret set gone"), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("tabula secret set gone"),
+        "{}",
+        text(&missing)
+    );
     assert!(!f.path("out0").exists());
     std::fs::write(&spec, t).unwrap();
 
@@ -370,8 +432,13 @@ fn password_then_render_gives_users_nix_the_age_secret_and_the_flake_its_file() 
         "{users}"
     );
     let secrets = std::fs::read_to_string(f.path("out/hosts/host-a/secrets.nix")).unwrap();
-    assert!(secrets.contains("age.identityPaths = [ \"/persist/etc/ssh/ssh_host_ed25519_key\" ];"), "{secrets}");
-    let hash = f.decrypt("host-a", "out/secrets/password-user.age").unwrap();
+    assert!(
+        secrets.contains("age.identityPaths = [ \"/persist/etc/ssh/ssh_host_ed25519_key\" ];"),
+        "{secrets}"
+    );
+    let hash = f
+        .decrypt("host-a", "out/secrets/password-user.age")
+        .unwrap();
     assert!(hash.starts_with("$6$"));
     if support::have("nix-instantiate") {
         for m in ["users.nix", "secrets.nix", "default.nix"] {

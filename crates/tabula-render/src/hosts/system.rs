@@ -57,7 +57,10 @@ pub(crate) fn users(cx: &Ctx) -> Result<String, RenderError> {
         b.set(&format!("programs.{sh}.enable"), Expr::Bool(true));
     }
     let from_secrets = super::secrets::enabled(spec)
-        && spec.users.iter().any(|u| spec.password_from_secret(&u.name));
+        && spec
+            .users
+            .iter()
+            .any(|u| spec.password_from_secret(&u.name));
     Ok(nix::module(
         &header(
             spec,

@@ -59,7 +59,10 @@ impl Checker<'_> {
                 self.add(
                     Code::UserUndeclared,
                     at.index("passwords", i),
-                    format!("[secrets] passwords names user `{}`, who is not declared in [[user]]", crate::landing::shown(u)),
+                    format!(
+                        "[secrets] passwords names user `{}`, who is not declared in [[user]]",
+                        crate::landing::shown(u)
+                    ),
                     Some("declare the [[user]] or drop the name".into()),
                 );
             }

@@ -61,7 +61,11 @@ pub fn ssh_ed25519(text: &str) -> Result<String, String> {
     let kind = parts.next().unwrap_or("");
     let blob = parts.next().unwrap_or("");
     if kind != "ssh-ed25519" {
-        let shown = if kind.is_empty() { "an empty key" } else { kind };
+        let shown = if kind.is_empty() {
+            "an empty key"
+        } else {
+            kind
+        };
         return Err(format!(
             "`{shown}` is not an ssh-ed25519 key: agenix decrypts with the host's ed25519 key only"
         ));
@@ -78,9 +82,7 @@ pub fn ssh_ed25519(text: &str) -> Result<String, String> {
 pub fn age_x25519(text: &str) -> Result<String, String> {
     const BECH32: &str = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
     let t = text.trim();
-    let ok = t.len() == 62
-        && t.starts_with("age1")
-        && t[4..].chars().all(|c| BECH32.contains(c));
+    let ok = t.len() == 62 && t.starts_with("age1") && t[4..].chars().all(|c| BECH32.contains(c));
     if ok {
         Ok(t.to_owned())
     } else {
@@ -171,7 +173,11 @@ pub(super) fn secrets(
                 Some("use letters, digits, `-` and `_`, starting with a letter".into()),
             );
         } else if !seen.insert(n.clone()) {
-            p.push(at.index("names", i), format!("secret `{n}` is listed twice"), Some("list each secret once".into()));
+            p.push(
+                at.index("names", i),
+                format!("secret `{n}` is listed twice"),
+                Some("list each secret once".into()),
+            );
         }
     }
     for (i, u) in r.passwords.iter().enumerate() {
@@ -179,7 +185,11 @@ pub(super) fn secrets(
         if secret_name(&name).is_err() || !seen.insert(name.clone()) {
             p.push(
                 at.index("passwords", i),
-                format!("`{}` cannot name a password secret here (invalid, or `{}` is taken)", crate::landing::shown(u), crate::landing::shown(&name)),
+                format!(
+                    "`{}` cannot name a password secret here (invalid, or `{}` is taken)",
+                    crate::landing::shown(u),
+                    crate::landing::shown(&name)
+                ),
                 Some("list each [[user]] name once".into()),
             );
         }

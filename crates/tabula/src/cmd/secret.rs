@@ -107,7 +107,11 @@ pub fn secret(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let (hosts, store) = load_hosts(args, ctx)?;
     match &args.action {
         SecretAction::Set { name, hosts: sel } => {
-            secret_name(name).map_err(|m| Usage(format!("{m}: use letters, digits, `-` and `_`, starting with a letter")))?;
+            secret_name(name).map_err(|m| {
+                Usage(format!(
+                    "{m}: use letters, digits, `-` and `_`, starting with a letter"
+                ))
+            })?;
             if name.starts_with("password-") {
                 bail!(Usage(format!(
                     "`{name}` is kept for `tabula secret password USER`: choose another name"
@@ -132,7 +136,16 @@ pub fn secret(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             let hash = sha_crypt::sha512_simple(&password, &sha_crypt::Sha512Params::default())
                 .map_err(|e| anyhow::anyhow!("hashing the password: {e:?}"))?;
             let name = Secrets::password_name(user);
-            store_secret(ctx, hosts, &store, &name, "passwords", user, &chosen, hash.as_bytes())
+            store_secret(
+                ctx,
+                hosts,
+                &store,
+                &name,
+                "passwords",
+                user,
+                &chosen,
+                hash.as_bytes(),
+            )
         }
         SecretAction::Rekey { identity } => rekey(ctx, &hosts, &store, identity),
         SecretAction::List => list(ctx, &hosts, &store),
@@ -146,7 +159,9 @@ fn load_hosts(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<(Vec<Host>, PathBu
         let rd = std::fs::read_dir(dir)
             .with_context(|| format!("reading the fleet folder {}", dir.display()))?;
         for e in rd {
-            let p = e.with_context(|| format!("reading {}", dir.display()))?.path();
+            let p = e
+                .with_context(|| format!("reading {}", dir.display()))?
+                .path();
             if p.extension().is_some_and(|x| x == "toml") && p.is_file() {
                 let text = std::fs::read_to_string(&p)
                     .with_context(|| format!("reading {}", p.display()))?;
@@ -244,7 +259,9 @@ fn read_password(user: &str) -> anyhow::Result<String> {
         let first = prompt(&format!("new password for {user}"))?;
         let again = prompt(&format!("new password for {user} (again)"))?;
         if first != again {
-            bail!(Refused("the two passwords differ: nothing was written".into()));
+            bail!(Refused(
+                "the two passwords differ: nothing was written".into()
+            ));
         }
         first
     } else {
@@ -349,8 +366,9 @@ fn encrypt(hosts: &[Host], secret: &str, plain: &[u8]) -> anyhow::Result<Vec<u8>
         .chain(keyed.iter().map(|(_, k)| k))
         .map(|k| recipient(k))
         .collect::<anyhow::Result<_>>()?;
-    let enc = age::Encryptor::with_recipients(recips.iter().map(|r| r.as_ref() as &dyn age::Recipient))
-        .map_err(|e| anyhow::anyhow!("encrypting {secret}: {e}"))?;
+    let enc =
+        age::Encryptor::with_recipients(recips.iter().map(|r| r.as_ref() as &dyn age::Recipient))
+            .map_err(|e| anyhow::anyhow!("encrypting {secret}: {e}"))?;
     let mut out = Vec::new();
     let mut w = enc
         .wrap_output(&mut out)
@@ -451,7 +469,8 @@ fn store_secret(
 
 /// The identities in FILE: an age key file or an OpenSSH private key.
 fn identities(path: &Path) -> anyhow::Result<Vec<Box<dyn age::Identity>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading the identity {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading the identity {}", path.display()))?;
     if bytes.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
         let id = age::ssh::Identity::from_buffer(&bytes[..], Some(path.display().to_string()))
             .with_context(|| format!("reading the SSH key {}", path.display()))?;
@@ -484,7 +503,9 @@ fn stored(store: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
         return Ok(out);
     };
     for e in rd {
-        let p = e.with_context(|| format!("reading {}", store.display()))?.path();
+        let p = e
+            .with_context(|| format!("reading {}", store.display()))?
+            .path();
         if let (Some(stem), Some("age")) = (
             p.file_stem().and_then(|s| s.to_str()),
             p.extension().and_then(|s| s.to_str()),
@@ -499,7 +520,10 @@ fn rekey(ctx: &Ctx, hosts: &[Host], store: &Path, identity: &Path) -> anyhow::Re
     let ids = identities(identity)?;
     let files = stored(store)?;
     if files.is_empty() {
-        bail!(Usage(format!("{} holds no secret (NAME.age)", store.display())));
+        bail!(Usage(format!(
+            "{} holds no secret (NAME.age)",
+            store.display()
+        )));
     }
     // Decrypt everything first: a secret this identity cannot read stops
     // the run before any file changes.
@@ -536,7 +560,11 @@ fn rekey(ctx: &Ctx, hosts: &[Host], store: &Path, identity: &Path) -> anyhow::Re
             println!(
                 "rekeyed {name}: {} admin key(s), hosts: {}",
                 admins.len(),
-                keyed.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", ")
+                keyed
+                    .iter()
+                    .map(|(h, _)| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -580,22 +608,42 @@ fn list(ctx: &Ctx, hosts: &[Host], store: &Path) -> anyhow::Result<u8> {
         })
         .collect();
     if ctx.json {
-        ctx.print_json(&serde_json::json!({ "store": store.display().to_string(), "secrets": rows }))?;
+        ctx.print_json(
+            &serde_json::json!({ "store": store.display().to_string(), "secrets": rows }),
+        )?;
         return Ok(crate::exit::OK);
     }
     if rows.is_empty() {
-        println!("no secrets in {} and none listed in the specs", store.display());
+        println!(
+            "no secrets in {} and none listed in the specs",
+            store.display()
+        );
     }
     for r in &rows {
         let mut who = r.hosts.clone();
-        who.extend(r.hosts_without_key.iter().map(|h| format!("{h} (no host_key: cannot read)")));
+        who.extend(
+            r.hosts_without_key
+                .iter()
+                .map(|h| format!("{h} (no host_key: cannot read)")),
+        );
         println!(
             "{}{}  {} admin key(s); hosts: {}{}",
             r.secret,
-            r.user.as_ref().map(|u| format!(" (password of {u})")).unwrap_or_default(),
+            r.user
+                .as_ref()
+                .map(|u| format!(" (password of {u})"))
+                .unwrap_or_default(),
             r.admins.len(),
-            if who.is_empty() { "none".to_owned() } else { who.join(", ") },
-            if r.file.is_none() { "  MISSING: run `tabula secret set`" } else { "" }
+            if who.is_empty() {
+                "none".to_owned()
+            } else {
+                who.join(", ")
+            },
+            if r.file.is_none() {
+                "  MISSING: run `tabula secret set`"
+            } else {
+                ""
+            }
         );
     }
     Ok(crate::exit::OK)
@@ -609,7 +657,11 @@ pub struct FlakeSecrets(Vec<(PathBuf, PathBuf)>);
 
 impl FlakeSecrets {
     pub fn plan(ctx: &Ctx, spec: &HostSpec, out: &Path) -> anyhow::Result<FlakeSecrets> {
-        let names = spec.secrets.as_ref().map(Secrets::all_names).unwrap_or_default();
+        let names = spec
+            .secrets
+            .as_ref()
+            .map(Secrets::all_names)
+            .unwrap_or_default();
         if names.is_empty() {
             return Ok(FlakeSecrets(Vec::new()));
         }
@@ -741,9 +793,11 @@ mod tests {
     use super::*;
 
     fn spec_with(secrets: &str) -> HostSpec {
-        let text = tabula_spec::embedded::SURFACE_PRO_8
-            .toml
-            .replacen("\n[boot]\n", &format!("\n{secrets}\n\n[boot]\n"), 1);
+        let text = tabula_spec::embedded::SURFACE_PRO_8.toml.replacen(
+            "\n[boot]\n",
+            &format!("\n{secrets}\n\n[boot]\n"),
+            1,
+        );
         tabula_spec::parse("t.toml", &text).unwrap().spec
     }
 
@@ -754,7 +808,9 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
-        assert!(ensure_host_key(&spec_with(""), dir.path()).unwrap().is_none());
+        assert!(ensure_host_key(&spec_with(""), dir.path())
+            .unwrap()
+            .is_none());
         let spec = spec_with("[secrets]\nnames = [\"wifi\"]");
         let k = ensure_host_key(&spec, dir.path()).unwrap().unwrap();
         let want = dir.path().join("persist/etc/ssh/ssh_host_ed25519_key");
@@ -765,7 +821,10 @@ mod tests {
         assert_eq!(mode, 0o600);
         let before = std::fs::read(&want).unwrap();
         // Kept on a second run; once in the spec, it says so.
-        let spec = spec_with(&format!("[secrets]\nhost_key = \"{}\"\nnames = [\"wifi\"]", k.public));
+        let spec = spec_with(&format!(
+            "[secrets]\nhost_key = \"{}\"\nnames = [\"wifi\"]",
+            k.public
+        ));
         let again = ensure_host_key(&spec, dir.path()).unwrap().unwrap();
         assert!(!again.generated && again.in_spec);
         assert_eq!(again.public, k.public);
