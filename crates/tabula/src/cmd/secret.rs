@@ -351,9 +351,6 @@ fn recipient(key: &str) -> anyhow::Result<Box<dyn age::Recipient + Send>> {
 fn encrypt(hosts: &[Host], secret: &str, plain: &[u8]) -> anyhow::Result<Vec<u8>> {
     let (admins, keyed, keyless) = readers(hosts, secret);
     for h in &keyless {
-        tracing::warn!(
-            "host {h} reads {secret} but has no [secrets] host_key: it cannot decrypt it (run `tabula install`, add the key it prints, then `tabula secret rekey`)"
-        );
         eprintln!("warning: host {h} reads {secret} but has no [secrets] host_key, so it cannot decrypt it");
     }
     if admins.is_empty() {
