@@ -556,3 +556,50 @@ fn a_password_typed_twice_on_a_terminal_is_not_echoed_and_a_mismatch_writes_noth
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "True");
 }
+
+#[test]
+fn an_ssh_ed25519_admin_key_reads_and_rekeys() {
+    if !ready("secret_ssh_admin") {
+        return;
+    }
+    let f = Fleet::new();
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "admin", "-f"])
+        .arg(f.path("admin-ssh"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ssh_pub = std::fs::read_to_string(f.path("admin-ssh.pub")).unwrap();
+    for h in ["a", "b"] {
+        let p = f.path(&format!("fleet/{h}.toml"));
+        let t = std::fs::read_to_string(&p).unwrap();
+        let t = t.replacen(&f.admin_pub, ssh_pub.trim(), 1);
+        std::fs::write(&p, t).unwrap();
+    }
+    let set = f.tabula(&["secret", "set", "token", "--fleet", "fleet"], VALUE);
+    assert!(set.status.success(), "{}", text(&set));
+    let file = "fleet/secrets/token.age";
+    assert_eq!(f.decrypt("admin-ssh", file).as_deref(), Some(VALUE));
+    assert_eq!(
+        f.decrypt("admin.txt", file),
+        None,
+        "the old admin still reads it"
+    );
+    std::fs::remove_file(f.path("fleet/a.toml")).unwrap();
+    let rekey = f.tabula(
+        &[
+            "secret",
+            "rekey",
+            "--fleet",
+            "fleet",
+            "--identity",
+            "admin-ssh",
+        ],
+        "",
+    );
+    assert!(rekey.status.success(), "{}", text(&rekey));
+    assert_eq!(f.decrypt("host-a", file), None);
+    assert_eq!(f.decrypt("host-b", file).as_deref(), Some(VALUE));
+    assert_eq!(f.decrypt("admin-ssh", file).as_deref(), Some(VALUE));
+    no_leak(&f, &[&set, &rekey], VALUE);
+}
