@@ -48,6 +48,10 @@ CASES = [
     ("render --fleet", ["render", "--fleet", "fleet", "--out", "fleet-flake"], {}),
     ("deploy --dry", ["deploy", "--fleet", "fleet", "--on", "@laptop", "--dry"], {}),
     ("deploy: colmena missing (exit 4)", ["deploy", "--fleet", "fleet", "--yes"], {"PATH": "/nonexistent"}),
+    ("secret set: no admin key yet (exit 2)", ["secret", "set", "wifi", "--spec", "host.toml"], {"STDIN": "a value"}),
+    ("secret password: no admin key yet (exit 2)", ["secret", "password", "user", "--spec", "host.toml"], {"STDIN": "a password"}),
+    ("secret rekey: no identity file (exit 1)", ["secret", "rekey", "--spec", "host.toml", "--identity", "admin.txt"], {}),
+    ("secret list", ["secret", "list", "--spec", "host.toml"], {}),
     ("completions", ["completions", "bash"], {}),
     ("man", ["man", "apply"], {}),
 ]
@@ -87,7 +91,9 @@ def main():
             env = dict(os.environ, NO_COLOR="1")
             env.pop("TABULA_SPEC", None)
             env.update(extra)
-            p = subprocess.run([TABULA, "--json", *argv], cwd=d, env=env,
+            # A value tabula reads on stdin (never on the command line).
+            stdin = env.pop("STDIN", "")
+            p = subprocess.run([TABULA, "--json", *argv], cwd=d, env=env, input=stdin,
                                capture_output=True, text=True, timeout=120)
             doc = json.loads(p.stdout)
             assert doc["error"] is None or doc["error"]["exit"] == p.returncode, (argv, doc)

@@ -25,6 +25,7 @@ mod disk_layout;
 mod isolation;
 mod personal;
 pub(crate) mod runbook;
+mod secrets;
 
 use tabula_spec::HostSpec;
 

@@ -42,6 +42,7 @@ pub fn render(spec: &HostSpec) -> String {
     section("Add or replace the USB keyfile", keyfile(spec), &mut s);
     section("Roll back a generation", rollback(spec), &mut s);
     section("Pin and update the flake inputs", inputs(spec), &mut s);
+    section("Rotate a secret", crate::secrets::rotate(spec), &mut s);
     section(
         "Reset the system subvolumes, keeping user data",
         reset(spec),

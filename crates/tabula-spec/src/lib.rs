@@ -27,6 +27,7 @@ pub mod path;
 pub mod raw;
 pub mod release;
 pub mod schema;
+pub mod secrets_edit;
 pub mod size;
 
 use std::fmt;

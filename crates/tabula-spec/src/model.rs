@@ -15,7 +15,12 @@ use crate::raw;
 use crate::size::{Estimate, Size};
 use crate::{KeyPath, Problem};
 
+mod secrets;
 mod validate;
+
+pub use secrets::{
+    age_x25519, secret_name, ssh_ed25519, Secrets, PERSISTED_IDENTITY, PLAIN_IDENTITY,
+};
 
 /// `[security] firewall` (checked here, in the model, and listed in the schema: the render turns anything
 /// but nftables into iptables rules).
@@ -84,6 +89,7 @@ pub struct HostSpec {
     pub audit: Audit,
     /// `[deploy]`: where and how the fleet deploys this host.
     pub deploy: Option<crate::deploy::Deploy>,
+    pub secrets: Option<Secrets>,
 }
 
 #[derive(Debug, Clone, Serialize)]

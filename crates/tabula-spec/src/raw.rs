@@ -41,6 +41,9 @@ pub struct RawSpec {
     /// How the fleet deploys this host (colmena; `tabula deploy`).
     #[serde(default)]
     pub deploy: Option<crate::deploy::RawDeploy>,
+    /// Secrets encrypted with age, decrypted on the host by agenix.
+    #[serde(default)]
+    pub secrets: Option<RawSecrets>,
 }
 
 /// The machine and the NixOS release it runs.
@@ -450,4 +453,31 @@ pub struct RawAudit {
     /// the built-in defaults.
     #[serde(default)]
     pub ignore: Vec<String>,
+}
+
+// --- secrets (issue 13) ------------------------------------------------------
+
+/// `[secrets]`: who can read the age-encrypted secrets in the `secrets/`
+/// folder next to the spec, and which of them this host reads.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecrets {
+    /// Admin public keys that can read (and rekey) every secret: age
+    /// X25519 recipients ("age1...") or "ssh-ed25519 AAAA..." keys.
+    #[serde(default)]
+    pub admins: Vec<String>,
+    /// This host's SSH ed25519 host public key ("ssh-ed25519 AAAA..."), as
+    /// `tabula install` prints it. Without it the host reads no secret.
+    pub host_key: Option<String>,
+    /// Where agenix finds the host's private key at boot (default
+    /// /persist/etc/ssh/ssh_host_ed25519_key under a persistence root
+    /// "/persist", else /etc/ssh/ssh_host_ed25519_key).
+    pub identity: Option<String>,
+    /// The secrets this host reads: each is `secrets/NAME.age`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// Users whose password hash is the secret `password-USER`
+    /// (`tabula secret password USER`).
+    #[serde(default)]
+    pub passwords: Vec<String>,
 }

@@ -167,6 +167,15 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
                 "an SSH target user@host[:port]",
             ),
         ),
+        (
+            "RawSecrets",
+            "host_key",
+            pat(
+                "^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/=]{43}( .*)?$".into(),
+                "an ssh-ed25519 public key",
+            ),
+        ),
+        ("RawSecrets", "identity", abs()),
     ]
 }
 

@@ -129,6 +129,11 @@ fn fixture(code: Code) -> Fixture {
         Code::ContainerInvalid => Edit(&[("\"htop\"", "\"ht op\"")]),
         Code::NameDuplicate => Edit(&[("name = \"fedora\"", "name = \"arch\"")]),
         Code::RootlessPodmanStorage => Literal,
+        // The unpersisted /etc path (impermanence#282, agenix#219), and no host_key.
+        Code::SecretIdentityNotAtBoot | Code::SecretsNoHostKey => Edit(&[(
+            "\n[boot]\n",
+            "\n[secrets]\nidentity = \"/etc/ssh/ssh_host_ed25519_key\"\nnames = [\"wifi\"]\n\n[boot]\n",
+        )]),
         Code::TextUnrepresentable => Edit(&[(
             "description = \"Primary user\"",
             "description = \"Primary\\nuser\"",

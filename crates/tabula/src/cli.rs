@@ -41,6 +41,7 @@ pub enum Command {
     Docs(cmd::render::DocsArgs),
     Init(cmd::spec::InitArgs),
     Schema(cmd::spec::SchemaArgs),
+    Secret(cmd::secret::SecretArgs),
 
     // --- the disk -----------------------------------------------------------
     Plan(cmd::disk::PlanArgs),

@@ -98,13 +98,14 @@ fn interrupted() -> Option<u8> {
 /// One command, by its parsed arguments.
 fn dispatch(command: cli::Command, ctx: &ctx::Ctx) -> anyhow::Result<u8> {
     use cli::Command;
-    use cmd::{audit, disk, nixos, render, spec};
+    use cmd::{audit, disk, nixos, render, secret, spec};
     match command {
         Command::Check(a) => spec::check(&a, ctx),
         Command::Render(a) => render::render(&a, ctx),
         Command::Docs(a) => render::docs(&a, ctx),
         Command::Init(a) => spec::init(&a, ctx),
         Command::Schema(a) => spec::schema(&a, ctx),
+        Command::Secret(a) => secret::secret(&a, ctx),
         Command::Plan(a) => disk::plan(&a, ctx),
         Command::Apply(a) => disk::apply(&a, ctx),
         Command::Mount(a) => disk::mount(&a, ctx),

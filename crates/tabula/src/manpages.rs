@@ -59,6 +59,16 @@ fn walk(
     Ok(())
 }
 
+/// The page names of every visible command below `cmd`, depth first.
+fn descendants(cmd: &clap::Command) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in visible(cmd) {
+        out.push(page_name(sub));
+        out.extend(descendants(sub));
+    }
+    out
+}
+
 /// Escape free text for roff: backslashes, and a leading `.` or `'` that
 /// would read as a request.
 fn roff_escape(line: &str) -> String {
@@ -96,7 +106,16 @@ fn render(cmd: &clap::Command, parent: Option<&str>) -> anyhow::Result<Vec<u8>> 
     }
     man.render_version_section(&mut w)?;
     let mut see: Vec<String> = parent.map(|p| format!("{p}(1)")).into_iter().collect();
-    see.extend(visible(cmd).map(|s| format!("{}(1)", page_name(s))));
+    // A nested page (tabula-secret-set) names the main page too, and the
+    // main page names every page, nested ones included.
+    if parent.is_some_and(|p| p != page_name(&root())) {
+        see.push(format!("{}(1)", page_name(&root())));
+    }
+    if parent.is_none() {
+        see.extend(descendants(cmd).iter().map(|n| format!("{n}(1)")));
+    } else {
+        see.extend(visible(cmd).map(|s| format!("{}(1)", page_name(s))));
+    }
     if !see.is_empty() {
         writeln!(w, ".SH \"SEE ALSO\"")?;
         writeln!(w, "{}", roff_escape(&see.join(", ")))?;

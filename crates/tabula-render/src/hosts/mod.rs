@@ -7,6 +7,7 @@
 mod boot;
 mod containers;
 mod desktop;
+mod secrets;
 mod storage;
 mod system;
 
@@ -59,6 +60,12 @@ pub(crate) fn render(spec: &HostSpec) -> Result<Vec<OutFile>, RenderError> {
         ),
         OutFile::create_once(format!("{dir}/custom.nix"), custom(&cx)),
     ];
+    if secrets::enabled(spec) {
+        files.push(OutFile::generated(
+            format!("{dir}/{}", secrets::MODULE),
+            secrets::secrets(&cx)?,
+        ));
+    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     // No format tabula writes can carry NUL (Nix strings end there); check
     // rejects it field by field, this is the last line of defence.
@@ -256,6 +263,14 @@ pub(crate) fn flake_inputs(specs: &[&HostSpec]) -> AttrsBuilder {
         // (not a flake, no nixpkgs of its own): only nixpkgs is followed.
         inputs.set("microvm.inputs.nixpkgs.follows", s("nixpkgs"));
     }
+    if specs.iter().any(|spec| secrets::enabled(spec)) {
+        inputs.set("agenix.url", s("github:ryantm/agenix"));
+        // agenix's flake: nixpkgs, darwin, home-manager, systems; follow
+        // this host's nixpkgs and drop the two it does not need on NixOS.
+        inputs.set("agenix.inputs.nixpkgs.follows", s("nixpkgs"));
+        inputs.set("agenix.inputs.darwin.follows", s(""));
+        inputs.set("agenix.inputs.home-manager.follows", s(""));
+    }
     inputs
 }
 
@@ -282,8 +297,14 @@ fn default_module(cx: &Ctx) -> Result<String, RenderError> {
     if microvm_enabled(spec) {
         imports.push(raw("inputs.microvm.nixosModules.host"));
     }
+    if secrets::enabled(spec) {
+        imports.push(raw("inputs.agenix.nixosModules.default"));
+    }
     for m in MODULES {
         imports.push(raw(format!("./{m}")));
+    }
+    if secrets::enabled(spec) {
+        imports.push(raw(format!("./{}", secrets::MODULE)));
     }
     let mut b = AttrsBuilder::new();
     b.set("imports", nix::list(imports));

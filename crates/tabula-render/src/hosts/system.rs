@@ -24,7 +24,13 @@ pub(crate) fn users(cx: &Ctx) -> Result<String, RenderError> {
         if !u.groups.is_empty() {
             a.set("extraGroups", strs(&u.groups));
         }
-        if let Some(f) = &u.hashed_password_file {
+        if super::secrets::enabled(spec) && spec.password_from_secret(&u.name) {
+            // The hash is the age secret password-USER (`tabula secret password`).
+            a.set(
+                "hashedPasswordFile",
+                super::secrets::path_of(&tabula_spec::model::Secrets::password_name(&u.name)),
+            );
+        } else if let Some(f) = &u.hashed_password_file {
             if !f.starts_with('/') || f.chars().any(char::is_control) {
                 return Err(RenderError::bad(
                     at.key("hashed_password_file"),
@@ -50,12 +56,25 @@ pub(crate) fn users(cx: &Ctx) -> Result<String, RenderError> {
         // NixOS asserts that a login shell's program module is enabled.
         b.set(&format!("programs.{sh}.enable"), Expr::Bool(true));
     }
+    let from_secrets = super::secrets::enabled(spec)
+        && spec
+            .users
+            .iter()
+            .any(|u| spec.password_from_secret(&u.name));
     Ok(nix::module(
         &header(
             spec,
-            "Users: immutable, passwords from files on the persistent mount.",
+            if from_secrets {
+                "Users: immutable, passwords from files on the persistent mount or from age secrets."
+            } else {
+                "Users: immutable, passwords from files on the persistent mount."
+            },
         ),
-        &["pkgs"],
+        if from_secrets {
+            &["config", "pkgs"]
+        } else {
+            &["pkgs"]
+        },
         &[],
         b.build(),
     ))

@@ -68,6 +68,8 @@ pub enum Code {
     FleetUuidShared,
     FleetTargetShared,
     FleetReleaseMixed,
+    SecretIdentityNotAtBoot,
+    SecretsNoHostKey,
     TextUnrepresentable,
 }
 
@@ -134,6 +136,8 @@ impl Code {
         Code::FleetUuidShared,
         Code::FleetTargetShared,
         Code::FleetReleaseMixed,
+        Code::SecretIdentityNotAtBoot,
+        Code::SecretsNoHostKey,
         Code::TextUnrepresentable,
     ];
 
@@ -200,6 +204,8 @@ impl Code {
             Code::FleetUuidShared => "fleet-uuid-shared",
             Code::FleetTargetShared => "fleet-target-shared",
             Code::FleetReleaseMixed => "fleet-release-mixed",
+            Code::SecretIdentityNotAtBoot => "secret-identity-not-at-boot",
+            Code::SecretsNoHostKey => "secrets-no-host-key",
             Code::TextUnrepresentable => "text-unrepresentable",
         }
     }
@@ -246,6 +252,7 @@ impl Code {
             | Code::FleetUuidShared
             | Code::FleetTargetShared
             | Code::FleetReleaseMixed
+            | Code::SecretIdentityNotAtBoot
             | Code::TextUnrepresentable => Severity::Error,
             Code::ReleaseEol
             | Code::BootTooSmall
@@ -260,7 +267,8 @@ impl Code {
             | Code::UserUndeclared
             | Code::UserNoPassword
             | Code::ForeignUnreachable
-            | Code::EspTooSmall => Severity::Warning,
+            | Code::EspTooSmall
+            | Code::SecretsNoHostKey => Severity::Warning,
             Code::KernelBuiltLocally
             | Code::StateVersionOlder
             | Code::KeyfilePasswordFallback
@@ -333,6 +341,8 @@ impl Code {
             Code::FleetUuidShared => "two hosts of a fleet declare the same filesystem, LUKS or pool UUID",
             Code::FleetTargetShared => "two hosts of a fleet deploy to the same SSH target",
             Code::FleetReleaseMixed => "the hosts of a fleet follow different NixOS releases (one flake has one nixpkgs)",
+            Code::SecretIdentityNotAtBoot => "the host key agenix decrypts with is not on a mount there at boot",
+            Code::SecretsNoHostKey => "the host reads secrets but [secrets] has no host_key to encrypt them to",
             Code::TextUnrepresentable => "a value holds characters its file format cannot carry",
         }
     }

@@ -30,6 +30,7 @@ mod luks;
 mod mounts;
 mod persistence;
 mod release;
+mod secrets;
 mod text;
 mod users;
 pub use codes::{rules, Code, Rule};
@@ -100,6 +101,7 @@ pub fn check_on(loaded: &Loaded, today: Date) -> Vec<Finding> {
     c.desktop(s);
     c.boot(s);
     c.containers(s);
+    c.secrets(s);
     let mut out = c.out;
     out.sort_by(|a, b| {
         a.severity

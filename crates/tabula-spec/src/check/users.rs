@@ -53,6 +53,7 @@ impl Checker<'_> {
                 );
             }
             match u.hashed_password_file.as_deref() {
+                None if s.password_from_secret(&u.name) => {}
                 None => self.add(
                     Code::UserNoPassword,
                     at.key("name"),

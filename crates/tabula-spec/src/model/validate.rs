@@ -34,6 +34,10 @@ impl HostSpec {
             .deploy
             .as_ref()
             .map(|d| crate::deploy::validate(&mut p.0, d));
+        let secrets = r.secrets.as_ref().map(|sc| {
+            let root = r.persistence.as_ref().map(|ps| ps.root.as_str());
+            super::secrets::secrets(&mut p, sc, root)
+        });
         closed_sets(&mut p, r);
         if !p.0.is_empty() {
             return Err(p.0);
@@ -55,6 +59,7 @@ impl HostSpec {
             boot,
             audit: (&r.audit).into(),
             deploy,
+            secrets,
         })
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
-use tabula_render::OutFile;
+use tabula_render::{OutFile, WriteReport};
 use tabula_spec::check::{self, Finding, Severity};
 use tabula_spec::fleet::FleetSettings;
 use tabula_spec::{Loaded, SpecSource};
@@ -42,6 +42,9 @@ pub struct Fleet {
     /// `fleet.toml`'s text, copied beside the specs into the flake.
     settings_text: Option<String>,
     pub skipped: Vec<PathBuf>,
+    /// The secrets store: `DIR/secrets` of `--fleet DIR`, else `secrets/`
+    /// next to the first `--spec` (as `tabula secret` reads it).
+    pub store: PathBuf,
 }
 
 impl Fleet {
@@ -77,6 +80,15 @@ pub fn fleet_of(ctx: &Ctx, arg: &FleetArg) -> anyhow::Result<Option<Fleet>> {
         ),
         None => return Ok(None),
     };
+    let store = match &arg.fleet {
+        Some(dir) => dir.join("secrets"),
+        None => paths
+            .first()
+            .and_then(|p| p.parent())
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            .join("secrets"),
+    };
     let mut hosts = Vec::new();
     for p in paths {
         let source = SpecSource::File(p);
@@ -91,6 +103,7 @@ pub fn fleet_of(ctx: &Ctx, arg: &FleetArg) -> anyhow::Result<Option<Fleet>> {
         settings,
         settings_text,
         skipped,
+        store,
     }))
 }
 
@@ -243,11 +256,26 @@ struct RenderReport<'a> {
 }
 
 /// `tabula render --fleet DIR --out OUT`.
-pub fn render(ctx: &Ctx, fleet: &Fleet, out: &Path) -> anyhow::Result<u8> {
-    let found = checked(ctx, fleet)?;
+/// The fleet's flake into `out`, with every host's `.age` files in
+/// `out/secrets/` (all checked before anything is written).
+fn write_flake(ctx: &Ctx, fleet: &Fleet, out: &Path) -> anyhow::Result<WriteReport> {
     let files = files(fleet)?;
+    let secrets = fleet
+        .hosts
+        .iter()
+        .map(|l| super::secret::FlakeSecrets::plan_from(&fleet.store, &l.spec, out))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let report = super::render::write(out, &files, ctx)
         .with_context(|| format!("writing the fleet's flake into {}", out.display()))?;
+    for s in &secrets {
+        s.copy()?;
+    }
+    Ok(report)
+}
+
+pub fn render(ctx: &Ctx, fleet: &Fleet, out: &Path) -> anyhow::Result<u8> {
+    let found = checked(ctx, fleet)?;
+    let report = write_flake(ctx, fleet, out)?;
     let (written, unchanged, kept) = (
         report.count(tabula_render::FileStatus::Written),
         report.count(tabula_render::FileStatus::Unchanged),
@@ -509,6 +537,7 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 settings: FleetSettings::default(),
                 settings_text: None,
                 skipped: Vec::new(),
+                store: super::secret::store_of(ctx),
             }
         }
     };
@@ -609,9 +638,7 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             return Err(exit::Refused("not deployed: the answer was not yes".into()).into());
         }
     }
-    let files = files(&fleet)?;
-    super::render::write(&a.out, &files, ctx)
-        .with_context(|| format!("writing the fleet's flake into {}", a.out.display()))?;
+    write_flake(ctx, &fleet, &a.out)?;
     let mut result = Ok(());
     for (cmd, line) in cmds.iter().zip(&lines) {
         if !ctx.json {

@@ -9,4 +9,5 @@ pub mod disk;
 pub mod fleet;
 pub mod nixos;
 pub mod render;
+pub mod secret;
 pub mod spec;

@@ -106,8 +106,10 @@ pub fn render(a: &RenderArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // The spec travels with the flake: on the installed machine
     // /etc/nixos/host.toml is what every tabula command reads.
     files.push(OutFile::generated("host.toml", loaded.text.clone()));
+    let secrets = crate::cmd::secret::FlakeSecrets::plan(ctx, spec, &a.out)?;
     let report = write(&a.out, &files, ctx)
         .with_context(|| format!("writing the flake into {}", a.out.display()))?;
+    secrets.copy()?;
     print_report(ctx, &a.out, spec, &found, &report)?;
     Ok(exit::OK)
 }

@@ -59,6 +59,9 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         "host.toml",
         loaded.text.clone(),
     ));
+    // The host's secrets/NAME.age travel with the flake: a missing one
+    // stops here too, before the disk is touched.
+    let secrets = crate::cmd::secret::FlakeSecrets::plan(ctx, &spec, &flake_dir)?;
     // The passphrase apply used (stdin can be read only once).
     let mut done = run_apply(&args.apply, ctx, &spec)?;
     let mounted = session::mount_after_apply(
@@ -75,12 +78,18 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .with_context(|| format!("creating {}", flake_dir.display()))?;
     let report = tabula_render::write_files(&flake_dir, &files)
         .with_context(|| format!("writing the flake into {}", flake_dir.display()))?;
+    secrets.copy()?;
     if !ctx.json {
         println!(
             "flake: {} file(s) written into {}",
             report.files.len(),
             flake_dir.display()
         );
+    }
+    // A host with [secrets]: its SSH host key at the persisted identity
+    // before the first boot, so agenix can decrypt there (issue 13).
+    if let Some(k) = crate::cmd::secret::ensure_host_key(&spec, &args.target)? {
+        crate::cmd::secret::tell_host_key(&k, ctx.json);
     }
     cmd.run_inherit()?;
     Ok(exit::OK)
