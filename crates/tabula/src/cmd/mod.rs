@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod disk;
+pub mod import;
 pub mod nixos;
 pub mod render;
 pub mod spec;
