@@ -288,6 +288,14 @@ fn needed_for_boot(path: &str) -> bool {
     matches!(path, "/" | "/nix" | "/persist" | "/var/lib" | "/var/log")
 }
 
+/// Whether `p` is the last partition and ends within the last MiB before
+/// the backup GPT (sgdisk `0:0`, parted `100%`): the spec's "rest".
+fn is_rest(probe: &DiskProbe, p: &ProbedPartition) -> bool {
+    let usable_end = probe.size.saturating_sub(tabula_spec::model::GPT_TAIL) / MIB * MIB;
+    let last = probe.partitions.iter().map(|x| x.start).max() == Some(p.start);
+    last && p.start % MIB == 0 && p.end() >= usable_end && p.end() < usable_end + MIB
+}
+
 /// One listed partition, as the draft writes it.
 struct Listed {
     number: u32,
@@ -441,7 +449,7 @@ fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
             );
             continue;
         };
-        if p.start % MIB != 0 || p.size % MIB != 0 {
+        if p.start % MIB != 0 || (p.size % MIB != 0 && !is_rest(&f.probe, p)) {
             d.leave_out(
                 format!("{at}: not aligned to 1 MiB"),
                 "tabula places partitions on 1 MiB boundaries; plan keeps this one untouched as long as it is not listed",
@@ -595,7 +603,14 @@ fn write_partition(d: &mut Draft, f: &DiskFacts, l: &Listed, prev_end: u64) {
                 guessed.then_some("its GPT name is empty or not usable as a label"),
             )
         }),
-        ("size", value(size_text(pp.size), None)),
+        (
+            "size",
+            if is_rest(&f.probe, pp) {
+                value("rest", None)
+            } else {
+                value(size_text(pp.size), None)
+            },
+        ),
     ];
     // The start, when it is not right after the listed one before it.
     if pp.start != prev_end {
