@@ -242,7 +242,16 @@ pub fn open_readonly(node: &str, name: &str, key: &Key) -> Result<String> {
         )));
     }
     let cmd = cryptsetup(["open", "--readonly", "--type", "luks"]);
-    key.feed(cmd).args([node, name]).run()?;
+    match key.feed(cmd).args([node, name]).run() {
+        Ok(_) => {}
+        // /dev/mapper/control without the kernel's device-mapper.
+        Err(e) if e.to_string().contains("Cannot initialize device-mapper") => {
+            return Err(Error::Refused(format!(
+                "cannot open {node}: no device-mapper on this kernel (run import where `cryptsetup open` works, e.g. the installer)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
     interrupt::register(Undo::Close(name.to_owned()));
     Ok(mapper)
 }
