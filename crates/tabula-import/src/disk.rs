@@ -857,3 +857,138 @@ fn write_luks(d: &mut Draft, f: &DiskFacts, lp: &Listed, lf: &LuksFacts) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn part(number: u32, start_mib: u64, size_mib: u64, kind: PartType, content: Content) -> ProbedPartition {
+        ProbedPartition {
+            number,
+            node: format!("/dev/loop9p{number}"),
+            start: start_mib * MIB,
+            size: size_mib * MIB,
+            type_guid: kind.guid().to_owned(),
+            uuid: None,
+            name: Some(format!("p{number}")),
+            content,
+        }
+    }
+
+    fn facts(table: Option<&str>, partitions: Vec<ProbedPartition>) -> DiskFacts {
+        DiskFacts {
+            path: "disk.img".into(),
+            probe: DiskProbe {
+                device: "/dev/loop9".into(),
+                size: GIB,
+                sector_size: 512,
+                table: table.map(Into::into),
+                partitions,
+                busy: Vec::new(),
+            },
+            parts: BTreeMap::new(),
+            luks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn os_release_id_drops_quotes_and_skips_other_keys() {
+        assert_eq!(
+            os_release_id("NAME=\"Alpine\"\nVERSION_ID=3\nID=\"alpine\"\n").as_deref(),
+            Some("alpine")
+        );
+        assert_eq!(os_release_id("ID_LIKE=debian\n"), None);
+    }
+
+    #[test]
+    fn sizes_are_written_exactly() {
+        assert_eq!(size_text(GIB), "1GiB");
+        assert_eq!(size_text(64 * MIB), "64MiB");
+        assert_eq!(size_text(MIB + 512), "1049088B");
+    }
+
+    #[test]
+    fn mbr_and_no_table_are_refused_naming_what() {
+        let e = draft(&[facts(Some("dos"), vec![])]).unwrap_err().to_string();
+        assert!(e.contains("MBR (dos)") && e.contains("GPT"), "{e}");
+        let e = draft(&[facts(None, vec![])]).unwrap_err().to_string();
+        assert!(e.contains("no partition table"), "{e}");
+    }
+
+    #[test]
+    fn lvm_mdadm_zfs_bcachefs_and_a_second_disk_are_left_out() {
+        let other = |u: &str, t: &str| Content::Other {
+            usage: u.into(),
+            fstype: t.into(),
+        };
+        let f = facts(
+            Some("gpt"),
+            vec![
+                part(1, 1, 64, PartType::Linux, other("raid", "LVM2_member")),
+                part(2, 65, 64, PartType::Linux, other("raid", "linux_raid_member")),
+                part(3, 129, 64, PartType::Linux, other("filesystem", "zfs_member")),
+                part(4, 193, 64, PartType::Linux, other("filesystem", "bcachefs")),
+                part(
+                    5,
+                    257,
+                    64,
+                    PartType::Linux,
+                    Content::Filesystem {
+                        fstype: "ext4".into(),
+                        uuid: Some("u5".into()),
+                        label: None,
+                    },
+                ),
+            ],
+        );
+        let mut second = f.clone();
+        second.path = "second.img".into();
+        let d = draft(&[f, second]).unwrap();
+        let all: Vec<&str> = d.left_out.iter().map(|l| l.what.as_str()).collect();
+        for want in [
+            "an LVM physical volume",
+            "an mdadm RAID member",
+            "a ZFS pool member",
+            "a bcachefs filesystem",
+            "disk second.img: a second disk",
+        ] {
+            assert!(all.iter().any(|w| w.contains(want)), "{want}: {all:?}");
+        }
+        let t = d.to_toml();
+        // Only partition 5 is listed, at its own start after the unlisted ones.
+        assert_eq!(t.matches("[[partition]]").count(), 1, "{t}");
+        assert!(t.contains("start = \"257MiB\""), "{t}");
+        // Its owner and the root it makes are guesses, said so.
+        assert!(t.contains("owner = \"nixos\"  # guessed:"), "{t}");
+        assert!(t.contains("partition = \"p5\"  # guessed:"), "{t}");
+    }
+
+    #[test]
+    fn a_foreign_os_release_names_the_owner() {
+        let mut f = facts(
+            Some("gpt"),
+            vec![part(
+                1,
+                1,
+                64,
+                PartType::Linux,
+                Content::Filesystem {
+                    fstype: "ext4".into(),
+                    uuid: None,
+                    label: None,
+                },
+            )],
+        );
+        f.parts.insert(
+            1,
+            PartFacts {
+                os_id: Some(Seen::Found("kali".into())),
+                ..PartFacts::default()
+            },
+        );
+        let t = draft(&[f]).unwrap().to_toml();
+        assert!(t.contains("owner = \"kali\"\n"), "{t}");
+        assert!(t.contains("no NixOS root filesystem"), "{t}");
+    }
+}
