@@ -834,5 +834,10 @@ fn a_rest_partition_to_the_last_usable_sector_is_kept() {
     let mut d = provisioned(&spec);
     d.partitions[5].size += 1 << 20;
     let p = plan(&spec, &d, &PlanOptions::default());
-    assert_eq!(action(&p, "partition:pool"), Action::Refuse, "{}", p.table());
+    assert_eq!(
+        action(&p, "partition:pool"),
+        Action::Refuse,
+        "{}",
+        p.table()
+    );
 }

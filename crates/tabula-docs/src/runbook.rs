@@ -574,13 +574,19 @@ fn adopt(spec: &HostSpec) -> String {
         code("# guessed:")
     );
     let mut b = String::new();
-    let _ = writeln!(b, "# Read the disk into a spec, then check that it describes the disk: every line `keep`");
+    let _ = writeln!(
+        b,
+        "# Read the disk into a spec, then check that it describes the disk: every line `keep`"
+    );
     let _ = writeln!(
         b,
         "sudo tabula import --disk {disk} --out host.toml && sudo tabula plan --spec host.toml --disk {disk}"
     );
     let _ = writeln!(b);
-    let _ = writeln!(b, "# Where `cryptsetup open` works (the installer): the pool inside the container too");
+    let _ = writeln!(
+        b,
+        "# Where `cryptsetup open` works (the installer): the pool inside the container too"
+    );
     let _ = writeln!(
         b,
         "sudo tabula import --disk {disk} --passphrase-file /root/luks-pass --out host.toml --force"

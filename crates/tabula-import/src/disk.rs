@@ -225,9 +225,9 @@ fn open_and_read(node: &str, key: &Key) -> Seen<BtrfsProbe> {
 
 /// A size as host.toml writes it, exactly: GiB, MiB or bytes.
 pub fn size_text(bytes: u64) -> String {
-    if bytes % GIB == 0 {
+    if bytes.is_multiple_of(GIB) {
         format!("{}GiB", bytes / GIB)
-    } else if bytes % MIB == 0 {
+    } else if bytes.is_multiple_of(MIB) {
         format!("{}MiB", bytes / MIB)
     } else {
         format!("{bytes}B")
@@ -235,7 +235,7 @@ pub fn size_text(bytes: u64) -> String {
 }
 
 fn mib(bytes: u64) -> String {
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
@@ -293,7 +293,7 @@ fn needed_for_boot(path: &str) -> bool {
 fn is_rest(probe: &DiskProbe, p: &ProbedPartition) -> bool {
     let usable_end = probe.size.saturating_sub(tabula_spec::model::GPT_TAIL) / MIB * MIB;
     let last = probe.partitions.iter().map(|x| x.start).max() == Some(p.start);
-    last && p.start % MIB == 0 && p.end() >= usable_end && p.end() < usable_end + MIB
+    last && p.start.is_multiple_of(MIB) && p.end() >= usable_end && p.end() < usable_end + MIB
 }
 
 /// One listed partition, as the draft writes it.
@@ -385,13 +385,12 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
     d.set(
         "host",
         "primary_user",
-        value("user", Some("users are not read from a disk (import --root reads /etc/passwd)")),
+        value(
+            "user",
+            Some("users are not read from a disk (import --root reads /etc/passwd)"),
+        ),
     );
-    d.set(
-        "disk",
-        "device",
-        value(first.path.as_str(), None),
-    );
+    d.set("disk", "device", value(first.path.as_str(), None));
     d.set("disk", "size", value(size_text(p.size), None));
 
     let mut at = MIB;
@@ -410,7 +409,10 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
     }
     d.push(
         "user",
-        vec![("name", value("user", Some("users are not read from a disk")))],
+        vec![(
+            "name",
+            value("user", Some("users are not read from a disk")),
+        )],
         Some("--- users ---"),
     );
     d.set(
@@ -424,11 +426,10 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
 /// The partitions the spec lists (what cannot be described is left out).
 fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
     let mut out: Vec<Listed> = Vec::new();
-    let has_msr = f
-        .probe
-        .partitions
-        .iter()
-        .any(|p| p.type_guid.eq_ignore_ascii_case(PartType::WindowsReserved.guid()));
+    let has_msr = f.probe.partitions.iter().any(|p| {
+        p.type_guid
+            .eq_ignore_ascii_case(PartType::WindowsReserved.guid())
+    });
     let microsoft = f
         .parts
         .values()
@@ -464,8 +465,9 @@ fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
             continue;
         }
         let facts = f.parts.get(&p.number).cloned().unwrap_or_default();
-        let windows_why = (!(has_msr || microsoft))
-            .then(|| "NTFS without a Microsoft reserved partition or EFI/Microsoft on the ESP".to_owned());
+        let windows_why = (!(has_msr || microsoft)).then(|| {
+            "NTFS without a Microsoft reserved partition or EFI/Microsoft on the ESP".to_owned()
+        });
         let (fs, luks, owner) = match &p.content {
             Content::Filesystem { fstype, uuid, label } => {
                 let modelled = matches!(
@@ -698,7 +700,11 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
         }
         d.comment_table("btrfs", "--- the btrfs pool ---");
         for s in &b.subvolumes {
-            d.push("btrfs.subvolume", vec![("path", value(s.as_str(), None))], None);
+            d.push(
+                "btrfs.subvolume",
+                vec![("path", value(s.as_str(), None))],
+                None,
+            );
             if let Some(m) = mount_of(s) {
                 if !mounts.iter().any(|(p, _)| p == m) {
                     let mut pairs = vec![
@@ -728,15 +734,20 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
         let part_root = listed.iter().find(|l| {
             l.owner.0 == "nixos"
                 && l.kind != PartType::Esp
-                && matches!(l.fs.as_ref().map(|x| x.0.as_str()), Some("ext4" | "xfs" | "btrfs"))
+                && matches!(
+                    l.fs.as_ref().map(|x| x.0.as_str()),
+                    Some("ext4" | "xfs" | "btrfs")
+                )
                 && l.label != "boot"
                 && pool.as_ref().is_none_or(|_| !l.luks)
         });
         if let (Some(r), None) = (part_root, luks_part) {
             if pool.is_none() || r.fs.as_ref().is_some_and(|x| x.0 != "btrfs") {
-                let why = r.owner.1.as_ref().map(|_| {
-                    "the one Linux filesystem with no other system named on it"
-                });
+                let why = r
+                    .owner
+                    .1
+                    .as_ref()
+                    .map(|_| "the one Linux filesystem with no other system named on it");
                 mounts.insert(
                     0,
                     (
@@ -760,7 +771,10 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
             d.guessed += 1;
             mounts.insert(
                 0,
-                ("/".into(), vec![("path", value("/", None)), ("tmpfs", Item::Value(v))]),
+                (
+                    "/".into(),
+                    vec![("path", value("/", None)), ("tmpfs", Item::Value(v))],
+                ),
             );
         }
     }
@@ -773,7 +787,10 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
             "/boot".into(),
             vec![
                 ("path", value("/boot", None)),
-                ("partition", value(b.label.as_str(), Some("a filesystem named boot"))),
+                (
+                    "partition",
+                    value(b.label.as_str(), Some("a filesystem named boot")),
+                ),
             ],
         ));
     }
@@ -784,15 +801,12 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
             vec![
                 ("path", value(at, None)),
                 ("partition", value(esp.label.as_str(), None)),
-                (
-                    "options",
-                    {
-                        let mut v = strings(["umask=0077"]);
-                        v.decor_mut()
-                            .set_suffix("  # guessed: mount options are not on the disk");
-                        Item::Value(v)
-                    },
-                ),
+                ("options", {
+                    let mut v = strings(["umask=0077"]);
+                    v.decor_mut()
+                        .set_suffix("  # guessed: mount options are not on the disk");
+                    Item::Value(v)
+                }),
             ],
         ));
         d.guessed += 1;
@@ -863,7 +877,13 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
-    fn part(number: u32, start_mib: u64, size_mib: u64, kind: PartType, content: Content) -> ProbedPartition {
+    fn part(
+        number: u32,
+        start_mib: u64,
+        size_mib: u64,
+        kind: PartType,
+        content: Content,
+    ) -> ProbedPartition {
         ProbedPartition {
             number,
             node: format!("/dev/loop9p{number}"),
@@ -910,7 +930,9 @@ mod tests {
 
     #[test]
     fn mbr_and_no_table_are_refused_naming_what() {
-        let e = draft(&[facts(Some("dos"), vec![])]).unwrap_err().to_string();
+        let e = draft(&[facts(Some("dos"), vec![])])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("MBR (dos)") && e.contains("GPT"), "{e}");
         let e = draft(&[facts(None, vec![])]).unwrap_err().to_string();
         assert!(e.contains("no partition table"), "{e}");
@@ -926,8 +948,20 @@ mod tests {
             Some("gpt"),
             vec![
                 part(1, 1, 64, PartType::Linux, other("raid", "LVM2_member")),
-                part(2, 65, 64, PartType::Linux, other("raid", "linux_raid_member")),
-                part(3, 129, 64, PartType::Linux, other("filesystem", "zfs_member")),
+                part(
+                    2,
+                    65,
+                    64,
+                    PartType::Linux,
+                    other("raid", "linux_raid_member"),
+                ),
+                part(
+                    3,
+                    129,
+                    64,
+                    PartType::Linux,
+                    other("filesystem", "zfs_member"),
+                ),
                 part(4, 193, 64, PartType::Linux, other("filesystem", "bcachefs")),
                 part(
                     5,

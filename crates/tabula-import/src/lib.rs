@@ -230,11 +230,18 @@ mod tests {
     #[test]
     fn guessed_values_carry_their_comment_and_left_out_is_on_top() {
         let mut d = Draft::new();
-        d.set("host", "name", value("imported", Some("no host name on a disk")));
+        d.set(
+            "host",
+            "name",
+            value("imported", Some("no host name on a disk")),
+        );
         d.set("disk", "size", value("1GiB", None));
         d.push(
             "partition",
-            vec![("number", value(1_i64, None)), ("label", value("ESP", None))],
+            vec![
+                ("number", value(1_i64, None)),
+                ("label", value("ESP", None)),
+            ],
             None,
         );
         d.leave_out("partition 3: swap", "add it by hand");

@@ -53,7 +53,10 @@ impl Work {
     /// A sparse image of `size` with the partitions `sgdisk ARGS` makes.
     fn sgdisk(&self, size: &str, args: &str) -> support::Loop {
         sh(&format!("truncate -s {size} {}", self.img().display()));
-        sh(&format!("sgdisk {args} {} >/dev/null", self.img().display()));
+        sh(&format!(
+            "sgdisk {args} {} >/dev/null",
+            self.img().display()
+        ));
         support::Loop::attach(&self.img())
     }
     /// `import --disk IMG --out imported.toml [extra]`: (exit code, stderr).
@@ -212,7 +215,11 @@ fn round_trip(spec: Option<&Path>, size: &str, test: &str) {
     w.checks_clean();
     let plan = w.plans_all_keep();
     assert!(plan.contains("luks:pool"), "{plan}");
-    assert_eq!(image_hash(&w.img()), before, "import or plan wrote to the image");
+    assert_eq!(
+        image_hash(&w.img()),
+        before,
+        "import or plan wrote to the image"
+    );
     assert!(
         support::loops_settled(&w.img()).is_empty(),
         "a loop device stayed"
@@ -263,8 +270,14 @@ fn swap_partition_is_left_out_and_the_rest_plans_keep() {
         spec.contains("label = \"nixos\"\nsize = \"rest\"\nstart = \"129MiB\""),
         "{spec}"
     );
-    assert!(spec.contains("owner = \"nixos\"\nfilesystem = { type = \"ext4\""), "{spec}");
-    assert!(spec.contains("path = \"/\"\npartition = \"nixos\""), "{spec}");
+    assert!(
+        spec.contains("owner = \"nixos\"\nfilesystem = { type = \"ext4\""),
+        "{spec}"
+    );
+    assert!(
+        spec.contains("path = \"/\"\npartition = \"nixos\""),
+        "{spec}"
+    );
     w.checks_clean();
     let plan = w.plans_all_keep();
     assert!(plan.contains("`swap` (swap"), "{plan}");
@@ -292,8 +305,14 @@ fn ext4_root_without_luks_is_described_whole() {
     assert_eq!(code, 0, "everything seen is described: {err}");
     let spec = w.spec();
     assert!(!spec.contains("LEFT OUT"), "{spec}");
-    assert!(spec.contains("type = \"linux-root\"\nowner = \"nixos\"\n"), "{spec}");
-    assert!(spec.contains("path = \"/boot\"\npartition = \"ESP\""), "{spec}");
+    assert!(
+        spec.contains("type = \"linux-root\"\nowner = \"nixos\"\n"),
+        "{spec}"
+    );
+    assert!(
+        spec.contains("path = \"/boot\"\npartition = \"ESP\""),
+        "{spec}"
+    );
     w.checks_clean();
     w.plans_all_keep();
     assert_eq!(image_hash(&w.img()), before);
@@ -315,7 +334,10 @@ fn mbr_disk_is_refused_naming_the_table() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("MBR (dos) partition table"), "{err}");
     assert!(err.contains("GPT"), "{err}");
-    assert!(!w.p("imported.toml").exists(), "a refused import wrote a spec");
+    assert!(
+        !w.p("imported.toml").exists(),
+        "a refused import wrote a spec"
+    );
     assert_eq!(image_hash(&w.img()), before);
 }
 
@@ -409,7 +431,10 @@ fn ntfs_and_msr_are_windows_and_the_esp_is_shared() {
         "MTOOLS_SKIP_CHECK=1 mmd -i {} ::/EFI ::/EFI/Microsoft ::/EFI/Microsoft/Boot",
         l.part(1)
     ));
-    sh(&format!("mkfs.ntfs -Q -L Windows {} >/dev/null 2>&1", l.part(3)));
+    sh(&format!(
+        "mkfs.ntfs -Q -L Windows {} >/dev/null 2>&1",
+        l.part(3)
+    ));
     drop(l);
     let before = image_hash(&w.img());
     let (code, err) = w.import(&[]);
@@ -454,7 +479,10 @@ fn init_from_disk_writes_the_import() {
         return;
     }
     let w = Work::new();
-    let l = w.sgdisk("256M", "-n1:1M:+64M -t1:ef00 -c1:ESP -n2:0:+128M -t2:8300 -c2:root");
+    let l = w.sgdisk(
+        "256M",
+        "-n1:1M:+64M -t1:ef00 -c1:ESP -n2:0:+128M -t2:8300 -c2:root",
+    );
     sh(&format!("mkfs.vfat {} >/dev/null", l.part(1)));
     sh(&format!("mkfs.ext4 -q {}", l.part(2)));
     drop(l);
@@ -471,7 +499,12 @@ fn init_from_disk_writes_the_import() {
         String::from_utf8_lossy(&out.stderr)
     );
     let spec = std::fs::read_to_string(w.p("host.toml")).unwrap();
-    assert!(spec.starts_with("#:schema ./host.schema.json\n# tabula host spec, written by `tabula import`"), "{spec}");
+    assert!(
+        spec.starts_with(
+            "#:schema ./host.schema.json\n# tabula host spec, written by `tabula import`"
+        ),
+        "{spec}"
+    );
     assert!(spec.contains("label = \"root\""), "{spec}");
     assert!(w.p("host.schema.json").exists());
 }

@@ -245,7 +245,9 @@ pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         "{SCHEMA_LINE}{}",
         imported
             .as_ref()
-            .map_or(tabula_spec::embedded::DEFAULT_HOST.toml, |r| r.spec.as_str())
+            .map_or(tabula_spec::embedded::DEFAULT_HOST.toml, |r| r
+                .spec
+                .as_str())
     );
     let schema = schema_text()?;
     if a.force {
