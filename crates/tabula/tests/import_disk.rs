@@ -508,3 +508,57 @@ fn init_from_disk_writes_the_import() {
     assert!(spec.contains("label = \"root\""), "{spec}");
     assert!(w.p("host.schema.json").exists());
 }
+
+#[test]
+fn flat_btrfs_subvolumes_are_read_unmounted_and_mounted_by_name() {
+    if !ready("flat_btrfs_subvolumes_are_read_unmounted_and_mounted_by_name") {
+        return;
+    }
+    if !support::have("mkfs.btrfs") {
+        eprintln!(
+            "SKIP flat_btrfs_subvolumes_are_read_unmounted_and_mounted_by_name: needs mkfs.btrfs"
+        );
+        return;
+    }
+    let w = Work::new();
+    // As Calamares and disko's examples make them: @, @home, @nix, @log.
+    let l = w.sgdisk(
+        "512M",
+        "-n1:1M:+64M -t1:ef00 -c1:ESP -n2:0:0 -t2:8300 -c2:nixos",
+    );
+    sh(&format!("mkfs.vfat -n ESP {} >/dev/null", l.part(1)));
+    sh(&format!("mkfs.btrfs -q -L nixos {}", l.part(2)));
+    let mnt = w.p("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    sh(&format!("mount {} {}", l.part(2), mnt.display()));
+    for s in ["@", "@home", "@nix", "@log"] {
+        let made = Command::new("btrfs")
+            .args(["-q", "subvolume", "create"])
+            .arg(mnt.join(s))
+            .status()
+            .unwrap();
+        if !made.success() {
+            sh(&format!("umount {}", mnt.display()));
+            panic!("btrfs subvolume create {s} failed");
+        }
+    }
+    sh(&format!("umount {}", mnt.display()));
+    drop(l);
+    let before = image_hash(&w.img());
+    let (code, err) = w.import(&[]);
+    assert_eq!(code, 0, "{err}");
+    let spec = w.spec();
+    for want in [
+        "[btrfs]\nlabel = \"nixos\"",
+        "[[btrfs.subvolume]]\npath = \"@home\"",
+        "path = \"/\"\nsubvolume = \"@\"  # guessed:",
+        "path = \"/nix\"\nsubvolume = \"@nix\"  # guessed:",
+        "path = \"/var/log\"\nsubvolume = \"@log\"  # guessed:",
+        "path = \"/home\"\nsubvolume = \"@home\"  # guessed:",
+    ] {
+        assert!(spec.contains(want), "no `{want}` in:\n{spec}");
+    }
+    w.checks_clean();
+    w.plans_all_keep();
+    assert_eq!(image_hash(&w.img()), before);
+}
