@@ -665,7 +665,7 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
     let luks_part = listed.iter().find(|l| l.luks);
     if let Some(lp) = luks_part {
         if let Some(lf) = f.luks.iter().find(|x| x.number == lp.number) {
-            write_luks(d, f, lp, lf);
+            write_luks(d, lp, lf);
             match &lf.pool {
                 Seen::Found(b) => pool = Some((b.clone(), true)),
                 Seen::Absent => d.leave_out(
@@ -685,7 +685,13 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
     // A btrfs partition (no LUKS): its subvolumes are read unmounted.
     if pool.is_none() && luks_part.is_none() {
         for l in listed.iter().filter(|l| l.owner.0 == "nixos") {
-            if let Some(Seen::Found(b)) = f.parts.get(&l.number).and_then(|x| x.btrfs.clone()) {
+            // A btrfs without subvolumes is a plain root filesystem.
+            if let Some(Seen::Found(b)) = f
+                .parts
+                .get(&l.number)
+                .and_then(|x| x.btrfs.clone())
+                .filter(|b| matches!(b, Seen::Found(x) if !x.subvolumes.is_empty()))
+            {
                 pool = Some((b, false));
                 break;
             }
@@ -739,27 +745,24 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
                     Some("ext4" | "xfs" | "btrfs")
                 )
                 && l.label != "boot"
-                && pool.as_ref().is_none_or(|_| !l.luks)
         });
-        if let (Some(r), None) = (part_root, luks_part) {
-            if pool.is_none() || r.fs.as_ref().is_some_and(|x| x.0 != "btrfs") {
-                let why = r
-                    .owner
-                    .1
-                    .as_ref()
-                    .map(|_| "the one Linux filesystem with no other system named on it");
-                mounts.insert(
-                    0,
-                    (
-                        "/".into(),
-                        vec![
-                            ("path", value("/", None)),
-                            ("partition", value(r.label.as_str(), why)),
-                            ("needed_for_boot", value(true, None)),
-                        ],
-                    ),
-                );
-            }
+        if let (Some(r), None, None) = (part_root, luks_part, &pool) {
+            let why = r
+                .owner
+                .1
+                .as_ref()
+                .map(|_| "the one Linux filesystem with no other system named on it");
+            mounts.insert(
+                0,
+                (
+                    "/".into(),
+                    vec![
+                        ("path", value("/", None)),
+                        ("partition", value(r.label.as_str(), why)),
+                        ("needed_for_boot", value(true, None)),
+                    ],
+                ),
+            );
         } else if luks_part.is_some() || pool.is_some() {
             let mut t = toml_edit::InlineTable::new();
             t.insert("size", Value::from("2G"));
@@ -812,9 +815,7 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
         d.guessed += 1;
     }
     let root = has(&mounts, "/");
-    // The root holds /nix when no mount of its own does.
-    for (i, (path, pairs)) in mounts.into_iter().enumerate() {
-        let _ = path;
+    for (i, (_, pairs)) in mounts.into_iter().enumerate() {
         d.push(
             "mount",
             pairs,
@@ -824,8 +825,7 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
     root
 }
 
-fn write_luks(d: &mut Draft, f: &DiskFacts, lp: &Listed, lf: &LuksFacts) {
-    let _ = f;
+fn write_luks(d: &mut Draft, lp: &Listed, lf: &LuksFacts) {
     d.comment_table(
         "luks",
         &format!(
