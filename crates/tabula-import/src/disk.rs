@@ -1025,4 +1025,42 @@ mod tests {
         assert!(t.contains("owner = \"kali\"\n"), "{t}");
         assert!(t.contains("no NixOS root filesystem"), "{t}");
     }
+
+    #[test]
+    fn a_btrfs_root_is_the_partition_without_subvolumes_else_a_tmpfs_over_them() {
+        let btrfs = |subvolumes: Vec<&str>| {
+            let mut f = facts(
+                Some("gpt"),
+                vec![part(
+                    1,
+                    1,
+                    64,
+                    PartType::Linux,
+                    Content::Filesystem {
+                        fstype: "btrfs".into(),
+                        uuid: None,
+                        label: None,
+                    },
+                )],
+            );
+            f.parts.insert(
+                1,
+                PartFacts {
+                    btrfs: Some(Seen::Found(BtrfsProbe {
+                        uuid: None,
+                        label: None,
+                        subvolumes: subvolumes.into_iter().map(Into::into).collect(),
+                    })),
+                    ..PartFacts::default()
+                },
+            );
+            draft(&[f]).unwrap().to_toml()
+        };
+        let t = btrfs(vec![]);
+        assert!(t.contains("path = \"/\"\npartition = \"p1\""), "{t}");
+        assert!(!t.contains("[btrfs]"), "{t}");
+        let t = btrfs(vec!["@home"]);
+        assert!(t.contains("path = \"/\"\ntmpfs = "), "{t}");
+        assert!(t.contains("path = \"/home\"\nsubvolume = \"@home\""), "{t}");
+    }
 }
