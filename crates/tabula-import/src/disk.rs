@@ -350,7 +350,31 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
             "a spec describes one [disk]: import it on its own (`tabula import --disk` that one) and keep the mounts you need by hand",
         );
     }
-    let listed = list_partitions(&mut d, first);
+    let mut listed = list_partitions(&mut d, first);
+    // In disk order, as host.toml lists them (numbers may be out of order).
+    listed.sort_by_key(|l| {
+        p.partitions
+            .iter()
+            .find(|x| x.number == l.number)
+            .map_or(0, |x| x.start)
+    });
+    // host.toml numbers partitions in disk order: one numbered lower than a
+    // partition before it cannot be listed.
+    let mut last = 0;
+    listed.retain(|l| {
+        if l.number > last {
+            last = l.number;
+            return true;
+        }
+        d.leave_out(
+            format!(
+                "partition {} (`{}`): numbered out of disk order (it lies after partition {last})",
+                l.number, l.label
+            ),
+            "host.toml lists partitions numbered in disk order; plan keeps this one untouched (`sgdisk --sort` renumbers them, which changes their device names)",
+        );
+        false
+    });
 
     // [host], [disk]
     let host_name = Path::new(&first.path)
@@ -1062,5 +1086,32 @@ mod tests {
         let t = btrfs(vec!["@home"]);
         assert!(t.contains("path = \"/\"\ntmpfs = "), "{t}");
         assert!(t.contains("path = \"/home\"\nsubvolume = \"@home\""), "{t}");
+    }
+
+    #[test]
+    fn a_partition_numbered_out_of_disk_order_is_left_out() {
+        let ext4 = || Content::Filesystem {
+            fstype: "ext4".into(),
+            uuid: None,
+            label: None,
+        };
+        let f = facts(
+            Some("gpt"),
+            vec![
+                part(1, 65, 64, PartType::Linux, ext4()),
+                part(2, 1, 64, PartType::Linux, ext4()),
+            ],
+        );
+        let d = draft(&[f]).unwrap();
+        assert!(
+            d.left_out[0]
+                .what
+                .contains("partition 1 (`p1`): numbered out of disk order"),
+            "{:?}",
+            d.left_out
+        );
+        let t = d.to_toml();
+        assert_eq!(t.matches("[[partition]]").count(), 1, "{t}");
+        assert!(t.contains("number = 2"), "{t}");
     }
 }
