@@ -219,6 +219,43 @@ pub fn open_container(spec: &HostSpec, node: &str, key: &Key) -> Result<String> 
     Ok(mapper)
 }
 
+/// Open the container on `node` READ-ONLY as `/dev/mapper/NAME`
+/// (`cryptsetup open --readonly`), for `import`: nothing is written, not
+/// even the header. Refused without device-mapper; an interruption closes it.
+///
+/// # Errors
+/// [`Error::Refused`] when this kernel has no device-mapper or `NAME` is
+/// taken; when cryptsetup fails (a wrong key).
+pub fn open_readonly(node: &str, name: &str, key: &Key) -> Result<String> {
+    if let Some(m) = open_mapping(node) {
+        return Ok(m);
+    }
+    if !device_mapper_available() {
+        return Err(Error::Refused(format!(
+            "cannot open {node}: no device-mapper on this kernel (run import where `cryptsetup open` works, e.g. the installer)"
+        )));
+    }
+    let mapper = format!("/dev/mapper/{name}");
+    if Path::new(&mapper).exists() {
+        return Err(Error::Refused(format!(
+            "{mapper} is already open for another device than {node}"
+        )));
+    }
+    let cmd = cryptsetup(["open", "--readonly", "--type", "luks"]);
+    match key.feed(cmd).args([node, name]).run() {
+        Ok(_) => {}
+        // /dev/mapper/control without the kernel's device-mapper.
+        Err(e) if e.to_string().contains("Cannot initialize device-mapper") => {
+            return Err(Error::Refused(format!(
+                "cannot open {node}: no device-mapper on this kernel (run import where `cryptsetup open` works, e.g. the installer)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    interrupt::register(Undo::Close(name.to_owned()));
+    Ok(mapper)
+}
+
 /// The mapping open on the spec's LUKS partition of `device`, if any.
 pub fn container_mapping(spec: &HostSpec, device: &str) -> Option<String> {
     let sp = spec

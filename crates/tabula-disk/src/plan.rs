@@ -751,7 +751,13 @@ fn existing_partition<'a>(
             mib(ext.start)
         ));
     }
-    if pp.size != ext.size {
+    // A "rest" partition another tool ended at the last usable sector
+    // (sgdisk `0:0`, parted `100%`) runs up to 1 MiB past the aligned end
+    // the spec computes: the same partition, the rest of the disk.
+    let rest_to_end = matches!(sp.size, tabula_spec::model::PartSize::Rest)
+        && pp.size > ext.size
+        && pp.size - ext.size < tabula_spec::model::ALIGN;
+    if pp.size != ext.size && !rest_to_end {
         diffs.push(format!(
             "resized: {} ({}), the spec says {} ({})",
             mib(pp.size),

@@ -815,3 +815,29 @@ fn wipe_table_destroys_every_partition_by_name_then_creates_the_layout() {
         Action::Refuse
     );
 }
+
+/// A "rest" partition that another tool ended at the last usable sector
+/// (sgdisk `0:0`, parted `100%`, not 1 MiB aligned) is the same partition:
+/// kept. One more MiB is a real resize: refused.
+#[test]
+fn a_rest_partition_to_the_last_usable_sector_is_kept() {
+    let spec = spec();
+    let mut d = provisioned(&spec);
+    // The pool runs up to the sector before the backup GPT (33 sectors).
+    let pool = &mut d.partitions[5];
+    let last_usable_end = DISK - 33 * 512;
+    assert!(last_usable_end > pool.end() && last_usable_end - pool.end() < 1 << 20);
+    pool.size = last_usable_end - pool.start;
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(action(&p, "partition:pool"), Action::Keep, "{}", p.table());
+
+    let mut d = provisioned(&spec);
+    d.partitions[5].size += 1 << 20;
+    let p = plan(&spec, &d, &PlanOptions::default());
+    assert_eq!(
+        action(&p, "partition:pool"),
+        Action::Refuse,
+        "{}",
+        p.table()
+    );
+}

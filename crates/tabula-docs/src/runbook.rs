@@ -38,6 +38,7 @@ pub fn render(spec: &HostSpec) -> String {
         s.push_str(&body);
     };
     section("Install from the NixOS installer", install(spec), &mut s);
+    section("Adopt this machine", adopt(spec), &mut s);
     section(&rescue_title(spec), rescue(spec), &mut s);
     section("Add or replace the USB keyfile", keyfile(spec), &mut s);
     section("Roll back a generation", rollback(spec), &mut s);
@@ -556,6 +557,50 @@ fn inputs(spec: &HostSpec) -> String {
         code("release"),
         code("nix flake update"),
         code("state_version")
+    );
+    s
+}
+
+/// An installed machine read back into a spec: `import` never writes, and
+/// the plan of what it wrote must be all `keep` before the spec is trusted.
+fn adopt(spec: &HostSpec) -> String {
+    let disk = sh(&facts::disk_device(spec));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "A machine that is already installed (this one, or another laptop) is read into a commented {} instead of being transcribed by hand. {} only reads (an image through a read-only loop device, a LUKS container opened {} only when a key is given); every value it had to guess carries a {} comment, and what it saw but cannot describe (swap, LVM, mdadm, ZFS, a second disk) is listed at the top, with exit 1.\n",
+        code("host.toml"),
+        code("tabula import"),
+        code("--readonly"),
+        code("# guessed:")
+    );
+    let mut b = String::new();
+    let _ = writeln!(
+        b,
+        "# Read the disk into a spec, then check that it describes the disk: every line `keep`"
+    );
+    let _ = writeln!(
+        b,
+        "sudo tabula import --disk {disk} --out host.toml && sudo tabula plan --spec host.toml --disk {disk}"
+    );
+    let _ = writeln!(b);
+    let _ = writeln!(
+        b,
+        "# Where `cryptsetup open` works (the installer): the pool inside the container too"
+    );
+    let _ = writeln!(
+        b,
+        "sudo tabula import --disk {disk} --passphrase-file /root/luks-pass --out host.toml --force"
+    );
+    let _ = writeln!(b);
+    let _ = writeln!(b, "# Review the guesses, then");
+    let _ = writeln!(b, "tabula check --spec host.toml");
+    s.push_str(&md::fence("bash", &b));
+    let _ = writeln!(
+        s,
+        "\nA plan with anything but {} means the spec does not describe the disk yet: fix the spec, never the disk. {} does the same for a new user who starts from their own machine rather than the embedded one.\n",
+        code("keep"),
+        code(&format!("tabula init --from-disk {disk}"))
     );
     s
 }

@@ -51,6 +51,8 @@ pub const TOOLS: &[Tool] = &[
     t("mkfs.ext4", "e2fsprogs", "e2fsprogs"),
     t("mkfs.btrfs", "btrfs-progs", "btrfs-progs"),
     t("btrfs", "btrfs-progs", "btrfs-progs"),
+    t("debugfs", "e2fsprogs", "e2fsprogs"),
+    t("mdir", "mtools", "mtools"),
     t("cryptsetup", "cryptsetup-bin", "cryptsetup"),
     t("nix", "nix-bin", "nix"),
     t("nix-store", "nix-bin", "nix"),

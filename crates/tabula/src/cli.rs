@@ -50,6 +50,7 @@ pub enum Command {
     Unmount(cmd::disk::UnmountArgs),
     Install(cmd::disk::InstallArgs),
     Keyfile(cmd::disk::KeyfileArgs),
+    Import(cmd::import::ImportArgs),
 
     // --- the running host ---------------------------------------------------
     Audit(cmd::audit::AuditArgs),

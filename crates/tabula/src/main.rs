@@ -112,6 +112,7 @@ fn dispatch(command: cli::Command, ctx: &ctx::Ctx) -> anyhow::Result<u8> {
         Command::Unmount(a) => disk::unmount(&a, ctx),
         Command::Install(a) => disk::install(&a, ctx),
         Command::Keyfile(a) => disk::keyfile(&a, ctx),
+        Command::Import(a) => cmd::import::import(&a, ctx),
         Command::Audit(a) => audit::audit(&a, ctx),
         Command::Status(a) => nixos::status(&a, ctx),
         Command::Rebuild(a) => nixos::rebuild(&a, ctx),

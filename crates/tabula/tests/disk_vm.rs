@@ -298,6 +298,7 @@ fn vm_full_layout_reset_kill_and_mount() {
         include_str!("disk_vm/umount-fails.sh"),
     )
     .unwrap();
+    std::fs::write(w.join("import.sh"), include_str!("disk_vm/import.sh")).unwrap();
     std::fs::write(
         w.join("kill-anywhere.sh"),
         include_str!("disk_vm/kill-anywhere.sh"),
@@ -441,6 +442,20 @@ fn vm_full_layout_reset_kill_and_mount() {
             let ok = format!("ok {name}");
             assert!(results.lines().any(|l| l == ok), "{name}\n{}", context());
         }
+    }
+    // import.sh (issue 12): the pool read through a read-only open, the
+    // plan of the imported spec all keep, the disk unchanged.
+    for name in [
+        "import_wrote_spec",
+        "import_read_pool",
+        "import_pool_mounts",
+        "import_closed_after",
+        "import_plan_rc",
+        "import_plan_all_keep",
+        "import_never_writes",
+    ] {
+        let ok = format!("ok {name}");
+        assert!(results.lines().any(|l| l == ok), "{name}\n{}", context());
     }
     // umount-fails.sh (issue 9, defects 2 and 3).
     for name in [

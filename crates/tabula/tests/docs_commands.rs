@@ -68,26 +68,29 @@ fn every_command_line_in_the_docs_parses() {
             if !in_code {
                 continue;
             }
-            let mut words = split(line.trim());
-            if words.first().is_some_and(|w| w == "sudo") {
-                words.remove(0);
+            // `a && b`: each command on its own.
+            for part in line.split(" && ") {
+                let mut words = split(part.trim());
+                if words.first().is_some_and(|w| w == "sudo") {
+                    words.remove(0);
+                }
+                if words.first().is_none_or(|w| w != "tabula") {
+                    continue;
+                }
+                seen += 1;
+                let out = Command::cargo_bin("tabula")
+                    .unwrap()
+                    .env("TABULA_PARSE_ONLY", "1")
+                    .args(&words[1..])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}: `{line}` does not parse:\n{}",
+                    path.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
-            if words.first().is_none_or(|w| w != "tabula") {
-                continue;
-            }
-            seen += 1;
-            let out = Command::cargo_bin("tabula")
-                .unwrap()
-                .env("TABULA_PARSE_ONLY", "1")
-                .args(&words[1..])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}: `{line}` does not parse:\n{}",
-                path.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
         }
     }
     assert!(

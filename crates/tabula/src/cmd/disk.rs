@@ -37,6 +37,11 @@ fn lift(e: tabula_disk::Error) -> anyhow::Error {
     }
 }
 
+/// [`lift`] for the other commands that read disks (`import`).
+pub fn lift_pub(e: tabula_disk::Error) -> anyhow::Error {
+    lift(e)
+}
+
 /// The spec, refused when a check rule finds an error (the disk commands
 /// act on it).
 fn checked_spec(ctx: &Ctx) -> anyhow::Result<HostSpec> {

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod disk;
 pub mod fleet;
+pub mod import;
 pub mod nixos;
 pub mod render;
 pub mod secret;

@@ -35,7 +35,7 @@ pub struct CheckArgs {
 /// Write the embedded host out as a commented host.toml to start from
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tabula init            writes ./host.toml\n  tabula init my-host.toml --force"
+    after_help = "Examples:\n  tabula init            writes ./host.toml\n  tabula init my-host.toml --force\n  tabula init --from-disk /dev/nvme0n1   start from this machine's disk"
 )]
 pub struct InitArgs {
     /// Where to write it
@@ -44,6 +44,11 @@ pub struct InitArgs {
     /// Overwrite an existing file
     #[arg(long)]
     pub force: bool,
+    /// Start from this machine's disk instead of the embedded host (as
+    /// `tabula import --disk PATH`: read-only; exit 1 when something was
+    /// left out)
+    #[arg(long, value_name = "PATH", value_parser = crate::ctx::disk_path)]
+    pub from_disk: Option<PathBuf>,
 }
 
 /// Print the JSON Schema of host.toml (for editors and validators)
@@ -235,7 +240,21 @@ pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let text = format!("{SCHEMA_LINE}{}", tabula_spec::embedded::DEFAULT_HOST.toml);
+    let imported = match &a.from_disk {
+        Some(d) => Some(crate::cmd::import::draft(
+            std::slice::from_ref(d),
+            &crate::cmd::import::KeyArgs::default(),
+        )?),
+        None => None,
+    };
+    let text = format!(
+        "{SCHEMA_LINE}{}",
+        imported
+            .as_ref()
+            .map_or(tabula_spec::embedded::DEFAULT_HOST.toml, |r| r
+                .spec
+                .as_str())
+    );
     let schema = schema_text()?;
     if a.force {
         // Stage and rename: a rename replaces the directory entry itself, so
@@ -271,6 +290,22 @@ pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .unwrap_or(std::path::Path::new("."))
         .join(SCHEMA_FILE);
     write_atomic(&schema_path, &schema)?;
+    if let (Some(r), Some(d)) = (&imported, &a.from_disk) {
+        eprintln!(
+            "wrote {} (imported from {}: {} value(s) guessed, {} thing(s) left out, listed at its top) and its schema {}",
+            path.display(),
+            d.display(),
+            r.guessed,
+            r.left_out.len(),
+            schema_path.display()
+        );
+        ctx.print_json(&serde_json::json!({
+            "from_disk": d.display().to_string(),
+            "left_out": r.left_out,
+            "written": [path.display().to_string(), schema_path.display().to_string()],
+        }))?;
+        return Ok(crate::cmd::import::code(r));
+    }
     eprintln!(
         "wrote {} (the embedded host `{}`) and its schema {}",
         path.display(),

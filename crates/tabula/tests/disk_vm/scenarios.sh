@@ -92,6 +92,10 @@ tab unmount --target $M > /dev/null 2>&1
 check foreign_identical [ "$(sums)" = "$before" ]
 check alpine_file_kept sh -c "debugfs -R 'cat planted' /dev/vda3 2>/dev/null | grep -q \"alpine's own file\""
 
+# ---- issue 12: import (crates/tabula/tests/disk_vm/import.sh) ----
+. "$W/import.sh"
+# ---- end issue 12 ----
+
 # ---- issue 9 (defects 2, 3): a failing umount, foreign mounts ----
 . "$W/umount-fails.sh"
 # ---- end issue 9 (defects 2, 3) ----
