@@ -16,6 +16,7 @@ are off; the line says why). Exit 1 when anything is drift or missing.
 Examples:
   tabula status
   tabula status --target /mnt          a layout mounted by `tabula mount`
+  tabula status --fleet hosts --on @laptop   every host's status through colmena exec
   tabula status --json | jq '.data.items[] | select(.state != \"ok\")'";
 
 /// The live host (or a layout mounted under DIR) against its spec: ok, drift, missing or unknown
@@ -25,9 +26,15 @@ pub struct StatusArgs {
     /// Check a layout mounted under DIR (e.g. /mnt) instead of the running system
     #[arg(long, value_name = "DIR")]
     pub target: Option<PathBuf>,
+    /// `--fleet DIR`: every host's `status --json` through `colmena exec`, one table
+    #[command(flatten)]
+    pub remote: crate::cmd::fleet::FleetQuery,
 }
 
 pub fn status(a: &StatusArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if a.remote.fleet.fleet.is_some() {
+        return crate::cmd::fleet::query("status", &a.remote, ctx);
+    }
     let spec = ctx.spec()?;
     let target = match &a.target {
         Some(t) => {
