@@ -648,11 +648,23 @@ fn status_fleet_prints_one_table_from_colmena_exec_with_exit_codes() {
         .collect();
     assert_eq!(rows[0], ["host", "ok", "summary"], "{stdout}");
     assert_eq!(rows.len(), 4, "{stdout}");
-    assert!(stdout.contains("desk    yes   2 ok, 0 drift, 0 missing, 0 unknown"), "{stdout}");
-    assert!(stdout.contains("laptop  no    1 ok, 1 drift, 1 missing, 0 unknown"), "{stdout}");
+    assert!(
+        stdout.contains("desk    yes   2 ok, 0 drift, 0 missing, 0 unknown"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("laptop  no    1 ok, 1 drift, 1 missing, 0 unknown"),
+        "{stdout}"
+    );
     let gw = stdout.lines().find(|l| l.starts_with("gw ")).unwrap();
-    assert!(gw.contains("--") && gw.contains("no tabula JSON envelope"), "{gw}");
-    assert!(gw.contains("tabula: command not found") && gw.contains("127"), "{gw}");
+    assert!(
+        gw.contains("--") && gw.contains("no tabula JSON envelope"),
+        "{gw}"
+    );
+    assert!(
+        gw.contains("tabula: command not found") && gw.contains("127"),
+        "{gw}"
+    );
     // colmena ran once, in the rendered flake, with exactly this argv.
     let out = d.path().join("out").canonicalize().unwrap();
     assert!(out.join("flake.nix").is_file());
@@ -686,7 +698,10 @@ fn status_fleet_prints_one_table_from_colmena_exec_with_exit_codes() {
     assert_eq!(hosts[1]["ok"], false);
     assert_eq!(hosts[1]["exit"], 127);
     assert!(hosts[1].get("data").is_none(), "{}", hosts[1]);
-    assert!(hosts[1]["error"].as_str().unwrap().contains("no tabula JSON envelope"));
+    assert!(hosts[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no tabula JSON envelope"));
     // Only the ok and the drifting host: 1. Only the ok one: 0.
     for (on, code) in [("desk,laptop", 1), ("@home", 0)] {
         tabula(d.path())
@@ -739,5 +754,8 @@ fn audit_fleet_dry_prints_the_command_and_colmena_missing_is_exit_4() {
         .assert()
         .code(1);
     let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
-    assert!(stdout.contains("laptop  no    3 lost file(s) in 2 group(s)"), "{stdout}");
+    assert!(
+        stdout.contains("laptop  no    3 lost file(s) in 2 group(s)"),
+        "{stdout}"
+    );
 }

@@ -743,11 +743,9 @@ fn find_envelope(lines: &[String]) -> Option<serde_json::Value> {
             continue;
         }
         let rest = lines[i..].join("\n");
-        let mut stream =
-            serde_json::Deserializer::from_str(&rest).into_iter::<serde_json::Value>();
+        let mut stream = serde_json::Deserializer::from_str(&rest).into_iter::<serde_json::Value>();
         if let Some(Ok(v)) = stream.next() {
-            if v.get("tabula").is_some() && v.get("ok").is_some_and(serde_json::Value::is_boolean)
-            {
+            if v.get("tabula").is_some() && v.get("ok").is_some_and(serde_json::Value::is_boolean) {
                 return Some(v);
             }
         }
@@ -938,7 +936,10 @@ pub fn query(command: &'static str, q: &FleetQuery, ctx: &Ctx) -> anyhow::Result
                 "commands": [{"argv": cmd.argv(), "dir": q.out.display().to_string()}],
             }))?;
         } else {
-            println!("would run (render the fleet into {}, then):", q.out.display());
+            println!(
+                "would run (render the fleet into {}, then):",
+                q.out.display()
+            );
             println!("{line}");
         }
         return Ok(exit::OK);
@@ -971,7 +972,12 @@ pub fn query(command: &'static str, q: &FleetQuery, ctx: &Ctx) -> anyhow::Result
     if ctx.json {
         ctx.print_json(&serde_json::json!({ "hosts": answers }))?;
     } else {
-        let w = names.iter().map(|n| n.chars().count()).max().unwrap_or(4).max(4);
+        let w = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
         println!("{:<w$}  {:<4}  summary", "host", "ok");
         for a in &answers {
             let ok = if a.ok {
@@ -1001,7 +1007,10 @@ mod query_tests {
         let a = parse_exec_output(&["desk", "lap", "gone"], out);
         assert!(a[0].ok && a[0].answered && a[0].exit == Some(0), "{a:?}");
         assert!(!a[1].answered && a[1].exit == Some(255), "{a:?}");
-        assert!(a[1].error.as_deref().unwrap().contains("not reached"), "{a:?}");
+        assert!(
+            a[1].error.as_deref().unwrap().contains("not reached"),
+            "{a:?}"
+        );
         assert!(a[2].error.as_deref().unwrap().contains("no line"), "{a:?}");
     }
 }
