@@ -23,6 +23,9 @@ The walk never enters another filesystem and never follows symlinks.
 
 Exit codes: 0 nothing lost, 1 something would be lost (or is orphaned,
 or a directory could not be read), 2 usage.
+With --fleet DIR: renders the fleet into --out and runs `colmena exec --on
+NAMES -- tabula audit --json` there; one row per host. Exit 0 all ok, 1 a host
+reports something, 3 a host did not answer with an envelope, 4 no colmena.
 
 Examples:
   tabula audit                          the running host (mounts from /proc/self/mountinfo)

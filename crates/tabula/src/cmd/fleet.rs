@@ -999,6 +999,24 @@ mod query_tests {
     use super::*;
 
     #[test]
+    fn interleaved_nodes_and_colour_are_taken_apart() {
+        // Nodes run in parallel: their lines interleave; a terminal may add
+        // colour around the label.
+        let out = "\
+\u{1b}[1m  a\u{1b}[0m | {\n bbbbbb | {\n      a |   \"tabula\": 1, \"command\": \"audit\",\n bbbbbb |   \"tabula\": 1, \"command\": \"audit\",\n\
+      a |   \"ok\": false, \"data\": {\"totals\": {\"lost\": 2}, \"groups\": [1]},\n bbbbbb |   \"ok\": true, \"data\": null,\n\
+      a |   \"findings\": [], \"error\": {\"message\": \"lost\", \"exit\": 1}\n bbbbbb |   \"findings\": [], \"error\": null\n      a | }\n bbbbbb | }\n\
+      a | Failed: Child process exited with error code: 1\n bbbbbb | Succeeded\n";
+        let a = parse_exec_output(&["a", "bbbbbb"], out);
+        assert!(a[0].answered && !a[0].ok && a[0].exit == Some(1), "{a:?}");
+        assert_eq!(
+            summary("audit", &a[0]),
+            "2 lost file(s) in 1 group(s) (lost)"
+        );
+        assert!(a[1].answered && a[1].ok && a[1].exit == Some(0), "{a:?}");
+    }
+
+    #[test]
     fn prefixed_lines_become_one_answer_per_host() {
         let out = "\
  desk | {\n desk |   \"tabula\": 1,\n desk |   \"command\": \"status\",\n desk |   \"ok\": true,\n desk |   \"data\": {\"items\": []},\n desk |   \"findings\": [],\n desk |   \"error\": null\n desk | }\n desk | Succeeded\n\

@@ -12,6 +12,9 @@ filesystem, options including compression), statvfs (tmpfs fill, pool space),
 States: ok, drift (present but not as the spec says), missing, and unknown
 (could not be told: no pool subvolume is mounted, a tool is missing, quotas
 are off; the line says why). Exit 1 when anything is drift or missing.
+With --fleet DIR: renders the fleet into --out and runs `colmena exec --on
+NAMES -- tabula status --json` there; one row per host. Exit 0 all ok, 1 a host
+reports something, 3 a host did not answer with an envelope, 4 no colmena.
 
 Examples:
   tabula status
