@@ -738,6 +738,19 @@ fn state_line(text: &str) -> Option<Option<i32>> {
 /// The first tabula envelope in a node's lines (a pretty-printed JSON
 /// document spans many lines).
 fn find_envelope(lines: &[String]) -> Option<serde_json::Value> {
+    // The host's stderr lines arrive under the same label and may fall
+    // between the lines of its (pretty-printed) stdout: read the lines as
+    // they came, then without those that cannot be part of the document
+    // (serde's pretty lines start with a space, `{`, `}` or `]`).
+    let json_like: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with([' ', '{', '}', ']']))
+        .cloned()
+        .collect();
+    envelope_in(lines).or_else(|| envelope_in(&json_like))
+}
+
+fn envelope_in(lines: &[String]) -> Option<serde_json::Value> {
     for (i, l) in lines.iter().enumerate() {
         if !l.trim_start().starts_with('{') {
             continue;
@@ -1014,6 +1027,14 @@ mod query_tests {
             "2 lost file(s) in 1 group(s) (lost)"
         );
         assert!(a[1].answered && a[1].ok && a[1].exit == Some(0), "{a:?}");
+    }
+
+    #[test]
+    fn a_stderr_line_inside_the_document_is_passed_over() {
+        let out = "\
+  box | {\n  box |   \"tabula\": 1,\n  box | warning: quotas are off\n  box |   \"ok\": true,\n  box |   \"data\": {\"items\": []}\n  box | }\n  box | Succeeded\n";
+        let a = parse_exec_output(&["box"], out);
+        assert!(a[0].answered && a[0].ok, "{a:?}");
     }
 
     #[test]
