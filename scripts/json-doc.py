@@ -49,6 +49,8 @@ CASES = [
     ("render --fleet", ["render", "--fleet", "fleet", "--out", "fleet-flake"], {}),
     ("deploy --dry", ["deploy", "--fleet", "fleet", "--on", "@laptop", "--dry"], {}),
     ("deploy: colmena missing (exit 4)", ["deploy", "--fleet", "fleet", "--yes"], {"PATH": "/nonexistent"}),
+    ("status --fleet --dry", ["status", "--fleet", "fleet", "--dry"], {}),
+    ("audit --fleet: colmena missing (exit 4)", ["audit", "--fleet", "fleet"], {"PATH": "/nonexistent"}),
     ("secret set: no admin key yet (exit 2)", ["secret", "set", "wifi", "--spec", "host.toml"], {"STDIN": "a value"}),
     ("secret password: no admin key yet (exit 2)", ["secret", "password", "user", "--spec", "host.toml"], {"STDIN": "a password"}),
     ("secret rekey: no identity file (exit 1)", ["secret", "rekey", "--spec", "host.toml", "--identity", "admin.txt"], {}),

@@ -79,7 +79,7 @@ pub fn chain_message(err: &anyhow::Error) -> String {
     strip_ansi(msg.trim())
 }
 
-fn strip_ansi(s: &str) -> String {
+pub(crate) fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {

@@ -534,3 +534,228 @@ fn a_host_deployed_on_this_machine_goes_through_apply_local() {
         )
     );
 }
+
+// --- status --fleet / audit --fleet (issue 13, item 2) ---------------------
+
+/// A fake `colmena` that answers `exec --on A,B -- CMD...` the way colmena
+/// 0.5's plain output does (zhaofengli/colmena @ 5bf4ce6, src/progress/plain.rs):
+/// every line on stderr as `{name:>width} | {line}`, width the longest
+/// selected name (at least 5), then the job's state line (`Succeeded` or
+/// `Failed: Child process exited with error code: N`), the meta job's
+/// `All done!` with an empty label, and exit 1 when any node failed. Each
+/// node prints `canned/NAME.out` and exits `canned/NAME.code`. The argv is
+/// recorded in colmena.log.
+fn fake_colmena_exec(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let bin = dir.join("bin");
+    let canned = dir.join("canned");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&canned).unwrap();
+    let log = dir.join("colmena.log");
+    let script = format!(
+        r#"#!/bin/sh
+printf '%s\n' "$PWD" >> '{log}'
+for a in "$@"; do printf '%s\n' "$a" >> '{log}'; done
+on=""
+while [ $# -gt 0 ]; do
+  case "$1" in --on) on="$2"; shift;; --) break;; esac
+  shift
+done
+names=$(printf '%s' "$on" | tr ',' ' ')
+w=5
+for n in $names; do [ ${{#n}} -gt $w ] && w=${{#n}}; done
+failed=0
+for n in $names; do
+  while IFS= read -r l; do printf "%${{w}}s | %s\n" "$n" "$l" >&2; done < '{canned}'/$n.out
+  code=$(cat '{canned}'/$n.code)
+  if [ "$code" = 0 ]; then
+    printf "%${{w}}s | Succeeded\n" "$n" >&2
+  else
+    printf "%${{w}}s | Failed: Child process exited with error code: %s\n" "$n" "$code" >&2
+    failed=$((failed+1))
+  fi
+done
+printf "%${{w}}s | All done!\n" "" >&2
+if [ $failed -gt 0 ]; then
+  printf ' ERROR -----\n ERROR Operation failed with error: Exec failed on %s hosts\n' $failed >&2
+  exit 1
+fi
+"#,
+        log = log.display(),
+        canned = canned.display()
+    );
+    let p = bin.join("colmena");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, log, canned)
+}
+
+/// A status envelope as `tabula status --json` prints it (pretty).
+fn status_envelope(host: &str, drift: bool) -> String {
+    let items = if drift {
+        serde_json::json!([
+            {"name": "/", "state": "ok"},
+            {"name": "/persist", "state": "drift", "detail": "compress=zstd:1, spec says zstd:3"},
+            {"name": "swap", "state": "missing"}
+        ])
+    } else {
+        serde_json::json!([{"name": "/", "state": "ok"}, {"name": "/nix", "state": "ok"}])
+    };
+    let error = drift.then(|| serde_json::json!({
+        "code": "findings", "message": "the command found something: see data and findings", "exit": 1
+    }));
+    serde_json::to_string_pretty(&serde_json::json!({
+        "tabula": 1, "command": "status", "ok": !drift,
+        "data": {"host": host, "target": null, "ok": !drift, "items": items},
+        "findings": [], "error": error
+    }))
+    .unwrap()
+}
+
+/// The fleet plus a third deployable host `gw`, and the canned answers:
+/// desk ok, laptop drift, gw prints a line that is no envelope.
+fn fleet_with_answers(d: &Path, canned: &Path) {
+    let gw = DESK
+        .replace("name = \"desk\"", "name = \"gw\"")
+        .replace("admin@desk.lan:2222", "root@gw.lan")
+        .replace("tags = [\"home\"]", "tags = [\"edge\"]");
+    assert!(gw.contains("root@gw.lan"));
+    std::fs::write(d.join("fleet/gw.toml"), gw).unwrap();
+    let put = |n: &str, out: &str, code: i32| {
+        std::fs::write(canned.join(format!("{n}.out")), format!("{out}\n")).unwrap();
+        std::fs::write(canned.join(format!("{n}.code")), format!("{code}\n")).unwrap();
+    };
+    put("desk", &status_envelope("desk", false), 0);
+    put("laptop", &status_envelope("laptop", true), 1);
+    put("gw", "bash: line 1: tabula: command not found", 127);
+}
+
+#[test]
+fn status_fleet_prints_one_table_from_colmena_exec_with_exit_codes() {
+    let d = fleet_dir();
+    let (bin, log, canned) = fake_colmena_exec(d.path());
+    fleet_with_answers(d.path(), &canned);
+    // All three: gw did not answer with an envelope -> 3.
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["status", "--fleet", "fleet"])
+        .assert()
+        .code(3);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["host", "ok", "summary"], "{stdout}");
+    assert_eq!(rows.len(), 4, "{stdout}");
+    assert!(
+        stdout.contains("desk    yes   2 ok, 0 drift, 0 missing, 0 unknown"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("laptop  no    1 ok, 1 drift, 1 missing, 0 unknown"),
+        "{stdout}"
+    );
+    let gw = stdout.lines().find(|l| l.starts_with("gw ")).unwrap();
+    assert!(
+        gw.contains("--") && gw.contains("no tabula JSON envelope"),
+        "{gw}"
+    );
+    assert!(
+        gw.contains("tabula: command not found") && gw.contains("127"),
+        "{gw}"
+    );
+    // colmena ran once, in the rendered flake, with exactly this argv.
+    let out = d.path().join("out").canonicalize().unwrap();
+    assert!(out.join("flake.nix").is_file());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "{}\nexec\n--on\ndesk,gw,laptop\n--\ntabula\nstatus\n--json\n",
+            out.display()
+        )
+    );
+    // --json: data.hosts, one per host, in fleet order.
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["--json", "status", "--fleet", "fleet"])
+        .assert()
+        .code(3);
+    let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(env["command"], "status");
+    assert_eq!(env["ok"], false);
+    let hosts = env["data"]["hosts"].as_array().unwrap();
+    let names: Vec<&str> = hosts.iter().map(|h| h["host"].as_str().unwrap()).collect();
+    // Fleet order: the specs' file names.
+    assert_eq!(names, ["desk", "gw", "laptop"]);
+    assert_eq!(hosts[0]["ok"], true);
+    assert_eq!(hosts[0]["exit"], 0);
+    assert_eq!(hosts[0]["data"]["items"].as_array().unwrap().len(), 2);
+    assert!(hosts[0].get("error").is_none(), "{}", hosts[0]);
+    assert_eq!(hosts[2]["ok"], false);
+    assert_eq!(hosts[2]["exit"], 1);
+    assert_eq!(hosts[2]["data"]["items"][1]["state"], "drift");
+    assert_eq!(hosts[1]["ok"], false);
+    assert_eq!(hosts[1]["exit"], 127);
+    assert!(hosts[1].get("data").is_none(), "{}", hosts[1]);
+    assert!(hosts[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("no tabula JSON envelope"));
+    // Only the ok and the drifting host: 1. Only the ok one: 0.
+    for (on, code) in [("desk,laptop", 1), ("@home", 0)] {
+        tabula(d.path())
+            .env("PATH", path_with(&bin))
+            .args(["status", "--fleet", "fleet", "--on", on])
+            .assert()
+            .code(code);
+    }
+}
+
+#[test]
+fn audit_fleet_dry_prints_the_command_and_colmena_missing_is_exit_4() {
+    let d = fleet_dir();
+    let (bin, log, canned) = fake_colmena_exec(d.path());
+    fleet_with_answers(d.path(), &canned);
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["audit", "--fleet", "fleet", "--on", "@laptop,gw", "--dry"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "cd out && colmena exec --on gw,laptop -- tabula audit --json"),
+        "{stdout}"
+    );
+    assert!(!log.exists(), "--dry ran colmena");
+    assert!(!d.path().join("out").exists(), "--dry wrote the flake");
+    let empty = d.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let a = tabula(d.path())
+        .env("PATH", &empty)
+        .args(["audit", "--fleet", "fleet"])
+        .assert()
+        .code(4);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("nix shell nixpkgs#colmena"), "{err}");
+    // An audit answer: its summary counts lost files.
+    let env = serde_json::to_string_pretty(&serde_json::json!({
+        "tabula": 1, "command": "audit", "ok": false,
+        "data": {"totals": {"lost": 3}, "groups": [{}, {}]},
+        "findings": [], "error": {"code": "findings", "message": "x", "exit": 1}
+    }))
+    .unwrap();
+    std::fs::write(canned.join("laptop.out"), format!("{env}\n")).unwrap();
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["audit", "--fleet", "fleet", "--on", "laptop"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("laptop  no    3 lost file(s) in 2 group(s)"),
+        "{stdout}"
+    );
+}

@@ -23,12 +23,16 @@ The walk never enters another filesystem and never follows symlinks.
 
 Exit codes: 0 nothing lost, 1 something would be lost (or is orphaned,
 or a directory could not be read), 2 usage.
+With --fleet DIR: renders the fleet into --out and runs `colmena exec --on
+NAMES -- tabula audit --json` there; one row per host. Exit 0 all ok, 1 a host
+reports something, 3 a host did not answer with an envelope, 4 no colmena.
 
 Examples:
   tabula audit                          the running host (mounts from /proc/self/mountinfo)
   tabula audit --root /mnt              a mounted image (mounts from the spec)
   tabula audit --suggest >> entries.toml   host.toml entries that would keep it
   tabula audit --orphans                stored under /persist, claimed by no entry
+  tabula audit --fleet hosts            every host's audit through colmena exec, one table
   tabula audit --json | jq '.data.groups[0]'";
 
 /// What the next reboot would wipe (and what /persist holds that no entry claims)
@@ -53,6 +57,9 @@ pub struct AuditArgs {
     /// Show at most N groups in the text report (0: all)
     #[arg(long, value_name = "N", default_value_t = 40)]
     pub limit: usize,
+    /// `--fleet DIR`: every host's `audit --json` through `colmena exec`, one table
+    #[command(flatten)]
+    pub remote: crate::cmd::fleet::FleetQuery,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -63,6 +70,9 @@ pub enum MountsArg {
 }
 
 pub fn audit(a: &AuditArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if a.remote.fleet.fleet.is_some() {
+        return crate::cmd::fleet::query("audit", &a.remote, ctx);
+    }
     let spec = ctx.spec()?;
     let mut opts = WalkOptions::default();
     if let Some(j) = a.jobs {

@@ -12,10 +12,14 @@ filesystem, options including compression), statvfs (tmpfs fill, pool space),
 States: ok, drift (present but not as the spec says), missing, and unknown
 (could not be told: no pool subvolume is mounted, a tool is missing, quotas
 are off; the line says why). Exit 1 when anything is drift or missing.
+With --fleet DIR: renders the fleet into --out and runs `colmena exec --on
+NAMES -- tabula status --json` there; one row per host. Exit 0 all ok, 1 a host
+reports something, 3 a host did not answer with an envelope, 4 no colmena.
 
 Examples:
   tabula status
   tabula status --target /mnt          a layout mounted by `tabula mount`
+  tabula status --fleet hosts --on @laptop   every host's status through colmena exec
   tabula status --json | jq '.data.items[] | select(.state != \"ok\")'";
 
 /// The live host (or a layout mounted under DIR) against its spec: ok, drift, missing or unknown
@@ -25,9 +29,15 @@ pub struct StatusArgs {
     /// Check a layout mounted under DIR (e.g. /mnt) instead of the running system
     #[arg(long, value_name = "DIR")]
     pub target: Option<PathBuf>,
+    /// `--fleet DIR`: every host's `status --json` through `colmena exec`, one table
+    #[command(flatten)]
+    pub remote: crate::cmd::fleet::FleetQuery,
 }
 
 pub fn status(a: &StatusArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    if a.remote.fleet.fleet.is_some() {
+        return crate::cmd::fleet::query("status", &a.remote, ctx);
+    }
     let spec = ctx.spec()?;
     let target = match &a.target {
         Some(t) => {
