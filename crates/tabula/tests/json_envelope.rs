@@ -1,7 +1,8 @@
 //! Every command's `--json` is one envelope (docs/JSON.md), on success and
-//! on each failure class reachable here without root-only setup (usage
-//! errors from clap and from the command, a missing spec file, refused,
-//! findings, a missing tool, a failure): stdout is exactly one JSON
+//! on each failure class reachable here without a real layout (usage
+//! errors from clap and from the command, a missing spec file, a missing
+//! `--target`, passphrase file or profile, refused, findings, a missing
+//! tool, a failure), and `--help`/`--version` too: stdout is exactly one JSON
 //! document, it validates against `tabula schema --envelope` with a real
 //! validator (Python `jsonschema`), and its `error.exit` is the process's
 //! exit code.
@@ -77,6 +78,24 @@ const CASES: &[Case] = &[
     (&["completions", "bash"], 0, None),
     (&["man"], 0, None),
     (&["man", "--out", "mandir"], 0, None),
+    (&["unmount", "--target", "nothere"], 0, None),
+    (
+        &[
+            "generations",
+            "--profile",
+            "prof/system",
+            "--nix-db",
+            "nodb",
+            "--booted-system",
+            "nob",
+        ],
+        0,
+        None,
+    ),
+    // --help and --version: the text as the envelope's data
+    (&["--help"], 0, None),
+    (&["--version"], 0, None),
+    (&["status", "--help"], 0, None),
     // usage: clap's own errors, then the commands'
     (&["plan"], 2, Some("usage")),
     (&["bogus"], 2, Some("usage")),
@@ -89,6 +108,12 @@ const CASES: &[Case] = &[
         Some("usage"),
     ),
     (&["audit", "--root", "/nonexistent"], 2, Some("usage")),
+    (&["status", "--target", "nothere"], 2, Some("usage")),
+    (
+        &["mount", "--disk", "missing.img", "--target", "m"],
+        2,
+        Some("usage"),
+    ),
     // a missing spec file is a usage error too
     (&["check", "--spec", "missing.toml"], 2, Some("usage")),
     (
@@ -111,8 +136,16 @@ const CASES: &[Case] = &[
         Some("findings"),
     ),
     (&["audit", "--root", "o"], 1, Some("findings")),
+    // nothing of the layout mounted under m: every mount missing
+    (&["status", "--target", "m"], 1, Some("findings")),
     // a failure that is none of the above
     (&["diff", "a", "b"], 1, Some("failed")),
+    // no profile there: no generations
+    (
+        &["generations", "--profile", "noprof/system"],
+        1,
+        Some("failed"),
+    ),
 ];
 
 #[test]
@@ -129,6 +162,12 @@ fn every_command_prints_one_envelope_that_validates() {
     assert_ne!(dup, EMBEDDED);
     std::fs::write(dir.join("dup.toml"), dup).unwrap();
     std::fs::create_dir(dir.join("m")).unwrap();
+    // A system profile with one generation (not in a store: no closure size).
+    std::fs::create_dir_all(dir.join("sys1")).unwrap();
+    std::fs::write(dir.join("sys1/nixos-version"), "24.11.1").unwrap();
+    std::fs::create_dir(dir.join("prof")).unwrap();
+    std::os::unix::fs::symlink("../sys1", dir.join("prof/system-1-link")).unwrap();
+    std::os::unix::fs::symlink("system-1-link", dir.join("prof/system")).unwrap();
     let outs = dir.join("outs");
     std::fs::create_dir(&outs).unwrap();
 
@@ -152,6 +191,30 @@ fn every_command_prints_one_envelope_that_validates() {
         4,
         Some("missing-tool"),
     ));
+    if support::is_root() {
+        // mount on a blank image: the passphrase file missing (usage), then
+        // no layout on it (refused; its loop device detached again).
+        std::fs::write(dir.join("blank.img"), vec![0u8; 1 << 20]).unwrap();
+        std::fs::write(dir.join("pass"), "pw\n").unwrap();
+        for (pass, exit, code) in [("nope", 2, "usage"), ("pass", 3, "refused")] {
+            cases.push((
+                [
+                    "mount",
+                    "--disk",
+                    "blank.img",
+                    "--target",
+                    "m",
+                    "--passphrase-file",
+                    pass,
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                Vec::new(),
+                exit,
+                Some(code),
+            ));
+        }
+    }
     if !support::have("nixos-install") {
         cases.push((
             ["install", "--disk", "x.img", "--target", "m"]
@@ -180,11 +243,20 @@ fn every_command_prints_one_envelope_that_validates() {
                 String::from_utf8_lossy(&out.stdout)
             )
         });
-        let name = if argv[0] == "bogus" {
+        let name = if argv[0] == "bogus" || argv[0].starts_with('-') {
             "tabula"
         } else {
             &argv[0]
         };
+        if argv.iter().any(|a| a == "--help" || a == "--version") {
+            let text = v["data"]["text"].as_str().unwrap_or_default();
+            let want = if argv.iter().any(|a| a == "--help") {
+                "Usage: tabula"
+            } else {
+                "tabula "
+            };
+            assert!(text.starts_with(want) || text.contains(want), "{argv:?}: {v}");
+        }
         assert_eq!(v["command"], name, "{argv:?}: {v}");
         assert_eq!(v["ok"], code.is_none(), "{argv:?}: {v}");
         match code {
@@ -194,7 +266,7 @@ fn every_command_prints_one_envelope_that_validates() {
                 assert_eq!(v["error"]["exit"], *exit, "{argv:?}: {v}");
             }
         }
-        if *code == Some("findings") && argv[0] != "audit" {
+        if *code == Some("findings") && !["audit", "status"].contains(&name) {
             assert!(
                 v["findings"]
                     .as_array()
@@ -257,7 +329,10 @@ fn every_command_prints_one_envelope_that_validates() {
         "schema",
         "plan",
         "apply",
+        "mount",
         "unmount",
+        "status",
+        "generations",
         "keyfile",
         "audit",
         "rebuild",
