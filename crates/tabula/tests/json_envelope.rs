@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::Docs;
 
 use std::path::Path;
 
@@ -17,38 +18,13 @@ use assert_cmd::Command;
 const EMBEDDED: &str = include_str!("../../tabula-spec/hosts/surface-pro-8.toml");
 
 fn tabula(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("tabula").unwrap();
-    c.current_dir(dir)
-        .env_remove("TABULA_SPEC")
-        .env("NO_COLOR", "1")
-        .timeout(std::time::Duration::from_secs(120));
+    let mut c = support::tabula_in(dir);
+    c.timeout(std::time::Duration::from_secs(120));
     c
 }
 
-const VALIDATE: &str = r#"
-import json, sys
-from jsonschema import Draft202012Validator
-schema = json.load(open(sys.argv[1]))
-Draft202012Validator.check_schema(schema)
-v = Draft202012Validator(schema)
-for path in sys.argv[2:]:
-    try:
-        doc = json.loads(open(path).read())
-    except ValueError as e:
-        print(path, "FAIL not one JSON document:", e)
-        continue
-    errs = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
-    if errs:
-        print(path, "FAIL", "; ".join(f"{'/'.join(map(str, e.path))}: {e.message[:200]}" for e in errs))
-    else:
-        print(path, "OK")
-"#;
-
 fn have_validator() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    support::have_jsonschema(Docs::Json)
 }
 
 /// (argv, exit code, error code: None for success).
@@ -300,25 +276,14 @@ fn every_command_prints_one_envelope_that_validates() {
     let out = tabula(dir).args(["schema", "--envelope"]).output().unwrap();
     assert!(out.status.success());
     std::fs::write(&schema, &out.stdout).unwrap();
-    let v = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(VALIDATE)
-        .arg(&schema)
-        .args(files.iter().map(|(f, _)| f))
-        .output()
-        .unwrap();
-    assert!(
-        v.status.success(),
-        "validator failed: {}",
-        String::from_utf8_lossy(&v.stderr)
-    );
-    let report = String::from_utf8(v.stdout).unwrap();
-    assert_eq!(report.lines().count(), files.len(), "{report}");
-    let failed: Vec<String> = report
-        .lines()
+    let paths: Vec<_> = files.iter().map(|(f, _)| f.clone()).collect();
+    let failed: Vec<String> = support::validate(&schema, Docs::Json, &paths)
+        .into_iter()
         .zip(&files)
-        .filter(|(l, _)| !l.ends_with(" OK"))
-        .map(|(l, (_, argv))| format!("{argv:?}: {l}"))
+        .filter_map(|((f, r), (_, argv))| {
+            r.err()
+                .map(|e| format!("{argv:?}: {} {e}", f.display()))
+        })
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     for c in [
@@ -377,17 +342,10 @@ fn the_envelope_schema_rejects_a_wrong_envelope() {
         std::fs::write(&f, b).unwrap();
         files.push(f);
     }
-    let v = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(VALIDATE)
-        .arg(&schema)
-        .args(&files)
-        .output()
-        .unwrap();
-    let report = String::from_utf8(v.stdout).unwrap();
-    assert_eq!(report.lines().count(), bad.len(), "{report}");
-    for l in report.lines() {
-        assert!(l.contains(" FAIL"), "passed: {l}");
+    let report = support::validate(&schema, Docs::Json, &files);
+    assert_eq!(report.len(), bad.len(), "{:?}", report);
+    for (f, r) in report {
+        assert!(r.is_err(), "passed: {}", f.display());
     }
 }
 
