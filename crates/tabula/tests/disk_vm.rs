@@ -348,11 +348,17 @@ fn the_runbooks_disk_steps_are_found() {
         [
             (1, "tabula check --spec host.toml".to_owned()),
             (1, "tabula plan --disk /dev/nvme0n1".to_owned()),
-            (3, "mv /media/stick/keys/a /media/stick/keys/a.old".to_owned()),
+            (
+                3,
+                "mv /media/stick/keys/a /media/stick/keys/a.old".to_owned()
+            ),
         ]
     );
     let script = runbook_script(&steps, "/dev/vdc");
-    assert!(script.contains("\"$T\" plan --disk /dev/vdc > $RB/1.out"), "{script}");
+    assert!(
+        script.contains("\"$T\" plan --disk /dev/vdc > $RB/1.out"),
+        "{script}"
+    );
     assert!(script.contains("mv $RB/stick/keys/a $RB/stick/keys/a.old > $RB/2.out"));
     assert_eq!(script.matches("rb_reboot\n").count(), 2, "{script}");
 }
@@ -399,11 +405,7 @@ fn vm_full_layout_reset_kill_and_mount() {
         include_str!("disk_vm/umount-fails.sh"),
     )
     .unwrap();
-    std::fs::write(
-        w.join("wipe-kill.sh"),
-        include_str!("disk_vm/wipe-kill.sh"),
-    )
-    .unwrap();
+    std::fs::write(w.join("wipe-kill.sh"), include_str!("disk_vm/wipe-kill.sh")).unwrap();
     std::fs::write(
         w.join("kill-anywhere.sh"),
         include_str!("disk_vm/kill-anywhere.sh"),

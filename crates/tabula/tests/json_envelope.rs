@@ -231,7 +231,10 @@ fn every_command_prints_one_envelope_that_validates() {
             } else {
                 "tabula "
             };
-            assert!(text.starts_with(want) || text.contains(want), "{argv:?}: {v}");
+            assert!(
+                text.starts_with(want) || text.contains(want),
+                "{argv:?}: {v}"
+            );
         }
         assert_eq!(v["command"], name, "{argv:?}: {v}");
         assert_eq!(v["ok"], code.is_none(), "{argv:?}: {v}");
@@ -280,10 +283,7 @@ fn every_command_prints_one_envelope_that_validates() {
     let failed: Vec<String> = support::validate(&schema, Docs::Json, &paths)
         .into_iter()
         .zip(&files)
-        .filter_map(|((f, r), (_, argv))| {
-            r.err()
-                .map(|e| format!("{argv:?}: {} {e}", f.display()))
-        })
+        .filter_map(|((f, r), (_, argv))| r.err().map(|e| format!("{argv:?}: {} {e}", f.display())))
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     for c in [
