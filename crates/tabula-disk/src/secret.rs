@@ -16,11 +16,24 @@ use crate::{Error, Result};
 /// when the file is readable by group or others.
 ///
 /// # Errors
-/// When the file cannot be read, or [`validate`] refuses what it holds.
+/// [`Error::Usage`] when there is no such file or it is a directory (the
+/// command line names something else; a pipe such as `<(...)` is read), an
+/// I/O error when it cannot be read, or [`validate`] refuses what it holds.
 pub fn from_file(path: &Path) -> Result<Secret> {
     use std::os::unix::fs::PermissionsExt as _;
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::io(format!("reading the passphrase file {}", path.display()), e))?;
+    let usage = |what: &str| {
+        Error::Usage(format!(
+            "--passphrase-file {}: {what} (give a file that holds the LUKS passphrase, or --passphrase-stdin)",
+            path.display()
+        ))
+    };
+    if path.is_dir() {
+        return Err(usage("a directory"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => usage("no such file"),
+        _ => Error::io(format!("reading the passphrase file {}", path.display()), e),
+    })?;
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o044 != 0 {

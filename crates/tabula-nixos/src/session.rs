@@ -347,65 +347,109 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn a_no_stops_before_the_next_command() {
-        let d = tempfile::tempdir().unwrap();
-        let mut ui = Script::default();
-        let opts = Options {
-            yes: false,
-            terminal: true,
-        };
-        let out = execute(
-            Action::Build,
-            &steps(d.path()),
-            &inputs(d.path()),
-            opts,
-            &mut ui,
-        )
-        .unwrap();
-        assert!(!out.completed);
-        assert_eq!(out.ran, [["true"]]);
-        assert_eq!(ui.seen.len(), 4, "{:?}", ui.seen);
-        assert!(ui.seen[1].starts_with("say (no "), "{:?}", ui.seen);
-        assert_eq!(ui.seen[3], "say Not switched: nothing changed.");
+    /// What a run of [`execute`] must end with.
+    enum Want {
+        /// Ok: completed or not, the argv of each command run, and what the
+        /// UI saw must pass the check.
+        Done {
+            completed: bool,
+            ran: &'static [&'static [&'static str]],
+            seen: fn(&[String]),
+        },
+        /// The error of the step with this `why`, the UI having seen only `seen`.
+        Fails {
+            why: &'static str,
+            seen: &'static [&'static str],
+        },
     }
 
-    #[test]
-    fn yes_runs_every_step_without_asking() {
-        let d = tempfile::tempdir().unwrap();
-        let mut ui = Script::default();
-        let opts = Options {
-            yes: true,
-            terminal: false,
-        };
-        let out = execute(
-            Action::Build,
-            &steps(d.path()),
-            &inputs(d.path()),
-            opts,
-            &mut ui,
-        )
-        .unwrap();
-        assert!(out.completed);
-        assert_eq!(out.ran, [["true"], ["true"]]);
-        assert!(!ui.seen.iter().any(|l| l.starts_with("ask")));
+    /// (name, --yes, a terminal, the steps, what must come of them)
+    type Case = (&'static str, bool, bool, fn(&Path) -> Vec<Step>, Want);
+
+    fn breaks(_: &Path) -> Vec<Step> {
+        vec![run("breaks", "false"), run("never", "true")]
     }
 
+    const CASES: &[Case] = &[
+        // A "no" (the Script answers false) stops before the next command.
+        (
+            "a_no_stops_before_the_next_command",
+            false,
+            true,
+            steps,
+            Want::Done {
+                completed: false,
+                ran: &[&["true"]],
+                seen: |seen| {
+                    assert_eq!(seen.len(), 4, "{seen:?}");
+                    assert!(seen[1].starts_with("say (no "), "{seen:?}");
+                    assert_eq!(seen[3], "say Not switched: nothing changed.");
+                },
+            },
+        ),
+        (
+            "yes_runs_every_step_without_asking",
+            true,
+            false,
+            steps,
+            Want::Done {
+                completed: true,
+                ran: &[&["true"], &["true"]],
+                seen: |seen| assert!(!seen.iter().any(|l| l.starts_with("ask")), "{seen:?}"),
+            },
+        ),
+        (
+            "a_failing_step_names_itself_and_nothing_after_runs",
+            true,
+            false,
+            breaks,
+            Want::Fails {
+                why: "breaks",
+                seen: &["step breaks: false"],
+            },
+        ),
+    ];
+
     #[test]
-    fn a_failing_step_names_itself_and_nothing_after_runs() {
-        let d = tempfile::tempdir().unwrap();
-        let mut ui = Script::default();
-        let opts = Options {
-            yes: true,
-            terminal: false,
-        };
-        let steps = [run("breaks", "false"), run("never", "true")];
-        let e = execute(Action::Build, &steps, &inputs(d.path()), opts, &mut ui).unwrap_err();
-        assert!(
-            matches!(&e, RebuildError::Step { why, .. } if why == "breaks"),
-            "{e}"
-        );
-        assert_eq!(ui.seen, ["step breaks: false"]);
+    fn execute_cases() {
+        for (name, yes, terminal, make, want) in CASES {
+            let d = tempfile::tempdir().unwrap();
+            let mut ui = Script::default();
+            let opts = Options {
+                yes: *yes,
+                terminal: *terminal,
+            };
+            let got = execute(
+                Action::Build,
+                &make(d.path()),
+                &inputs(d.path()),
+                opts,
+                &mut ui,
+            );
+            match (want, got) {
+                (
+                    Want::Done {
+                        completed,
+                        ran,
+                        seen,
+                    },
+                    Ok(out),
+                ) => {
+                    assert_eq!(out.completed, *completed, "{name}");
+                    assert_eq!(out.ran, *ran, "{name}");
+                    seen(&ui.seen);
+                }
+                (Want::Fails { why, seen }, Err(e)) => {
+                    assert!(
+                        matches!(&e, RebuildError::Step { why: w, .. } if w == why),
+                        "{name}: {e}"
+                    );
+                    assert_eq!(ui.seen, *seen, "{name}");
+                }
+                (_, Ok(out)) => panic!("{name}: ran {:?}, want an error", out.ran),
+                (_, Err(e)) => panic!("{name}: {e}"),
+            }
+        }
     }
 
     #[test]

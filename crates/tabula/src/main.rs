@@ -133,13 +133,20 @@ fn main() -> ExitCode {
             // With --json anywhere on the line, a usage error is the
             // envelope on stdout too (and clap's text on stderr).
             let args: Vec<String> = std::env::args().collect();
-            if e.use_stderr() && args.iter().skip(1).any(|a| a == "--json") {
+            if args.iter().skip(1).any(|a| a == "--json") {
                 let names: Vec<String> = <cli::Cli as clap::CommandFactory>::command()
                     .get_subcommands()
                     .map(|c| c.get_name().to_owned())
                     .collect();
-                json::Envelope::usage(&json::command_in_argv(&args, &names), &e.to_string())
-                    .print();
+                let command = json::command_in_argv(&args, &names);
+                if !e.use_stderr() {
+                    // --help / --version: the text is the envelope's data
+                    // (docs/JSON.md), nothing else on stdout.
+                    let text = serde_json::json!({ "text": e.render().to_string() });
+                    json::Envelope::new(&command, Some(text), exit::OK, None).print();
+                    return ExitCode::from(exit::OK);
+                }
+                json::Envelope::usage(&command, &e.to_string()).print();
             }
             // clap prints help/version to stdout with exit 0, usage errors with 2.
             let _ = e.print();

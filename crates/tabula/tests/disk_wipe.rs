@@ -7,70 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
-use support::{disk_spec as spec_path, sh, Loop};
-
-use std::path::PathBuf;
-
-use assert_cmd::Command as Bin;
+use support::{sh, ImageWork, Loop};
 
 const PASS: &str = "correct horse battery staple 7";
-
-/// A temp dir with an image path; detaches every loop device of the image
-/// when dropped.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("tabula-wipe-test.")
-            .tempdir()
-            .unwrap();
-        std::fs::write(dir.path().join("pass"), format!("{PASS}\n")).unwrap();
-        Work { dir }
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn img(&self) -> PathBuf {
-        self.p("disk.img")
-    }
-    fn tabula(&self) -> Bin {
-        let mut c = Bin::cargo_bin("tabula").unwrap();
-        c.arg("--spec").arg(spec_path());
-        c.env("NO_COLOR", "1");
-        c
-    }
-    /// `tabula ARGS --disk IMG`: exit code, stdout, stderr.
-    fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
-        let out = self
-            .tabula()
-            .args(args)
-            .arg("--disk")
-            .arg(self.img())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-    fn hash(&self) -> String {
-        sh(&format!("sha256sum {}", self.img().display()))
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        support::detach_all(&self.img());
-    }
-}
 
 #[test]
 fn a_foreign_layout_is_repartitioned_only_with_wipe_table_and_yes() {
@@ -80,7 +19,7 @@ fn a_foreign_layout_is_repartitioned_only_with_wipe_table_and_yes() {
     ) {
         return;
     }
-    let w = Work::new();
+    let w = ImageWork::new("tabula-wipe-test.", PASS);
     let img = w.img().display().to_string();
     // Another installer's layout where the spec puts its own: a Linux root
     // with a file on it and a swap partition.

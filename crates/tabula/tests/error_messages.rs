@@ -4,26 +4,14 @@
 //! did-you-mean, a duplicate mount names the line of the other one.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::Path;
+mod support;
 
-use assert_cmd::Command;
+use std::path::Path;
 
 const EMBEDDED: &str = include_str!("../../tabula-spec/hosts/surface-pro-8.toml");
 
 fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::cargo_bin("tabula")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("TABULA_SPEC")
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    support::run_in(dir, args)
 }
 
 /// The embedded host with `from` replaced by `to` (once), as host.toml.

@@ -67,6 +67,11 @@ const USAGE: &[(&str, u8, &str)] = &[
     ),
     ("audit --mounts bogus", 2, "invalid value"),
     ("status --bogus", 2, "unexpected argument"),
+    (
+        "status --target missing",
+        2,
+        "--target missing: not a directory",
+    ),
     ("rebuild bogus", 2, "invalid value"),
     ("generations --bogus", 2, "unexpected argument"),
     ("diff 1", 2, "<B>"),
@@ -78,7 +83,19 @@ const USAGE: &[(&str, u8, &str)] = &[
 ];
 
 /// Rows past apply's preflight (root).
-const AS_ROOT: &[(&str, u8, &str)] = &[("apply --disk new.img", 2, "add --yes")];
+const AS_ROOT: &[(&str, u8, &str)] = &[
+    ("apply --disk new.img", 2, "add --yes"),
+    (
+        "apply --disk new.img --yes --passphrase-file nope",
+        2,
+        "--passphrase-file nope: no such file",
+    ),
+    (
+        "mount --disk disk.img --target m --passphrase-file nope",
+        2,
+        "--passphrase-file nope: no such file",
+    ),
+];
 
 #[test]
 fn every_usage_error_exits_as_the_readme_says() {

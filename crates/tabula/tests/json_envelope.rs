@@ -1,13 +1,15 @@
 //! Every command's `--json` is one envelope (docs/JSON.md), on success and
-//! on each failure class reachable here without root-only setup (usage
-//! errors from clap and from the command, a missing spec file, refused,
-//! findings, a missing tool, a failure): stdout is exactly one JSON
+//! on each failure class reachable here without a real layout (usage
+//! errors from clap and from the command, a missing spec file, a missing
+//! `--target`, passphrase file or profile, refused, findings, a missing
+//! tool, a failure), and `--help`/`--version` too: stdout is exactly one JSON
 //! document, it validates against `tabula schema --envelope` with a real
 //! validator (Python `jsonschema`), and its `error.exit` is the process's
 //! exit code.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::Docs;
 
 use std::path::Path;
 
@@ -16,38 +18,13 @@ use assert_cmd::Command;
 const EMBEDDED: &str = include_str!("../../tabula-spec/hosts/surface-pro-8.toml");
 
 fn tabula(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("tabula").unwrap();
-    c.current_dir(dir)
-        .env_remove("TABULA_SPEC")
-        .env("NO_COLOR", "1")
-        .timeout(std::time::Duration::from_secs(120));
+    let mut c = support::tabula_in(dir);
+    c.timeout(std::time::Duration::from_secs(120));
     c
 }
 
-const VALIDATE: &str = r#"
-import json, sys
-from jsonschema import Draft202012Validator
-schema = json.load(open(sys.argv[1]))
-Draft202012Validator.check_schema(schema)
-v = Draft202012Validator(schema)
-for path in sys.argv[2:]:
-    try:
-        doc = json.loads(open(path).read())
-    except ValueError as e:
-        print(path, "FAIL not one JSON document:", e)
-        continue
-    errs = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
-    if errs:
-        print(path, "FAIL", "; ".join(f"{'/'.join(map(str, e.path))}: {e.message[:200]}" for e in errs))
-    else:
-        print(path, "OK")
-"#;
-
 fn have_validator() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    support::have_jsonschema(Docs::Json)
 }
 
 /// (argv, exit code, error code: None for success).
@@ -77,6 +54,24 @@ const CASES: &[Case] = &[
     (&["completions", "bash"], 0, None),
     (&["man"], 0, None),
     (&["man", "--out", "mandir"], 0, None),
+    (&["unmount", "--target", "nothere"], 0, None),
+    (
+        &[
+            "generations",
+            "--profile",
+            "prof/system",
+            "--nix-db",
+            "nodb",
+            "--booted-system",
+            "nob",
+        ],
+        0,
+        None,
+    ),
+    // --help and --version: the text as the envelope's data
+    (&["--help"], 0, None),
+    (&["--version"], 0, None),
+    (&["status", "--help"], 0, None),
     // usage: clap's own errors, then the commands'
     (&["plan"], 2, Some("usage")),
     (&["bogus"], 2, Some("usage")),
@@ -91,6 +86,12 @@ const CASES: &[Case] = &[
     (&["audit", "--root", "/nonexistent"], 2, Some("usage")),
     // secrets need a spec file (the embedded host has no store)
     (&["secret", "list"], 2, Some("usage")),
+    (&["status", "--target", "nothere"], 2, Some("usage")),
+    (
+        &["mount", "--disk", "missing.img", "--target", "m"],
+        2,
+        Some("usage"),
+    ),
     // a missing spec file is a usage error too
     (&["check", "--spec", "missing.toml"], 2, Some("usage")),
     (
@@ -113,8 +114,16 @@ const CASES: &[Case] = &[
         Some("findings"),
     ),
     (&["audit", "--root", "o"], 1, Some("findings")),
+    // nothing of the layout mounted under m: every mount missing
+    (&["status", "--target", "m"], 1, Some("findings")),
     // a failure that is none of the above
     (&["diff", "a", "b"], 1, Some("failed")),
+    // no profile there: no generations
+    (
+        &["generations", "--profile", "noprof/system"],
+        1,
+        Some("failed"),
+    ),
 ];
 
 #[test]
@@ -131,6 +140,12 @@ fn every_command_prints_one_envelope_that_validates() {
     assert_ne!(dup, EMBEDDED);
     std::fs::write(dir.join("dup.toml"), dup).unwrap();
     std::fs::create_dir(dir.join("m")).unwrap();
+    // A system profile with one generation (not in a store: no closure size).
+    std::fs::create_dir_all(dir.join("sys1")).unwrap();
+    std::fs::write(dir.join("sys1/nixos-version"), "24.11.1").unwrap();
+    std::fs::create_dir(dir.join("prof")).unwrap();
+    std::os::unix::fs::symlink("../sys1", dir.join("prof/system-1-link")).unwrap();
+    std::os::unix::fs::symlink("system-1-link", dir.join("prof/system")).unwrap();
     let outs = dir.join("outs");
     std::fs::create_dir(&outs).unwrap();
 
@@ -154,6 +169,30 @@ fn every_command_prints_one_envelope_that_validates() {
         4,
         Some("missing-tool"),
     ));
+    if support::is_root() {
+        // mount on a blank image: the passphrase file missing (usage), then
+        // no layout on it (refused; its loop device detached again).
+        std::fs::write(dir.join("blank.img"), vec![0u8; 1 << 20]).unwrap();
+        std::fs::write(dir.join("pass"), "pw\n").unwrap();
+        for (pass, exit, code) in [("nope", 2, "usage"), ("pass", 3, "refused")] {
+            cases.push((
+                [
+                    "mount",
+                    "--disk",
+                    "blank.img",
+                    "--target",
+                    "m",
+                    "--passphrase-file",
+                    pass,
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                Vec::new(),
+                exit,
+                Some(code),
+            ));
+        }
+    }
     if !support::have("nixos-install") {
         cases.push((
             ["install", "--disk", "x.img", "--target", "m"]
@@ -182,11 +221,23 @@ fn every_command_prints_one_envelope_that_validates() {
                 String::from_utf8_lossy(&out.stdout)
             )
         });
-        let name = if argv[0] == "bogus" {
+        let name = if argv[0] == "bogus" || argv[0].starts_with('-') {
             "tabula"
         } else {
             &argv[0]
         };
+        if argv.iter().any(|a| a == "--help" || a == "--version") {
+            let text = v["data"]["text"].as_str().unwrap_or_default();
+            let want = if argv.iter().any(|a| a == "--help") {
+                "Usage: tabula"
+            } else {
+                "tabula "
+            };
+            assert!(
+                text.starts_with(want) || text.contains(want),
+                "{argv:?}: {v}"
+            );
+        }
         assert_eq!(v["command"], name, "{argv:?}: {v}");
         assert_eq!(v["ok"], code.is_none(), "{argv:?}: {v}");
         match code {
@@ -196,7 +247,7 @@ fn every_command_prints_one_envelope_that_validates() {
                 assert_eq!(v["error"]["exit"], *exit, "{argv:?}: {v}");
             }
         }
-        if *code == Some("findings") && argv[0] != "audit" {
+        if *code == Some("findings") && !["audit", "status"].contains(&name) {
             assert!(
                 v["findings"]
                     .as_array()
@@ -230,25 +281,11 @@ fn every_command_prints_one_envelope_that_validates() {
     let out = tabula(dir).args(["schema", "--envelope"]).output().unwrap();
     assert!(out.status.success());
     std::fs::write(&schema, &out.stdout).unwrap();
-    let v = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(VALIDATE)
-        .arg(&schema)
-        .args(files.iter().map(|(f, _)| f))
-        .output()
-        .unwrap();
-    assert!(
-        v.status.success(),
-        "validator failed: {}",
-        String::from_utf8_lossy(&v.stderr)
-    );
-    let report = String::from_utf8(v.stdout).unwrap();
-    assert_eq!(report.lines().count(), files.len(), "{report}");
-    let failed: Vec<String> = report
-        .lines()
+    let paths: Vec<_> = files.iter().map(|(f, _)| f.clone()).collect();
+    let failed: Vec<String> = support::validate(&schema, Docs::Json, &paths)
+        .into_iter()
         .zip(&files)
-        .filter(|(l, _)| !l.ends_with(" OK"))
-        .map(|(l, (_, argv))| format!("{argv:?}: {l}"))
+        .filter_map(|((f, r), (_, argv))| r.err().map(|e| format!("{argv:?}: {} {e}", f.display())))
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     for c in [
@@ -259,7 +296,10 @@ fn every_command_prints_one_envelope_that_validates() {
         "schema",
         "plan",
         "apply",
+        "mount",
         "unmount",
+        "status",
+        "generations",
         "keyfile",
         "audit",
         "rebuild",
@@ -305,17 +345,10 @@ fn the_envelope_schema_rejects_a_wrong_envelope() {
         std::fs::write(&f, b).unwrap();
         files.push(f);
     }
-    let v = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(VALIDATE)
-        .arg(&schema)
-        .args(&files)
-        .output()
-        .unwrap();
-    let report = String::from_utf8(v.stdout).unwrap();
-    assert_eq!(report.lines().count(), bad.len(), "{report}");
-    for l in report.lines() {
-        assert!(l.contains(" FAIL"), "passed: {l}");
+    let report = support::validate(&schema, Docs::Json, &files);
+    assert_eq!(report.len(), bad.len(), "{:?}", report);
+    for (f, r) in report {
+        assert!(r.is_err(), "passed: {}", f.display());
     }
 }
 

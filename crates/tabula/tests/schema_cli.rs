@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
+use support::Docs;
 
 use std::path::{Path, PathBuf};
 
@@ -13,66 +14,16 @@ use assert_cmd::Command;
 const EMBEDDED: &str = include_str!("../../tabula-spec/hosts/surface-pro-8.toml");
 
 fn tabula(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("tabula").unwrap();
-    c.current_dir(dir)
-        .env_remove("TABULA_SPEC")
-        .env("NO_COLOR", "1");
-    c
+    support::tabula_in(dir)
 }
-
-const VALIDATE: &str = r#"
-import json, sys, tomllib
-from jsonschema import Draft202012Validator
-schema = json.load(open(sys.argv[1]))
-Draft202012Validator.check_schema(schema)
-v = Draft202012Validator(schema)
-for path in sys.argv[2:]:
-    with open(path, "rb") as f:
-        doc = tomllib.load(f)
-    errs = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
-    if errs:
-        print(path, "FAIL", "; ".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errs))
-    else:
-        print(path, "OK")
-"#;
 
 fn have_validator() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import jsonschema, tomllib"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    support::have_jsonschema(Docs::Toml)
 }
 
-/// Validate each file against the schema: (file, Ok or the errors).
+/// Validate each host.toml against the schema: (file, Ok or the errors).
 fn validate(schema: &Path, files: &[PathBuf]) -> Vec<(PathBuf, Result<(), String>)> {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(VALIDATE)
-        .arg(schema)
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "validator failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    files
-        .iter()
-        .zip(text.lines())
-        .map(|(f, line)| {
-            let rest = line.strip_prefix(&*f.to_string_lossy()).unwrap().trim();
-            (
-                f.clone(),
-                if rest == "OK" {
-                    Ok(())
-                } else {
-                    Err(rest.to_owned())
-                },
-            )
-        })
-        .collect()
+    support::validate(schema, Docs::Toml, files)
 }
 
 fn write_schema(dir: &Path) -> PathBuf {

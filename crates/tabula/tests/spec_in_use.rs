@@ -4,26 +4,14 @@
 //! or "embedded host surface-pro-8".
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::Path;
+mod support;
 
-use assert_cmd::Command;
+use std::path::Path;
 
 const FALLBACK: &str = "using the embedded host surface-pro-8";
 
 fn tabula(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::cargo_bin("tabula")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("TABULA_SPEC")
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    support::run_in(dir, args)
 }
 
 #[test]

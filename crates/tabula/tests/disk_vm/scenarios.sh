@@ -195,4 +195,8 @@ tab unmount --target $M > /dev/null 2>&1
 . "$W/kill-anywhere.sh"
 # ---- end kill-anywhere ----
 
+# ---- the RUNBOOK's disk steps, then a killed --wipe table: (wipe-kill.sh) ----
+. "$W/wipe-kill.sh"
+# ---- end RUNBOOK ----
+
 echo done >> "$W/results"

@@ -229,3 +229,181 @@ pub fn static_tabula(test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// The CLI tests (error_messages, spec_in_use, json_envelope, schema_cli): one
+// builder.
+
+/// `tabula` run in `dir`: no `TABULA_SPEC` from the environment, no colour.
+pub fn tabula_in(dir: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("tabula").unwrap();
+    c.current_dir(dir)
+        .env_remove("TABULA_SPEC")
+        .env("NO_COLOR", "1");
+    c
+}
+
+/// `tabula ARGS` in `dir` (see [`tabula_in`]): exit code, stdout, stderr.
+pub fn run_in(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tabula_in(dir).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// A real JSON Schema validator (Python `jsonschema`, Debian
+// python3-jsonschema), for json_envelope (JSON documents) and schema_cli
+// (host.toml files, read with Python's `tomllib`).
+
+/// What the validated files hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Docs {
+    Json,
+    Toml,
+}
+
+const VALIDATE: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+kind = sys.argv[1]
+schema = json.load(open(sys.argv[2]))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+for path in sys.argv[3:]:
+    if kind == "toml":
+        import tomllib
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    else:
+        try:
+            doc = json.loads(open(path).read())
+        except ValueError as e:
+            print(path, "FAIL not one JSON document:", e)
+            continue
+    errs = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
+    if errs:
+        sep, cut = (".", None) if kind == "toml" else ("/", 200)
+        print(path, "FAIL", "; ".join(f"{sep.join(map(str, e.path))}: {e.message[:cut]}" for e in errs))
+    else:
+        print(path, "OK")
+"#;
+
+/// Whether python3 has `jsonschema` (and `tomllib` for [`Docs::Toml`]).
+pub fn have_jsonschema(docs: Docs) -> bool {
+    let import = match docs {
+        Docs::Json => "import jsonschema",
+        Docs::Toml => "import jsonschema, tomllib",
+    };
+    Command::new("python3")
+        .args(["-c", import])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Validate each file against the schema (Draft 2020-12, the schema itself
+/// checked first): (file, Ok or the errors), one per file, in order.
+pub fn validate(
+    schema: &Path,
+    docs: Docs,
+    files: &[PathBuf],
+) -> Vec<(PathBuf, Result<(), String>)> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(VALIDATE)
+        .arg(if docs == Docs::Toml { "toml" } else { "json" })
+        .arg(schema)
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "validator failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), files.len(), "{text}");
+    files
+        .iter()
+        .zip(text.lines())
+        .map(|(f, line)| {
+            let rest = line.strip_prefix(&*f.to_string_lossy()).unwrap().trim();
+            (
+                f.clone(),
+                if rest == "OK" {
+                    Ok(())
+                } else {
+                    Err(rest.to_owned())
+                },
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// disk_wipe's prelude: one image in a temp dir, tabula on it.
+
+/// A temp dir with an image path (`disk.img`) and a passphrase file
+/// (`pass`); detaches every loop device of the image when dropped.
+pub struct ImageWork {
+    dir: tempfile::TempDir,
+}
+
+impl ImageWork {
+    /// The temp dir named `prefix...`, holding `pass` (the passphrase and a
+    /// newline).
+    pub fn new(prefix: &str, pass: &str) -> ImageWork {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+        std::fs::write(dir.path().join("pass"), format!("{pass}\n")).unwrap();
+        ImageWork { dir }
+    }
+
+    pub fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn img(&self) -> PathBuf {
+        self.p("disk.img")
+    }
+
+    /// `tabula --spec DISK_SPEC`, no colour.
+    pub fn tabula(&self) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::cargo_bin("tabula").unwrap();
+        c.arg("--spec").arg(disk_spec());
+        c.env("NO_COLOR", "1");
+        c
+    }
+
+    /// `tabula ARGS --disk IMG`: exit code, stdout, stderr.
+    pub fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = self
+            .tabula()
+            .args(args)
+            .arg("--disk")
+            .arg(self.img())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The image's sha256.
+    pub fn hash(&self) -> String {
+        sh(&format!("sha256sum {}", self.img().display()))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl Drop for ImageWork {
+    fn drop(&mut self) {
+        detach_all(&self.img());
+    }
+}

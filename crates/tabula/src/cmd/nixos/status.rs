@@ -40,6 +40,15 @@ pub fn status(a: &StatusArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let spec = ctx.spec()?;
     let target = match &a.target {
+        // A target that is not a directory is a command-line error (exit 2),
+        // as `audit --root` is.
+        Some(t) if !t.is_dir() => {
+            return Err(crate::exit::Usage(format!(
+                "--target {}: not a directory (give the folder a layout is mounted under, such as /mnt)",
+                t.display()
+            ))
+            .into())
+        }
         Some(t) => {
             Some(std::fs::canonicalize(t).with_context(|| format!("--target {}", t.display()))?)
         }
