@@ -316,31 +316,47 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
     let Some(first) = disks.first() else {
         return Err(Error::NoDisk);
     };
-    let p = &first.probe;
-    match p.table.as_deref() {
-        Some("gpt") => {}
-        Some("dos") => {
-            return Err(Error::Refused(format!(
-                "{}: the disk has an MBR (dos) partition table; tabula describes GPT disks only. Convert it (sgdisk --mbrtogpt, after a backup) or describe it by hand",
-                first.path
-            )))
-        }
-        Some(other) => {
-            return Err(Error::Refused(format!(
-                "{}: the disk has a `{other}` partition table; tabula describes GPT disks only",
-                first.path
-            )))
-        }
-        None => {
-            return Err(Error::Refused(format!(
-                "{}: no partition table found; there is nothing to import (`tabula init` starts a spec for a blank disk)",
-                first.path
-            )))
-        }
-    }
+    require_gpt(first)?;
     let mut d = Draft::new();
     d.sources = disks.iter().map(|f| f.path.clone()).collect();
-    for other in &disks[1..] {
+    leave_out_other_disks(&mut d, &disks[1..]);
+    let listed = list_partitions(&mut d, first);
+    let listed = in_disk_order(&mut d, &first.probe, listed);
+    write_host_and_disk(&mut d, first);
+    write_partitions(&mut d, first, &listed);
+    let root = pool_and_mounts(&mut d, first, &listed);
+    if !root {
+        d.leave_out(
+            format!("disk {}: no NixOS root filesystem recognised", first.path),
+            "add a [[mount]] with path = \"/\" (a partition, a subvolume or a tmpfs) before installing",
+        );
+    }
+    write_user_and_boot(&mut d);
+    Ok(d)
+}
+
+/// Refuse a disk whose partition table is not GPT (MBR, another, none).
+fn require_gpt(first: &DiskFacts) -> Result<()> {
+    match first.probe.table.as_deref() {
+        Some("gpt") => Ok(()),
+        Some("dos") => Err(Error::Refused(format!(
+            "{}: the disk has an MBR (dos) partition table; tabula describes GPT disks only. Convert it (sgdisk --mbrtogpt, after a backup) or describe it by hand",
+            first.path
+        ))),
+        Some(other) => Err(Error::Refused(format!(
+            "{}: the disk has a `{other}` partition table; tabula describes GPT disks only",
+            first.path
+        ))),
+        None => Err(Error::Refused(format!(
+            "{}: no partition table found; there is nothing to import (`tabula init` starts a spec for a blank disk)",
+            first.path
+        ))),
+    }
+}
+
+/// Leave out every disk after the first: a spec describes one disk.
+fn leave_out_other_disks(d: &mut Draft, others: &[DiskFacts]) {
+    for other in others {
         d.leave_out(
             format!(
                 "disk {}: a second disk's layout ({} partition(s)) is not modelled",
@@ -350,7 +366,11 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
             "a spec describes one [disk]: import it on its own (`tabula import --disk` that one) and keep the mounts you need by hand",
         );
     }
-    let mut listed = list_partitions(&mut d, first);
+}
+
+/// The listed partitions sorted in disk order, as host.toml lists them;
+/// one numbered lower than a partition before it is left out.
+fn in_disk_order(d: &mut Draft, p: &DiskProbe, mut listed: Vec<Listed>) -> Vec<Listed> {
     // In disk order, as host.toml lists them (numbers may be out of order).
     listed.sort_by_key(|l| {
         p.partitions
@@ -375,8 +395,11 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
         );
         false
     });
+    listed
+}
 
-    // [host], [disk]
+/// `[host]` (name from the path, newest release, guessed user) and `[disk]`.
+fn write_host_and_disk(d: &mut Draft, first: &DiskFacts) {
     let host_name = Path::new(&first.path)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -415,22 +438,22 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
         ),
     );
     d.set("disk", "device", value(first.path.as_str(), None));
-    d.set("disk", "size", value(size_text(p.size), None));
+    d.set("disk", "size", value(size_text(first.probe.size), None));
+}
 
+/// One `[[partition]]` per listed partition, each starting where it lies.
+fn write_partitions(d: &mut Draft, first: &DiskFacts, listed: &[Listed]) {
     let mut at = MIB;
-    for l in &listed {
-        write_partition(&mut d, first, l, at);
-        if let Some(pp) = p.partitions.iter().find(|x| x.number == l.number) {
+    for l in listed {
+        write_partition(d, first, l, at);
+        if let Some(pp) = first.probe.partitions.iter().find(|x| x.number == l.number) {
             at = pp.end();
         }
     }
-    let root = pool_and_mounts(&mut d, first, &listed);
-    if !root {
-        d.leave_out(
-            format!("disk {}: no NixOS root filesystem recognised", first.path),
-            "add a [[mount]] with path = \"/\" (a partition, a subvolume or a tmpfs) before installing",
-        );
-    }
+}
+
+/// The guessed `[[user]]` and `[boot]`: neither is read from a disk.
+fn write_user_and_boot(d: &mut Draft) {
     d.push(
         "user",
         vec![(
@@ -444,7 +467,6 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
         "loader",
         value("grub", Some("the boot loader is not read from a disk")),
     );
-    Ok(d)
 }
 
 /// The partitions the spec lists (what cannot be described is left out).
