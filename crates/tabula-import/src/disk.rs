@@ -472,146 +472,27 @@ fn write_user_and_boot(d: &mut Draft) {
 /// The partitions the spec lists (what cannot be described is left out).
 fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
     let mut out: Vec<Listed> = Vec::new();
-    let has_msr = f.probe.partitions.iter().any(|p| {
-        p.type_guid
-            .eq_ignore_ascii_case(PartType::WindowsReserved.guid())
-    });
-    let microsoft = f
-        .parts
-        .values()
-        .any(|x| x.esp_microsoft == Some(Seen::Found(true)));
+    let windows_seen = windows_seen(f);
     let mut luks_seen = false;
     for p in &f.probe.partitions {
-        let at = format!(
-            "partition {} (`{}`, {} at {})",
-            p.number,
-            p.name.as_deref().unwrap_or(""),
-            mib(p.size),
-            mib(p.start)
-        );
-        let Some(kind) = PartType::from_guid(&p.type_guid) else {
-            d.leave_out(
-                format!("{at}: type GUID {} is not one tabula models", p.type_guid),
-                "plan keeps it untouched; describe it by hand only if tabula should know it",
-            );
+        let at = part_at(p);
+        let Some(kind) = listable_kind(d, f, p, &at) else {
             continue;
         };
-        if p.start % MIB != 0 || (p.size % MIB != 0 && !is_rest(&f.probe, p)) {
-            d.leave_out(
-                format!("{at}: not aligned to 1 MiB"),
-                "tabula places partitions on 1 MiB boundaries; plan keeps this one untouched as long as it is not listed",
-            );
-            continue;
-        }
-        if kind == PartType::Swap {
-            d.leave_out(
-                format!("{at}: a swap partition"),
-                "import does not describe swap; plan keeps it untouched (add swapDevices in your NixOS config)",
-            );
-            continue;
-        }
         let facts = f.parts.get(&p.number).cloned().unwrap_or_default();
-        let windows_why = (!(has_msr || microsoft)).then(|| {
+        let windows_why = (!windows_seen).then(|| {
             "NTFS without a Microsoft reserved partition or EFI/Microsoft on the ESP".to_owned()
         });
-        let (fs, luks, owner) = match &p.content {
-            Content::Filesystem { fstype, uuid, label } => {
-                let modelled = matches!(
-                    fstype.as_str(),
-                    "vfat" | "ext4" | "btrfs" | "ntfs" | "exfat" | "xfs"
-                );
-                if !modelled {
-                    d.leave_out(
-                        format!("{at}: {}", other_name("filesystem", fstype)),
-                        "tabula does not model this filesystem; plan keeps the partition untouched",
-                    );
-                    continue;
-                }
-                let owner = match (fstype.as_str(), kind) {
-                    (_, PartType::Esp) => ("nixos".to_owned(), None),
-                    ("ntfs", _) => ("windows".to_owned(), windows_why.clone()),
-                    ("ext4" | "btrfs" | "xfs", _) => match &facts.os_id {
-                        Some(Seen::Found(id)) if id == "nixos" => ("nixos".to_owned(), None),
-                        Some(Seen::Found(id)) => (owner_name(id), None),
-                        Some(Seen::Unreadable(why)) => (
-                            "nixos".to_owned(),
-                            Some(format!("/etc/os-release could not be read ({why})")),
-                        ),
-                        Some(Seen::Absent) | None => (
-                            "nixos".to_owned(),
-                            Some("no /etc/os-release on it: name its system here if it is not NixOS's".into()),
-                        ),
-                    },
-                    _ => (
-                        "foreign".to_owned(),
-                        Some(format!("a {fstype} partition with no system on it")),
-                    ),
-                };
-                (
-                    Some((fstype.clone(), uuid.clone(), label.clone())),
-                    false,
-                    owner,
-                )
-            }
-            Content::Luks(_) if !luks_seen => {
-                luks_seen = true;
-                (None, true, ("nixos".to_owned(), None))
-            }
-            Content::Luks(l) => {
-                d.leave_out(
-                    format!("{at}: a second LUKS container (UUID {})", l.uuid),
-                    "a spec has one [luks] container; plan keeps this one untouched",
-                );
-                continue;
-            }
-            Content::Empty => (
-                None,
-                false,
-                (
-                    if matches!(
-                        kind,
-                        PartType::WindowsData | PartType::WindowsReserved | PartType::WindowsRecovery
-                    ) {
-                        "windows".to_owned()
-                    } else {
-                        "foreign".to_owned()
-                    },
-                    Some("an empty partition of this type: set owner = \"nixos\" to let tabula format it".into()),
-                ),
-            ),
-            Content::Data { .. } if kind == PartType::WindowsReserved => {
-                (None, false, ("windows".to_owned(), None))
-            }
-            Content::Data { nonzero_at } => {
-                d.leave_out(
-                    format!("{at}: data without a signature (first non-zero byte at {nonzero_at}): plain dm-crypt, VeraCrypt, raw data?"),
-                    "plan keeps it untouched; list it by hand with its owner if it belongs to a system",
-                );
-                continue;
-            }
-            Content::Other { usage, fstype } => {
-                d.leave_out(
-                    format!("{at}: {}", other_name(usage, fstype)),
-                    "tabula does not model it; plan keeps the partition untouched",
-                );
-                continue;
-            }
-            Content::Interrupted { what } => {
-                d.leave_out(
-                    format!("{at}: an interrupted tabula apply left its {what} unfinished"),
-                    "run `tabula apply` with the original spec to finish it",
-                );
-                continue;
-            }
-            Content::Unknown { reason } => {
-                d.leave_out(format!("{at}: not probed: {reason}"), "probe it again");
-                continue;
-            }
+        let ctx = PartCtx {
+            at: &at,
+            kind,
+            facts: &facts,
+            windows_why,
         };
-        let used: Vec<&str> = out.iter().map(|l| l.label.as_str()).collect();
-        let label = usable_label(p.name.as_deref())
-            .filter(|n| !used.contains(n))
-            .map_or_else(|| format!("part{}", p.number), str::to_owned);
+        let Some((fs, luks, owner)) = classify(d, p, &ctx, &mut luks_seen) else {
+            continue;
+        };
+        let label = unique_label(&out, p);
         out.push(Listed {
             number: p.number,
             label,
@@ -622,6 +503,207 @@ fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
         });
     }
     out
+}
+
+/// An owner and why it is a guess (`None`: read from the disk).
+type Owner = (String, Option<String>);
+
+/// A listed partition's filesystem (type, UUID, label), whether it is the
+/// LUKS container, and its owner.
+type Classified = (
+    Option<(String, Option<String>, Option<String>)>,
+    bool,
+    Owner,
+);
+
+/// What [`classify`] knows of one partition besides its probe.
+struct PartCtx<'a> {
+    /// The partition as messages name it ([`part_at`]).
+    at: &'a str,
+    kind: PartType,
+    facts: &'a PartFacts,
+    /// Why an NTFS is guessed to be Windows's (`None`: Windows was seen).
+    windows_why: Option<String>,
+}
+
+/// Whether the disk shows Windows: a Microsoft reserved partition or
+/// `EFI/Microsoft` on an ESP.
+fn windows_seen(f: &DiskFacts) -> bool {
+    let has_msr = f.probe.partitions.iter().any(|p| {
+        p.type_guid
+            .eq_ignore_ascii_case(PartType::WindowsReserved.guid())
+    });
+    let microsoft = f
+        .parts
+        .values()
+        .any(|x| x.esp_microsoft == Some(Seen::Found(true)));
+    has_msr || microsoft
+}
+
+/// A partition as messages name it: number, GPT name, size and start.
+fn part_at(p: &ProbedPartition) -> String {
+    format!(
+        "partition {} (`{}`, {} at {})",
+        p.number,
+        p.name.as_deref().unwrap_or(""),
+        mib(p.size),
+        mib(p.start)
+    )
+}
+
+/// The partition's type when it can be listed; `None` (left out) for an
+/// unmodelled type GUID, a partition not aligned to 1 MiB, or swap.
+fn listable_kind(d: &mut Draft, f: &DiskFacts, p: &ProbedPartition, at: &str) -> Option<PartType> {
+    let Some(kind) = PartType::from_guid(&p.type_guid) else {
+        d.leave_out(
+            format!("{at}: type GUID {} is not one tabula models", p.type_guid),
+            "plan keeps it untouched; describe it by hand only if tabula should know it",
+        );
+        return None;
+    };
+    if p.start % MIB != 0 || (p.size % MIB != 0 && !is_rest(&f.probe, p)) {
+        d.leave_out(
+            format!("{at}: not aligned to 1 MiB"),
+            "tabula places partitions on 1 MiB boundaries; plan keeps this one untouched as long as it is not listed",
+        );
+        return None;
+    }
+    if kind == PartType::Swap {
+        d.leave_out(
+            format!("{at}: a swap partition"),
+            "import does not describe swap; plan keeps it untouched (add swapDevices in your NixOS config)",
+        );
+        return None;
+    }
+    Some(kind)
+}
+
+/// What a partition's content makes of it in the spec; `None` when it is
+/// left out (a second LUKS container, unmodelled or unreadable content).
+fn classify(
+    d: &mut Draft,
+    p: &ProbedPartition,
+    ctx: &PartCtx<'_>,
+    luks_seen: &mut bool,
+) -> Option<Classified> {
+    let at = ctx.at;
+    match &p.content {
+        Content::Filesystem {
+            fstype,
+            uuid,
+            label,
+        } => filesystem(d, ctx, fstype).map(|owner| {
+            (
+                Some((fstype.clone(), uuid.clone(), label.clone())),
+                false,
+                owner,
+            )
+        }),
+        Content::Luks(_) if !*luks_seen => {
+            *luks_seen = true;
+            Some((None, true, ("nixos".to_owned(), None)))
+        }
+        Content::Luks(l) => {
+            d.leave_out(
+                format!("{at}: a second LUKS container (UUID {})", l.uuid),
+                "a spec has one [luks] container; plan keeps this one untouched",
+            );
+            None
+        }
+        Content::Empty => Some((None, false, empty_owner(ctx.kind))),
+        Content::Data { .. } if ctx.kind == PartType::WindowsReserved => {
+            Some((None, false, ("windows".to_owned(), None)))
+        }
+        Content::Data { nonzero_at } => {
+            d.leave_out(
+                format!("{at}: data without a signature (first non-zero byte at {nonzero_at}): plain dm-crypt, VeraCrypt, raw data?"),
+                "plan keeps it untouched; list it by hand with its owner if it belongs to a system",
+            );
+            None
+        }
+        Content::Other { usage, fstype } => {
+            d.leave_out(
+                format!("{at}: {}", other_name(usage, fstype)),
+                "tabula does not model it; plan keeps the partition untouched",
+            );
+            None
+        }
+        Content::Interrupted { what } => {
+            d.leave_out(
+                format!("{at}: an interrupted tabula apply left its {what} unfinished"),
+                "run `tabula apply` with the original spec to finish it",
+            );
+            None
+        }
+        Content::Unknown { reason } => {
+            d.leave_out(format!("{at}: not probed: {reason}"), "probe it again");
+            None
+        }
+    }
+}
+
+/// The owner of a partition holding a filesystem; `None` (left out) when
+/// tabula does not model the filesystem.
+fn filesystem(d: &mut Draft, ctx: &PartCtx<'_>, fstype: &str) -> Option<Owner> {
+    let modelled = matches!(fstype, "vfat" | "ext4" | "btrfs" | "ntfs" | "exfat" | "xfs");
+    if !modelled {
+        d.leave_out(
+            format!("{}: {}", ctx.at, other_name("filesystem", fstype)),
+            "tabula does not model this filesystem; plan keeps the partition untouched",
+        );
+        return None;
+    }
+    Some(match (fstype, ctx.kind) {
+        (_, PartType::Esp) => ("nixos".to_owned(), None),
+        ("ntfs", _) => ("windows".to_owned(), ctx.windows_why.clone()),
+        ("ext4" | "btrfs" | "xfs", _) => linux_owner(ctx.facts),
+        _ => (
+            "foreign".to_owned(),
+            Some(format!("a {fstype} partition with no system on it")),
+        ),
+    })
+}
+
+/// The owner of a Linux filesystem, from its `/etc/os-release` `ID`.
+fn linux_owner(facts: &PartFacts) -> Owner {
+    match &facts.os_id {
+        Some(Seen::Found(id)) if id == "nixos" => ("nixos".to_owned(), None),
+        Some(Seen::Found(id)) => (owner_name(id), None),
+        Some(Seen::Unreadable(why)) => (
+            "nixos".to_owned(),
+            Some(format!("/etc/os-release could not be read ({why})")),
+        ),
+        Some(Seen::Absent) | None => (
+            "nixos".to_owned(),
+            Some("no /etc/os-release on it: name its system here if it is not NixOS's".into()),
+        ),
+    }
+}
+
+/// The guessed owner of an empty partition, by its type.
+fn empty_owner(kind: PartType) -> Owner {
+    (
+        if matches!(
+            kind,
+            PartType::WindowsData | PartType::WindowsReserved | PartType::WindowsRecovery
+        ) {
+            "windows".to_owned()
+        } else {
+            "foreign".to_owned()
+        },
+        Some(
+            "an empty partition of this type: set owner = \"nixos\" to let tabula format it".into(),
+        ),
+    )
+}
+
+/// The partition's GPT name when usable and not taken by one listed
+/// before it, else `partN`.
+fn unique_label(out: &[Listed], p: &ProbedPartition) -> String {
+    let used: Vec<&str> = out.iter().map(|l| l.label.as_str()).collect();
+    usable_label(p.name.as_deref())
+        .filter(|n| !used.contains(n))
+        .map_or_else(|| format!("part{}", p.number), str::to_owned)
 }
 
 /// An os-release `ID` as an owner name.
