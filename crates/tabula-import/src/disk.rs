@@ -785,131 +785,174 @@ fn write_partition(d: &mut Draft, f: &DiskFacts, l: &Listed, prev_end: u64) {
     d.push("partition", pairs, None);
 }
 
+/// One `[[mount]]`: its path and its pairs.
+type Mount = (String, Vec<(&'static str, Item)>);
+
 /// The LUKS container, the btrfs pool and the mount table. Returns whether
 /// a root (`/`) was found or guessed.
 fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
-    let mut mounts: Vec<(String, Vec<(&'static str, Item)>)> = Vec::new();
-    let mut pool: Option<(BtrfsProbe, bool)> = None;
+    let mut mounts: Vec<Mount> = Vec::new();
     let luks_part = listed.iter().find(|l| l.luks);
-    if let Some(lp) = luks_part {
-        if let Some(lf) = f.luks.iter().find(|x| x.number == lp.number) {
-            write_luks(d, lp, lf);
-            match &lf.pool {
-                Seen::Found(b) => pool = Some((b.clone(), true)),
-                Seen::Absent => d.leave_out(
-                    format!("the LUKS container {}: no filesystem inside", lf.uuid),
-                    "apply with the spec's [btrfs] makes the pool in it",
-                ),
-                Seen::Unreadable(why) => d.leave_out(
-                    format!(
-                        "the inside of LUKS container {} (partition `{}`): not read: {why}",
-                        lf.uuid, lp.label
-                    ),
-                    "run import with --passphrase-file or --keyfile where `cryptsetup open` works (the installer), or write [btrfs] and its [[mount]]s by hand",
-                ),
-            }
-        }
-    }
+    let mut pool = luks_part.and_then(|lp| luks_pool(d, f, lp));
     // A btrfs partition (no LUKS): its subvolumes are read unmounted.
     if pool.is_none() && luks_part.is_none() {
-        for l in listed.iter().filter(|l| l.owner.0 == "nixos") {
-            // A btrfs without subvolumes is a plain root filesystem.
-            if let Some(Seen::Found(b)) = f
-                .parts
-                .get(&l.number)
-                .and_then(|x| x.btrfs.clone())
-                .filter(|b| matches!(b, Seen::Found(x) if !x.subvolumes.is_empty()))
-            {
-                pool = Some((b, false));
-                break;
-            }
-        }
+        pool = partition_pool(f, listed);
     }
     if let Some((b, _)) = &pool {
-        if let Some(label) = &b.label {
-            d.set("btrfs", "label", value(label.as_str(), None));
+        write_pool(d, b, &mut mounts);
+    }
+    if !has_mount(&mounts, "/") {
+        root_mount(d, listed, luks_part, pool.is_some(), &mut mounts);
+    }
+    boot_mounts(d, listed, &mut mounts);
+    let root = has_mount(&mounts, "/");
+    for (i, (_, pairs)) in mounts.into_iter().enumerate() {
+        d.push(
+            "mount",
+            pairs,
+            (i == 0).then_some("--- the mount table ---"),
+        );
+    }
+    root
+}
+
+/// Whether the mount table has a mount at `path`.
+fn has_mount(mounts: &[Mount], path: &str) -> bool {
+    mounts.iter().any(|(m, _)| m == path)
+}
+
+/// Writes `[luks]` for the listed container and returns the pool read
+/// inside it (`true`: inside LUKS); what could not be read is left out.
+fn luks_pool(d: &mut Draft, f: &DiskFacts, lp: &Listed) -> Option<(BtrfsProbe, bool)> {
+    let lf = f.luks.iter().find(|x| x.number == lp.number)?;
+    write_luks(d, lp, lf);
+    match &lf.pool {
+        Seen::Found(b) => return Some((b.clone(), true)),
+        Seen::Absent => d.leave_out(
+            format!("the LUKS container {}: no filesystem inside", lf.uuid),
+            "apply with the spec's [btrfs] makes the pool in it",
+        ),
+        Seen::Unreadable(why) => d.leave_out(
+            format!(
+                "the inside of LUKS container {} (partition `{}`): not read: {why}",
+                lf.uuid, lp.label
+            ),
+            "run import with --passphrase-file or --keyfile where `cryptsetup open` works (the installer), or write [btrfs] and its [[mount]]s by hand",
+        ),
+    }
+    None
+}
+
+/// The first NixOS btrfs partition with subvolumes, as the pool (`false`:
+/// not inside LUKS).
+fn partition_pool(f: &DiskFacts, listed: &[Listed]) -> Option<(BtrfsProbe, bool)> {
+    for l in listed.iter().filter(|l| l.owner.0 == "nixos") {
+        // A btrfs without subvolumes is a plain root filesystem.
+        if let Some(Seen::Found(b)) = f
+            .parts
+            .get(&l.number)
+            .and_then(|x| x.btrfs.clone())
+            .filter(|b| matches!(b, Seen::Found(x) if !x.subvolumes.is_empty()))
+        {
+            return Some((b, false));
         }
-        if let Some(uuid) = &b.uuid {
-            d.set("btrfs", "uuid", value(uuid.as_str(), None));
-        }
-        d.comment_table("btrfs", "--- the btrfs pool ---");
-        for s in &b.subvolumes {
-            d.push(
-                "btrfs.subvolume",
-                vec![("path", value(s.as_str(), None))],
-                None,
-            );
-            if let Some(m) = mount_of(s) {
-                if !mounts.iter().any(|(p, _)| p == m) {
-                    let mut pairs = vec![
-                        ("path", value(m, None)),
-                        (
-                            "subvolume",
-                            value(
-                                s.as_str(),
-                                Some("mounted where subvolumes of this name usually are"),
-                            ),
+    }
+    None
+}
+
+/// Writes `[btrfs]` and its subvolumes; a subvolume of a well-known name
+/// gets a mount where such subvolumes usually are.
+fn write_pool(d: &mut Draft, b: &BtrfsProbe, mounts: &mut Vec<Mount>) {
+    if let Some(label) = &b.label {
+        d.set("btrfs", "label", value(label.as_str(), None));
+    }
+    if let Some(uuid) = &b.uuid {
+        d.set("btrfs", "uuid", value(uuid.as_str(), None));
+    }
+    d.comment_table("btrfs", "--- the btrfs pool ---");
+    for s in &b.subvolumes {
+        d.push(
+            "btrfs.subvolume",
+            vec![("path", value(s.as_str(), None))],
+            None,
+        );
+        if let Some(m) = mount_of(s) {
+            if !has_mount(mounts, m) {
+                let mut pairs = vec![
+                    ("path", value(m, None)),
+                    (
+                        "subvolume",
+                        value(
+                            s.as_str(),
+                            Some("mounted where subvolumes of this name usually are"),
                         ),
-                    ];
-                    if needed_for_boot(m) {
-                        pairs.push(("needed_for_boot", value(true, None)));
-                    }
-                    mounts.push((m.to_owned(), pairs));
+                    ),
+                ];
+                if needed_for_boot(m) {
+                    pairs.push(("needed_for_boot", value(true, None)));
                 }
+                mounts.push((m.to_owned(), pairs));
             }
         }
     }
-    let has = |mounts: &[(String, Vec<(&'static str, Item)>)], p: &str| {
-        mounts.iter().any(|(m, _)| m == p)
-    };
-    // The root: a subvolume above, else NixOS's own partition, else a tmpfs
-    // over a pool (impermanence), else the one Linux filesystem.
-    if !has(&mounts, "/") {
-        let part_root = listed.iter().find(|l| {
-            l.owner.0 == "nixos"
-                && l.kind != PartType::Esp
-                && matches!(
-                    l.fs.as_ref().map(|x| x.0.as_str()),
-                    Some("ext4" | "xfs" | "btrfs")
-                )
-                && l.label != "boot"
-        });
-        if let (Some(r), None, None) = (part_root, luks_part, &pool) {
-            let why = r
-                .owner
-                .1
-                .as_ref()
-                .map(|_| "the one Linux filesystem with no other system named on it");
-            mounts.insert(
-                0,
-                (
-                    "/".into(),
-                    vec![
-                        ("path", value("/", None)),
-                        ("partition", value(r.label.as_str(), why)),
-                        ("needed_for_boot", value(true, None)),
-                    ],
-                ),
-            );
-        } else if luks_part.is_some() || pool.is_some() {
-            let mut t = toml_edit::InlineTable::new();
-            t.insert("size", Value::from("2G"));
-            t.insert("mode", Value::from("755"));
-            let mut v = Value::InlineTable(t);
-            v.decor_mut().set_suffix(
-                "  # guessed: no root subvolume: an impermanent tmpfs root (its size is not on the disk)",
-            );
-            d.guessed += 1;
-            mounts.insert(
-                0,
-                (
-                    "/".into(),
-                    vec![("path", value("/", None)), ("tmpfs", Item::Value(v))],
-                ),
-            );
-        }
+}
+
+/// The root when no subvolume gave one: NixOS's own partition, else a
+/// tmpfs over a pool (impermanence), else the one Linux filesystem.
+fn root_mount(
+    d: &mut Draft,
+    listed: &[Listed],
+    luks_part: Option<&Listed>,
+    has_pool: bool,
+    mounts: &mut Vec<Mount>,
+) {
+    let part_root = listed.iter().find(|l| {
+        l.owner.0 == "nixos"
+            && l.kind != PartType::Esp
+            && matches!(
+                l.fs.as_ref().map(|x| x.0.as_str()),
+                Some("ext4" | "xfs" | "btrfs")
+            )
+            && l.label != "boot"
+    });
+    if let (Some(r), None, false) = (part_root, luks_part, has_pool) {
+        let why = r
+            .owner
+            .1
+            .as_ref()
+            .map(|_| "the one Linux filesystem with no other system named on it");
+        mounts.insert(
+            0,
+            (
+                "/".into(),
+                vec![
+                    ("path", value("/", None)),
+                    ("partition", value(r.label.as_str(), why)),
+                    ("needed_for_boot", value(true, None)),
+                ],
+            ),
+        );
+    } else if luks_part.is_some() || has_pool {
+        let mut t = toml_edit::InlineTable::new();
+        t.insert("size", Value::from("2G"));
+        t.insert("mode", Value::from("755"));
+        let mut v = Value::InlineTable(t);
+        v.decor_mut().set_suffix(
+            "  # guessed: no root subvolume: an impermanent tmpfs root (its size is not on the disk)",
+        );
+        d.guessed += 1;
+        mounts.insert(
+            0,
+            (
+                "/".into(),
+                vec![("path", value("/", None)), ("tmpfs", Item::Value(v))],
+            ),
+        );
     }
-    // /boot: an ext4 named boot; the ESP at /boot/efi then, else at /boot.
+}
+
+/// `/boot`: an ext4 named boot; the ESP at `/boot/efi` then, else at `/boot`.
+fn boot_mounts(d: &mut Draft, listed: &[Listed], mounts: &mut Vec<Mount>) {
     let boot = listed.iter().find(|l| {
         l.label == "boot" && l.owner.0 == "nixos" && l.kind != PartType::Esp && l.fs.is_some()
     });
@@ -942,15 +985,6 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
         ));
         d.guessed += 1;
     }
-    let root = has(&mounts, "/");
-    for (i, (_, pairs)) in mounts.into_iter().enumerate() {
-        d.push(
-            "mount",
-            pairs,
-            (i == 0).then_some("--- the mount table ---"),
-        );
-    }
-    root
 }
 
 fn write_luks(d: &mut Draft, lp: &Listed, lf: &LuksFacts) {
