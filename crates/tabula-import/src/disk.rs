@@ -561,7 +561,7 @@ fn listable_kind(d: &mut Draft, f: &DiskFacts, p: &ProbedPartition, at: &str) ->
         );
         return None;
     };
-    if p.start % MIB != 0 || (p.size % MIB != 0 && !is_rest(&f.probe, p)) {
+    if !p.start.is_multiple_of(MIB) || (!p.size.is_multiple_of(MIB) && !is_rest(&f.probe, p)) {
         d.leave_out(
             format!("{at}: not aligned to 1 MiB"),
             "tabula places partitions on 1 MiB boundaries; plan keeps this one untouched as long as it is not listed",
