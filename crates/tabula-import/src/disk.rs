@@ -316,31 +316,47 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
     let Some(first) = disks.first() else {
         return Err(Error::NoDisk);
     };
-    let p = &first.probe;
-    match p.table.as_deref() {
-        Some("gpt") => {}
-        Some("dos") => {
-            return Err(Error::Refused(format!(
-                "{}: the disk has an MBR (dos) partition table; tabula describes GPT disks only. Convert it (sgdisk --mbrtogpt, after a backup) or describe it by hand",
-                first.path
-            )))
-        }
-        Some(other) => {
-            return Err(Error::Refused(format!(
-                "{}: the disk has a `{other}` partition table; tabula describes GPT disks only",
-                first.path
-            )))
-        }
-        None => {
-            return Err(Error::Refused(format!(
-                "{}: no partition table found; there is nothing to import (`tabula init` starts a spec for a blank disk)",
-                first.path
-            )))
-        }
-    }
+    require_gpt(first)?;
     let mut d = Draft::new();
     d.sources = disks.iter().map(|f| f.path.clone()).collect();
-    for other in &disks[1..] {
+    leave_out_other_disks(&mut d, &disks[1..]);
+    let listed = list_partitions(&mut d, first);
+    let listed = in_disk_order(&mut d, &first.probe, listed);
+    write_host_and_disk(&mut d, first);
+    write_partitions(&mut d, first, &listed);
+    let root = pool_and_mounts(&mut d, first, &listed);
+    if !root {
+        d.leave_out(
+            format!("disk {}: no NixOS root filesystem recognised", first.path),
+            "add a [[mount]] with path = \"/\" (a partition, a subvolume or a tmpfs) before installing",
+        );
+    }
+    write_user_and_boot(&mut d);
+    Ok(d)
+}
+
+/// Refuse a disk whose partition table is not GPT (MBR, another, none).
+fn require_gpt(first: &DiskFacts) -> Result<()> {
+    match first.probe.table.as_deref() {
+        Some("gpt") => Ok(()),
+        Some("dos") => Err(Error::Refused(format!(
+            "{}: the disk has an MBR (dos) partition table; tabula describes GPT disks only. Convert it (sgdisk --mbrtogpt, after a backup) or describe it by hand",
+            first.path
+        ))),
+        Some(other) => Err(Error::Refused(format!(
+            "{}: the disk has a `{other}` partition table; tabula describes GPT disks only",
+            first.path
+        ))),
+        None => Err(Error::Refused(format!(
+            "{}: no partition table found; there is nothing to import (`tabula init` starts a spec for a blank disk)",
+            first.path
+        ))),
+    }
+}
+
+/// Leave out every disk after the first: a spec describes one disk.
+fn leave_out_other_disks(d: &mut Draft, others: &[DiskFacts]) {
+    for other in others {
         d.leave_out(
             format!(
                 "disk {}: a second disk's layout ({} partition(s)) is not modelled",
@@ -350,7 +366,11 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
             "a spec describes one [disk]: import it on its own (`tabula import --disk` that one) and keep the mounts you need by hand",
         );
     }
-    let mut listed = list_partitions(&mut d, first);
+}
+
+/// The listed partitions sorted in disk order, as host.toml lists them;
+/// one numbered lower than a partition before it is left out.
+fn in_disk_order(d: &mut Draft, p: &DiskProbe, mut listed: Vec<Listed>) -> Vec<Listed> {
     // In disk order, as host.toml lists them (numbers may be out of order).
     listed.sort_by_key(|l| {
         p.partitions
@@ -375,8 +395,11 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
         );
         false
     });
+    listed
+}
 
-    // [host], [disk]
+/// `[host]` (name from the path, newest release, guessed user) and `[disk]`.
+fn write_host_and_disk(d: &mut Draft, first: &DiskFacts) {
     let host_name = Path::new(&first.path)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -415,22 +438,22 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
         ),
     );
     d.set("disk", "device", value(first.path.as_str(), None));
-    d.set("disk", "size", value(size_text(p.size), None));
+    d.set("disk", "size", value(size_text(first.probe.size), None));
+}
 
+/// One `[[partition]]` per listed partition, each starting where it lies.
+fn write_partitions(d: &mut Draft, first: &DiskFacts, listed: &[Listed]) {
     let mut at = MIB;
-    for l in &listed {
-        write_partition(&mut d, first, l, at);
-        if let Some(pp) = p.partitions.iter().find(|x| x.number == l.number) {
+    for l in listed {
+        write_partition(d, first, l, at);
+        if let Some(pp) = first.probe.partitions.iter().find(|x| x.number == l.number) {
             at = pp.end();
         }
     }
-    let root = pool_and_mounts(&mut d, first, &listed);
-    if !root {
-        d.leave_out(
-            format!("disk {}: no NixOS root filesystem recognised", first.path),
-            "add a [[mount]] with path = \"/\" (a partition, a subvolume or a tmpfs) before installing",
-        );
-    }
+}
+
+/// The guessed `[[user]]` and `[boot]`: neither is read from a disk.
+fn write_user_and_boot(d: &mut Draft) {
     d.push(
         "user",
         vec![(
@@ -444,152 +467,32 @@ pub fn draft(disks: &[DiskFacts]) -> Result<Draft> {
         "loader",
         value("grub", Some("the boot loader is not read from a disk")),
     );
-    Ok(d)
 }
 
 /// The partitions the spec lists (what cannot be described is left out).
 fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
     let mut out: Vec<Listed> = Vec::new();
-    let has_msr = f.probe.partitions.iter().any(|p| {
-        p.type_guid
-            .eq_ignore_ascii_case(PartType::WindowsReserved.guid())
-    });
-    let microsoft = f
-        .parts
-        .values()
-        .any(|x| x.esp_microsoft == Some(Seen::Found(true)));
+    let windows_seen = windows_seen(f);
     let mut luks_seen = false;
     for p in &f.probe.partitions {
-        let at = format!(
-            "partition {} (`{}`, {} at {})",
-            p.number,
-            p.name.as_deref().unwrap_or(""),
-            mib(p.size),
-            mib(p.start)
-        );
-        let Some(kind) = PartType::from_guid(&p.type_guid) else {
-            d.leave_out(
-                format!("{at}: type GUID {} is not one tabula models", p.type_guid),
-                "plan keeps it untouched; describe it by hand only if tabula should know it",
-            );
+        let at = part_at(p);
+        let Some(kind) = listable_kind(d, f, p, &at) else {
             continue;
         };
-        if p.start % MIB != 0 || (p.size % MIB != 0 && !is_rest(&f.probe, p)) {
-            d.leave_out(
-                format!("{at}: not aligned to 1 MiB"),
-                "tabula places partitions on 1 MiB boundaries; plan keeps this one untouched as long as it is not listed",
-            );
-            continue;
-        }
-        if kind == PartType::Swap {
-            d.leave_out(
-                format!("{at}: a swap partition"),
-                "import does not describe swap; plan keeps it untouched (add swapDevices in your NixOS config)",
-            );
-            continue;
-        }
         let facts = f.parts.get(&p.number).cloned().unwrap_or_default();
-        let windows_why = (!(has_msr || microsoft)).then(|| {
+        let windows_why = (!windows_seen).then(|| {
             "NTFS without a Microsoft reserved partition or EFI/Microsoft on the ESP".to_owned()
         });
-        let (fs, luks, owner) = match &p.content {
-            Content::Filesystem { fstype, uuid, label } => {
-                let modelled = matches!(
-                    fstype.as_str(),
-                    "vfat" | "ext4" | "btrfs" | "ntfs" | "exfat" | "xfs"
-                );
-                if !modelled {
-                    d.leave_out(
-                        format!("{at}: {}", other_name("filesystem", fstype)),
-                        "tabula does not model this filesystem; plan keeps the partition untouched",
-                    );
-                    continue;
-                }
-                let owner = match (fstype.as_str(), kind) {
-                    (_, PartType::Esp) => ("nixos".to_owned(), None),
-                    ("ntfs", _) => ("windows".to_owned(), windows_why.clone()),
-                    ("ext4" | "btrfs" | "xfs", _) => match &facts.os_id {
-                        Some(Seen::Found(id)) if id == "nixos" => ("nixos".to_owned(), None),
-                        Some(Seen::Found(id)) => (owner_name(id), None),
-                        Some(Seen::Unreadable(why)) => (
-                            "nixos".to_owned(),
-                            Some(format!("/etc/os-release could not be read ({why})")),
-                        ),
-                        Some(Seen::Absent) | None => (
-                            "nixos".to_owned(),
-                            Some("no /etc/os-release on it: name its system here if it is not NixOS's".into()),
-                        ),
-                    },
-                    _ => (
-                        "foreign".to_owned(),
-                        Some(format!("a {fstype} partition with no system on it")),
-                    ),
-                };
-                (
-                    Some((fstype.clone(), uuid.clone(), label.clone())),
-                    false,
-                    owner,
-                )
-            }
-            Content::Luks(_) if !luks_seen => {
-                luks_seen = true;
-                (None, true, ("nixos".to_owned(), None))
-            }
-            Content::Luks(l) => {
-                d.leave_out(
-                    format!("{at}: a second LUKS container (UUID {})", l.uuid),
-                    "a spec has one [luks] container; plan keeps this one untouched",
-                );
-                continue;
-            }
-            Content::Empty => (
-                None,
-                false,
-                (
-                    if matches!(
-                        kind,
-                        PartType::WindowsData | PartType::WindowsReserved | PartType::WindowsRecovery
-                    ) {
-                        "windows".to_owned()
-                    } else {
-                        "foreign".to_owned()
-                    },
-                    Some("an empty partition of this type: set owner = \"nixos\" to let tabula format it".into()),
-                ),
-            ),
-            Content::Data { .. } if kind == PartType::WindowsReserved => {
-                (None, false, ("windows".to_owned(), None))
-            }
-            Content::Data { nonzero_at } => {
-                d.leave_out(
-                    format!("{at}: data without a signature (first non-zero byte at {nonzero_at}): plain dm-crypt, VeraCrypt, raw data?"),
-                    "plan keeps it untouched; list it by hand with its owner if it belongs to a system",
-                );
-                continue;
-            }
-            Content::Other { usage, fstype } => {
-                d.leave_out(
-                    format!("{at}: {}", other_name(usage, fstype)),
-                    "tabula does not model it; plan keeps the partition untouched",
-                );
-                continue;
-            }
-            Content::Interrupted { what } => {
-                d.leave_out(
-                    format!("{at}: an interrupted tabula apply left its {what} unfinished"),
-                    "run `tabula apply` with the original spec to finish it",
-                );
-                continue;
-            }
-            Content::Unknown { reason } => {
-                d.leave_out(format!("{at}: not probed: {reason}"), "probe it again");
-                continue;
-            }
+        let ctx = PartCtx {
+            at: &at,
+            kind,
+            facts: &facts,
+            windows_why,
         };
-        let used: Vec<&str> = out.iter().map(|l| l.label.as_str()).collect();
-        let label = usable_label(p.name.as_deref())
-            .filter(|n| !used.contains(n))
-            .map_or_else(|| format!("part{}", p.number), str::to_owned);
+        let Some((fs, luks, owner)) = classify(d, p, &ctx, &mut luks_seen) else {
+            continue;
+        };
+        let label = unique_label(&out, p);
         out.push(Listed {
             number: p.number,
             label,
@@ -600,6 +503,207 @@ fn list_partitions(d: &mut Draft, f: &DiskFacts) -> Vec<Listed> {
         });
     }
     out
+}
+
+/// An owner and why it is a guess (`None`: read from the disk).
+type Owner = (String, Option<String>);
+
+/// A listed partition's filesystem (type, UUID, label), whether it is the
+/// LUKS container, and its owner.
+type Classified = (
+    Option<(String, Option<String>, Option<String>)>,
+    bool,
+    Owner,
+);
+
+/// What [`classify`] knows of one partition besides its probe.
+struct PartCtx<'a> {
+    /// The partition as messages name it ([`part_at`]).
+    at: &'a str,
+    kind: PartType,
+    facts: &'a PartFacts,
+    /// Why an NTFS is guessed to be Windows's (`None`: Windows was seen).
+    windows_why: Option<String>,
+}
+
+/// Whether the disk shows Windows: a Microsoft reserved partition or
+/// `EFI/Microsoft` on an ESP.
+fn windows_seen(f: &DiskFacts) -> bool {
+    let has_msr = f.probe.partitions.iter().any(|p| {
+        p.type_guid
+            .eq_ignore_ascii_case(PartType::WindowsReserved.guid())
+    });
+    let microsoft = f
+        .parts
+        .values()
+        .any(|x| x.esp_microsoft == Some(Seen::Found(true)));
+    has_msr || microsoft
+}
+
+/// A partition as messages name it: number, GPT name, size and start.
+fn part_at(p: &ProbedPartition) -> String {
+    format!(
+        "partition {} (`{}`, {} at {})",
+        p.number,
+        p.name.as_deref().unwrap_or(""),
+        mib(p.size),
+        mib(p.start)
+    )
+}
+
+/// The partition's type when it can be listed; `None` (left out) for an
+/// unmodelled type GUID, a partition not aligned to 1 MiB, or swap.
+fn listable_kind(d: &mut Draft, f: &DiskFacts, p: &ProbedPartition, at: &str) -> Option<PartType> {
+    let Some(kind) = PartType::from_guid(&p.type_guid) else {
+        d.leave_out(
+            format!("{at}: type GUID {} is not one tabula models", p.type_guid),
+            "plan keeps it untouched; describe it by hand only if tabula should know it",
+        );
+        return None;
+    };
+    if !p.start.is_multiple_of(MIB) || (!p.size.is_multiple_of(MIB) && !is_rest(&f.probe, p)) {
+        d.leave_out(
+            format!("{at}: not aligned to 1 MiB"),
+            "tabula places partitions on 1 MiB boundaries; plan keeps this one untouched as long as it is not listed",
+        );
+        return None;
+    }
+    if kind == PartType::Swap {
+        d.leave_out(
+            format!("{at}: a swap partition"),
+            "import does not describe swap; plan keeps it untouched (add swapDevices in your NixOS config)",
+        );
+        return None;
+    }
+    Some(kind)
+}
+
+/// What a partition's content makes of it in the spec; `None` when it is
+/// left out (a second LUKS container, unmodelled or unreadable content).
+fn classify(
+    d: &mut Draft,
+    p: &ProbedPartition,
+    ctx: &PartCtx<'_>,
+    luks_seen: &mut bool,
+) -> Option<Classified> {
+    let at = ctx.at;
+    match &p.content {
+        Content::Filesystem {
+            fstype,
+            uuid,
+            label,
+        } => filesystem(d, ctx, fstype).map(|owner| {
+            (
+                Some((fstype.clone(), uuid.clone(), label.clone())),
+                false,
+                owner,
+            )
+        }),
+        Content::Luks(_) if !*luks_seen => {
+            *luks_seen = true;
+            Some((None, true, ("nixos".to_owned(), None)))
+        }
+        Content::Luks(l) => {
+            d.leave_out(
+                format!("{at}: a second LUKS container (UUID {})", l.uuid),
+                "a spec has one [luks] container; plan keeps this one untouched",
+            );
+            None
+        }
+        Content::Empty => Some((None, false, empty_owner(ctx.kind))),
+        Content::Data { .. } if ctx.kind == PartType::WindowsReserved => {
+            Some((None, false, ("windows".to_owned(), None)))
+        }
+        Content::Data { nonzero_at } => {
+            d.leave_out(
+                format!("{at}: data without a signature (first non-zero byte at {nonzero_at}): plain dm-crypt, VeraCrypt, raw data?"),
+                "plan keeps it untouched; list it by hand with its owner if it belongs to a system",
+            );
+            None
+        }
+        Content::Other { usage, fstype } => {
+            d.leave_out(
+                format!("{at}: {}", other_name(usage, fstype)),
+                "tabula does not model it; plan keeps the partition untouched",
+            );
+            None
+        }
+        Content::Interrupted { what } => {
+            d.leave_out(
+                format!("{at}: an interrupted tabula apply left its {what} unfinished"),
+                "run `tabula apply` with the original spec to finish it",
+            );
+            None
+        }
+        Content::Unknown { reason } => {
+            d.leave_out(format!("{at}: not probed: {reason}"), "probe it again");
+            None
+        }
+    }
+}
+
+/// The owner of a partition holding a filesystem; `None` (left out) when
+/// tabula does not model the filesystem.
+fn filesystem(d: &mut Draft, ctx: &PartCtx<'_>, fstype: &str) -> Option<Owner> {
+    let modelled = matches!(fstype, "vfat" | "ext4" | "btrfs" | "ntfs" | "exfat" | "xfs");
+    if !modelled {
+        d.leave_out(
+            format!("{}: {}", ctx.at, other_name("filesystem", fstype)),
+            "tabula does not model this filesystem; plan keeps the partition untouched",
+        );
+        return None;
+    }
+    Some(match (fstype, ctx.kind) {
+        (_, PartType::Esp) => ("nixos".to_owned(), None),
+        ("ntfs", _) => ("windows".to_owned(), ctx.windows_why.clone()),
+        ("ext4" | "btrfs" | "xfs", _) => linux_owner(ctx.facts),
+        _ => (
+            "foreign".to_owned(),
+            Some(format!("a {fstype} partition with no system on it")),
+        ),
+    })
+}
+
+/// The owner of a Linux filesystem, from its `/etc/os-release` `ID`.
+fn linux_owner(facts: &PartFacts) -> Owner {
+    match &facts.os_id {
+        Some(Seen::Found(id)) if id == "nixos" => ("nixos".to_owned(), None),
+        Some(Seen::Found(id)) => (owner_name(id), None),
+        Some(Seen::Unreadable(why)) => (
+            "nixos".to_owned(),
+            Some(format!("/etc/os-release could not be read ({why})")),
+        ),
+        Some(Seen::Absent) | None => (
+            "nixos".to_owned(),
+            Some("no /etc/os-release on it: name its system here if it is not NixOS's".into()),
+        ),
+    }
+}
+
+/// The guessed owner of an empty partition, by its type.
+fn empty_owner(kind: PartType) -> Owner {
+    (
+        if matches!(
+            kind,
+            PartType::WindowsData | PartType::WindowsReserved | PartType::WindowsRecovery
+        ) {
+            "windows".to_owned()
+        } else {
+            "foreign".to_owned()
+        },
+        Some(
+            "an empty partition of this type: set owner = \"nixos\" to let tabula format it".into(),
+        ),
+    )
+}
+
+/// The partition's GPT name when usable and not taken by one listed
+/// before it, else `partN`.
+fn unique_label(out: &[Listed], p: &ProbedPartition) -> String {
+    let used: Vec<&str> = out.iter().map(|l| l.label.as_str()).collect();
+    usable_label(p.name.as_deref())
+        .filter(|n| !used.contains(n))
+        .map_or_else(|| format!("part{}", p.number), str::to_owned)
 }
 
 /// An os-release `ID` as an owner name.
@@ -681,131 +785,174 @@ fn write_partition(d: &mut Draft, f: &DiskFacts, l: &Listed, prev_end: u64) {
     d.push("partition", pairs, None);
 }
 
+/// One `[[mount]]`: its path and its pairs.
+type Mount = (String, Vec<(&'static str, Item)>);
+
 /// The LUKS container, the btrfs pool and the mount table. Returns whether
 /// a root (`/`) was found or guessed.
 fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
-    let mut mounts: Vec<(String, Vec<(&'static str, Item)>)> = Vec::new();
-    let mut pool: Option<(BtrfsProbe, bool)> = None;
+    let mut mounts: Vec<Mount> = Vec::new();
     let luks_part = listed.iter().find(|l| l.luks);
-    if let Some(lp) = luks_part {
-        if let Some(lf) = f.luks.iter().find(|x| x.number == lp.number) {
-            write_luks(d, lp, lf);
-            match &lf.pool {
-                Seen::Found(b) => pool = Some((b.clone(), true)),
-                Seen::Absent => d.leave_out(
-                    format!("the LUKS container {}: no filesystem inside", lf.uuid),
-                    "apply with the spec's [btrfs] makes the pool in it",
-                ),
-                Seen::Unreadable(why) => d.leave_out(
-                    format!(
-                        "the inside of LUKS container {} (partition `{}`): not read: {why}",
-                        lf.uuid, lp.label
-                    ),
-                    "run import with --passphrase-file or --keyfile where `cryptsetup open` works (the installer), or write [btrfs] and its [[mount]]s by hand",
-                ),
-            }
-        }
-    }
+    let mut pool = luks_part.and_then(|lp| luks_pool(d, f, lp));
     // A btrfs partition (no LUKS): its subvolumes are read unmounted.
     if pool.is_none() && luks_part.is_none() {
-        for l in listed.iter().filter(|l| l.owner.0 == "nixos") {
-            // A btrfs without subvolumes is a plain root filesystem.
-            if let Some(Seen::Found(b)) = f
-                .parts
-                .get(&l.number)
-                .and_then(|x| x.btrfs.clone())
-                .filter(|b| matches!(b, Seen::Found(x) if !x.subvolumes.is_empty()))
-            {
-                pool = Some((b, false));
-                break;
-            }
-        }
+        pool = partition_pool(f, listed);
     }
     if let Some((b, _)) = &pool {
-        if let Some(label) = &b.label {
-            d.set("btrfs", "label", value(label.as_str(), None));
+        write_pool(d, b, &mut mounts);
+    }
+    if !has_mount(&mounts, "/") {
+        root_mount(d, listed, luks_part, pool.is_some(), &mut mounts);
+    }
+    boot_mounts(d, listed, &mut mounts);
+    let root = has_mount(&mounts, "/");
+    for (i, (_, pairs)) in mounts.into_iter().enumerate() {
+        d.push(
+            "mount",
+            pairs,
+            (i == 0).then_some("--- the mount table ---"),
+        );
+    }
+    root
+}
+
+/// Whether the mount table has a mount at `path`.
+fn has_mount(mounts: &[Mount], path: &str) -> bool {
+    mounts.iter().any(|(m, _)| m == path)
+}
+
+/// Writes `[luks]` for the listed container and returns the pool read
+/// inside it (`true`: inside LUKS); what could not be read is left out.
+fn luks_pool(d: &mut Draft, f: &DiskFacts, lp: &Listed) -> Option<(BtrfsProbe, bool)> {
+    let lf = f.luks.iter().find(|x| x.number == lp.number)?;
+    write_luks(d, lp, lf);
+    match &lf.pool {
+        Seen::Found(b) => return Some((b.clone(), true)),
+        Seen::Absent => d.leave_out(
+            format!("the LUKS container {}: no filesystem inside", lf.uuid),
+            "apply with the spec's [btrfs] makes the pool in it",
+        ),
+        Seen::Unreadable(why) => d.leave_out(
+            format!(
+                "the inside of LUKS container {} (partition `{}`): not read: {why}",
+                lf.uuid, lp.label
+            ),
+            "run import with --passphrase-file or --keyfile where `cryptsetup open` works (the installer), or write [btrfs] and its [[mount]]s by hand",
+        ),
+    }
+    None
+}
+
+/// The first NixOS btrfs partition with subvolumes, as the pool (`false`:
+/// not inside LUKS).
+fn partition_pool(f: &DiskFacts, listed: &[Listed]) -> Option<(BtrfsProbe, bool)> {
+    for l in listed.iter().filter(|l| l.owner.0 == "nixos") {
+        // A btrfs without subvolumes is a plain root filesystem.
+        if let Some(Seen::Found(b)) = f
+            .parts
+            .get(&l.number)
+            .and_then(|x| x.btrfs.clone())
+            .filter(|b| matches!(b, Seen::Found(x) if !x.subvolumes.is_empty()))
+        {
+            return Some((b, false));
         }
-        if let Some(uuid) = &b.uuid {
-            d.set("btrfs", "uuid", value(uuid.as_str(), None));
-        }
-        d.comment_table("btrfs", "--- the btrfs pool ---");
-        for s in &b.subvolumes {
-            d.push(
-                "btrfs.subvolume",
-                vec![("path", value(s.as_str(), None))],
-                None,
-            );
-            if let Some(m) = mount_of(s) {
-                if !mounts.iter().any(|(p, _)| p == m) {
-                    let mut pairs = vec![
-                        ("path", value(m, None)),
-                        (
-                            "subvolume",
-                            value(
-                                s.as_str(),
-                                Some("mounted where subvolumes of this name usually are"),
-                            ),
+    }
+    None
+}
+
+/// Writes `[btrfs]` and its subvolumes; a subvolume of a well-known name
+/// gets a mount where such subvolumes usually are.
+fn write_pool(d: &mut Draft, b: &BtrfsProbe, mounts: &mut Vec<Mount>) {
+    if let Some(label) = &b.label {
+        d.set("btrfs", "label", value(label.as_str(), None));
+    }
+    if let Some(uuid) = &b.uuid {
+        d.set("btrfs", "uuid", value(uuid.as_str(), None));
+    }
+    d.comment_table("btrfs", "--- the btrfs pool ---");
+    for s in &b.subvolumes {
+        d.push(
+            "btrfs.subvolume",
+            vec![("path", value(s.as_str(), None))],
+            None,
+        );
+        if let Some(m) = mount_of(s) {
+            if !has_mount(mounts, m) {
+                let mut pairs = vec![
+                    ("path", value(m, None)),
+                    (
+                        "subvolume",
+                        value(
+                            s.as_str(),
+                            Some("mounted where subvolumes of this name usually are"),
                         ),
-                    ];
-                    if needed_for_boot(m) {
-                        pairs.push(("needed_for_boot", value(true, None)));
-                    }
-                    mounts.push((m.to_owned(), pairs));
+                    ),
+                ];
+                if needed_for_boot(m) {
+                    pairs.push(("needed_for_boot", value(true, None)));
                 }
+                mounts.push((m.to_owned(), pairs));
             }
         }
     }
-    let has = |mounts: &[(String, Vec<(&'static str, Item)>)], p: &str| {
-        mounts.iter().any(|(m, _)| m == p)
-    };
-    // The root: a subvolume above, else NixOS's own partition, else a tmpfs
-    // over a pool (impermanence), else the one Linux filesystem.
-    if !has(&mounts, "/") {
-        let part_root = listed.iter().find(|l| {
-            l.owner.0 == "nixos"
-                && l.kind != PartType::Esp
-                && matches!(
-                    l.fs.as_ref().map(|x| x.0.as_str()),
-                    Some("ext4" | "xfs" | "btrfs")
-                )
-                && l.label != "boot"
-        });
-        if let (Some(r), None, None) = (part_root, luks_part, &pool) {
-            let why = r
-                .owner
-                .1
-                .as_ref()
-                .map(|_| "the one Linux filesystem with no other system named on it");
-            mounts.insert(
-                0,
-                (
-                    "/".into(),
-                    vec![
-                        ("path", value("/", None)),
-                        ("partition", value(r.label.as_str(), why)),
-                        ("needed_for_boot", value(true, None)),
-                    ],
-                ),
-            );
-        } else if luks_part.is_some() || pool.is_some() {
-            let mut t = toml_edit::InlineTable::new();
-            t.insert("size", Value::from("2G"));
-            t.insert("mode", Value::from("755"));
-            let mut v = Value::InlineTable(t);
-            v.decor_mut().set_suffix(
-                "  # guessed: no root subvolume: an impermanent tmpfs root (its size is not on the disk)",
-            );
-            d.guessed += 1;
-            mounts.insert(
-                0,
-                (
-                    "/".into(),
-                    vec![("path", value("/", None)), ("tmpfs", Item::Value(v))],
-                ),
-            );
-        }
+}
+
+/// The root when no subvolume gave one: NixOS's own partition, else a
+/// tmpfs over a pool (impermanence), else the one Linux filesystem.
+fn root_mount(
+    d: &mut Draft,
+    listed: &[Listed],
+    luks_part: Option<&Listed>,
+    has_pool: bool,
+    mounts: &mut Vec<Mount>,
+) {
+    let part_root = listed.iter().find(|l| {
+        l.owner.0 == "nixos"
+            && l.kind != PartType::Esp
+            && matches!(
+                l.fs.as_ref().map(|x| x.0.as_str()),
+                Some("ext4" | "xfs" | "btrfs")
+            )
+            && l.label != "boot"
+    });
+    if let (Some(r), None, false) = (part_root, luks_part, has_pool) {
+        let why = r
+            .owner
+            .1
+            .as_ref()
+            .map(|_| "the one Linux filesystem with no other system named on it");
+        mounts.insert(
+            0,
+            (
+                "/".into(),
+                vec![
+                    ("path", value("/", None)),
+                    ("partition", value(r.label.as_str(), why)),
+                    ("needed_for_boot", value(true, None)),
+                ],
+            ),
+        );
+    } else if luks_part.is_some() || has_pool {
+        let mut t = toml_edit::InlineTable::new();
+        t.insert("size", Value::from("2G"));
+        t.insert("mode", Value::from("755"));
+        let mut v = Value::InlineTable(t);
+        v.decor_mut().set_suffix(
+            "  # guessed: no root subvolume: an impermanent tmpfs root (its size is not on the disk)",
+        );
+        d.guessed += 1;
+        mounts.insert(
+            0,
+            (
+                "/".into(),
+                vec![("path", value("/", None)), ("tmpfs", Item::Value(v))],
+            ),
+        );
     }
-    // /boot: an ext4 named boot; the ESP at /boot/efi then, else at /boot.
+}
+
+/// `/boot`: an ext4 named boot; the ESP at `/boot/efi` then, else at `/boot`.
+fn boot_mounts(d: &mut Draft, listed: &[Listed], mounts: &mut Vec<Mount>) {
     let boot = listed.iter().find(|l| {
         l.label == "boot" && l.owner.0 == "nixos" && l.kind != PartType::Esp && l.fs.is_some()
     });
@@ -838,15 +985,6 @@ fn pool_and_mounts(d: &mut Draft, f: &DiskFacts, listed: &[Listed]) -> bool {
         ));
         d.guessed += 1;
     }
-    let root = has(&mounts, "/");
-    for (i, (_, pairs)) in mounts.into_iter().enumerate() {
-        d.push(
-            "mount",
-            pairs,
-            (i == 0).then_some("--- the mount table ---"),
-        );
-    }
-    root
 }
 
 fn write_luks(d: &mut Draft, lp: &Listed, lf: &LuksFacts) {
