@@ -491,245 +491,38 @@ fn below(b: &str, a: &str) -> Option<String> {
 /// Read the facts of `root` with a parsed mount table (mount points relative
 /// to the root).
 fn read_table(root: &Path, table: Vec<MountInfo>) -> Result<RootFacts, AdoptError> {
-    let rootfd = rustix::fs::open(
-        root,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| AdoptError::Root {
-        path: root.to_owned(),
-        source: e.into(),
-    })?;
+    let rootfd = open_root(root)?;
     if !table.iter().any(|m| m.mount_point == b"/") {
         return Err(AdoptError::NoRootMount);
     }
     let mut facts = RootFacts::default();
-
-    let fstab = match read_in_root(&rootfd, "etc/fstab") {
-        Ok(t) => Some(parse_fstab(&t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            facts.leave(
-                format!("etc/fstab could not be read ({e})"),
-                "check the mounts' options and needed_for_boot by hand, or make etc/fstab readable and run import again",
-            );
-            None
-        }
-    };
-
-    // The mounts that matter: not the kernel's, not under its trees.
-    let relevant: Vec<&MountInfo> = table
-        .iter()
-        .filter(|m| {
-            let p = m.mount_point_lossy();
-            !KERNEL_FS.contains(&m.fstype.as_str()) && !KERNEL_TREES.iter().any(|t| under(&p, t))
-        })
-        .collect();
-
-    // The sources of bind mounts: the whole mounts, by device and root.
-    let whole: Vec<&MountInfo> = relevant.iter().copied().filter(|m| !is_bind(m)).collect();
-    let source_of = |b: &MountInfo| -> Option<&MountInfo> {
-        let root = b.root_lossy();
-        whole
-            .iter()
-            .copied()
-            .filter(|w| w.dev == b.dev && below(&root, &w.root_lossy()).is_some())
-            .max_by_key(|w| w.root.len())
-    };
-    // The persistence root: the mount most bind mounts come from (not
-    // counting a mount bound onto itself, like NixOS's read-only /nix/store).
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for b in relevant.iter().copied().filter(|m| is_bind(m)) {
-        if let Some(s) = source_of(b) {
-            let sp = s.mount_point_lossy();
-            if !under(&b.mount_point_lossy(), &sp) {
-                *counts.entry(sp).or_default() += 1;
-            }
-        }
-    }
-    // impermanence's usual names win; else the mount host.toml can describe
-    // that most bind mounts come from.
-    let pers_root = ["/persist", "/persistent", "/nix/persist", "/state"]
-        .into_iter()
-        .find(|p| whole.iter().any(|w| w.mount_point_lossy() == *p))
-        .map(str::to_owned)
-        .or_else(|| {
-            counts
-                .iter()
-                .filter(|(p, _)| {
-                    whole
-                        .iter()
-                        .any(|w| w.mount_point_lossy() == **p && leftover_fs(w).is_none())
-                })
-                .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
-                .map(|(p, _)| p.clone())
-        });
-    let mut pers = pers_root.as_ref().map(|r| PersistenceFacts {
-        root: r.clone(),
+    let fstab = read_fstab(&rootfd, &mut facts);
+    let relevant = relevant_mounts(&table);
+    let sources = BindSources::new(&relevant);
+    let mut pers = persistence_root(&relevant, &sources).map(|root| PersistenceFacts {
+        root,
         ..PersistenceFacts::default()
     });
 
     for m in &relevant {
-        let path = m.mount_point_lossy();
         if is_bind(m) {
-            let src = source_of(m);
-            let sp = src.map(|s| s.mount_point_lossy());
-            match (&mut pers, sp) {
-                (Some(p), Some(sp)) if sp == p.root => {
-                    let rel = path.trim_start_matches('/');
-                    let kind = kind_in_root(&rootfd, rel);
-                    let is_file = matches!(kind, Some(k) if k != FileType::Directory && k != FileType::Symlink);
-                    if kind.is_none() {
-                        p.guessed.insert(
-                            path.clone(),
-                            "a bind mount from the persistence root whose mount point is not in the tree: taken as a directory".into(),
-                        );
-                    }
-                    add_entry(p, &path, is_file);
-                }
-                (_, Some(sp)) if under(&path, &sp) => {} // a mount bound onto itself
-                (_, sp) => facts.leave(
-                    format!(
-                        "{path}: a bind mount of {}{} ({})",
-                        sp.as_deref().unwrap_or(&m.source),
-                        m.root_lossy(),
-                        m.fstype
-                    ),
-                    "host.toml describes bind mounts only from the persistence root; declare it in your NixOS configuration, or move the data under the persistence root",
-                ),
-            }
+            record_bind(m, sources.source_of(m), pers.as_mut(), &rootfd, &mut facts);
             continue;
         }
+        let path = m.mount_point_lossy();
         let declared = fstab.as_ref().and_then(|f| f.get(&path));
         if let Some(l) = leftover_fs(m) {
             facts.leave(format!("{path}: {l}"), fix_for(&l));
             continue;
         }
-        let needed_for_boot =
-            declared.is_some_and(|d| d.options.iter().any(|o| o == "x-initrd.mount"));
-        let guessed = (declared.is_none() && m.fstype != "tmpfs").then(|| {
-            "not in etc/fstab: device and options as mounted now, needed_for_boot unknown (false)"
-                .to_owned()
-        });
-        let opts: Vec<String> = match declared {
-            Some(d) => d
-                .options
-                .iter()
-                .filter(|o| describable_option(o))
-                .cloned()
-                .collect(),
-            None => {
-                let mut o: Vec<String> = m
-                    .mount_options
-                    .iter()
-                    .chain(&m.super_options)
-                    .filter(|o| describable_option(o) && o.as_str() != "ro")
-                    // zstd's level 3 is its default: the kernel shows it.
-                    .map(|o| {
-                        if o == "compress=zstd:3" {
-                            "compress=zstd".to_owned()
-                        } else {
-                            o.clone()
-                        }
-                    })
-                    .collect();
-                if m.has_flag("ro") && m.mount_options.iter().any(|x| x == "ro") {
-                    o.push("ro".into());
-                }
-                // vfat shows umask=0077 as fmask=0077,dmask=0077.
-                let f = m.option("fmask");
-                if f.is_some() && f == m.option("dmask") {
-                    o.retain(|x| !x.starts_with("fmask=") && !x.starts_with("dmask="));
-                    o.push(format!("umask={}", f.unwrap_or_default()));
-                }
-                let mut seen = BTreeSet::new();
-                o.retain(|x| seen.insert(x.clone()));
-                o
-            }
-        };
-        let source = match m.fstype.as_str() {
-            "tmpfs" => {
-                let size = declared
-                    .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("size=")))
-                    .map(str::to_owned)
-                    .or_else(|| m.option("size").map(tmpfs_size));
-                let mode = declared
-                    .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("mode=")))
-                    .or_else(|| m.option("mode"))
-                    .map(mode3);
-                if path != "/" && declared.is_none() {
-                    // systemd's and the session's tmpfs mounts are not the host's.
-                    continue;
-                }
-                SourceFact::Tmpfs { size, mode }
-            }
-            "btrfs" => {
-                let dev =
-                    DeviceRef::parse(declared.map_or(m.source.as_str(), |d| d.device.as_str()));
-                match m.option("subvol").map(|s| s.trim_start_matches('/')) {
-                    Some(s) if !s.is_empty() => SourceFact::Subvolume {
-                        subvolume: s.to_owned(),
-                        device: dev,
-                    },
-                    _ => SourceFact::Device {
-                        device: dev,
-                        fstype: "btrfs".into(),
-                    },
-                }
-            }
-            _ => SourceFact::Device {
-                device: DeviceRef::parse(declared.map_or(m.source.as_str(), |d| d.device.as_str())),
-                fstype: if m.fstype == "ntfs3" {
-                    "ntfs".into()
-                } else {
-                    m.fstype.clone()
-                },
-            },
-        };
-        let options = if matches!(source, SourceFact::Tmpfs { .. }) {
-            Vec::new()
-        } else {
-            opts
-        };
-        facts.mounts.push(MountFact {
-            path,
-            source,
-            options,
-            needed_for_boot,
-            guessed,
-        });
+        if let Some(fact) = whole_mount_fact(m, path, declared) {
+            facts.mounts.push(fact);
+        }
     }
-    facts.mounts.sort_by(|a, b| {
-        a.path
-            .matches('/')
-            .count()
-            .cmp(&b.path.matches('/').count())
-            .then(a.path.cmp(&b.path))
-    });
+    sort_mounts(&mut facts.mounts);
 
     if let Some(f) = &fstab {
-        for (path, l) in f {
-            if l.fstype == "swap" {
-                let dev = DeviceRef::parse(&l.device);
-                if matches!(&dev, DeviceRef::Path(p) if !p.starts_with("/dev/")) {
-                    facts.leave(
-                        format!("swap file {}", l.device),
-                        "host.toml has no swap files: declare it as swapDevices in your NixOS configuration, or use a swap partition",
-                    );
-                }
-            } else if !table.iter().any(|m| m.mount_point_lossy() == *path)
-                && !l.options.iter().any(|o| o == "noauto")
-                && DEVICE_FS.contains(&l.fstype.as_str())
-            {
-                facts.leave(
-                    format!(
-                        "{path}: in etc/fstab ({} {}) but not mounted",
-                        l.device, l.fstype
-                    ),
-                    "mount it and run import again, or add its [[mount]] by hand",
-                );
-            }
-        }
+        fstab_leftovers(f, &table, &mut facts);
     }
 
     if let Some(p) = &mut pers {
@@ -745,6 +538,295 @@ fn read_table(root: &Path, table: Vec<MountInfo>) -> Result<RootFacts, AdoptErro
     );
     read_crypttab(&rootfd, &mut facts);
     Ok(facts)
+}
+
+/// Open the root directory the facts are read from.
+fn open_root(root: &Path) -> Result<OwnedFd, AdoptError> {
+    rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| AdoptError::Root {
+        path: root.to_owned(),
+        source: e.into(),
+    })
+}
+
+/// The root's `etc/fstab` by mount point: `None` when it is missing, or
+/// unreadable (then left out in `facts`).
+fn read_fstab(rootfd: &OwnedFd, facts: &mut RootFacts) -> Option<BTreeMap<String, FstabLine>> {
+    match read_in_root(rootfd, "etc/fstab") {
+        Ok(t) => Some(parse_fstab(&t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            facts.leave(
+                format!("etc/fstab could not be read ({e})"),
+                "check the mounts' options and needed_for_boot by hand, or make etc/fstab readable and run import again",
+            );
+            None
+        }
+    }
+}
+
+/// The mounts that matter: not the kernel's, not under its trees.
+fn relevant_mounts(table: &[MountInfo]) -> Vec<&MountInfo> {
+    table
+        .iter()
+        .filter(|m| {
+            let p = m.mount_point_lossy();
+            !KERNEL_FS.contains(&m.fstype.as_str()) && !KERNEL_TREES.iter().any(|t| under(&p, t))
+        })
+        .collect()
+}
+
+/// The sources of bind mounts: the whole mounts, by device and root.
+struct BindSources<'a> {
+    whole: Vec<&'a MountInfo>,
+}
+
+impl<'a> BindSources<'a> {
+    /// The whole (not bind) mounts among `relevant`.
+    fn new(relevant: &[&'a MountInfo]) -> Self {
+        BindSources {
+            whole: relevant.iter().copied().filter(|m| !is_bind(m)).collect(),
+        }
+    }
+
+    /// The whole mount bind mount `b` comes from: same device, the deepest
+    /// root that holds `b`'s root.
+    fn source_of(&self, b: &MountInfo) -> Option<&'a MountInfo> {
+        let root = b.root_lossy();
+        self.whole
+            .iter()
+            .copied()
+            .filter(|w| w.dev == b.dev && below(&root, &w.root_lossy()).is_some())
+            .max_by_key(|w| w.root.len())
+    }
+}
+
+/// The persistence root: impermanence's usual names win; else the whole
+/// mount host.toml can describe that most bind mounts come from (not
+/// counting a mount bound onto itself, like NixOS's read-only /nix/store).
+fn persistence_root(relevant: &[&MountInfo], sources: &BindSources<'_>) -> Option<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for b in relevant.iter().copied().filter(|m| is_bind(m)) {
+        if let Some(s) = sources.source_of(b) {
+            let sp = s.mount_point_lossy();
+            if !under(&b.mount_point_lossy(), &sp) {
+                *counts.entry(sp).or_default() += 1;
+            }
+        }
+    }
+    let whole = &sources.whole;
+    ["/persist", "/persistent", "/nix/persist", "/state"]
+        .into_iter()
+        .find(|p| whole.iter().any(|w| w.mount_point_lossy() == *p))
+        .map(str::to_owned)
+        .or_else(|| {
+            counts
+                .iter()
+                .filter(|(p, _)| {
+                    whole
+                        .iter()
+                        .any(|w| w.mount_point_lossy() == **p && leftover_fs(w).is_none())
+                })
+                .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
+                .map(|(p, _)| p.clone())
+        })
+}
+
+/// Record bind mount `m` (from whole mount `src`): an entry of the
+/// persistence root when it comes from there, nothing when it is bound onto
+/// itself, else left out.
+fn record_bind(
+    m: &MountInfo,
+    src: Option<&MountInfo>,
+    pers: Option<&mut PersistenceFacts>,
+    rootfd: &OwnedFd,
+    facts: &mut RootFacts,
+) {
+    let path = m.mount_point_lossy();
+    let sp = src.map(|s| s.mount_point_lossy());
+    match (pers, sp) {
+        (Some(p), Some(sp)) if sp == p.root => {
+            let rel = path.trim_start_matches('/');
+            let kind = kind_in_root(rootfd, rel);
+            let is_file =
+                matches!(kind, Some(k) if k != FileType::Directory && k != FileType::Symlink);
+            if kind.is_none() {
+                p.guessed.insert(
+                    path.clone(),
+                    "a bind mount from the persistence root whose mount point is not in the tree: taken as a directory".into(),
+                );
+            }
+            add_entry(p, &path, is_file);
+        }
+        (_, Some(sp)) if under(&path, &sp) => {} // a mount bound onto itself
+        (_, sp) => facts.leave(
+            format!(
+                "{path}: a bind mount of {}{} ({})",
+                sp.as_deref().unwrap_or(&m.source),
+                m.root_lossy(),
+                m.fstype
+            ),
+            "host.toml describes bind mounts only from the persistence root; declare it in your NixOS configuration, or move the data under the persistence root",
+        ),
+    }
+}
+
+/// The [[mount]] fact of whole mount `m` at `path` (its etc/fstab line
+/// `declared`); `None` for a tmpfs that is neither `/` nor in etc/fstab.
+fn whole_mount_fact(
+    m: &MountInfo,
+    path: String,
+    declared: Option<&FstabLine>,
+) -> Option<MountFact> {
+    let needed_for_boot = declared.is_some_and(|d| d.options.iter().any(|o| o == "x-initrd.mount"));
+    let guessed = (declared.is_none() && m.fstype != "tmpfs").then(|| {
+        "not in etc/fstab: device and options as mounted now, needed_for_boot unknown (false)"
+            .to_owned()
+    });
+    let source = mount_source(m, &path, declared)?;
+    let options = if matches!(source, SourceFact::Tmpfs { .. }) {
+        Vec::new()
+    } else {
+        mount_options(m, declared)
+    };
+    Some(MountFact {
+        path,
+        source,
+        options,
+        needed_for_boot,
+        guessed,
+    })
+}
+
+/// The options host.toml can describe: etc/fstab's when declared, else
+/// those mounted now.
+fn mount_options(m: &MountInfo, declared: Option<&FstabLine>) -> Vec<String> {
+    match declared {
+        Some(d) => d
+            .options
+            .iter()
+            .filter(|o| describable_option(o))
+            .cloned()
+            .collect(),
+        None => observed_options(m),
+    }
+}
+
+/// The describable options `m` is mounted with, in the words etc/fstab
+/// would use (no duplicates).
+fn observed_options(m: &MountInfo) -> Vec<String> {
+    let mut o: Vec<String> = m
+        .mount_options
+        .iter()
+        .chain(&m.super_options)
+        .filter(|o| describable_option(o) && o.as_str() != "ro")
+        // zstd's level 3 is its default: the kernel shows it.
+        .map(|o| {
+            if o == "compress=zstd:3" {
+                "compress=zstd".to_owned()
+            } else {
+                o.clone()
+            }
+        })
+        .collect();
+    if m.has_flag("ro") && m.mount_options.iter().any(|x| x == "ro") {
+        o.push("ro".into());
+    }
+    // vfat shows umask=0077 as fmask=0077,dmask=0077.
+    let f = m.option("fmask");
+    if f.is_some() && f == m.option("dmask") {
+        o.retain(|x| !x.starts_with("fmask=") && !x.starts_with("dmask="));
+        o.push(format!("umask={}", f.unwrap_or_default()));
+    }
+    let mut seen = BTreeSet::new();
+    o.retain(|x| seen.insert(x.clone()));
+    o
+}
+
+/// The source of whole mount `m` at `path`; `None` for systemd's and the
+/// session's tmpfs mounts (not `/`, not in etc/fstab), which are not the host's.
+fn mount_source(m: &MountInfo, path: &str, declared: Option<&FstabLine>) -> Option<SourceFact> {
+    let device = || DeviceRef::parse(declared.map_or(m.source.as_str(), |d| d.device.as_str()));
+    Some(match m.fstype.as_str() {
+        "tmpfs" => {
+            let size = declared
+                .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("size=")))
+                .map(str::to_owned)
+                .or_else(|| m.option("size").map(tmpfs_size));
+            let mode = declared
+                .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("mode=")))
+                .or_else(|| m.option("mode"))
+                .map(mode3);
+            if path != "/" && declared.is_none() {
+                return None;
+            }
+            SourceFact::Tmpfs { size, mode }
+        }
+        "btrfs" => match m.option("subvol").map(|s| s.trim_start_matches('/')) {
+            Some(s) if !s.is_empty() => SourceFact::Subvolume {
+                subvolume: s.to_owned(),
+                device: device(),
+            },
+            _ => SourceFact::Device {
+                device: device(),
+                fstype: "btrfs".into(),
+            },
+        },
+        _ => SourceFact::Device {
+            device: device(),
+            fstype: if m.fstype == "ntfs3" {
+                "ntfs".into()
+            } else {
+                m.fstype.clone()
+            },
+        },
+    })
+}
+
+/// Mounts parents first: by depth, then by path (stable for equal paths).
+fn sort_mounts(mounts: &mut [MountFact]) {
+    mounts.sort_by(|a, b| {
+        a.path
+            .matches('/')
+            .count()
+            .cmp(&b.path.matches('/').count())
+            .then(a.path.cmp(&b.path))
+    });
+}
+
+/// Leave out what etc/fstab has that the mounts do not show: swap files,
+/// and device filesystems that are not mounted (nor `noauto`).
+fn fstab_leftovers(
+    fstab: &BTreeMap<String, FstabLine>,
+    table: &[MountInfo],
+    facts: &mut RootFacts,
+) {
+    for (path, l) in fstab {
+        if l.fstype == "swap" {
+            let dev = DeviceRef::parse(&l.device);
+            if matches!(&dev, DeviceRef::Path(p) if !p.starts_with("/dev/")) {
+                facts.leave(
+                    format!("swap file {}", l.device),
+                    "host.toml has no swap files: declare it as swapDevices in your NixOS configuration, or use a swap partition",
+                );
+            }
+        } else if !table.iter().any(|m| m.mount_point_lossy() == *path)
+            && !l.options.iter().any(|o| o == "noauto")
+            && DEVICE_FS.contains(&l.fstype.as_str())
+        {
+            facts.leave(
+                format!(
+                    "{path}: in etc/fstab ({} {}) but not mounted",
+                    l.device, l.fstype
+                ),
+                "mount it and run import again, or add its [[mount]] by hand",
+            );
+        }
+    }
 }
 
 /// What host.toml cannot describe about a whole mount, if anything.
