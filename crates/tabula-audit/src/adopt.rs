@@ -21,6 +21,7 @@
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -923,24 +924,13 @@ fn walk_symlinks(
     p: &mut PersistenceFacts,
     facts: &mut RootFacts,
 ) {
-    // The walk stays on the root's tmpfs (and tmpfs mounts like a tmpfs
-    // /home): impermanence's symlinks live on what is wiped.
-    let stops: BTreeSet<String> = table
-        .iter()
-        .filter(|m| m.fstype != "tmpfs")
-        .map(MountInfo::mount_point_lossy)
-        .filter(|m| m != "/")
-        .chain(KERNEL_TREES.iter().map(|t| (*t).to_owned()))
-        .collect();
-    let mut seen = 0usize;
-    let mut stack: Vec<(String, OwnedFd, usize)> = Vec::new();
-    match rustix::fs::openat(
+    let start = match rustix::fs::openat(
         rootfd,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     ) {
-        Ok(fd) => stack.push((String::new(), fd, 0)),
+        Ok(fd) => fd,
         Err(e) => {
             facts.leave(
                 format!("the root could not be listed ({e})"),
@@ -948,85 +938,156 @@ fn walk_symlinks(
             );
             return;
         }
+    };
+    let mut walk = SymlinkWalk {
+        stops: walk_stops(table),
+        seen: 0,
+        stack: vec![(String::new(), start, 0)],
+        unreadable: Vec::new(),
+    };
+    while let Some((dir, fd, depth)) = walk.stack.pop() {
+        if walk.read_dir(&dir, &fd, depth, p).is_break() {
+            facts.leave(
+                format!("more than {WALK_LIMIT} entries on the root filesystem: the search for symlinks into {} stopped", p.root),
+                "add the persisted files that are missing by hand",
+            );
+            return;
+        }
     }
-    let mut unreadable = Vec::new();
-    while let Some((dir, fd, depth)) = stack.pop() {
+    walk.leave_unreadable(&p.root, facts);
+}
+
+/// Where the symlink walk does not go: the mount points other than `/` and
+/// the tmpfs mounts, and the kernel's trees. The walk stays on the root's
+/// tmpfs (and tmpfs mounts like a tmpfs /home): impermanence's symlinks
+/// live on what is wiped.
+fn walk_stops(table: &[MountInfo]) -> BTreeSet<String> {
+    table
+        .iter()
+        .filter(|m| m.fstype != "tmpfs")
+        .map(MountInfo::mount_point_lossy)
+        .filter(|m| m != "/")
+        .chain(KERNEL_TREES.iter().map(|t| (*t).to_owned()))
+        .collect()
+}
+
+/// The state of the symlink walk: the directories still to read (path,
+/// open fd, depth), how many entries were seen, what could not be read.
+struct SymlinkWalk {
+    stops: BTreeSet<String>,
+    seen: usize,
+    stack: Vec<(String, OwnedFd, usize)>,
+    unreadable: Vec<String>,
+}
+
+impl SymlinkWalk {
+    /// Read directory `dir` (open as `fd`, at `depth`): add its symlinks
+    /// into the persistence root to `p`, push its subdirectories. Breaks
+    /// when more than [`WALK_LIMIT`] entries were seen.
+    fn read_dir(
+        &mut self,
+        dir: &str,
+        fd: &OwnedFd,
+        depth: usize,
+        p: &mut PersistenceFacts,
+    ) -> ControlFlow<()> {
         let Ok(entries) = Dir::read_from(fd.as_fd()) else {
-            unreadable.push(if dir.is_empty() {
+            self.unreadable.push(if dir.is_empty() {
                 "/".to_owned()
             } else {
-                dir.clone()
+                dir.to_owned()
             });
-            continue;
+            return ControlFlow::Continue(());
         };
         for entry in entries {
             let Ok(entry) = entry else {
-                unreadable.push(dir.clone());
+                self.unreadable.push(dir.to_owned());
                 break;
             };
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
                 continue;
             }
-            seen += 1;
-            if seen > WALK_LIMIT {
-                facts.leave(
-                    format!("more than {WALK_LIMIT} entries on the root filesystem: the search for symlinks into {} stopped", p.root),
-                    "add the persisted files that are missing by hand",
-                );
-                return;
+            self.seen += 1;
+            if self.seen > WALK_LIMIT {
+                return ControlFlow::Break(());
             }
             let Ok(name) = std::str::from_utf8(name) else {
                 continue;
             };
-            let path = format!("{dir}/{name}");
-            let kind = match entry.file_type() {
-                FileType::Unknown => rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map(|s| FileType::from_raw_mode(s.st_mode))
-                    .unwrap_or(FileType::Unknown),
-                k => k,
-            };
-            match kind {
-                FileType::Symlink => {
-                    let Ok(t) = rustix::fs::readlinkat(&fd, name, Vec::new()) else {
-                        continue;
-                    };
-                    if let Some(target) = lexical_target(&path, t.as_bytes()) {
-                        if below(&target, &p.root).is_some_and(|r| r.len() > 1) {
-                            add_entry(p, &path, true);
-                        }
+            let kind = entry_kind(fd, name, entry.file_type());
+            self.visit(fd, format!("{dir}/{name}"), name, kind, depth, p);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Visit entry `name` at `path` of the directory `fd` (at `depth`): a
+    /// symlink into the persistence root is a file entry of `p`; a
+    /// directory is pushed unless it is a stop or too deep.
+    fn visit(
+        &mut self,
+        fd: &OwnedFd,
+        path: String,
+        name: &str,
+        kind: FileType,
+        depth: usize,
+        p: &mut PersistenceFacts,
+    ) {
+        match kind {
+            FileType::Symlink => {
+                let Ok(t) = rustix::fs::readlinkat(fd, name, Vec::new()) else {
+                    return;
+                };
+                if let Some(target) = lexical_target(&path, t.as_bytes()) {
+                    if below(&target, &p.root).is_some_and(|r| r.len() > 1) {
+                        add_entry(p, &path, true);
                     }
                 }
-                FileType::Directory => {
-                    if stops.contains(&path) || depth + 1 > WALK_DEPTH {
-                        continue;
-                    }
-                    match rustix::fs::openat(
-                        &fd,
-                        name,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    ) {
-                        Ok(sub) => stack.push((path, sub, depth + 1)),
-                        Err(_) => unreadable.push(path),
-                    }
-                }
-                _ => {}
             }
+            FileType::Directory => {
+                if self.stops.contains(&path) || depth + 1 > WALK_DEPTH {
+                    return;
+                }
+                match rustix::fs::openat(
+                    fd,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(sub) => self.stack.push((path, sub, depth + 1)),
+                    Err(_) => self.unreadable.push(path),
+                }
+            }
+            _ => {}
         }
     }
-    if !unreadable.is_empty() {
-        unreadable.sort();
+
+    /// Leave out the directories that could not be read, if any (sorted).
+    fn leave_unreadable(mut self, pers_root: &str, facts: &mut RootFacts) {
+        if self.unreadable.is_empty() {
+            return;
+        }
+        self.unreadable.sort();
         facts.leave(
             format!(
                 "directories that could not be read: {}",
-                unreadable.join(", ")
+                self.unreadable.join(", ")
             ),
             format!(
-                "symlinks into {} there were not seen: run import as root, or add them by hand",
-                p.root
+                "symlinks into {pers_root} there were not seen: run import as root, or add them by hand",
             ),
         );
+    }
+}
+
+/// An entry's type as the directory reports it, asked with `statat`
+/// (never following a symlink) when the filesystem does not say.
+fn entry_kind(fd: &OwnedFd, name: &str, kind: FileType) -> FileType {
+    match kind {
+        FileType::Unknown => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map(|s| FileType::from_raw_mode(s.st_mode))
+            .unwrap_or(FileType::Unknown),
+        k => k,
     }
 }
 
