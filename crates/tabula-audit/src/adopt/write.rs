@@ -423,27 +423,58 @@ fn merge_entries<'a>(
     }
 }
 
+/// `[luks]` from the first crypttab mapping: the partition, name, UUID,
+/// discards and key file the table lacks.
 fn write_luks(root: &mut Table, c: &CryptFact) {
-    // The [[partition]] that holds the container: the one marked luks.
-    let luks_part = root
-        .get("partition")
+    let luks_part = luks_partition(root);
+    let initrd_exfat = initrd_has_exfat(root);
+    let Some(l) = table_at(root, "luks") else {
+        return;
+    };
+    merge_luks_keys(l, c, luks_part.as_deref());
+    let Some(path) = &c.keyfile else {
+        return;
+    };
+    if l.contains_key("keyfile") {
+        return;
+    }
+    let Some(k) = table_at(l, "keyfile") else {
+        return;
+    };
+    set_keyfile_fs(k, c.keyfile_device.as_ref(), initrd_exfat);
+    k.insert("path", toml_edit::value(path.as_str()));
+    if let Some(t) = c.keyfile_timeout {
+        k.insert("timeout", toml_edit::value(i64::from(t)));
+    }
+}
+
+/// The label of the [[partition]] that holds the container: the one marked
+/// luks.
+fn luks_partition(root: &Table) -> Option<String> {
+    root.get("partition")
         .and_then(Item::as_array_of_tables)
         .and_then(|ps| {
             ps.iter()
                 .find(|p| p.get("luks").and_then(Item::as_bool) == Some(true))
                 .and_then(|p| get_str(p, "label").map(str::to_owned))
-        });
-    let initrd_exfat = root
-        .get("hardware")
+        })
+}
+
+/// Whether `[hardware] initrd_modules` has exfat.
+fn initrd_has_exfat(root: &Table) -> bool {
+    root.get("hardware")
         .and_then(|h| h.get("initrd_modules"))
         .and_then(Item::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("exfat")));
-    let Some(l) = table_at(root, "luks") else {
-        return;
-    };
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("exfat")))
+}
+
+/// `[luks]` partition (guessed: `luks_part`, else the mapping's name),
+/// name, uuid (guessed empty when crypttab does not give it) and
+/// `allow_discards = false`, each unless set.
+fn merge_luks_keys(l: &mut Table, c: &CryptFact, luks_part: Option<&str>) {
     if !l.contains_key("partition") {
-        let v = match &luks_part {
-            Some(p) => guessed(p.as_str(), "the partition marked luks = true"),
+        let v = match luks_part {
+            Some(p) => guessed(p, "the partition marked luks = true"),
             None => guessed(
                 c.name.as_str(),
                 "named after the mapping: give the label of the partition holding the container",
@@ -473,16 +504,12 @@ fn write_luks(root: &mut Table, c: &CryptFact) {
     if !c.discard && !l.contains_key("allow_discards") {
         l.insert("allow_discards", toml_edit::value(false));
     }
-    let Some(path) = &c.keyfile else {
-        return;
-    };
-    if l.contains_key("keyfile") {
-        return;
-    }
-    let Some(k) = table_at(l, "keyfile") else {
-        return;
-    };
-    match &c.keyfile_device {
+}
+
+/// `[luks.keyfile]` fs_uuid and fs_type (guessed) from the key file's
+/// device: the type from the UUID's shape and `initrd_exfat`.
+fn set_keyfile_fs(k: &mut Table, device: Option<&DeviceRef>, initrd_exfat: bool) {
+    match device {
         Some(DeviceRef::Uuid(u)) => {
             k.insert("fs_uuid", toml_edit::value(u.as_str()));
             let vfat_like = u.len() == 9 && u.as_bytes().get(4) == Some(&b'-');
@@ -512,9 +539,5 @@ fn write_luks(root: &mut Table, c: &CryptFact) {
                 )),
             );
         }
-    }
-    k.insert("path", toml_edit::value(path.as_str()));
-    if let Some(t) = c.keyfile_timeout {
-        k.insert("timeout", toml_edit::value(i64::from(t)));
     }
 }
