@@ -21,6 +21,7 @@
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -491,245 +492,38 @@ fn below(b: &str, a: &str) -> Option<String> {
 /// Read the facts of `root` with a parsed mount table (mount points relative
 /// to the root).
 fn read_table(root: &Path, table: Vec<MountInfo>) -> Result<RootFacts, AdoptError> {
-    let rootfd = rustix::fs::open(
-        root,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| AdoptError::Root {
-        path: root.to_owned(),
-        source: e.into(),
-    })?;
+    let rootfd = open_root(root)?;
     if !table.iter().any(|m| m.mount_point == b"/") {
         return Err(AdoptError::NoRootMount);
     }
     let mut facts = RootFacts::default();
-
-    let fstab = match read_in_root(&rootfd, "etc/fstab") {
-        Ok(t) => Some(parse_fstab(&t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            facts.leave(
-                format!("etc/fstab could not be read ({e})"),
-                "check the mounts' options and needed_for_boot by hand, or make etc/fstab readable and run import again",
-            );
-            None
-        }
-    };
-
-    // The mounts that matter: not the kernel's, not under its trees.
-    let relevant: Vec<&MountInfo> = table
-        .iter()
-        .filter(|m| {
-            let p = m.mount_point_lossy();
-            !KERNEL_FS.contains(&m.fstype.as_str()) && !KERNEL_TREES.iter().any(|t| under(&p, t))
-        })
-        .collect();
-
-    // The sources of bind mounts: the whole mounts, by device and root.
-    let whole: Vec<&MountInfo> = relevant.iter().copied().filter(|m| !is_bind(m)).collect();
-    let source_of = |b: &MountInfo| -> Option<&MountInfo> {
-        let root = b.root_lossy();
-        whole
-            .iter()
-            .copied()
-            .filter(|w| w.dev == b.dev && below(&root, &w.root_lossy()).is_some())
-            .max_by_key(|w| w.root.len())
-    };
-    // The persistence root: the mount most bind mounts come from (not
-    // counting a mount bound onto itself, like NixOS's read-only /nix/store).
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for b in relevant.iter().copied().filter(|m| is_bind(m)) {
-        if let Some(s) = source_of(b) {
-            let sp = s.mount_point_lossy();
-            if !under(&b.mount_point_lossy(), &sp) {
-                *counts.entry(sp).or_default() += 1;
-            }
-        }
-    }
-    // impermanence's usual names win; else the mount host.toml can describe
-    // that most bind mounts come from.
-    let pers_root = ["/persist", "/persistent", "/nix/persist", "/state"]
-        .into_iter()
-        .find(|p| whole.iter().any(|w| w.mount_point_lossy() == *p))
-        .map(str::to_owned)
-        .or_else(|| {
-            counts
-                .iter()
-                .filter(|(p, _)| {
-                    whole
-                        .iter()
-                        .any(|w| w.mount_point_lossy() == **p && leftover_fs(w).is_none())
-                })
-                .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
-                .map(|(p, _)| p.clone())
-        });
-    let mut pers = pers_root.as_ref().map(|r| PersistenceFacts {
-        root: r.clone(),
+    let fstab = read_fstab(&rootfd, &mut facts);
+    let relevant = relevant_mounts(&table);
+    let sources = BindSources::new(&relevant);
+    let mut pers = persistence_root(&relevant, &sources).map(|root| PersistenceFacts {
+        root,
         ..PersistenceFacts::default()
     });
 
     for m in &relevant {
-        let path = m.mount_point_lossy();
         if is_bind(m) {
-            let src = source_of(m);
-            let sp = src.map(|s| s.mount_point_lossy());
-            match (&mut pers, sp) {
-                (Some(p), Some(sp)) if sp == p.root => {
-                    let rel = path.trim_start_matches('/');
-                    let kind = kind_in_root(&rootfd, rel);
-                    let is_file = matches!(kind, Some(k) if k != FileType::Directory && k != FileType::Symlink);
-                    if kind.is_none() {
-                        p.guessed.insert(
-                            path.clone(),
-                            "a bind mount from the persistence root whose mount point is not in the tree: taken as a directory".into(),
-                        );
-                    }
-                    add_entry(p, &path, is_file);
-                }
-                (_, Some(sp)) if under(&path, &sp) => {} // a mount bound onto itself
-                (_, sp) => facts.leave(
-                    format!(
-                        "{path}: a bind mount of {}{} ({})",
-                        sp.as_deref().unwrap_or(&m.source),
-                        m.root_lossy(),
-                        m.fstype
-                    ),
-                    "host.toml describes bind mounts only from the persistence root; declare it in your NixOS configuration, or move the data under the persistence root",
-                ),
-            }
+            record_bind(m, sources.source_of(m), pers.as_mut(), &rootfd, &mut facts);
             continue;
         }
+        let path = m.mount_point_lossy();
         let declared = fstab.as_ref().and_then(|f| f.get(&path));
         if let Some(l) = leftover_fs(m) {
             facts.leave(format!("{path}: {l}"), fix_for(&l));
             continue;
         }
-        let needed_for_boot =
-            declared.is_some_and(|d| d.options.iter().any(|o| o == "x-initrd.mount"));
-        let guessed = (declared.is_none() && m.fstype != "tmpfs").then(|| {
-            "not in etc/fstab: device and options as mounted now, needed_for_boot unknown (false)"
-                .to_owned()
-        });
-        let opts: Vec<String> = match declared {
-            Some(d) => d
-                .options
-                .iter()
-                .filter(|o| describable_option(o))
-                .cloned()
-                .collect(),
-            None => {
-                let mut o: Vec<String> = m
-                    .mount_options
-                    .iter()
-                    .chain(&m.super_options)
-                    .filter(|o| describable_option(o) && o.as_str() != "ro")
-                    // zstd's level 3 is its default: the kernel shows it.
-                    .map(|o| {
-                        if o == "compress=zstd:3" {
-                            "compress=zstd".to_owned()
-                        } else {
-                            o.clone()
-                        }
-                    })
-                    .collect();
-                if m.has_flag("ro") && m.mount_options.iter().any(|x| x == "ro") {
-                    o.push("ro".into());
-                }
-                // vfat shows umask=0077 as fmask=0077,dmask=0077.
-                let f = m.option("fmask");
-                if f.is_some() && f == m.option("dmask") {
-                    o.retain(|x| !x.starts_with("fmask=") && !x.starts_with("dmask="));
-                    o.push(format!("umask={}", f.unwrap_or_default()));
-                }
-                let mut seen = BTreeSet::new();
-                o.retain(|x| seen.insert(x.clone()));
-                o
-            }
-        };
-        let source = match m.fstype.as_str() {
-            "tmpfs" => {
-                let size = declared
-                    .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("size=")))
-                    .map(str::to_owned)
-                    .or_else(|| m.option("size").map(tmpfs_size));
-                let mode = declared
-                    .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("mode=")))
-                    .or_else(|| m.option("mode"))
-                    .map(mode3);
-                if path != "/" && declared.is_none() {
-                    // systemd's and the session's tmpfs mounts are not the host's.
-                    continue;
-                }
-                SourceFact::Tmpfs { size, mode }
-            }
-            "btrfs" => {
-                let dev =
-                    DeviceRef::parse(declared.map_or(m.source.as_str(), |d| d.device.as_str()));
-                match m.option("subvol").map(|s| s.trim_start_matches('/')) {
-                    Some(s) if !s.is_empty() => SourceFact::Subvolume {
-                        subvolume: s.to_owned(),
-                        device: dev,
-                    },
-                    _ => SourceFact::Device {
-                        device: dev,
-                        fstype: "btrfs".into(),
-                    },
-                }
-            }
-            _ => SourceFact::Device {
-                device: DeviceRef::parse(declared.map_or(m.source.as_str(), |d| d.device.as_str())),
-                fstype: if m.fstype == "ntfs3" {
-                    "ntfs".into()
-                } else {
-                    m.fstype.clone()
-                },
-            },
-        };
-        let options = if matches!(source, SourceFact::Tmpfs { .. }) {
-            Vec::new()
-        } else {
-            opts
-        };
-        facts.mounts.push(MountFact {
-            path,
-            source,
-            options,
-            needed_for_boot,
-            guessed,
-        });
+        if let Some(fact) = whole_mount_fact(m, path, declared) {
+            facts.mounts.push(fact);
+        }
     }
-    facts.mounts.sort_by(|a, b| {
-        a.path
-            .matches('/')
-            .count()
-            .cmp(&b.path.matches('/').count())
-            .then(a.path.cmp(&b.path))
-    });
+    sort_mounts(&mut facts.mounts);
 
     if let Some(f) = &fstab {
-        for (path, l) in f {
-            if l.fstype == "swap" {
-                let dev = DeviceRef::parse(&l.device);
-                if matches!(&dev, DeviceRef::Path(p) if !p.starts_with("/dev/")) {
-                    facts.leave(
-                        format!("swap file {}", l.device),
-                        "host.toml has no swap files: declare it as swapDevices in your NixOS configuration, or use a swap partition",
-                    );
-                }
-            } else if !table.iter().any(|m| m.mount_point_lossy() == *path)
-                && !l.options.iter().any(|o| o == "noauto")
-                && DEVICE_FS.contains(&l.fstype.as_str())
-            {
-                facts.leave(
-                    format!(
-                        "{path}: in etc/fstab ({} {}) but not mounted",
-                        l.device, l.fstype
-                    ),
-                    "mount it and run import again, or add its [[mount]] by hand",
-                );
-            }
-        }
+        fstab_leftovers(f, &table, &mut facts);
     }
 
     if let Some(p) = &mut pers {
@@ -745,6 +539,295 @@ fn read_table(root: &Path, table: Vec<MountInfo>) -> Result<RootFacts, AdoptErro
     );
     read_crypttab(&rootfd, &mut facts);
     Ok(facts)
+}
+
+/// Open the root directory the facts are read from.
+fn open_root(root: &Path) -> Result<OwnedFd, AdoptError> {
+    rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| AdoptError::Root {
+        path: root.to_owned(),
+        source: e.into(),
+    })
+}
+
+/// The root's `etc/fstab` by mount point: `None` when it is missing, or
+/// unreadable (then left out in `facts`).
+fn read_fstab(rootfd: &OwnedFd, facts: &mut RootFacts) -> Option<BTreeMap<String, FstabLine>> {
+    match read_in_root(rootfd, "etc/fstab") {
+        Ok(t) => Some(parse_fstab(&t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            facts.leave(
+                format!("etc/fstab could not be read ({e})"),
+                "check the mounts' options and needed_for_boot by hand, or make etc/fstab readable and run import again",
+            );
+            None
+        }
+    }
+}
+
+/// The mounts that matter: not the kernel's, not under its trees.
+fn relevant_mounts(table: &[MountInfo]) -> Vec<&MountInfo> {
+    table
+        .iter()
+        .filter(|m| {
+            let p = m.mount_point_lossy();
+            !KERNEL_FS.contains(&m.fstype.as_str()) && !KERNEL_TREES.iter().any(|t| under(&p, t))
+        })
+        .collect()
+}
+
+/// The sources of bind mounts: the whole mounts, by device and root.
+struct BindSources<'a> {
+    whole: Vec<&'a MountInfo>,
+}
+
+impl<'a> BindSources<'a> {
+    /// The whole (not bind) mounts among `relevant`.
+    fn new(relevant: &[&'a MountInfo]) -> Self {
+        BindSources {
+            whole: relevant.iter().copied().filter(|m| !is_bind(m)).collect(),
+        }
+    }
+
+    /// The whole mount bind mount `b` comes from: same device, the deepest
+    /// root that holds `b`'s root.
+    fn source_of(&self, b: &MountInfo) -> Option<&'a MountInfo> {
+        let root = b.root_lossy();
+        self.whole
+            .iter()
+            .copied()
+            .filter(|w| w.dev == b.dev && below(&root, &w.root_lossy()).is_some())
+            .max_by_key(|w| w.root.len())
+    }
+}
+
+/// The persistence root: impermanence's usual names win; else the whole
+/// mount host.toml can describe that most bind mounts come from (not
+/// counting a mount bound onto itself, like NixOS's read-only /nix/store).
+fn persistence_root(relevant: &[&MountInfo], sources: &BindSources<'_>) -> Option<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for b in relevant.iter().copied().filter(|m| is_bind(m)) {
+        if let Some(s) = sources.source_of(b) {
+            let sp = s.mount_point_lossy();
+            if !under(&b.mount_point_lossy(), &sp) {
+                *counts.entry(sp).or_default() += 1;
+            }
+        }
+    }
+    let whole = &sources.whole;
+    ["/persist", "/persistent", "/nix/persist", "/state"]
+        .into_iter()
+        .find(|p| whole.iter().any(|w| w.mount_point_lossy() == *p))
+        .map(str::to_owned)
+        .or_else(|| {
+            counts
+                .iter()
+                .filter(|(p, _)| {
+                    whole
+                        .iter()
+                        .any(|w| w.mount_point_lossy() == **p && leftover_fs(w).is_none())
+                })
+                .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
+                .map(|(p, _)| p.clone())
+        })
+}
+
+/// Record bind mount `m` (from whole mount `src`): an entry of the
+/// persistence root when it comes from there, nothing when it is bound onto
+/// itself, else left out.
+fn record_bind(
+    m: &MountInfo,
+    src: Option<&MountInfo>,
+    pers: Option<&mut PersistenceFacts>,
+    rootfd: &OwnedFd,
+    facts: &mut RootFacts,
+) {
+    let path = m.mount_point_lossy();
+    let sp = src.map(|s| s.mount_point_lossy());
+    match (pers, sp) {
+        (Some(p), Some(sp)) if sp == p.root => {
+            let rel = path.trim_start_matches('/');
+            let kind = kind_in_root(rootfd, rel);
+            let is_file =
+                matches!(kind, Some(k) if k != FileType::Directory && k != FileType::Symlink);
+            if kind.is_none() {
+                p.guessed.insert(
+                    path.clone(),
+                    "a bind mount from the persistence root whose mount point is not in the tree: taken as a directory".into(),
+                );
+            }
+            add_entry(p, &path, is_file);
+        }
+        (_, Some(sp)) if under(&path, &sp) => {} // a mount bound onto itself
+        (_, sp) => facts.leave(
+            format!(
+                "{path}: a bind mount of {}{} ({})",
+                sp.as_deref().unwrap_or(&m.source),
+                m.root_lossy(),
+                m.fstype
+            ),
+            "host.toml describes bind mounts only from the persistence root; declare it in your NixOS configuration, or move the data under the persistence root",
+        ),
+    }
+}
+
+/// The [[mount]] fact of whole mount `m` at `path` (its etc/fstab line
+/// `declared`); `None` for a tmpfs that is neither `/` nor in etc/fstab.
+fn whole_mount_fact(
+    m: &MountInfo,
+    path: String,
+    declared: Option<&FstabLine>,
+) -> Option<MountFact> {
+    let needed_for_boot = declared.is_some_and(|d| d.options.iter().any(|o| o == "x-initrd.mount"));
+    let guessed = (declared.is_none() && m.fstype != "tmpfs").then(|| {
+        "not in etc/fstab: device and options as mounted now, needed_for_boot unknown (false)"
+            .to_owned()
+    });
+    let source = mount_source(m, &path, declared)?;
+    let options = if matches!(source, SourceFact::Tmpfs { .. }) {
+        Vec::new()
+    } else {
+        mount_options(m, declared)
+    };
+    Some(MountFact {
+        path,
+        source,
+        options,
+        needed_for_boot,
+        guessed,
+    })
+}
+
+/// The options host.toml can describe: etc/fstab's when declared, else
+/// those mounted now.
+fn mount_options(m: &MountInfo, declared: Option<&FstabLine>) -> Vec<String> {
+    match declared {
+        Some(d) => d
+            .options
+            .iter()
+            .filter(|o| describable_option(o))
+            .cloned()
+            .collect(),
+        None => observed_options(m),
+    }
+}
+
+/// The describable options `m` is mounted with, in the words etc/fstab
+/// would use (no duplicates).
+fn observed_options(m: &MountInfo) -> Vec<String> {
+    let mut o: Vec<String> = m
+        .mount_options
+        .iter()
+        .chain(&m.super_options)
+        .filter(|o| describable_option(o) && o.as_str() != "ro")
+        // zstd's level 3 is its default: the kernel shows it.
+        .map(|o| {
+            if o == "compress=zstd:3" {
+                "compress=zstd".to_owned()
+            } else {
+                o.clone()
+            }
+        })
+        .collect();
+    if m.has_flag("ro") && m.mount_options.iter().any(|x| x == "ro") {
+        o.push("ro".into());
+    }
+    // vfat shows umask=0077 as fmask=0077,dmask=0077.
+    let f = m.option("fmask");
+    if f.is_some() && f == m.option("dmask") {
+        o.retain(|x| !x.starts_with("fmask=") && !x.starts_with("dmask="));
+        o.push(format!("umask={}", f.unwrap_or_default()));
+    }
+    let mut seen = BTreeSet::new();
+    o.retain(|x| seen.insert(x.clone()));
+    o
+}
+
+/// The source of whole mount `m` at `path`; `None` for systemd's and the
+/// session's tmpfs mounts (not `/`, not in etc/fstab), which are not the host's.
+fn mount_source(m: &MountInfo, path: &str, declared: Option<&FstabLine>) -> Option<SourceFact> {
+    let device = || DeviceRef::parse(declared.map_or(m.source.as_str(), |d| d.device.as_str()));
+    Some(match m.fstype.as_str() {
+        "tmpfs" => {
+            let size = declared
+                .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("size=")))
+                .map(str::to_owned)
+                .or_else(|| m.option("size").map(tmpfs_size));
+            let mode = declared
+                .and_then(|d| d.options.iter().find_map(|o| o.strip_prefix("mode=")))
+                .or_else(|| m.option("mode"))
+                .map(mode3);
+            if path != "/" && declared.is_none() {
+                return None;
+            }
+            SourceFact::Tmpfs { size, mode }
+        }
+        "btrfs" => match m.option("subvol").map(|s| s.trim_start_matches('/')) {
+            Some(s) if !s.is_empty() => SourceFact::Subvolume {
+                subvolume: s.to_owned(),
+                device: device(),
+            },
+            _ => SourceFact::Device {
+                device: device(),
+                fstype: "btrfs".into(),
+            },
+        },
+        _ => SourceFact::Device {
+            device: device(),
+            fstype: if m.fstype == "ntfs3" {
+                "ntfs".into()
+            } else {
+                m.fstype.clone()
+            },
+        },
+    })
+}
+
+/// Mounts parents first: by depth, then by path (stable for equal paths).
+fn sort_mounts(mounts: &mut [MountFact]) {
+    mounts.sort_by(|a, b| {
+        a.path
+            .matches('/')
+            .count()
+            .cmp(&b.path.matches('/').count())
+            .then(a.path.cmp(&b.path))
+    });
+}
+
+/// Leave out what etc/fstab has that the mounts do not show: swap files,
+/// and device filesystems that are not mounted (nor `noauto`).
+fn fstab_leftovers(
+    fstab: &BTreeMap<String, FstabLine>,
+    table: &[MountInfo],
+    facts: &mut RootFacts,
+) {
+    for (path, l) in fstab {
+        if l.fstype == "swap" {
+            let dev = DeviceRef::parse(&l.device);
+            if matches!(&dev, DeviceRef::Path(p) if !p.starts_with("/dev/")) {
+                facts.leave(
+                    format!("swap file {}", l.device),
+                    "host.toml has no swap files: declare it as swapDevices in your NixOS configuration, or use a swap partition",
+                );
+            }
+        } else if !table.iter().any(|m| m.mount_point_lossy() == *path)
+            && !l.options.iter().any(|o| o == "noauto")
+            && DEVICE_FS.contains(&l.fstype.as_str())
+        {
+            facts.leave(
+                format!(
+                    "{path}: in etc/fstab ({} {}) but not mounted",
+                    l.device, l.fstype
+                ),
+                "mount it and run import again, or add its [[mount]] by hand",
+            );
+        }
+    }
 }
 
 /// What host.toml cannot describe about a whole mount, if anything.
@@ -841,24 +924,13 @@ fn walk_symlinks(
     p: &mut PersistenceFacts,
     facts: &mut RootFacts,
 ) {
-    // The walk stays on the root's tmpfs (and tmpfs mounts like a tmpfs
-    // /home): impermanence's symlinks live on what is wiped.
-    let stops: BTreeSet<String> = table
-        .iter()
-        .filter(|m| m.fstype != "tmpfs")
-        .map(MountInfo::mount_point_lossy)
-        .filter(|m| m != "/")
-        .chain(KERNEL_TREES.iter().map(|t| (*t).to_owned()))
-        .collect();
-    let mut seen = 0usize;
-    let mut stack: Vec<(String, OwnedFd, usize)> = Vec::new();
-    match rustix::fs::openat(
+    let start = match rustix::fs::openat(
         rootfd,
         ".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     ) {
-        Ok(fd) => stack.push((String::new(), fd, 0)),
+        Ok(fd) => fd,
         Err(e) => {
             facts.leave(
                 format!("the root could not be listed ({e})"),
@@ -866,85 +938,156 @@ fn walk_symlinks(
             );
             return;
         }
+    };
+    let mut walk = SymlinkWalk {
+        stops: walk_stops(table),
+        seen: 0,
+        stack: vec![(String::new(), start, 0)],
+        unreadable: Vec::new(),
+    };
+    while let Some((dir, fd, depth)) = walk.stack.pop() {
+        if walk.read_dir(&dir, &fd, depth, p).is_break() {
+            facts.leave(
+                format!("more than {WALK_LIMIT} entries on the root filesystem: the search for symlinks into {} stopped", p.root),
+                "add the persisted files that are missing by hand",
+            );
+            return;
+        }
     }
-    let mut unreadable = Vec::new();
-    while let Some((dir, fd, depth)) = stack.pop() {
+    walk.leave_unreadable(&p.root, facts);
+}
+
+/// Where the symlink walk does not go: the mount points other than `/` and
+/// the tmpfs mounts, and the kernel's trees. The walk stays on the root's
+/// tmpfs (and tmpfs mounts like a tmpfs /home): impermanence's symlinks
+/// live on what is wiped.
+fn walk_stops(table: &[MountInfo]) -> BTreeSet<String> {
+    table
+        .iter()
+        .filter(|m| m.fstype != "tmpfs")
+        .map(MountInfo::mount_point_lossy)
+        .filter(|m| m != "/")
+        .chain(KERNEL_TREES.iter().map(|t| (*t).to_owned()))
+        .collect()
+}
+
+/// The state of the symlink walk: the directories still to read (path,
+/// open fd, depth), how many entries were seen, what could not be read.
+struct SymlinkWalk {
+    stops: BTreeSet<String>,
+    seen: usize,
+    stack: Vec<(String, OwnedFd, usize)>,
+    unreadable: Vec<String>,
+}
+
+impl SymlinkWalk {
+    /// Read directory `dir` (open as `fd`, at `depth`): add its symlinks
+    /// into the persistence root to `p`, push its subdirectories. Breaks
+    /// when more than [`WALK_LIMIT`] entries were seen.
+    fn read_dir(
+        &mut self,
+        dir: &str,
+        fd: &OwnedFd,
+        depth: usize,
+        p: &mut PersistenceFacts,
+    ) -> ControlFlow<()> {
         let Ok(entries) = Dir::read_from(fd.as_fd()) else {
-            unreadable.push(if dir.is_empty() {
+            self.unreadable.push(if dir.is_empty() {
                 "/".to_owned()
             } else {
-                dir.clone()
+                dir.to_owned()
             });
-            continue;
+            return ControlFlow::Continue(());
         };
         for entry in entries {
             let Ok(entry) = entry else {
-                unreadable.push(dir.clone());
+                self.unreadable.push(dir.to_owned());
                 break;
             };
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
                 continue;
             }
-            seen += 1;
-            if seen > WALK_LIMIT {
-                facts.leave(
-                    format!("more than {WALK_LIMIT} entries on the root filesystem: the search for symlinks into {} stopped", p.root),
-                    "add the persisted files that are missing by hand",
-                );
-                return;
+            self.seen += 1;
+            if self.seen > WALK_LIMIT {
+                return ControlFlow::Break(());
             }
             let Ok(name) = std::str::from_utf8(name) else {
                 continue;
             };
-            let path = format!("{dir}/{name}");
-            let kind = match entry.file_type() {
-                FileType::Unknown => rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map(|s| FileType::from_raw_mode(s.st_mode))
-                    .unwrap_or(FileType::Unknown),
-                k => k,
-            };
-            match kind {
-                FileType::Symlink => {
-                    let Ok(t) = rustix::fs::readlinkat(&fd, name, Vec::new()) else {
-                        continue;
-                    };
-                    if let Some(target) = lexical_target(&path, t.as_bytes()) {
-                        if below(&target, &p.root).is_some_and(|r| r.len() > 1) {
-                            add_entry(p, &path, true);
-                        }
+            let kind = entry_kind(fd, name, entry.file_type());
+            self.visit(fd, format!("{dir}/{name}"), name, kind, depth, p);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Visit entry `name` at `path` of the directory `fd` (at `depth`): a
+    /// symlink into the persistence root is a file entry of `p`; a
+    /// directory is pushed unless it is a stop or too deep.
+    fn visit(
+        &mut self,
+        fd: &OwnedFd,
+        path: String,
+        name: &str,
+        kind: FileType,
+        depth: usize,
+        p: &mut PersistenceFacts,
+    ) {
+        match kind {
+            FileType::Symlink => {
+                let Ok(t) = rustix::fs::readlinkat(fd, name, Vec::new()) else {
+                    return;
+                };
+                if let Some(target) = lexical_target(&path, t.as_bytes()) {
+                    if below(&target, &p.root).is_some_and(|r| r.len() > 1) {
+                        add_entry(p, &path, true);
                     }
                 }
-                FileType::Directory => {
-                    if stops.contains(&path) || depth + 1 > WALK_DEPTH {
-                        continue;
-                    }
-                    match rustix::fs::openat(
-                        &fd,
-                        name,
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    ) {
-                        Ok(sub) => stack.push((path, sub, depth + 1)),
-                        Err(_) => unreadable.push(path),
-                    }
-                }
-                _ => {}
             }
+            FileType::Directory => {
+                if self.stops.contains(&path) || depth + 1 > WALK_DEPTH {
+                    return;
+                }
+                match rustix::fs::openat(
+                    fd,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    Ok(sub) => self.stack.push((path, sub, depth + 1)),
+                    Err(_) => self.unreadable.push(path),
+                }
+            }
+            _ => {}
         }
     }
-    if !unreadable.is_empty() {
-        unreadable.sort();
+
+    /// Leave out the directories that could not be read, if any (sorted).
+    fn leave_unreadable(mut self, pers_root: &str, facts: &mut RootFacts) {
+        if self.unreadable.is_empty() {
+            return;
+        }
+        self.unreadable.sort();
         facts.leave(
             format!(
                 "directories that could not be read: {}",
-                unreadable.join(", ")
+                self.unreadable.join(", ")
             ),
             format!(
-                "symlinks into {} there were not seen: run import as root, or add them by hand",
-                p.root
+                "symlinks into {pers_root} there were not seen: run import as root, or add them by hand",
             ),
         );
+    }
+}
+
+/// An entry's type as the directory reports it, asked with `statat`
+/// (never following a symlink) when the filesystem does not say.
+fn entry_kind(fd: &OwnedFd, name: &str, kind: FileType) -> FileType {
+    match kind {
+        FileType::Unknown => rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map(|s| FileType::from_raw_mode(s.st_mode))
+            .unwrap_or(FileType::Unknown),
+        k => k,
     }
 }
 

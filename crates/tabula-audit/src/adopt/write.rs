@@ -80,116 +80,51 @@ impl RootFacts {
         }
     }
 
+    /// `[btrfs]` and `[[mount]]`: what the document lacks of the mounts.
     fn write_btrfs_and_mounts(&self, root: &mut Table) {
+        let pool_opts = self.write_btrfs(root);
+        self.write_mounts(root, &pool_opts);
+    }
+
+    /// `[btrfs]` from the subvolume mounts: the pool's device, compression,
+    /// options and subvolumes. Returns the pool's options: what the
+    /// document says, else what every subvolume mount shares.
+    fn write_btrfs(&self, root: &mut Table) -> BTreeSet<String> {
         let subvol_mounts: Vec<&MountFact> = self
             .mounts
             .iter()
             .filter(|m| matches!(m.source, SourceFact::Subvolume { .. }))
             .collect();
-        // The pool's options: what the document says, else what every
-        // subvolume mount shares.
         let mut pool_opts: BTreeSet<String> = BTreeSet::new();
-        if !subvol_mounts.is_empty() {
-            let common: BTreeSet<String> = subvol_mounts
-                .iter()
-                .map(|m| m.options.iter().cloned().collect::<BTreeSet<_>>())
-                .reduce(|a, b| a.intersection(&b).cloned().collect())
-                .unwrap_or_default();
-            let pool_dev = subvol_mounts.iter().find_map(|m| match &m.source {
-                SourceFact::Subvolume { device, .. } => Some(device.clone()),
-                _ => None,
-            });
-            if let Some(b) = table_at(root, "btrfs") {
-                // A pool outside LUKS is found at boot by its UUID or label.
-                if !b.contains_key("uuid") && !b.contains_key("label") {
-                    match &pool_dev {
-                        Some(DeviceRef::Uuid(u)) => {
-                            b.insert("uuid", toml_edit::value(u.as_str()));
-                        }
-                        Some(DeviceRef::Label(l)) => {
-                            b.insert("label", toml_edit::value(l.as_str()));
-                        }
-                        _ => {}
-                    }
-                }
-                match get_str(b, "compression") {
-                    Some(c) if c != "none" => {
-                        pool_opts.insert(format!("compress={c}"));
-                    }
-                    Some(_) => {}
-                    None => {
-                        if let Some(c) = common.iter().find_map(|o| o.strip_prefix("compress=")) {
-                            b.insert("compression", toml_edit::value(c));
-                            pool_opts.insert(format!("compress={c}"));
-                        }
-                    }
-                }
-                match b.get("mount_options").and_then(Item::as_array) {
-                    Some(a) => {
-                        pool_opts.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned)))
-                    }
-                    None => {
-                        let rest: Vec<&String> = common
-                            .iter()
-                            .filter(|o| !o.starts_with("compress"))
-                            .collect();
-                        if !rest.is_empty() {
-                            b.insert(
-                                "mount_options",
-                                Item::Value(Value::Array(str_array(rest.iter().copied()))),
-                            );
-                            pool_opts.extend(rest.into_iter().cloned());
-                        }
-                    }
-                }
-                if let Some(subs) = array_of_tables(b, "subvolume") {
-                    let mut have: BTreeSet<String> = subs
-                        .iter()
-                        .filter_map(|t| get_str(t, "path").map(str::to_owned))
-                        .collect();
-                    for m in &subvol_mounts {
-                        let SourceFact::Subvolume { subvolume, .. } = &m.source else {
-                            continue;
-                        };
-                        let parts: Vec<&str> = subvolume.split('/').collect();
-                        for i in 1..=parts.len() {
-                            let p = parts[..i].join("/");
-                            if !have.insert(p.clone()) {
-                                continue;
-                            }
-                            let mut t = Table::new();
-                            if i < parts.len() {
-                                t.insert(
-                                    "path",
-                                    Item::Value(guessed(p.as_str(), &format!("the parent of the mounted {subvolume}: a subvolume or a plain directory"))),
-                                );
-                            } else {
-                                t.insert("path", toml_edit::value(p.as_str()));
-                            }
-                            subs.push(t);
-                        }
-                    }
-                }
-            }
+        if subvol_mounts.is_empty() {
+            return pool_opts;
         }
-        let labels: Vec<(String, Option<String>)> = self
-            .mounts
+        let common: BTreeSet<String> = subvol_mounts
             .iter()
-            .map(|m| match &m.source {
-                SourceFact::Device { device, .. } => (
-                    partition_for(root, device).unwrap_or_default(),
-                    Some(match device {
-                        DeviceRef::PartLabel(l) | DeviceRef::Label(l) => l.clone(),
-                        _ => match m.path.rsplit('/').next() {
-                            Some("") | None => "root".to_owned(),
-                            Some("efi") => "ESP".to_owned(),
-                            Some(last) => last.to_owned(),
-                        },
-                    }),
-                ),
-                _ => (String::new(), None),
-            })
-            .collect();
+            .map(|m| m.options.iter().cloned().collect::<BTreeSet<_>>())
+            .reduce(|a, b| a.intersection(&b).cloned().collect())
+            .unwrap_or_default();
+        let pool_dev = subvol_mounts.iter().find_map(|m| match &m.source {
+            SourceFact::Subvolume { device, .. } => Some(device.clone()),
+            _ => None,
+        });
+        let Some(b) = table_at(root, "btrfs") else {
+            return pool_opts;
+        };
+        set_pool_device(b, pool_dev.as_ref());
+        merge_compression(b, &common, &mut pool_opts);
+        merge_pool_options(b, &common, &mut pool_opts);
+        if let Some(subs) = array_of_tables(b, "subvolume") {
+            add_subvolumes(subs, &subvol_mounts);
+        }
+        pool_opts
+    }
+
+    /// The `[[mount]]` tables the document lacks (by path), in order;
+    /// `pool_opts` are left out of a subvolume mount's options.
+    fn write_mounts(&self, root: &mut Table, pool_opts: &BTreeSet<String>) {
+        let labels: Vec<(String, Option<String>)> =
+            self.mounts.iter().map(|m| mount_labels(root, m)).collect();
         let Some(mounts) = array_of_tables(root, "mount") else {
             return;
         };
@@ -201,62 +136,7 @@ impl RootFacts {
             if have.contains(&m.path) {
                 continue;
             }
-            let mut t = Table::new();
-            if let Some(why) = &m.guessed {
-                t.decor_mut().set_prefix(format!("\n# guessed: {why}\n"));
-            }
-            t.insert("path", toml_edit::value(m.path.as_str()));
-            let mut extra: Vec<&String> = m.options.iter().collect();
-            match &m.source {
-                SourceFact::Tmpfs { size, mode } => {
-                    let mut it = InlineTable::new();
-                    match size {
-                        Some(s) => {
-                            it.insert("size", s.as_str().into());
-                        }
-                        None => {
-                            it.insert("size", "50%".into());
-                        }
-                    }
-                    if let Some(md) = mode {
-                        it.insert("mode", md.as_str().into());
-                    }
-                    let v = Value::InlineTable(it);
-                    t.insert(
-                        "tmpfs",
-                        Item::Value(if size.is_none() {
-                            guessed(v, "no size seen: tmpfs's default, half the RAM")
-                        } else {
-                            v
-                        }),
-                    );
-                }
-                SourceFact::Subvolume { subvolume, .. } => {
-                    t.insert("subvolume", toml_edit::value(subvolume.as_str()));
-                    extra.retain(|o| !pool_opts.contains(*o) && !o.starts_with("compress"));
-                }
-                SourceFact::Device { device, fstype } => {
-                    if label.is_empty() {
-                        let l = fallback.unwrap_or_default();
-                        t.insert(
-                            "partition",
-                            Item::Value(guessed(
-                                l.as_str(),
-                                &format!("no [[partition]] holds {fstype} {device:?}: name the partition's label"),
-                            )),
-                        );
-                    } else {
-                        t.insert("partition", toml_edit::value(label.as_str()));
-                    }
-                }
-            }
-            if !extra.is_empty() {
-                t.insert("options", Item::Value(Value::Array(str_array(extra))));
-            }
-            if m.needed_for_boot {
-                t.insert("needed_for_boot", toml_edit::value(true));
-            }
-            mounts.push(t);
+            mounts.push(mount_table(m, &label, fallback, pool_opts));
         }
     }
 
@@ -327,6 +207,174 @@ impl RootFacts {
     }
 }
 
+/// A pool outside LUKS is found at boot by its UUID or label: set the one
+/// `pool_dev` names unless `[btrfs]` has either.
+fn set_pool_device(b: &mut Table, pool_dev: Option<&DeviceRef>) {
+    if b.contains_key("uuid") || b.contains_key("label") {
+        return;
+    }
+    match pool_dev {
+        Some(DeviceRef::Uuid(u)) => {
+            b.insert("uuid", toml_edit::value(u.as_str()));
+        }
+        Some(DeviceRef::Label(l)) => {
+            b.insert("label", toml_edit::value(l.as_str()));
+        }
+        _ => {}
+    }
+}
+
+/// `[btrfs] compression`: the document's, else the one every subvolume
+/// mount shares (`common`); adds `compress=` to `pool_opts` unless none.
+fn merge_compression(b: &mut Table, common: &BTreeSet<String>, pool_opts: &mut BTreeSet<String>) {
+    match get_str(b, "compression") {
+        Some(c) if c != "none" => {
+            pool_opts.insert(format!("compress={c}"));
+        }
+        Some(_) => {}
+        None => {
+            if let Some(c) = common.iter().find_map(|o| o.strip_prefix("compress=")) {
+                b.insert("compression", toml_edit::value(c));
+                pool_opts.insert(format!("compress={c}"));
+            }
+        }
+    }
+}
+
+/// `[btrfs] mount_options`: the document's, else the ones every subvolume
+/// mount shares (`common`, but compression); added to `pool_opts`.
+fn merge_pool_options(b: &mut Table, common: &BTreeSet<String>, pool_opts: &mut BTreeSet<String>) {
+    match b.get("mount_options").and_then(Item::as_array) {
+        Some(a) => pool_opts.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned))),
+        None => {
+            let rest: Vec<&String> = common
+                .iter()
+                .filter(|o| !o.starts_with("compress"))
+                .collect();
+            if !rest.is_empty() {
+                b.insert(
+                    "mount_options",
+                    Item::Value(Value::Array(str_array(rest.iter().copied()))),
+                );
+                pool_opts.extend(rest.into_iter().cloned());
+            }
+        }
+    }
+}
+
+/// `[[btrfs.subvolume]]`: each mounted subvolume and its parents the list
+/// lacks (a parent's path is guessed).
+fn add_subvolumes(subs: &mut ArrayOfTables, subvol_mounts: &[&MountFact]) {
+    let mut have: BTreeSet<String> = subs
+        .iter()
+        .filter_map(|t| get_str(t, "path").map(str::to_owned))
+        .collect();
+    for m in subvol_mounts {
+        let SourceFact::Subvolume { subvolume, .. } = &m.source else {
+            continue;
+        };
+        let parts: Vec<&str> = subvolume.split('/').collect();
+        for i in 1..=parts.len() {
+            let p = parts[..i].join("/");
+            if !have.insert(p.clone()) {
+                continue;
+            }
+            let mut t = Table::new();
+            if i < parts.len() {
+                t.insert(
+                    "path",
+                    Item::Value(guessed(p.as_str(), &format!("the parent of the mounted {subvolume}: a subvolume or a plain directory"))),
+                );
+            } else {
+                t.insert("path", toml_edit::value(p.as_str()));
+            }
+            subs.push(t);
+        }
+    }
+}
+
+/// For a device mount: the label of the `[[partition]]` that holds it
+/// (empty when none does) and the label to guess instead (the device's
+/// label, else named after the mount point). `("", None)` for the rest.
+fn mount_labels(root: &Table, m: &MountFact) -> (String, Option<String>) {
+    match &m.source {
+        SourceFact::Device { device, .. } => (
+            partition_for(root, device).unwrap_or_default(),
+            Some(match device {
+                DeviceRef::PartLabel(l) | DeviceRef::Label(l) => l.clone(),
+                _ => match m.path.rsplit('/').next() {
+                    Some("") | None => "root".to_owned(),
+                    Some("efi") => "ESP".to_owned(),
+                    Some(last) => last.to_owned(),
+                },
+            }),
+        ),
+        _ => (String::new(), None),
+    }
+}
+
+/// The `[[mount]]` table of `m`; `label`/`fallback` as [`mount_labels`]
+/// gives them, `pool_opts` left out of a subvolume's options.
+fn mount_table(
+    m: &MountFact,
+    label: &str,
+    fallback: Option<String>,
+    pool_opts: &BTreeSet<String>,
+) -> Table {
+    let mut t = Table::new();
+    if let Some(why) = &m.guessed {
+        t.decor_mut().set_prefix(format!("\n# guessed: {why}\n"));
+    }
+    t.insert("path", toml_edit::value(m.path.as_str()));
+    let mut extra: Vec<&String> = m.options.iter().collect();
+    match &m.source {
+        SourceFact::Tmpfs { size, mode } => {
+            t.insert("tmpfs", tmpfs_item(size.as_deref(), mode.as_deref()));
+        }
+        SourceFact::Subvolume { subvolume, .. } => {
+            t.insert("subvolume", toml_edit::value(subvolume.as_str()));
+            extra.retain(|o| !pool_opts.contains(*o) && !o.starts_with("compress"));
+        }
+        SourceFact::Device { device, fstype } => {
+            if label.is_empty() {
+                let l = fallback.unwrap_or_default();
+                t.insert(
+                    "partition",
+                    Item::Value(guessed(
+                        l.as_str(),
+                        &format!("no [[partition]] holds {fstype} {device:?}: name the partition's label"),
+                    )),
+                );
+            } else {
+                t.insert("partition", toml_edit::value(label));
+            }
+        }
+    }
+    if !extra.is_empty() {
+        t.insert("options", Item::Value(Value::Array(str_array(extra))));
+    }
+    if m.needed_for_boot {
+        t.insert("needed_for_boot", toml_edit::value(true));
+    }
+    t
+}
+
+/// A mount's `tmpfs = { size, mode }`; the size is guessed (`50%`) when
+/// none was seen.
+fn tmpfs_item(size: Option<&str>, mode: Option<&str>) -> Item {
+    let mut it = InlineTable::new();
+    it.insert("size", size.unwrap_or("50%").into());
+    if let Some(md) = mode {
+        it.insert("mode", md.into());
+    }
+    let v = Value::InlineTable(it);
+    Item::Value(if size.is_none() {
+        guessed(v, "no size seen: tmpfs's default, half the RAM")
+    } else {
+        v
+    })
+}
+
 /// Append `{ path = ... }` for each entry the list at `key` lacks.
 fn merge_entries<'a>(
     t: &mut Table,
@@ -375,27 +423,58 @@ fn merge_entries<'a>(
     }
 }
 
+/// `[luks]` from the first crypttab mapping: the partition, name, UUID,
+/// discards and key file the table lacks.
 fn write_luks(root: &mut Table, c: &CryptFact) {
-    // The [[partition]] that holds the container: the one marked luks.
-    let luks_part = root
-        .get("partition")
+    let luks_part = luks_partition(root);
+    let initrd_exfat = initrd_has_exfat(root);
+    let Some(l) = table_at(root, "luks") else {
+        return;
+    };
+    merge_luks_keys(l, c, luks_part.as_deref());
+    let Some(path) = &c.keyfile else {
+        return;
+    };
+    if l.contains_key("keyfile") {
+        return;
+    }
+    let Some(k) = table_at(l, "keyfile") else {
+        return;
+    };
+    set_keyfile_fs(k, c.keyfile_device.as_ref(), initrd_exfat);
+    k.insert("path", toml_edit::value(path.as_str()));
+    if let Some(t) = c.keyfile_timeout {
+        k.insert("timeout", toml_edit::value(i64::from(t)));
+    }
+}
+
+/// The label of the [[partition]] that holds the container: the one marked
+/// luks.
+fn luks_partition(root: &Table) -> Option<String> {
+    root.get("partition")
         .and_then(Item::as_array_of_tables)
         .and_then(|ps| {
             ps.iter()
                 .find(|p| p.get("luks").and_then(Item::as_bool) == Some(true))
                 .and_then(|p| get_str(p, "label").map(str::to_owned))
-        });
-    let initrd_exfat = root
-        .get("hardware")
+        })
+}
+
+/// Whether `[hardware] initrd_modules` has exfat.
+fn initrd_has_exfat(root: &Table) -> bool {
+    root.get("hardware")
         .and_then(|h| h.get("initrd_modules"))
         .and_then(Item::as_array)
-        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("exfat")));
-    let Some(l) = table_at(root, "luks") else {
-        return;
-    };
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("exfat")))
+}
+
+/// `[luks]` partition (guessed: `luks_part`, else the mapping's name),
+/// name, uuid (guessed empty when crypttab does not give it) and
+/// `allow_discards = false`, each unless set.
+fn merge_luks_keys(l: &mut Table, c: &CryptFact, luks_part: Option<&str>) {
     if !l.contains_key("partition") {
-        let v = match &luks_part {
-            Some(p) => guessed(p.as_str(), "the partition marked luks = true"),
+        let v = match luks_part {
+            Some(p) => guessed(p, "the partition marked luks = true"),
             None => guessed(
                 c.name.as_str(),
                 "named after the mapping: give the label of the partition holding the container",
@@ -425,16 +504,12 @@ fn write_luks(root: &mut Table, c: &CryptFact) {
     if !c.discard && !l.contains_key("allow_discards") {
         l.insert("allow_discards", toml_edit::value(false));
     }
-    let Some(path) = &c.keyfile else {
-        return;
-    };
-    if l.contains_key("keyfile") {
-        return;
-    }
-    let Some(k) = table_at(l, "keyfile") else {
-        return;
-    };
-    match &c.keyfile_device {
+}
+
+/// `[luks.keyfile]` fs_uuid and fs_type (guessed) from the key file's
+/// device: the type from the UUID's shape and `initrd_exfat`.
+fn set_keyfile_fs(k: &mut Table, device: Option<&DeviceRef>, initrd_exfat: bool) {
+    match device {
         Some(DeviceRef::Uuid(u)) => {
             k.insert("fs_uuid", toml_edit::value(u.as_str()));
             let vfat_like = u.len() == 9 && u.as_bytes().get(4) == Some(&b'-');
@@ -464,9 +539,5 @@ fn write_luks(root: &mut Table, c: &CryptFact) {
                 )),
             );
         }
-    }
-    k.insert("path", toml_edit::value(path.as_str()));
-    if let Some(t) = c.keyfile_timeout {
-        k.insert("timeout", toml_edit::value(i64::from(t)));
     }
 }
