@@ -616,7 +616,8 @@ fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
             Err(e) => {
                 for (i, l) in hosts.iter().enumerate() {
                     if target_of(l).is_some() {
-                        diffs[i].note = format!("no package diff: reading the running system failed: {e:#}");
+                        diffs[i].note =
+                            format!("no package diff: reading the running system failed: {e:#}");
                     }
                 }
             }
@@ -629,11 +630,18 @@ fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
         let cmd = local_running_cmd();
         say(&cmd.display());
         match cmd.run() {
-            Ok(o) => match store_path_in(&[String::from_utf8_lossy(&o.stdout).into_owned()]) {
-                Some(p) => diffs[i].running = Some(p),
-                None => diffs[i].note = "no package diff: /run/current-system is not a store path on this machine".into(),
-            },
-            Err(e) => diffs[i].note = format!("no package diff: reading /run/current-system failed: {e:#}"),
+            Ok(o) => {
+                match store_path_in(&[String::from_utf8_lossy(&o.stdout).into_owned()]) {
+                    Some(p) => diffs[i].running = Some(p),
+                    None => diffs[i].note =
+                        "no package diff: /run/current-system is not a store path on this machine"
+                            .into(),
+                }
+            }
+            Err(e) => {
+                diffs[i].note =
+                    format!("no package diff: reading /run/current-system failed: {e:#}")
+            }
         }
     }
     for (i, l) in hosts.iter().enumerate() {
@@ -643,7 +651,11 @@ fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
         let name = &l.spec.host.name;
         // The new system.
         let cmd = build_cmd(name, &a.out);
-        say(&format!("cd {} && {}", tabula_run::shell_quote(&a.out.display().to_string()), cmd.display()));
+        say(&format!(
+            "cd {} && {}",
+            tabula_run::shell_quote(&a.out.display().to_string()),
+            cmd.display()
+        ));
         let new = match cmd.run() {
             Ok(o) => store_path_in(
                 &String::from_utf8_lossy(&o.stdout)
@@ -657,7 +669,8 @@ fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
             }
         };
         let Some(new) = new else {
-            diffs[i].note = "no package diff: `nix build --print-out-paths` printed no store path".into();
+            diffs[i].note =
+                "no package diff: `nix build --print-out-paths` printed no store path".into();
             continue;
         };
         diffs[i].new = Some(new.clone());
@@ -677,11 +690,13 @@ fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
             }
             say(&fetch_line(t, &fetch));
             if let Err(e) = fetch.run() {
-                diffs[i].note = format!("no package diff: fetching the running system failed: {e:#}");
+                diffs[i].note =
+                    format!("no package diff: fetching the running system failed: {e:#}");
                 continue;
             }
         }
-        let store = tabula_nixos::store::Store::open_or_cli(Path::new(tabula_nixos::store::DEFAULT_DB));
+        let store =
+            tabula_nixos::store::Store::open_or_cli(Path::new(tabula_nixos::store::DEFAULT_DB));
         match super::nixos::closure_diff_paths(store, &running, &new) {
             Ok(r) => {
                 let d = &r.diff;
@@ -903,6 +918,15 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         .into());
     }
+    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+    // Refused before any build or ssh when the question cannot be asked.
+    if !a.yes && !std::io::stdin().is_terminal() {
+        return Err(exit::Refused(format!(
+            "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
+            names.join(", ")
+        ))
+        .into());
+    }
     if !a.no_diff {
         write_flake(ctx, &fleet, &a.out)?;
         let diffs = host_diffs(&hosts, a, ctx);
@@ -920,15 +944,7 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }
     }
     print_rows(&report);
-    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
     if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(exit::Refused(format!(
-                "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
-                names.join(", ")
-            ))
-            .into());
-        }
         eprint!(
             "deploy to {} ({goal}) with colmena? [y/N] ",
             names.join(", ")
