@@ -4,7 +4,9 @@
 //! plus DIR/fleet.toml) or `--spec` given more than once. Each host is
 //! checked alone and the fleet across hosts (`tabula_spec::fleet`); the
 //! flake is `tabula_render::fleet::render_fleet`. `deploy` renders the
-//! fleet, shows per host what can be told of the change, asks once and runs
+//! fleet, shows per host the package diff between its running system
+//! (`colmena exec -- readlink -f /run/current-system`) and the new one
+//! (`nix build` of its toplevel), as `tabula diff` does, asks once and runs
 //! `colmena apply --on NAMES` in the rendered flake, through
 //! `tabula_run::Cmd`.
 
@@ -327,6 +329,12 @@ Examples:
   tabula deploy --fleet hosts --on @laptop --dry    print the colmena command, run nothing
   tabula deploy --fleet hosts --on desk --yes       render into ./out, then colmena apply --on desk
   tabula deploy --fleet hosts --boot                every host with [deploy], active at next boot
+
+Before the question each host's package diff is shown: the new system is
+built with `nix build` in --out, the running one read with `colmena exec --
+readlink -f /run/current-system`; when it is not in this machine's store,
+--fetch-running copies it (`nix copy --from ssh://TARGET PATH`). --no-diff
+skips this step.
 
 Hosts are chosen by name or @TAG (the tags of [deploy]); without --on, every
 host that has a [deploy] table. Hosts without [deploy] are never deployed.
