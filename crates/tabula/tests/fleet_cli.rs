@@ -428,7 +428,7 @@ fn deploy_dry_prints_one_colmena_command_for_the_tag_and_runs_nothing() {
     assert!(env["data"]["hosts"][0]["diff"]
         .as_str()
         .unwrap()
-        .contains("not shown"));
+        .contains("would compare the running system"));
 }
 
 #[test]
@@ -437,7 +437,15 @@ fn deploy_yes_runs_exactly_the_printed_colmena_command() {
     let (bin, log) = fake_colmena(d.path());
     tabula(d.path())
         .env("PATH", path_with(&bin))
-        .args(["deploy", "--fleet", "fleet", "--on", "@laptop", "--yes"])
+        .args([
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "@laptop",
+            "--yes",
+            "--no-diff",
+        ])
         .assert()
         .success();
     let out = d.path().join("out").canonicalize().unwrap();
@@ -508,7 +516,10 @@ fn a_host_deployed_on_this_machine_goes_through_apply_local() {
         .success();
     let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
     let sudo = if support::is_root() { "" } else { " --sudo" };
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("cd ")).collect();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("colmena apply"))
+        .collect();
     assert_eq!(
         lines,
         [
@@ -520,7 +531,14 @@ fn a_host_deployed_on_this_machine_goes_through_apply_local() {
     tabula(d.path())
         .env("PATH", path_with(&bin))
         .args([
-            "deploy", "--fleet", "fleet", "--on", "@home", "--yes", "--boot",
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "@home",
+            "--yes",
+            "--boot",
+            "--no-diff",
         ])
         .assert()
         .success();
@@ -757,5 +775,258 @@ fn audit_fleet_dry_prints_the_command_and_colmena_missing_is_exit_4() {
     assert!(
         stdout.contains("laptop  no    3 lost file(s) in 2 group(s)"),
         "{stdout}"
+    );
+}
+
+// --- deploy: each host's package diff (issue 13, item 2) -------------------
+
+/// A fake `nix`: `nix build .#nixosConfigurations.NAME...` prints
+/// `canned/NAME.new` (or fails with exit 1 when there is none, as a failed
+/// build does); every call's argv (and NIX_SSHOPTS) goes to nix.log.
+fn fake_nix(bin: &Path, canned: &Path, log: &Path) {
+    let script = format!(
+        r#"#!/bin/sh
+printf '%s\n' "$PWD" >> '{log}'
+for a in "$@"; do printf '%s\n' "$a" >> '{log}'; done
+printf 'NIX_SSHOPTS=%s\n--\n' "$NIX_SSHOPTS" >> '{log}'
+if [ "$1" = build ]; then
+  name=$(printf '%s' "$2" | sed 's/^\.#nixosConfigurations\.//; s/\.config\.system\.build\.toplevel$//')
+  if [ -f '{canned}'/$name.new ]; then cat '{canned}'/$name.new; exit 0; fi
+  echo "error: builder for '/nix/store/x-$name.drv' failed with exit code 1" >&2
+  exit 1
+fi
+"#,
+        log = log.display(),
+        canned = canned.display()
+    );
+    let p = bin.join("nix");
+    std::fs::write(&p, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Two real store paths, `hello-1.0` and `hello-1.1`, added to this
+/// machine's Nix store (their closures are themselves).
+fn two_systems(d: &Path) -> Option<(String, String)> {
+    let add = |name: &str, text: &str| -> Option<String> {
+        let dir = d.join(format!("sys-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        let o = StdCommand::new("nix-store")
+            .arg("--add")
+            .arg(&f)
+            .output()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    Some((
+        add("hello-1.0", "tabula deploy diff test: old\n")?,
+        add("hello-1.1", "tabula deploy diff test: new, a bit bigger\n")?,
+    ))
+}
+
+#[test]
+fn deploy_shows_each_hosts_package_diff_or_why_not() {
+    let test = "deploy_shows_each_hosts_package_diff_or_why_not";
+    if !have_nix(test) {
+        return;
+    }
+    let d = fleet_dir();
+    let Some((old, new)) = two_systems(d.path()) else {
+        println!("SKIP {test}: `nix-store --add` cannot write this machine's store");
+        return;
+    };
+    let (bin, clog, canned) = fake_colmena_exec(d.path());
+    let nlog = d.path().join("nix.log");
+    fake_nix(&bin, &canned, &nlog);
+    let gone = "/nix/store/00000000000000000000000000000000-nixos-system-laptop-24.05";
+    let put = |n: &str, out: &str, code: i32| {
+        std::fs::write(canned.join(format!("{n}.out")), format!("{out}\n")).unwrap();
+        std::fs::write(canned.join(format!("{n}.code")), format!("{code}\n")).unwrap();
+    };
+    // desk runs `old` (in the local store), laptop a system that is not here.
+    put("desk", &old, 0);
+    put("laptop", gone, 0);
+    std::fs::write(canned.join("desk.new"), format!("{new}\n")).unwrap();
+    std::fs::write(canned.join("laptop.new"), format!("{new}\n")).unwrap();
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args(["deploy", "--fleet", "fleet", "--on", "desk,laptop", "--yes"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    // A real package line from tabula-nixos's closure diff.
+    assert!(stdout.contains("↑ hello 1.0 → 1.1"), "{stdout}");
+    assert!(stdout.contains("packages: 1 upgraded"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "the running system {gone} is not in this machine's store; pass --fetch-running"
+        )) && stdout.contains(&format!("nix copy --from ssh://root@laptop.lan {gone}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("deployed desk, laptop"), "{stdout}");
+    // The exact commands: one colmena exec, one build per host, then apply.
+    let out = d.path().join("out").canonicalize().unwrap();
+    let o = out.display();
+    assert_eq!(
+        std::fs::read_to_string(&clog).unwrap(),
+        format!(
+            "{o}\nexec\n--on\ndesk,laptop\n--\nreadlink\n-f\n/run/current-system\n\
+             {o}\napply\n--on\ndesk,laptop\n"
+        )
+    );
+    let build = |n: &str| {
+        format!(
+            "{o}\nbuild\n.#nixosConfigurations.{n}.config.system.build.toplevel\n--no-link\n--print-out-paths\nNIX_SSHOPTS=\n--\n"
+        )
+    };
+    assert_eq!(
+        std::fs::read_to_string(&nlog).unwrap(),
+        format!("{}{}", build("desk"), build("laptop"))
+    );
+
+    // --fetch-running: `nix copy` from the host (the fake copies nothing, so
+    // laptop's diff fails: a row saying why, the deploy goes on). desk's
+    // build fails: its row says so.
+    std::fs::remove_file(&nlog).unwrap();
+    std::fs::remove_file(canned.join("desk.new")).unwrap();
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "--json",
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "desk,laptop",
+            "--yes",
+            "--fetch-running",
+        ])
+        .assert()
+        .success();
+    let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let h = &env["data"]["hosts"];
+    assert!(
+        h[0]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("building the new system failed"),
+        "{h}"
+    );
+    assert_eq!(h[0]["running"], old.as_str());
+    assert!(
+        h[1]["diff"]
+            .as_str()
+            .unwrap()
+            .starts_with("no package diff"),
+        "{h}"
+    );
+    assert_eq!(h[1]["new"], new.as_str());
+    assert_eq!(env["data"]["ran"], true);
+    let nl = std::fs::read_to_string(&nlog).unwrap();
+    assert!(
+        nl.contains(&format!(
+            "copy\n--from\nssh://root@laptop.lan\n{gone}\nNIX_SSHOPTS=\n--\n"
+        )),
+        "{nl}"
+    );
+    // With a diff: the JSON has tabula diff's packages.
+    std::fs::write(canned.join("desk.new"), format!("{new}\n")).unwrap();
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "--json", "deploy", "--fleet", "fleet", "--on", "desk", "--yes",
+        ])
+        .assert()
+        .success();
+    let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let p = &env["data"]["hosts"][0]["packages"]["packages"][0];
+    assert_eq!(p["name"], "hello", "{env}");
+    assert_eq!(p["change"], "upgraded", "{env}");
+}
+
+#[test]
+fn deploy_dry_prints_the_diff_commands_and_no_diff_skips_them() {
+    let d = fleet_dir();
+    let (bin, clog, canned) = fake_colmena_exec(d.path());
+    let nlog = d.path().join("nix.log");
+    fake_nix(&bin, &canned, &nlog);
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "desk,laptop",
+            "--dry",
+            "--fetch-running",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let after: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("would run"))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        after,
+        [
+            "cd out && colmena exec --on desk,laptop -- readlink -f /run/current-system",
+            "cd out && nix build '.#nixosConfigurations.desk.config.system.build.toplevel' --no-link --print-out-paths",
+            "cd out && nix build '.#nixosConfigurations.laptop.config.system.build.toplevel' --no-link --print-out-paths",
+            "NIX_SSHOPTS='-p 2222' nix copy --from ssh://admin@desk.lan RUNNING",
+            "nix copy --from ssh://root@laptop.lan RUNNING",
+            "cd out && colmena apply --on desk,laptop",
+        ],
+        "{stdout}"
+    );
+    assert!(!clog.exists() && !nlog.exists(), "--dry ran something");
+    // --no-diff: no diff command, printed or run.
+    let a = tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "--json",
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "desk",
+            "--dry",
+            "--no-diff",
+        ])
+        .assert()
+        .success();
+    let env: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(env["data"]["diff_commands"], serde_json::json!([]));
+    assert!(env["data"]["hosts"][0]["diff"]
+        .as_str()
+        .unwrap()
+        .contains("--no-diff"));
+    // (the fake's apply prints desk's canned lines: none)
+    std::fs::write(canned.join("desk.out"), "").unwrap();
+    std::fs::write(canned.join("desk.code"), "0\n").unwrap();
+    tabula(d.path())
+        .env("PATH", path_with(&bin))
+        .args([
+            "deploy",
+            "--fleet",
+            "fleet",
+            "--on",
+            "desk",
+            "--yes",
+            "--no-diff",
+        ])
+        .assert()
+        .success();
+    assert!(!nlog.exists(), "--no-diff ran nix");
+    let o = d.path().join("out").canonicalize().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&clog).unwrap(),
+        format!("{}\napply\n--on\ndesk\n", o.display())
     );
 }

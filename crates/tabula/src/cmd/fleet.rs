@@ -4,7 +4,9 @@
 //! plus DIR/fleet.toml) or `--spec` given more than once. Each host is
 //! checked alone and the fleet across hosts (`tabula_spec::fleet`); the
 //! flake is `tabula_render::fleet::render_fleet`. `deploy` renders the
-//! fleet, shows per host what can be told of the change, asks once and runs
+//! fleet, shows per host the package diff between its running system
+//! (`colmena exec -- readlink -f /run/current-system`) and the new one
+//! (`nix build` of its toplevel), as `tabula diff` does, asks once and runs
 //! `colmena apply --on NAMES` in the rendered flake, through
 //! `tabula_run::Cmd`.
 
@@ -328,6 +330,12 @@ Examples:
   tabula deploy --fleet hosts --on desk --yes       render into ./out, then colmena apply --on desk
   tabula deploy --fleet hosts --boot                every host with [deploy], active at next boot
 
+Before the question each host's package diff is shown: the new system is
+built with `nix build` in --out, the running one read with `colmena exec --
+readlink -f /run/current-system`; when it is not in this machine's store,
+--fetch-running copies it (`nix copy --from ssh://TARGET PATH`). --no-diff
+skips this step.
+
 Hosts are chosen by name or @TAG (the tags of [deploy]); without --on, every
 host that has a [deploy] table. Hosts without [deploy] are never deployed.
 colmena runs in the rendered flake (--out); it must be on PATH
@@ -350,6 +358,13 @@ pub struct DeployArgs {
     /// Where the fleet's flake is rendered and colmena runs
     #[arg(long, short, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
+    /// Do not show each host's package diff (no build, no ssh before the question)
+    #[arg(long)]
+    pub no_diff: bool,
+    /// Copy a host's running system into the local store when it is not
+    /// there (`nix copy --from ssh://TARGET PATH`), so its diff can be shown
+    #[arg(long, conflicts_with = "no_diff")]
+    pub fetch_running: bool,
 }
 
 /// The hosts the selectors name, in fleet order.
@@ -486,16 +501,237 @@ pub fn colmena_cmds(
     Ok(cmds)
 }
 
-/// Why the package diff of a host cannot be shown before colmena runs.
-fn diff_note(l: &Loaded) -> String {
-    let d = l.spec.deploy.as_ref();
-    let place = d
-        .and_then(|d| d.target.as_ref())
-        .map_or_else(|| "this machine".to_owned(), ToString::to_string);
-    format!(
-        "package diff not shown: the new system is built by colmena during the deploy and the running one is on {place}; to see it first: `colmena build --on {}`, then `tabula diff /run/current-system RESULT` on the host",
-        l.spec.host.name
-    )
+/// The system a host would get: `nix build` of its toplevel in the
+/// rendered flake (stdout: the out path).
+fn build_cmd(name: &str, out: &Path) -> tabula_run::Cmd {
+    tabula_run::Cmd::new("nix")
+        .arg("build")
+        .arg(format!(
+            ".#nixosConfigurations.{name}.config.system.build.toplevel"
+        ))
+        .args(["--no-link", "--print-out-paths"])
+        .current_dir(out)
+}
+
+/// The running systems of the hosts with a target, in one `colmena exec`.
+fn running_cmd(names: &[&str], out: &Path) -> tabula_run::Cmd {
+    tabula_run::Cmd::new("colmena")
+        .arg("exec")
+        .arg("--on")
+        .arg(names.join(","))
+        .args(["--", "readlink", "-f", "/run/current-system"])
+        .current_dir(out)
+        .install_hint(COLMENA_HINT)
+        .ok_codes(&[1])
+}
+
+/// The running system of this machine (a host deployed with allow_local).
+fn local_running_cmd() -> tabula_run::Cmd {
+    tabula_run::Cmd::new("readlink").args(["-f", "/run/current-system"])
+}
+
+/// Copy a host's running system into the local store (`--fetch-running`).
+fn fetch_cmd(target: &tabula_spec::deploy::Target, path: &str) -> tabula_run::Cmd {
+    let mut url = String::from("ssh://");
+    if let Some(u) = &target.user {
+        url.push_str(u);
+        url.push('@');
+    }
+    url.push_str(&target.host);
+    let mut c = tabula_run::Cmd::new("nix")
+        .args(["copy", "--from"])
+        .arg(url)
+        .arg(path);
+    if let Some(p) = target.port {
+        // nix's ssh:// store takes no port in the URL: ssh options do.
+        c = c.env("NIX_SSHOPTS", format!("-p {p}"));
+    }
+    c
+}
+
+/// A `nix copy` line as a shell would run it (with `NIX_SSHOPTS` for a port).
+fn fetch_line(t: &tabula_spec::deploy::Target, c: &tabula_run::Cmd) -> String {
+    match t.port {
+        Some(p) => format!("NIX_SSHOPTS='-p {p}' {}", c.display()),
+        None => c.display(),
+    }
+}
+
+fn target_of(l: &Loaded) -> Option<&tabula_spec::deploy::Target> {
+    l.spec.deploy.as_ref().and_then(|d| d.target.as_ref())
+}
+
+/// The first store path a host printed.
+fn store_path_in(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("/nix/store/"))
+        .map(ToOwned::to_owned)
+}
+
+/// One host's package diff, or why there is none.
+#[derive(Default)]
+struct HostDiff {
+    running: Option<String>,
+    new: Option<String>,
+    result: Option<tabula_nixos::session::DiffResult>,
+    note: String,
+}
+
+/// The package diff of every host: build each new system, read the
+/// running ones, fetch those not in the local store (only with
+/// `--fetch-running`) and compare the closures as `tabula diff` does. A
+/// host whose step fails gets a note saying why; nothing here aborts.
+fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
+    let mut diffs: Vec<HostDiff> = hosts.iter().map(|_| HostDiff::default()).collect();
+    let say = |line: &str| {
+        if !ctx.json {
+            eprintln!("running: {line}");
+        }
+    };
+    // The running systems.
+    let remote: Vec<&str> = hosts
+        .iter()
+        .filter(|l| target_of(l).is_some())
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    if !remote.is_empty() {
+        let cmd = running_cmd(&remote, &a.out);
+        say(&cmd.display());
+        match cmd.run() {
+            Ok(o) => {
+                let mut text = String::from_utf8_lossy(&o.stderr).into_owned();
+                text.push('\n');
+                text.push_str(&String::from_utf8_lossy(&o.stdout));
+                let split = split_exec_output(&remote, &text);
+                for (j, name) in remote.iter().enumerate() {
+                    let Some(i) = hosts.iter().position(|l| l.spec.host.name == *name) else {
+                        continue;
+                    };
+                    match store_path_in(&split.lines[j]) {
+                        Some(p) => diffs[i].running = Some(p),
+                        None => {
+                            diffs[i].note = format!(
+                                "no package diff: the running system was not read (`colmena exec -- readlink -f /run/current-system` printed {}{})",
+                                split.lines[j].last().map_or_else(|| "nothing".to_owned(), |l| format!("`{}`", l.trim())),
+                                split.failed[j].as_deref().map(|f| format!("; colmena: {f}")).unwrap_or_default()
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for (i, l) in hosts.iter().enumerate() {
+                    if target_of(l).is_some() {
+                        diffs[i].note =
+                            format!("no package diff: reading the running system failed: {e:#}");
+                    }
+                }
+            }
+        }
+    }
+    for (i, l) in hosts.iter().enumerate() {
+        if target_of(l).is_some() {
+            continue;
+        }
+        let cmd = local_running_cmd();
+        say(&cmd.display());
+        match cmd.run() {
+            Ok(o) => {
+                match store_path_in(&[String::from_utf8_lossy(&o.stdout).into_owned()]) {
+                    Some(p) => diffs[i].running = Some(p),
+                    None => diffs[i].note =
+                        "no package diff: /run/current-system is not a store path on this machine"
+                            .into(),
+                }
+            }
+            Err(e) => {
+                diffs[i].note =
+                    format!("no package diff: reading /run/current-system failed: {e:#}")
+            }
+        }
+    }
+    for (i, l) in hosts.iter().enumerate() {
+        let Some(running) = diffs[i].running.clone() else {
+            continue;
+        };
+        let name = &l.spec.host.name;
+        // The new system.
+        let cmd = build_cmd(name, &a.out);
+        say(&format!(
+            "cd {} && {}",
+            tabula_run::shell_quote(&a.out.display().to_string()),
+            cmd.display()
+        ));
+        let new = match cmd.run() {
+            Ok(o) => store_path_in(
+                &String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(ToOwned::to_owned)
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) => {
+                diffs[i].note = format!("no package diff: building the new system failed: {e:#}");
+                continue;
+            }
+        };
+        let Some(new) = new else {
+            diffs[i].note =
+                "no package diff: `nix build --print-out-paths` printed no store path".into();
+            continue;
+        };
+        diffs[i].new = Some(new.clone());
+        // The running system in the local store.
+        if !Path::new(&running).exists() {
+            let Some(t) = target_of(l) else {
+                diffs[i].note = format!("no package diff: {running} is not in the store");
+                continue;
+            };
+            let fetch = fetch_cmd(t, &running);
+            if !a.fetch_running {
+                diffs[i].note = format!(
+                    "no package diff: the running system {running} is not in this machine's store; pass --fetch-running to copy it first (`{}`)",
+                    fetch.display()
+                );
+                continue;
+            }
+            say(&fetch_line(t, &fetch));
+            if let Err(e) = fetch.run() {
+                diffs[i].note =
+                    format!("no package diff: fetching the running system failed: {e:#}");
+                continue;
+            }
+        }
+        let store =
+            tabula_nixos::store::Store::open_or_cli(Path::new(tabula_nixos::store::DEFAULT_DB));
+        match super::nixos::closure_diff_paths(store, &running, &new) {
+            Ok(r) => {
+                let d = &r.diff;
+                let counts: Vec<String> = [
+                    tabula_nixos::diff::Change::Added,
+                    tabula_nixos::diff::Change::Removed,
+                    tabula_nixos::diff::Change::Upgraded,
+                    tabula_nixos::diff::Change::Downgraded,
+                    tabula_nixos::diff::Change::Changed,
+                ]
+                .into_iter()
+                .filter_map(|c| {
+                    let n = d.count(c);
+                    (n > 0).then(|| format!("{n} {}", c.word()))
+                })
+                .collect();
+                diffs[i].note = if counts.is_empty() {
+                    "packages: no change".into()
+                } else {
+                    format!("packages: {}", counts.join(", "))
+                };
+                diffs[i].result = Some(r);
+            }
+            Err(e) => diffs[i].note = format!("no package diff: {e:#}"),
+        }
+    }
+    diffs
 }
 
 #[derive(Serialize)]
@@ -505,7 +741,17 @@ struct DeployHost<'a> {
     tags: &'a [String],
     build_on: &'static str,
     allow_local: bool,
+    /// One line: the diff's counts, or why there is none.
     diff: String,
+    /// The running system's store path, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    running: Option<String>,
+    /// The new system's store path, when it was built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<String>,
+    /// The closure diff as `tabula diff --json` gives it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packages: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -516,6 +762,8 @@ struct DeployReport<'a> {
     hosts: Vec<DeployHost<'a>>,
     /// Each command as its argv (program first) and the directory it runs in.
     commands: Vec<DeployCommand>,
+    /// The commands of the package-diff step (empty with --no-diff).
+    diff_commands: Vec<DeployCommand>,
     ran: bool,
 }
 
@@ -564,7 +812,14 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                     "local"
                 },
                 allow_local: d.is_some_and(|d| d.allow_local),
-                diff: diff_note(l),
+                diff: if a.no_diff {
+                    "package diff skipped (--no-diff)".into()
+                } else {
+                    "package diff: would compare the running system with the new one (the commands below)".into()
+                },
+                running: None,
+                new: None,
+                packages: None,
             }
         })
         .collect();
@@ -580,9 +835,61 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 dir: a.out.display().to_string(),
             })
             .collect(),
+        diff_commands: Vec::new(),
         ran: false,
     };
-    if !ctx.json {
+    let diff_lines: Vec<String> = if a.no_diff {
+        Vec::new()
+    } else {
+        let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+        let remote: Vec<&str> = hosts
+            .iter()
+            .filter(|l| target_of(l).is_some())
+            .map(|l| l.spec.host.name.as_str())
+            .collect();
+        // (command, runs in --out, the line to print)
+        let mut dcmds: Vec<(tabula_run::Cmd, bool, String)> = Vec::new();
+        let in_out = |c: tabula_run::Cmd| {
+            let line = format!("cd {dir} && {}", c.display());
+            (c, true, line)
+        };
+        if !remote.is_empty() {
+            dcmds.push(in_out(running_cmd(&remote, &a.out)));
+        }
+        if remote.len() < names.len() {
+            let c = local_running_cmd();
+            let line = c.display();
+            dcmds.push((c, false, line));
+        }
+        for n in &names {
+            dcmds.push(in_out(build_cmd(n, &a.out)));
+        }
+        if a.fetch_running {
+            for l in &hosts {
+                if let Some(t) = target_of(l) {
+                    let c = fetch_cmd(t, "RUNNING");
+                    let line = fetch_line(t, &c);
+                    dcmds.push((c, false, line));
+                }
+            }
+        }
+        report.diff_commands = dcmds
+            .iter()
+            .map(|(c, in_out, _)| DeployCommand {
+                argv: c.argv(),
+                dir: if *in_out {
+                    a.out.display().to_string()
+                } else {
+                    ".".into()
+                },
+            })
+            .collect();
+        dcmds.into_iter().map(|(_, _, line)| line).collect()
+    };
+    let print_rows = |report: &DeployReport| {
+        if ctx.json {
+            return;
+        }
         for h in &report.hosts {
             println!(
                 "{} -> {}{}",
@@ -596,8 +903,9 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             );
             println!("  {}", ctx.paint(Style::Dim, &h.diff));
         }
-    }
+    };
     if a.dry {
+        print_rows(&report);
         if ctx.json {
             ctx.print_json(&report)?;
         } else {
@@ -605,7 +913,7 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
                 "would run (render the fleet into {}, then):",
                 a.out.display()
             );
-            for line in &lines {
+            for line in diff_lines.iter().chain(&lines) {
                 println!("{line}");
             }
         }
@@ -619,14 +927,32 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .into());
     }
     let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(exit::Refused(format!(
-                "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
-                names.join(", ")
-            ))
-            .into());
+    // Refused before any build or ssh when the question cannot be asked.
+    if !a.yes && !std::io::stdin().is_terminal() {
+        return Err(exit::Refused(format!(
+            "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
+            names.join(", ")
+        ))
+        .into());
+    }
+    if !a.no_diff {
+        write_flake(ctx, &fleet, &a.out)?;
+        let diffs = host_diffs(&hosts, a, ctx);
+        for (h, d) in report.hosts.iter_mut().zip(diffs) {
+            h.diff = d.note;
+            h.running = d.running;
+            h.new = d.new;
+            if let Some(r) = &d.result {
+                h.packages = Some(super::nixos::diff_json(r));
+                if !ctx.json {
+                    println!("{}", ctx.paint(Style::Bold, &format!("== {}", h.host)));
+                    super::nixos::print_diff(r, ctx);
+                }
+            }
         }
+    }
+    print_rows(&report);
+    if !a.yes {
         eprint!(
             "deploy to {} ({goal}) with colmena? [y/N] ",
             names.join(", ")
@@ -769,35 +1095,12 @@ fn envelope_in(lines: &[String]) -> Option<serde_json::Value> {
 /// Split `colmena exec`'s output (see above) into each host's answer, in
 /// the order of `names`.
 pub fn parse_exec_output(names: &[&str], output: &str) -> Vec<HostAnswer> {
-    let mut lines: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-    let mut exits: Vec<Option<i32>> = vec![None; names.len()];
-    let mut failed: Vec<Option<String>> = vec![None; names.len()];
-    let mut last_other: Option<String> = None;
-    for raw in output.lines() {
-        let line = crate::json::strip_ansi(raw);
-        let hit = line.split_once(" | ").and_then(|(label, text)| {
-            names
-                .iter()
-                .position(|n| *n == label.trim_start())
-                .map(|i| (i, text))
-        });
-        match hit {
-            Some((i, text)) => match state_line(text) {
-                Some(code) => {
-                    exits[i] = code;
-                    if text != "Succeeded" {
-                        failed[i] = Some(text.to_owned());
-                    }
-                }
-                None => lines[i].push(text.to_owned()),
-            },
-            None => {
-                if !line.trim().is_empty() {
-                    last_other = Some(line.trim().to_owned());
-                }
-            }
-        }
-    }
+    let ExecLines {
+        lines,
+        exits,
+        failed,
+        last_other,
+    } = split_exec_output(names, output);
     names
         .iter()
         .enumerate()
@@ -867,6 +1170,57 @@ pub fn parse_exec_output(names: &[&str], output: &str) -> Vec<HostAnswer> {
             }
         })
         .collect()
+}
+
+/// `colmena exec`'s output taken apart per host (in the order of `names`).
+pub struct ExecLines {
+    /// Each host's own lines (stdout and stderr), without the state line.
+    pub lines: Vec<Vec<String>>,
+    /// The exit code of each host's command, when colmena reported it.
+    pub exits: Vec<Option<i32>>,
+    /// The `Failed: ...` state line of a host whose command failed.
+    pub failed: Vec<Option<String>>,
+    /// The last line that belongs to no host (colmena's own message).
+    pub last_other: Option<String>,
+}
+
+/// Split `colmena exec`'s output (see above) into each host's lines.
+pub fn split_exec_output(names: &[&str], output: &str) -> ExecLines {
+    let mut lines: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    let mut exits: Vec<Option<i32>> = vec![None; names.len()];
+    let mut failed: Vec<Option<String>> = vec![None; names.len()];
+    let mut last_other: Option<String> = None;
+    for raw in output.lines() {
+        let line = crate::json::strip_ansi(raw);
+        let hit = line.split_once(" | ").and_then(|(label, text)| {
+            names
+                .iter()
+                .position(|n| *n == label.trim_start())
+                .map(|i| (i, text))
+        });
+        match hit {
+            Some((i, text)) => match state_line(text) {
+                Some(code) => {
+                    exits[i] = code;
+                    if text != "Succeeded" {
+                        failed[i] = Some(text.to_owned());
+                    }
+                }
+                None => lines[i].push(text.to_owned()),
+            },
+            None => {
+                if !line.trim().is_empty() {
+                    last_other = Some(line.trim().to_owned());
+                }
+            }
+        }
+    }
+    ExecLines {
+        lines,
+        exits,
+        failed,
+        last_other,
+    }
 }
 
 /// One line that sums up a host's `status` or `audit` data.

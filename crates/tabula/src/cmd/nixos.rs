@@ -63,6 +63,7 @@ mod rebuild;
 mod status;
 
 pub use diff::{diff, DiffArgs};
+pub(crate) use diff::{diff_json, diff_paths as closure_diff_paths, print_diff};
 pub use generations::{generations, GenerationsArgs};
 pub use place::{place, PlaceArgs};
 pub use rebuild::{rebuild, RebuildArgs};
