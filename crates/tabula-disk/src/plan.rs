@@ -918,12 +918,7 @@ fn existing_filesystem(
             fstype,
             uuid,
             label,
-        } if *fstype == fs.kind.name()
-            && fs
-                .uuid
-                .as_deref()
-                .is_none_or(|u| uuid.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(u))) =>
-        {
+        } if fs_matches(fs, fstype, uuid.as_deref()) => {
             b.line(
                 obj,
                 Action::Keep,
@@ -941,19 +936,35 @@ fn existing_filesystem(
             );
             b.steps.push(mkfs);
         }
-        other => b.refuse(
-            obj,
-            format!(
-                "holds {}, the spec says {want}; {}",
-                describe_content(other),
-                why_never_formatted(sp)
-            ),
-            format!(
-                "write what is there into the spec's filesystem of partition `{}`, or, if its data may go, clear it yourself (wipefs -a on its node) and apply again",
-                sp.label
-            ),
-        ),
+        other => refuse_filesystem(b, obj, sp, other, want),
     }
+}
+
+/// Whether a found filesystem is the one the spec wants: same type, and
+/// the spec's UUID (if it names one) matches, case-insensitively.
+fn fs_matches(fs: &Filesystem, fstype: &str, uuid: Option<&str>) -> bool {
+    fstype == fs.kind.name()
+        && fs
+            .uuid
+            .as_deref()
+            .is_none_or(|u| uuid.is_some_and(|h| h.eq_ignore_ascii_case(u)))
+}
+
+/// Refuse to format a partition tabula may not destroy that holds
+/// something else than the spec's filesystem.
+fn refuse_filesystem(b: &mut Builder, obj: &Object, sp: &Partition, found: &Content, want: &str) {
+    b.refuse(
+        obj,
+        format!(
+            "holds {}, the spec says {want}; {}",
+            describe_content(found),
+            why_never_formatted(sp)
+        ),
+        format!(
+            "write what is there into the spec's filesystem of partition `{}`, or, if its data may go, clear it yourself (wipefs -a on its node) and apply again",
+            sp.label
+        ),
+    );
 }
 
 /// The reason of a kept filesystem (a label other than the spec's is
@@ -1009,51 +1020,61 @@ fn container<'a>(
         Some((sp, PartState::New)) => {
             fresh(b, sp, Action::Create, format!("new partition: {want}"))
         }
-        Some((sp, PartState::Existing(pp))) => match &pp.content {
-            Content::Unknown { reason } => {
-                b.line(&obj, Action::Unverified, reason.clone());
-                Inner::Unknown(reason.clone())
-            }
-            Content::Empty => fresh(
-                b,
-                sp,
-                Action::Create,
-                format!("empty (no signature): {want}"),
+        Some((sp, PartState::Existing(pp))) => container_on_existing(b, luks, sp, pp, opts, &want),
+    }
+}
+
+/// The container on an existing partition: what is found there against
+/// the container the spec wants (`want`, as shown).
+fn container_on_existing<'a>(
+    b: &mut Builder,
+    luks: &Luks,
+    sp: &Partition,
+    pp: &'a ProbedPartition,
+    opts: &PlanOptions,
+    want: &str,
+) -> Inner<'a> {
+    let obj = Object::Luks(luks.name.clone());
+    let fresh = |b: &mut Builder, action: Action, why: String| {
+        fresh_container(b, luks, sp, opts, action, why)
+    };
+    match &pp.content {
+        Content::Unknown { reason } => {
+            b.line(&obj, Action::Unverified, reason.clone());
+            Inner::Unknown(reason.clone())
+        }
+        Content::Empty => fresh(b, Action::Create, format!("empty (no signature): {want}")),
+        Content::Interrupted { what } => fresh(
+            b,
+            Action::Format,
+            format!("an interrupted apply left its {what} unfinished: {want}"),
+        ),
+        Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) && l.version == 2 => {
+            existing_container(b, luks, sp, l, opts)
+        }
+        other if may_destroy(sp) => fresh(
+            b,
+            Action::Destroy,
+            format!(
+                "holds {}, the spec wants {want}: formatting loses its data",
+                describe_content(other)
             ),
-            Content::Interrupted { what } => fresh(
-                b,
-                sp,
-                Action::Format,
-                format!("an interrupted apply left its {what} unfinished: {want}"),
-            ),
-            Content::Luks(l) if l.uuid.eq_ignore_ascii_case(&luks.uuid) && l.version == 2 => {
-                existing_container(b, luks, sp, l, opts)
-            }
-            other if may_destroy(sp) => fresh(
-                b,
-                sp,
-                Action::Destroy,
+        ),
+        other => {
+            b.refuse(
+                &obj,
                 format!(
-                    "holds {}, the spec wants {want}: formatting loses its data",
-                    describe_content(other)
+                    "holds {}, the spec says {want}; {}",
+                    describe_content(other),
+                    why_never_formatted(sp)
                 ),
-            ),
-            other => {
-                b.refuse(
-                    &obj,
-                    format!(
-                        "holds {}, the spec says {want}; {}",
-                        describe_content(other),
-                        why_never_formatted(sp)
-                    ),
-                    format!(
-                        "put [luks] on a NixOS partition tabula may format, or write the container that is there into [luks] (its UUID), or, if the data on `{}` may go, clear it yourself (wipefs -a on its node)",
-                        sp.label
-                    ),
-                );
-                Inner::Unknown("the container is refused".into())
-            }
-        },
+                format!(
+                    "put [luks] on a NixOS partition tabula may format, or write the container that is there into [luks] (its UUID), or, if the data on `{}` may go, clear it yourself (wipefs -a on its node)",
+                    sp.label
+                ),
+            );
+            Inner::Unknown("the container is refused".into())
+        }
     }
 }
 

@@ -12,8 +12,18 @@ use crate::md::{self, code, fence, heading, text, Table};
 
 /// The page, deterministic for the same hosts in the same order.
 pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
+    let mut out = intro(hosts, deploy_rs);
+    out.push_str(&heading(2, "Hosts"));
+    out.push_str(&hosts_table(hosts));
+    out.push_str(&heading(2, "Runbook"));
+    out.push_str(&add_host());
+    out.push_str(&deploy(hosts));
+    out
+}
+
+/// The title and the sentence on how many hosts the flake holds.
+fn intro(hosts: &[&HostSpec], deploy_rs: bool) -> String {
     let mut out = heading(1, "Fleet");
-    let names: Vec<&str> = hosts.iter().map(|h| h.host.name.as_str()).collect();
     let _ = write!(
         out,
         "{} host{} in one flake (`nixosConfigurations` and colmena's `colmenaHive`{}). Each host's own documents are under `docs/<host>/`.\n\n",
@@ -25,7 +35,11 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
             ""
         }
     );
-    out.push_str(&heading(2, "Hosts"));
+    out
+}
+
+/// The hosts table: one row per host with where and how it deploys.
+fn hosts_table(hosts: &[&HostSpec]) -> String {
     let mut t = Table::new(&[
         "host",
         "model",
@@ -70,9 +84,12 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
             }),
         ]);
     }
-    out.push_str(&t.render());
-    out.push_str(&heading(2, "Runbook"));
-    out.push_str(&heading(3, "Add a host"));
+    t.render()
+}
+
+/// The runbook step "Add a host".
+fn add_host() -> String {
+    let mut out = heading(3, "Add a host");
     out.push_str(&md::bullet(&format!(
         "Start its spec from the embedded one: {}, then edit `[host] name` (unique in the fleet), the disk, and give it its own UUIDs (or none).",
         code("tabula init fleet/NAME.toml")
@@ -89,11 +106,38 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
         code("tabula render --fleet fleet/ --out .")
     )));
     out.push('\n');
-    out.push_str(&heading(3, "Deploy"));
+    out
+}
+
+/// The runbook step "Deploy": the commands per tag and host, then the
+/// hosts that are never deployed.
+fn deploy(hosts: &[&HostSpec]) -> String {
+    let mut out = heading(3, "Deploy");
     out.push_str(
         "Print what would run, then deploy (colmena must be on PATH: `nix shell nixpkgs#colmena`):",
     );
     out.push_str("\n\n");
+    out.push_str(&fence("sh", &deploy_commands(hosts)));
+    // Host names are RFC 1123 (checked): nothing to escape.
+    let off: Vec<&str> = hosts
+        .iter()
+        .filter(|h| h.deploy.is_none())
+        .map(|h| h.host.name.as_str())
+        .collect();
+    let off = if off.is_empty() {
+        "none".to_owned()
+    } else {
+        off.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "Hosts without a `[deploy]` table ({off}) are rendered but never deployed: rebuild them on the machine itself (`nixos-rebuild switch --flake .#NAME`)."
+    );
+    out
+}
+
+/// The deploy commands: dry run, each tag, each deployed host, next boot.
+fn deploy_commands(hosts: &[&HostSpec]) -> String {
     let mut cmds = String::from("tabula deploy --fleet fleet/ --dry\n");
     let mut tags: Vec<&str> = hosts
         .iter()
@@ -109,22 +153,5 @@ pub fn architecture(hosts: &[&HostSpec], deploy_rs: bool) -> String {
         let _ = writeln!(cmds, "tabula deploy --fleet fleet/ --on {}", h.host.name);
     }
     cmds.push_str("tabula deploy --fleet fleet/ --boot   # active at the next boot\n");
-    out.push_str(&fence("sh", &cmds));
-    // Host names are RFC 1123 (checked): nothing to escape.
-    let off: Vec<&str> = names
-        .iter()
-        .zip(hosts)
-        .filter(|(_, h)| h.deploy.is_none())
-        .map(|(n, _)| *n)
-        .collect();
-    let off = if off.is_empty() {
-        "none".to_owned()
-    } else {
-        off.join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "Hosts without a `[deploy]` table ({off}) are rendered but never deployed: rebuild them on the machine itself (`nixos-rebuild switch --flake .#NAME`)."
-    );
-    out
+    cmds
 }

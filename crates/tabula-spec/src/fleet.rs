@@ -182,101 +182,150 @@ fn uuids(l: &Loaded) -> Vec<(String, KeyPath)> {
 /// The rules across hosts. Each finding is on the later host and names
 /// the place of the earlier one.
 pub fn check_fleet(hosts: &[&Loaded]) -> Vec<FleetFinding> {
+    let mut seen = Seen::default();
     let mut out = Vec::new();
-    let name_at = KeyPath::root().key("host").key("name");
-    let mut names: BTreeMap<String, usize> = BTreeMap::new();
-    let mut ids: BTreeMap<String, (usize, KeyPath)> = BTreeMap::new();
-    let mut targets: Vec<(usize, crate::deploy::Target)> = Vec::new();
     for (i, l) in hosts.iter().enumerate() {
-        let s = &l.spec;
-        let name = s.host.name.to_ascii_lowercase();
-        match names.get(&name) {
-            Some(&j) => out.push(FleetFinding {
+        duplicate_name(hosts, i, l, &mut seen.names, &mut out);
+        mixed_release(hosts, i, l, &mut out);
+        shared_uuids(hosts, i, l, &mut seen.ids, &mut out);
+        shared_target(hosts, i, l, &mut seen.targets, &mut out);
+    }
+    out
+}
+
+/// What `check_fleet` has seen on the hosts before the current one.
+#[derive(Default)]
+struct Seen {
+    /// Lowercased host name -> index of the first host with it.
+    names: BTreeMap<String, usize>,
+    /// Lowercased UUID -> index and place of its first declaration.
+    ids: BTreeMap<String, (usize, KeyPath)>,
+    /// Deploy targets so far, with the index of their host.
+    targets: Vec<(usize, crate::deploy::Target)>,
+}
+
+/// Host `i` reuses the (case-insensitive) name of an earlier host.
+fn duplicate_name(
+    hosts: &[&Loaded],
+    i: usize,
+    l: &Loaded,
+    names: &mut BTreeMap<String, usize>,
+    out: &mut Vec<FleetFinding>,
+) {
+    let s = &l.spec;
+    let name_at = KeyPath::root().key("host").key("name");
+    let name = s.host.name.to_ascii_lowercase();
+    match names.get(&name) {
+        Some(&j) => out.push(FleetFinding {
+            host: i,
+            finding: finding(
+                l,
+                Code::FleetHostDuplicate,
+                &name_at,
+                format!(
+                    "the host name `{}` is already the host of {}",
+                    s.host.name,
+                    place(hosts[j], &name_at)
+                ),
+                "give each host its own `[host] name`: it is the flake attribute, the hosts/ directory and the hostname",
+            ),
+        }),
+        None => {
+            names.insert(name, i);
+        }
+    }
+}
+
+/// Host `i` (not the first) follows another NixOS release than the first host.
+fn mixed_release(hosts: &[&Loaded], i: usize, l: &Loaded, out: &mut Vec<FleetFinding>) {
+    let s = &l.spec;
+    if let Some(first) = hosts.first() {
+        if i > 0 && s.host.release != first.spec.host.release {
+            let at = KeyPath::root().key("host").key("release");
+            out.push(FleetFinding {
                 host: i,
                 finding: finding(
                     l,
-                    Code::FleetHostDuplicate,
-                    &name_at,
+                    Code::FleetReleaseMixed,
+                    &at,
                     format!(
-                        "the host name `{}` is already the host of {}",
+                        "`{}` follows NixOS {} but {} follows {}: one fleet flake has one nixpkgs",
                         s.host.name,
-                        place(hosts[j], &name_at)
+                        s.host.release,
+                        place(first, &at),
+                        first.spec.host.release
                     ),
-                    "give each host its own `[host] name`: it is the flake attribute, the hosts/ directory and the hostname",
+                    "put every host of the fleet on the same `[host] release` (a host keeps its own `state_version`), or render it alone with --spec",
+                ),
+            });
+        }
+    }
+}
+
+/// Host `i` declares a UUID an earlier host declares too.
+fn shared_uuids(
+    hosts: &[&Loaded],
+    i: usize,
+    l: &Loaded,
+    ids: &mut BTreeMap<String, (usize, KeyPath)>,
+    out: &mut Vec<FleetFinding>,
+) {
+    let mut own = std::collections::BTreeSet::new();
+    for (u, at) in uuids(l) {
+        if !own.insert(u.clone()) {
+            continue; // the same UUID twice in one host: check's own rule
+        }
+        match ids.get(&u) {
+            Some((j, first)) if *j != i => out.push(FleetFinding {
+                host: i,
+                finding: finding(
+                    l,
+                    Code::FleetUuidShared,
+                    &at,
+                    format!(
+                        "the UUID {u} is also declared by `{}` at {}",
+                        hosts[*j].spec.host.name,
+                        place(hosts[*j], first)
+                    ),
+                    "give this host its own UUID (`uuidgen`; vfat: 8 hex digits as XXXX-XXXX), or drop the key to let mkfs choose one",
                 ),
             }),
-            None => {
-                names.insert(name, i);
-            }
-        }
-        if let Some(first) = hosts.first() {
-            if i > 0 && s.host.release != first.spec.host.release {
-                let at = KeyPath::root().key("host").key("release");
-                out.push(FleetFinding {
-                    host: i,
-                    finding: finding(
-                        l,
-                        Code::FleetReleaseMixed,
-                        &at,
-                        format!(
-                            "`{}` follows NixOS {} but {} follows {}: one fleet flake has one nixpkgs",
-                            s.host.name,
-                            s.host.release,
-                            place(first, &at),
-                            first.spec.host.release
-                        ),
-                        "put every host of the fleet on the same `[host] release` (a host keeps its own `state_version`), or render it alone with --spec",
-                    ),
-                });
-            }
-        }
-        let mut own = std::collections::BTreeSet::new();
-        for (u, at) in uuids(l) {
-            if !own.insert(u.clone()) {
-                continue; // the same UUID twice in one host: check's own rule
-            }
-            match ids.get(&u) {
-                Some((j, first)) if *j != i => out.push(FleetFinding {
-                    host: i,
-                    finding: finding(
-                        l,
-                        Code::FleetUuidShared,
-                        &at,
-                        format!(
-                            "the UUID {u} is also declared by `{}` at {}",
-                            hosts[*j].spec.host.name,
-                            place(hosts[*j], first)
-                        ),
-                        "give this host its own UUID (`uuidgen`; vfat: 8 hex digits as XXXX-XXXX), or drop the key to let mkfs choose one",
-                    ),
-                }),
-                _ => {
-                    ids.insert(u, (i, at));
-                }
-            }
-        }
-        if let Some(t) = s.deploy.as_ref().and_then(|d| d.target.as_ref()) {
-            let at = KeyPath::root().key("deploy").key("target");
-            if let Some((j, _)) = targets.iter().find(|(_, o)| o.same_machine(t)) {
-                out.push(FleetFinding {
-                    host: i,
-                    finding: finding(
-                        l,
-                        Code::FleetTargetShared,
-                        &at,
-                        format!(
-                            "`{}` deploys to {t}, the machine `{}` deploys to ({})",
-                            s.host.name,
-                            hosts[*j].spec.host.name,
-                            place(hosts[*j], &at)
-                        ),
-                        "give each host the SSH target of its own machine; two configurations on one machine overwrite each other",
-                    ),
-                });
-            } else {
-                targets.push((i, t.clone()));
+            _ => {
+                ids.insert(u, (i, at));
             }
         }
     }
-    out
+}
+
+/// Host `i` deploys to the machine an earlier host deploys to.
+fn shared_target(
+    hosts: &[&Loaded],
+    i: usize,
+    l: &Loaded,
+    targets: &mut Vec<(usize, crate::deploy::Target)>,
+    out: &mut Vec<FleetFinding>,
+) {
+    let s = &l.spec;
+    if let Some(t) = s.deploy.as_ref().and_then(|d| d.target.as_ref()) {
+        let at = KeyPath::root().key("deploy").key("target");
+        if let Some((j, _)) = targets.iter().find(|(_, o)| o.same_machine(t)) {
+            out.push(FleetFinding {
+                host: i,
+                finding: finding(
+                    l,
+                    Code::FleetTargetShared,
+                    &at,
+                    format!(
+                        "`{}` deploys to {t}, the machine `{}` deploys to ({})",
+                        s.host.name,
+                        hosts[*j].spec.host.name,
+                        place(hosts[*j], &at)
+                    ),
+                    "give each host the SSH target of its own machine; two configurations on one machine overwrite each other",
+                ),
+            });
+        } else {
+            targets.push((i, t.clone()));
+        }
+    }
 }

@@ -77,12 +77,35 @@ pub fn filesystems() -> Vec<&'static str> {
     v
 }
 
+/// One constrained property: (definition, property, constraint).
+type Constraint = (&'static str, &'static str, Value);
+
 /// What each constrained property of the raw types must hold:
 /// (definition, property, constraint).
-fn constraints() -> Vec<(&'static str, &'static str, Value)> {
-    let en = |v: &[&str]| json!({ "enum": v });
-    let pat = |p: String, what: &str| json!({ "pattern": p, "description_suffix": what });
-    let abs = || pat("^/".into(), "an absolute path");
+fn constraints() -> Vec<Constraint> {
+    let mut v = host_constraints();
+    v.extend(storage_constraints());
+    v.extend(system_constraints());
+    v
+}
+
+/// A constraint: one of these values.
+fn en(v: &[&str]) -> Value {
+    json!({ "enum": v })
+}
+
+/// A constraint: matches this pattern, described as `what`.
+fn pat(p: String, what: &str) -> Value {
+    json!({ "pattern": p, "description_suffix": what })
+}
+
+/// A constraint: an absolute path.
+fn abs() -> Value {
+    pat("^/".into(), "an absolute path")
+}
+
+/// `[host]`, `[disk]` and `[[partition]]`.
+fn host_constraints() -> Vec<Constraint> {
     vec![
         ("RawHost", "release", en(&releases())),
         (
@@ -115,6 +138,12 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
             en(&PartType::ALL.map(PartType::name)),
         ),
         ("RawPartition", "number", json!({ "minimum": 1 })),
+    ]
+}
+
+/// `filesystem`, `[luks]`, keyfile, `[btrfs]`, subvolumes, mounts and persistence.
+fn storage_constraints() -> Vec<Constraint> {
+    vec![
         ("RawFilesystem", "type", en(&filesystems())),
         (
             "RawFilesystem",
@@ -153,6 +182,12 @@ fn constraints() -> Vec<(&'static str, &'static str, Value)> {
         ),
         ("RawMount", "path", abs()),
         ("RawPersistence", "root", abs()),
+    ]
+}
+
+/// Desktop, boot, security, microvm, `[deploy]` and `[secrets]`.
+fn system_constraints() -> Vec<Constraint> {
+    vec![
         ("RawDesktop", "display_manager", en(DISPLAY_MANAGERS)),
         ("RawSession", "kind", en(SESSION_KINDS)),
         ("RawBoot", "loader", en(LOADERS)),

@@ -117,6 +117,21 @@ pub(super) fn secrets(
     persistence_root: Option<&str>,
 ) -> Secrets {
     let at = KeyPath::root().key("secrets");
+    let admins = admin_keys(p, &at, r);
+    let host_key = host_key(p, &at, r);
+    let identity = identity(p, &at, r, persistence_root);
+    check_names(p, &at, r);
+    Secrets {
+        admins,
+        host_key,
+        identity,
+        names: r.names.clone(),
+        passwords: r.passwords.clone(),
+    }
+}
+
+/// `admins`: the keys that parse (age or ssh-ed25519), a problem for each other one.
+fn admin_keys(p: &mut Problems, at: &KeyPath, r: &raw::RawSecrets) -> Vec<String> {
     let mut admins = Vec::new();
     for (i, a) in r.admins.iter().enumerate() {
         let a = a.trim();
@@ -134,7 +149,12 @@ pub(super) fn secrets(
             ),
         }
     }
-    let host_key = r.host_key.as_deref().and_then(|k| match ssh_ed25519(k) {
+    admins
+}
+
+/// `host_key`: the host's ssh-ed25519 public key, if given and valid.
+fn host_key(p: &mut Problems, at: &KeyPath, r: &raw::RawSecrets) -> Option<String> {
+    r.host_key.as_deref().and_then(|k| match ssh_ed25519(k) {
         Ok(k) => Some(k),
         Err(m) => {
             p.push(
@@ -144,7 +164,16 @@ pub(super) fn secrets(
             );
             None
         }
-    });
+    })
+}
+
+/// `identity`: the given path, or the default under the persistence root.
+fn identity(
+    p: &mut Problems,
+    at: &KeyPath,
+    r: &raw::RawSecrets,
+    persistence_root: Option<&str>,
+) -> AbsPath {
     let default = if persistence_root == Some("/persist") {
         PERSISTED_IDENTITY.to_owned()
     } else if let Some(root) = persistence_root {
@@ -153,7 +182,7 @@ pub(super) fn secrets(
         PLAIN_IDENTITY.to_owned()
     };
     let identity_text = r.identity.clone().unwrap_or(default);
-    let identity = match AbsPath::parse(&identity_text) {
+    match AbsPath::parse(&identity_text) {
         Ok(a) => a,
         Err(m) => {
             p.push(
@@ -163,7 +192,11 @@ pub(super) fn secrets(
             );
             AbsPath::root()
         }
-    };
+    }
+}
+
+/// `names` and `passwords`: valid secret names, each taken once.
+fn check_names(p: &mut Problems, at: &KeyPath, r: &raw::RawSecrets) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, n) in r.names.iter().enumerate() {
         if let Err(m) = secret_name(n) {
@@ -193,12 +226,5 @@ pub(super) fn secrets(
                 Some("list each [[user]] name once".into()),
             );
         }
-    }
-    Secrets {
-        admins,
-        host_key,
-        identity,
-        names: r.names.clone(),
-        passwords: r.passwords.clone(),
     }
 }
