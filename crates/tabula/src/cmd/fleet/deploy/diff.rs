@@ -5,7 +5,7 @@ use std::path::Path;
 
 use tabula_spec::Loaded;
 
-use super::super::query::split_exec_output;
+use super::super::query::{split_exec_output, ExecLines};
 use super::super::*;
 use super::DeployArgs;
 use crate::ctx::Ctx;
@@ -90,151 +90,180 @@ pub(super) struct HostDiff {
 /// host whose step fails gets a note saying why; nothing here aborts.
 pub(super) fn host_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx) -> Vec<HostDiff> {
     let mut diffs: Vec<HostDiff> = hosts.iter().map(|_| HostDiff::default()).collect();
-    let say = |line: &str| {
-        if !ctx.json {
-            eprintln!("running: {line}");
+    read_remote_running(hosts, a, ctx, &mut diffs);
+    for (l, d) in hosts.iter().zip(diffs.iter_mut()) {
+        if target_of(l).is_none() {
+            read_local_running(ctx, d);
         }
-    };
-    // The running systems.
+    }
+    for (l, d) in hosts.iter().zip(diffs.iter_mut()) {
+        if let Some(running) = d.running.clone() {
+            compare(l, &running, a, ctx, d);
+        }
+    }
+    diffs
+}
+
+/// Print a command of the diff step before it runs (not with --json).
+fn say(ctx: &Ctx, line: &str) {
+    if !ctx.json {
+        eprintln!("running: {line}");
+    }
+}
+
+/// The running systems of the hosts with a target, in one `colmena exec`.
+fn read_remote_running(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx, diffs: &mut [HostDiff]) {
     let remote: Vec<&str> = hosts
         .iter()
         .filter(|l| target_of(l).is_some())
         .map(|l| l.spec.host.name.as_str())
         .collect();
-    if !remote.is_empty() {
-        let cmd = running_cmd(&remote, &a.out);
-        say(&cmd.display());
-        match cmd.run() {
-            Ok(o) => {
-                let mut text = String::from_utf8_lossy(&o.stderr).into_owned();
-                text.push('\n');
-                text.push_str(&String::from_utf8_lossy(&o.stdout));
-                let split = split_exec_output(&remote, &text);
-                for (j, name) in remote.iter().enumerate() {
-                    let Some(i) = hosts.iter().position(|l| l.spec.host.name == *name) else {
-                        continue;
-                    };
-                    match store_path_in(&split.lines[j]) {
-                        Some(p) => diffs[i].running = Some(p),
-                        None => {
-                            diffs[i].note = format!(
-                                "no package diff: the running system was not read (`colmena exec -- readlink -f /run/current-system` printed {}{})",
-                                split.lines[j].last().map_or_else(|| "nothing".to_owned(), |l| format!("`{}`", l.trim())),
-                                split.failed[j].as_deref().map(|f| format!("; colmena: {f}")).unwrap_or_default()
-                            );
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                for (i, l) in hosts.iter().enumerate() {
-                    if target_of(l).is_some() {
-                        diffs[i].note =
-                            format!("no package diff: reading the running system failed: {e:#}");
-                    }
-                }
-            }
-        }
+    if remote.is_empty() {
+        return;
     }
-    for (i, l) in hosts.iter().enumerate() {
-        if target_of(l).is_some() {
-            continue;
-        }
-        let cmd = local_running_cmd();
-        say(&cmd.display());
-        match cmd.run() {
-            Ok(o) => {
-                match store_path_in(&[String::from_utf8_lossy(&o.stdout).into_owned()]) {
-                    Some(p) => diffs[i].running = Some(p),
-                    None => diffs[i].note =
-                        "no package diff: /run/current-system is not a store path on this machine"
-                            .into(),
+    let cmd = running_cmd(&remote, &a.out);
+    say(ctx, &cmd.display());
+    let o = match cmd.run() {
+        Ok(o) => o,
+        Err(e) => {
+            for (l, d) in hosts.iter().zip(diffs.iter_mut()) {
+                if target_of(l).is_some() {
+                    d.note = format!("no package diff: reading the running system failed: {e:#}");
                 }
             }
-            Err(e) => {
-                diffs[i].note =
-                    format!("no package diff: reading /run/current-system failed: {e:#}")
-            }
+            return;
         }
-    }
-    for (i, l) in hosts.iter().enumerate() {
-        let Some(running) = diffs[i].running.clone() else {
+    };
+    let mut text = String::from_utf8_lossy(&o.stderr).into_owned();
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(&o.stdout));
+    let split = split_exec_output(&remote, &text);
+    for (j, name) in remote.iter().enumerate() {
+        let Some(i) = hosts.iter().position(|l| l.spec.host.name == *name) else {
             continue;
         };
-        let name = &l.spec.host.name;
-        // The new system.
-        let cmd = build_cmd(name, &a.out);
-        say(&format!(
+        match store_path_in(&split.lines[j]) {
+            Some(p) => diffs[i].running = Some(p),
+            None => diffs[i].note = not_read_note(&split, j),
+        }
+    }
+}
+
+/// Why host `j`'s running system was not read from `colmena exec`.
+fn not_read_note(split: &ExecLines, j: usize) -> String {
+    format!(
+        "no package diff: the running system was not read (`colmena exec -- readlink -f /run/current-system` printed {}{})",
+        split.lines[j].last().map_or_else(|| "nothing".to_owned(), |l| format!("`{}`", l.trim())),
+        split.failed[j].as_deref().map(|f| format!("; colmena: {f}")).unwrap_or_default()
+    )
+}
+
+/// The running system of this machine, for a host deployed with allow_local.
+fn read_local_running(ctx: &Ctx, d: &mut HostDiff) {
+    let cmd = local_running_cmd();
+    say(ctx, &cmd.display());
+    match cmd.run() {
+        Ok(o) => match store_path_in(&[String::from_utf8_lossy(&o.stdout).into_owned()]) {
+            Some(p) => d.running = Some(p),
+            None => {
+                d.note = "no package diff: /run/current-system is not a store path on this machine"
+                    .into()
+            }
+        },
+        Err(e) => d.note = format!("no package diff: reading /run/current-system failed: {e:#}"),
+    }
+}
+
+/// One host's diff once its running system is known: build the new one,
+/// have the running one in the local store, compare the closures.
+fn compare(l: &Loaded, running: &str, a: &DeployArgs, ctx: &Ctx, d: &mut HostDiff) {
+    let new = match build_new(&l.spec.host.name, a, ctx) {
+        Ok(new) => new,
+        Err(note) => {
+            d.note = note;
+            return;
+        }
+    };
+    d.new = Some(new.clone());
+    if let Err(note) = running_in_store(l, running, a, ctx) {
+        d.note = note;
+        return;
+    }
+    let store = tabula_nixos::store::Store::open_or_cli(Path::new(tabula_nixos::store::DEFAULT_DB));
+    match crate::cmd::nixos::closure_diff_paths(store, running, &new) {
+        Ok(r) => {
+            d.note = counts_note(&r);
+            d.result = Some(r);
+        }
+        Err(e) => d.note = format!("no package diff: {e:#}"),
+    }
+}
+
+/// The new system's store path (`nix build` in --out), or the note why not.
+fn build_new(name: &str, a: &DeployArgs, ctx: &Ctx) -> Result<String, String> {
+    let cmd = build_cmd(name, &a.out);
+    say(
+        ctx,
+        &format!(
             "cd {} && {}",
             tabula_run::shell_quote(&a.out.display().to_string()),
             cmd.display()
-        ));
-        let new = match cmd.run() {
-            Ok(o) => store_path_in(
-                &String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .map(ToOwned::to_owned)
-                    .collect::<Vec<_>>(),
-            ),
-            Err(e) => {
-                diffs[i].note = format!("no package diff: building the new system failed: {e:#}");
-                continue;
-            }
-        };
-        let Some(new) = new else {
-            diffs[i].note =
-                "no package diff: `nix build --print-out-paths` printed no store path".into();
-            continue;
-        };
-        diffs[i].new = Some(new.clone());
-        // The running system in the local store.
-        if !Path::new(&running).exists() {
-            let Some(t) = target_of(l) else {
-                diffs[i].note = format!("no package diff: {running} is not in the store");
-                continue;
-            };
-            let fetch = fetch_cmd(t, &running);
-            if !a.fetch_running {
-                diffs[i].note = format!(
-                    "no package diff: the running system {running} is not in this machine's store; pass --fetch-running to copy it first (`{}`)",
-                    fetch.display()
-                );
-                continue;
-            }
-            say(&fetch_line(t, &fetch));
-            if let Err(e) = fetch.run() {
-                diffs[i].note =
-                    format!("no package diff: fetching the running system failed: {e:#}");
-                continue;
-            }
-        }
-        let store =
-            tabula_nixos::store::Store::open_or_cli(Path::new(tabula_nixos::store::DEFAULT_DB));
-        match crate::cmd::nixos::closure_diff_paths(store, &running, &new) {
-            Ok(r) => {
-                let d = &r.diff;
-                let counts: Vec<String> = [
-                    tabula_nixos::diff::Change::Added,
-                    tabula_nixos::diff::Change::Removed,
-                    tabula_nixos::diff::Change::Upgraded,
-                    tabula_nixos::diff::Change::Downgraded,
-                    tabula_nixos::diff::Change::Changed,
-                ]
-                .into_iter()
-                .filter_map(|c| {
-                    let n = d.count(c);
-                    (n > 0).then(|| format!("{n} {}", c.word()))
-                })
-                .collect();
-                diffs[i].note = if counts.is_empty() {
-                    "packages: no change".into()
-                } else {
-                    format!("packages: {}", counts.join(", "))
-                };
-                diffs[i].result = Some(r);
-            }
-            Err(e) => diffs[i].note = format!("no package diff: {e:#}"),
-        }
+        ),
+    );
+    let o = cmd
+        .run()
+        .map_err(|e| format!("no package diff: building the new system failed: {e:#}"))?;
+    store_path_in(
+        &String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(ToOwned::to_owned)
+            .collect::<Vec<_>>(),
+    )
+    .ok_or_else(|| "no package diff: `nix build --print-out-paths` printed no store path".into())
+}
+
+/// The running system in the local store: there already, or fetched with
+/// --fetch-running; else the note why not.
+fn running_in_store(l: &Loaded, running: &str, a: &DeployArgs, ctx: &Ctx) -> Result<(), String> {
+    if Path::new(running).exists() {
+        return Ok(());
     }
-    diffs
+    let Some(t) = target_of(l) else {
+        return Err(format!("no package diff: {running} is not in the store"));
+    };
+    let fetch = fetch_cmd(t, running);
+    if !a.fetch_running {
+        return Err(format!(
+            "no package diff: the running system {running} is not in this machine's store; pass --fetch-running to copy it first (`{}`)",
+            fetch.display()
+        ));
+    }
+    say(ctx, &fetch_line(t, &fetch));
+    fetch
+        .run()
+        .map(|_| ())
+        .map_err(|e| format!("no package diff: fetching the running system failed: {e:#}"))
+}
+
+/// The diff's counts as one line (`packages: 2 added, 1 upgraded`).
+fn counts_note(r: &tabula_nixos::session::DiffResult) -> String {
+    let d = &r.diff;
+    let counts: Vec<String> = [
+        tabula_nixos::diff::Change::Added,
+        tabula_nixos::diff::Change::Removed,
+        tabula_nixos::diff::Change::Upgraded,
+        tabula_nixos::diff::Change::Downgraded,
+        tabula_nixos::diff::Change::Changed,
+    ]
+    .into_iter()
+    .filter_map(|c| {
+        let n = d.count(c);
+        (n > 0).then(|| format!("{n} {}", c.word()))
+    })
+    .collect();
+    if counts.is_empty() {
+        "packages: no change".into()
+    } else {
+        format!("packages: {}", counts.join(", "))
+    }
 }
