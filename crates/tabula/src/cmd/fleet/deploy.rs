@@ -153,20 +153,7 @@ struct DeployCommand {
 
 /// `tabula deploy`.
 pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let fleet = match fleet_of(ctx, &a.fleet)? {
-        Some(f) => f,
-        None => {
-            // One host is a fleet of one.
-            let loaded = ctx.load()?;
-            Fleet {
-                hosts: vec![loaded],
-                settings: FleetSettings::default(),
-                settings_text: None,
-                skipped: Vec::new(),
-                store: crate::cmd::secret::store_of(ctx),
-            }
-        }
-    };
+    let fleet = fleet_or_one(a, ctx)?;
     checked(ctx, &fleet)?;
     let hosts = select(&fleet, &a.on)?;
     let cmds = colmena_cmds(&hosts, a.boot, &a.out)?;
@@ -176,36 +163,11 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         .iter()
         .map(|c| format!("cd {dir} && {}", c.display()))
         .collect();
-    let report_hosts: Vec<DeployHost> = hosts
-        .iter()
-        .map(|l| {
-            let d = l.spec.deploy.as_ref();
-            DeployHost {
-                host: &l.spec.host.name,
-                target: d.and_then(|d| d.target.as_ref()).map(ToString::to_string),
-                tags: d.map_or(&[][..], |d| &d.tags[..]),
-                build_on: if d.is_some_and(|d| d.build_on_target) {
-                    "target"
-                } else {
-                    "local"
-                },
-                allow_local: d.is_some_and(|d| d.allow_local),
-                diff: if a.no_diff {
-                    "package diff skipped (--no-diff)".into()
-                } else {
-                    "package diff: would compare the running system with the new one (the commands below)".into()
-                },
-                running: None,
-                new: None,
-                packages: None,
-            }
-        })
-        .collect();
     let mut report = DeployReport {
         out: a.out.display().to_string(),
         dry: a.dry,
         goal,
-        hosts: report_hosts,
+        hosts: hosts.iter().map(|l| deploy_host(l, a.no_diff)).collect(),
         commands: cmds
             .iter()
             .map(|c| DeployCommand {
@@ -219,84 +181,173 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let diff_lines: Vec<String> = if a.no_diff {
         Vec::new()
     } else {
-        let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
-        let remote: Vec<&str> = hosts
-            .iter()
-            .filter(|l| target_of(l).is_some())
-            .map(|l| l.spec.host.name.as_str())
-            .collect();
-        // (command, runs in --out, the line to print)
-        let mut dcmds: Vec<(tabula_run::Cmd, bool, String)> = Vec::new();
-        let in_out = |c: tabula_run::Cmd| {
-            let line = format!("cd {dir} && {}", c.display());
-            (c, true, line)
-        };
-        if !remote.is_empty() {
-            dcmds.push(in_out(running_cmd(&remote, &a.out)));
-        }
-        if remote.len() < names.len() {
-            let c = local_running_cmd();
-            let line = c.display();
-            dcmds.push((c, false, line));
-        }
-        for n in &names {
-            dcmds.push(in_out(build_cmd(n, &a.out)));
-        }
-        if a.fetch_running {
-            for l in &hosts {
-                if let Some(t) = target_of(l) {
-                    let c = fetch_cmd(t, "RUNNING");
-                    let line = fetch_line(t, &c);
-                    dcmds.push((c, false, line));
-                }
-            }
-        }
-        report.diff_commands = dcmds
-            .iter()
-            .map(|(c, in_out, _)| DeployCommand {
-                argv: c.argv(),
-                dir: if *in_out {
-                    a.out.display().to_string()
-                } else {
-                    ".".into()
-                },
-            })
-            .collect();
-        dcmds.into_iter().map(|(_, _, line)| line).collect()
-    };
-    let print_rows = |report: &DeployReport| {
-        if ctx.json {
-            return;
-        }
-        for h in &report.hosts {
-            println!(
-                "{} -> {}{}",
-                ctx.paint(Style::Bold, h.host),
-                h.target.as_deref().unwrap_or("this machine (allow_local)"),
-                if h.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [{}]", h.tags.join(", "))
-                }
-            );
-            println!("  {}", ctx.paint(Style::Dim, &h.diff));
-        }
+        let (commands, lines) = diff_plan(&hosts, a, &dir);
+        report.diff_commands = commands;
+        lines
     };
     if a.dry {
-        print_rows(&report);
-        if ctx.json {
-            ctx.print_json(&report)?;
-        } else {
-            println!(
-                "would run (render the fleet into {}, then):",
-                a.out.display()
-            );
-            for line in diff_lines.iter().chain(&lines) {
-                println!("{line}");
-            }
-        }
+        print_dry(ctx, &report, a, diff_lines.iter().chain(&lines))?;
         return Ok(exit::OK);
     }
+    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+    can_run(a, &names)?;
+    if !a.no_diff {
+        write_flake(ctx, &fleet, &a.out)?;
+        show_diffs(&hosts, a, ctx, &mut report);
+    }
+    print_rows(ctx, &report);
+    if !a.yes {
+        ask(&names, goal)?;
+    }
+    write_flake(ctx, &fleet, &a.out)?;
+    let result = run_colmena(ctx, &cmds, &lines, &mut report);
+    if ctx.json {
+        ctx.print_json(&report)?;
+    }
+    result.with_context(|| format!("deploying {} with colmena", names.join(", ")))?;
+    if !ctx.json {
+        println!("deployed {} ({goal})", names.join(", "));
+    }
+    Ok(exit::OK)
+}
+
+/// The fleet of `--fleet`/`--spec`s, or the one host as a fleet of one.
+fn fleet_or_one(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<Fleet> {
+    if let Some(f) = fleet_of(ctx, &a.fleet)? {
+        return Ok(f);
+    }
+    let loaded = ctx.load()?;
+    Ok(Fleet {
+        hosts: vec![loaded],
+        settings: FleetSettings::default(),
+        settings_text: None,
+        skipped: Vec::new(),
+        store: crate::cmd::secret::store_of(ctx),
+    })
+}
+
+/// A host's row before the diff step.
+fn deploy_host(l: &Loaded, no_diff: bool) -> DeployHost<'_> {
+    let d = l.spec.deploy.as_ref();
+    DeployHost {
+        host: &l.spec.host.name,
+        target: d.and_then(|d| d.target.as_ref()).map(ToString::to_string),
+        tags: d.map_or(&[][..], |d| &d.tags[..]),
+        build_on: if d.is_some_and(|d| d.build_on_target) {
+            "target"
+        } else {
+            "local"
+        },
+        allow_local: d.is_some_and(|d| d.allow_local),
+        diff: if no_diff {
+            "package diff skipped (--no-diff)".into()
+        } else {
+            "package diff: would compare the running system with the new one (the commands below)"
+                .into()
+        },
+        running: None,
+        new: None,
+        packages: None,
+    }
+}
+
+/// The commands of the package-diff step, for the report and as lines to
+/// print (`dir` is --out, shell-quoted).
+fn diff_plan(hosts: &[&Loaded], a: &DeployArgs, dir: &str) -> (Vec<DeployCommand>, Vec<String>) {
+    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
+    let remote: Vec<&str> = hosts
+        .iter()
+        .filter(|l| target_of(l).is_some())
+        .map(|l| l.spec.host.name.as_str())
+        .collect();
+    // (command, runs in --out, the line to print)
+    let mut dcmds: Vec<(tabula_run::Cmd, bool, String)> = Vec::new();
+    let in_out = |c: tabula_run::Cmd| {
+        let line = format!("cd {dir} && {}", c.display());
+        (c, true, line)
+    };
+    if !remote.is_empty() {
+        dcmds.push(in_out(running_cmd(&remote, &a.out)));
+    }
+    if remote.len() < names.len() {
+        let c = local_running_cmd();
+        let line = c.display();
+        dcmds.push((c, false, line));
+    }
+    for n in &names {
+        dcmds.push(in_out(build_cmd(n, &a.out)));
+    }
+    if a.fetch_running {
+        for l in hosts {
+            if let Some(t) = target_of(l) {
+                let c = fetch_cmd(t, "RUNNING");
+                let line = fetch_line(t, &c);
+                dcmds.push((c, false, line));
+            }
+        }
+    }
+    let commands = dcmds
+        .iter()
+        .map(|(c, in_out, _)| DeployCommand {
+            argv: c.argv(),
+            dir: if *in_out {
+                a.out.display().to_string()
+            } else {
+                ".".into()
+            },
+        })
+        .collect();
+    (
+        commands,
+        dcmds.into_iter().map(|(_, _, line)| line).collect(),
+    )
+}
+
+/// Each host's row: name, target, tags, and its diff line (not with --json).
+fn print_rows(ctx: &Ctx, report: &DeployReport) {
+    if ctx.json {
+        return;
+    }
+    for h in &report.hosts {
+        println!(
+            "{} -> {}{}",
+            ctx.paint(Style::Bold, h.host),
+            h.target.as_deref().unwrap_or("this machine (allow_local)"),
+            if h.tags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", h.tags.join(", "))
+            }
+        );
+        println!("  {}", ctx.paint(Style::Dim, &h.diff));
+    }
+}
+
+/// `--dry`: the rows and the commands that would run, or the report.
+fn print_dry<'l>(
+    ctx: &Ctx,
+    report: &DeployReport,
+    a: &DeployArgs,
+    lines: impl Iterator<Item = &'l String>,
+) -> anyhow::Result<()> {
+    print_rows(ctx, report);
+    if ctx.json {
+        ctx.print_json(report)?;
+    } else {
+        println!(
+            "would run (render the fleet into {}, then):",
+            a.out.display()
+        );
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Refuse before any build or ssh: colmena missing (exit 4), or the
+/// question cannot be asked.
+fn can_run(a: &DeployArgs, names: &[&str]) -> anyhow::Result<()> {
     if tabula_run::find_program("colmena").is_none() {
         return Err(tabula_run::Error::NotFound {
             program: "colmena".into(),
@@ -304,8 +355,6 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         }
         .into());
     }
-    let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
-    // Refused before any build or ssh when the question cannot be asked.
     if !a.yes && !std::io::stdin().is_terminal() {
         return Err(exit::Refused(format!(
             "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",
@@ -313,38 +362,51 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
         ))
         .into());
     }
-    if !a.no_diff {
-        write_flake(ctx, &fleet, &a.out)?;
-        let diffs = host_diffs(&hosts, a, ctx);
-        for (h, d) in report.hosts.iter_mut().zip(diffs) {
-            h.diff = d.note;
-            h.running = d.running;
-            h.new = d.new;
-            if let Some(r) = &d.result {
-                h.packages = Some(crate::cmd::nixos::diff_json(r));
-                if !ctx.json {
-                    println!("{}", ctx.paint(Style::Bold, &format!("== {}", h.host)));
-                    crate::cmd::nixos::print_diff(r, ctx);
-                }
+    Ok(())
+}
+
+/// The package-diff step: each host's diff into its row, printed as
+/// `tabula diff` prints it (not with --json).
+fn show_diffs(hosts: &[&Loaded], a: &DeployArgs, ctx: &Ctx, report: &mut DeployReport) {
+    let diffs = host_diffs(hosts, a, ctx);
+    for (h, d) in report.hosts.iter_mut().zip(diffs) {
+        h.diff = d.note;
+        h.running = d.running;
+        h.new = d.new;
+        if let Some(r) = &d.result {
+            h.packages = Some(crate::cmd::nixos::diff_json(r));
+            if !ctx.json {
+                println!("{}", ctx.paint(Style::Bold, &format!("== {}", h.host)));
+                crate::cmd::nixos::print_diff(r, ctx);
             }
         }
     }
-    print_rows(&report);
-    if !a.yes {
-        eprint!(
-            "deploy to {} ({goal}) with colmena? [y/N] ",
-            names.join(", ")
-        );
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            return Err(exit::Refused("not deployed: the answer was not yes".into()).into());
-        }
+}
+
+/// The one question; anything but yes refuses (exit 3).
+fn ask(names: &[&str], goal: &str) -> anyhow::Result<()> {
+    eprint!(
+        "deploy to {} ({goal}) with colmena? [y/N] ",
+        names.join(", ")
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        return Err(exit::Refused("not deployed: the answer was not yes".into()).into());
     }
-    write_flake(ctx, &fleet, &a.out)?;
+    Ok(())
+}
+
+/// Run the colmena commands in order, stopping at the first failure.
+fn run_colmena(
+    ctx: &Ctx,
+    cmds: &[tabula_run::Cmd],
+    lines: &[String],
+    report: &mut DeployReport,
+) -> Result<(), tabula_run::Error> {
     let mut result = Ok(());
-    for (cmd, line) in cmds.iter().zip(&lines) {
+    for (cmd, line) in cmds.iter().zip(lines) {
         if !ctx.json {
             eprintln!("running: {line}");
         }
@@ -358,12 +420,5 @@ pub fn deploy(a: &DeployArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             break;
         }
     }
-    if ctx.json {
-        ctx.print_json(&report)?;
-    }
-    result.with_context(|| format!("deploying {} with colmena", names.join(", ")))?;
-    if !ctx.json {
-        println!("deployed {} ({goal})", names.join(", "));
-    }
-    Ok(exit::OK)
+    result
 }
