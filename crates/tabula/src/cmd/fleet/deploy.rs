@@ -348,13 +348,7 @@ fn print_dry<'l>(
 /// Refuse before any build or ssh: colmena missing (exit 4), or the
 /// question cannot be asked.
 fn can_run(a: &DeployArgs, names: &[&str]) -> anyhow::Result<()> {
-    if tabula_run::find_program("colmena").is_none() {
-        return Err(tabula_run::Error::NotFound {
-            program: "colmena".into(),
-            hint: Some(COLMENA_HINT.into()),
-        }
-        .into());
-    }
+    need_colmena()?;
     if !a.yes && !std::io::stdin().is_terminal() {
         return Err(exit::Refused(format!(
             "`deploy` asks before it changes {}, and there is no terminal to ask on\n  hint: pass --yes, or --dry to see the commands",

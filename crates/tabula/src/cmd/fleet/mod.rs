@@ -280,3 +280,14 @@ pub fn select<'a>(fleet: &'a Fleet, on: &[String]) -> Result<Vec<&'a Loaded>, ex
 fn target_of(l: &Loaded) -> Option<&tabula_spec::deploy::Target> {
     l.spec.deploy.as_ref().and_then(|d| d.target.as_ref())
 }
+
+/// colmena on PATH, or the runner's not-found error with the hint (exit 4).
+fn need_colmena() -> Result<(), tabula_run::Error> {
+    if tabula_run::find_program("colmena").is_none() {
+        return Err(tabula_run::Error::NotFound {
+            program: "colmena".into(),
+            hint: Some(COLMENA_HINT.into()),
+        });
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! `tabula status --fleet` / `tabula audit --fleet`: each host's `--json`
 //! through `colmena exec`, and the parser of its output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -301,44 +301,17 @@ pub fn query(command: &'static str, q: &FleetQuery, ctx: &Ctx) -> anyhow::Result
     checked(ctx, &fleet)?;
     let hosts = select(&fleet, &q.on)?;
     let names: Vec<&str> = hosts.iter().map(|l| l.spec.host.name.as_str()).collect();
-    let cmd = tabula_run::Cmd::new("colmena")
-        .arg("exec")
-        .arg("--on")
-        .arg(names.join(","))
-        .args(["--", "tabula", command, "--json"])
-        .current_dir(&q.out)
-        .install_hint(COLMENA_HINT)
-        // 1: some host's command failed (a finding, or not reached).
-        .ok_codes(&[1]);
+    let cmd = exec_cmd(command, &names, &q.out);
     let line = format!(
         "cd {} && {}",
         tabula_run::shell_quote(&q.out.display().to_string()),
         cmd.display()
     );
     if q.dry {
-        if ctx.json {
-            ctx.print_json(&serde_json::json!({
-                "dry": true,
-                "out": q.out.display().to_string(),
-                "hosts": names,
-                "commands": [{"argv": cmd.argv(), "dir": q.out.display().to_string()}],
-            }))?;
-        } else {
-            println!(
-                "would run (render the fleet into {}, then):",
-                q.out.display()
-            );
-            println!("{line}");
-        }
+        print_dry(ctx, q, &names, &cmd, &line)?;
         return Ok(exit::OK);
     }
-    if tabula_run::find_program("colmena").is_none() {
-        return Err(tabula_run::Error::NotFound {
-            program: "colmena".into(),
-            hint: Some(COLMENA_HINT.into()),
-        }
-        .into());
-    }
+    need_colmena()?;
     write_flake(ctx, &fleet, &q.out)?;
     if !ctx.json {
         eprintln!("running: {line}");
@@ -350,35 +323,83 @@ pub fn query(command: &'static str, q: &FleetQuery, ctx: &Ctx) -> anyhow::Result
     text.push('\n');
     text.push_str(&String::from_utf8_lossy(&out.stdout));
     let answers = parse_exec_output(&names, &text);
-    let code = if answers.iter().any(|a| !a.answered) {
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({ "hosts": answers }))?;
+    } else {
+        print_table(ctx, command, &names, &answers);
+    }
+    Ok(exit_code(&answers))
+}
+
+/// `colmena exec --on NAMES -- tabula COMMAND --json`, run in `out`.
+fn exec_cmd(command: &str, names: &[&str], out: &Path) -> tabula_run::Cmd {
+    tabula_run::Cmd::new("colmena")
+        .arg("exec")
+        .arg("--on")
+        .arg(names.join(","))
+        .args(["--", "tabula", command, "--json"])
+        .current_dir(out)
+        .install_hint(COLMENA_HINT)
+        // 1: some host's command failed (a finding, or not reached).
+        .ok_codes(&[1])
+}
+
+/// `--dry`: the command that would run, or its report.
+fn print_dry(
+    ctx: &Ctx,
+    q: &FleetQuery,
+    names: &[&str],
+    cmd: &tabula_run::Cmd,
+    line: &str,
+) -> anyhow::Result<()> {
+    if ctx.json {
+        ctx.print_json(&serde_json::json!({
+            "dry": true,
+            "out": q.out.display().to_string(),
+            "hosts": names,
+            "commands": [{"argv": cmd.argv(), "dir": q.out.display().to_string()}],
+        }))?;
+    } else {
+        println!(
+            "would run (render the fleet into {}, then):",
+            q.out.display()
+        );
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Exit 3 when a host did not answer, 1 when one reported findings or
+/// drift, else 0.
+fn exit_code(answers: &[HostAnswer]) -> u8 {
+    if answers.iter().any(|a| !a.answered) {
         exit::REFUSED
     } else if answers.iter().any(|a| !a.ok) {
         exit::FINDINGS
     } else {
         exit::OK
-    };
-    if ctx.json {
-        ctx.print_json(&serde_json::json!({ "hosts": answers }))?;
-    } else {
-        let w = names
-            .iter()
-            .map(|n| n.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        println!("{:<w$}  {:<4}  summary", "host", "ok");
-        for a in &answers {
-            let ok = if a.ok {
-                ctx.paint(Style::Info, "yes ")
-            } else if a.answered {
-                ctx.paint(Style::Warning, "no  ")
-            } else {
-                ctx.paint(Style::Error, "--  ")
-            };
-            println!("{:<w$}  {ok}  {}", a.host, summary(command, a));
-        }
     }
-    Ok(code)
+}
+
+/// One row per host: name, ok, summary.
+fn print_table(ctx: &Ctx, command: &str, names: &[&str], answers: &[HostAnswer]) {
+    let w = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:<w$}  {:<4}  summary", "host", "ok");
+    for a in answers {
+        let ok = if a.ok {
+            ctx.paint(Style::Info, "yes ")
+        } else if a.answered {
+            ctx.paint(Style::Warning, "no  ")
+        } else {
+            ctx.paint(Style::Error, "--  ")
+        };
+        println!("{:<w$}  {ok}  {}", a.host, summary(command, a));
+    }
 }
 
 #[cfg(test)]
