@@ -217,10 +217,9 @@ fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let path = &a.path;
-    // Never follow a link: `init --force LINK` would overwrite whatever the
-    // link names, and `init DANGLING` would create its target.
+/// Refuse a path that is a symbolic link (never written through, with or
+/// without --force), or that exists without --force.
+fn refuse_existing(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
     if let Ok(m) = std::fs::symlink_metadata(path) {
         if m.file_type().is_symlink() {
             let to = std::fs::read_link(path)
@@ -232,7 +231,7 @@ pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             ))
             .into());
         }
-        if !a.force {
+        if !force {
             return Err(exit::Refused(format!(
                 "{} exists; pass --force to overwrite it",
                 path.display()
@@ -240,23 +239,13 @@ pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let imported = match &a.from_disk {
-        Some(d) => Some(crate::cmd::import::draft(
-            std::slice::from_ref(d),
-            &crate::cmd::import::KeyArgs::default(),
-        )?),
-        None => None,
-    };
-    let text = format!(
-        "{SCHEMA_LINE}{}",
-        imported
-            .as_ref()
-            .map_or(tabula_spec::embedded::DEFAULT_HOST.toml, |r| r
-                .spec
-                .as_str())
-    );
-    let schema = schema_text()?;
-    if a.force {
+    Ok(())
+}
+
+/// Write the new spec: staged and renamed with --force, else created
+/// exclusively (O_EXCL).
+fn write_spec(path: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
+    if force {
         // Stage and rename: a rename replaces the directory entry itself, so
         // a link put there meanwhile is replaced, never written through.
         tabula_run::atomic::stage(
@@ -284,6 +273,31 @@ pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
             .and_then(|()| f.sync_all())
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    Ok(())
+}
+
+pub fn init(a: &InitArgs, ctx: &Ctx) -> anyhow::Result<u8> {
+    let path = &a.path;
+    // Never follow a link: `init --force LINK` would overwrite whatever the
+    // link names, and `init DANGLING` would create its target.
+    refuse_existing(path, a.force)?;
+    let imported = match &a.from_disk {
+        Some(d) => Some(crate::cmd::import::draft(
+            std::slice::from_ref(d),
+            &crate::cmd::import::KeyArgs::default(),
+        )?),
+        None => None,
+    };
+    let text = format!(
+        "{SCHEMA_LINE}{}",
+        imported
+            .as_ref()
+            .map_or(tabula_spec::embedded::DEFAULT_HOST.toml, |r| r
+                .spec
+                .as_str())
+    );
+    let schema = schema_text()?;
+    write_spec(path, &text, a.force)?;
     let schema_path = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
