@@ -7,8 +7,8 @@
 //! `tabula status --target` on it reports it ok, then exactly a remounted
 //! and an unmounted mount. On a third, blank disk: the disk steps of the
 //! RUNBOOK tabula renders (its `tabula ... --disk` lines and the keyfile
-//! section's `mv`/`rm`), run in order as written, and an
-//! `apply --wipe table:DISK` killed in the middle, then rerun.
+//! section's `mv`/`rm`; the adopt section's `import` is import.sh's), run in
+//! order as written.
 //!
 //! Needs root, qemu-system-x86_64 and the VM prepared by
 //! `ci/prepare.d/disk-vm.sh` (target/disk-vm/); prints SKIP otherwise.
@@ -286,7 +286,11 @@ fn runbook_disk_steps(runbook: &str) -> Vec<(u32, String)> {
             continue;
         }
         let cmd = line.strip_prefix("sudo ").unwrap_or(line);
+        // `tabula import` (the "adopt" section) is left to import.sh, which
+        // runs the same import and plan on vda: here it would write over the
+        // folder's host.toml, and its exit is 1 whenever anything is left out.
         let disk_step = cmd.starts_with("tabula ")
+            && !cmd.starts_with("tabula import ")
             && (cmd.contains(" --disk ") || cmd.starts_with("tabula check "));
         let key_aside = (cmd.starts_with("mv ") || cmd.starts_with("rm "))
             && cmd.contains("/media/stick/keys/");
@@ -341,7 +345,7 @@ fn runbook_script(steps: &[(u32, String)], disk: &str) -> String {
 
 #[test]
 fn the_runbooks_disk_steps_are_found() {
-    let rb = "## 1. Install\n```bash\n# c\ntabula check --spec host.toml\nsudo tabula plan --disk /dev/nvme0n1\nsudo mkdir -p /media/stick\ntabula status\n```\ntabula plan --disk x\n## 3. Keys\n```bash\nsudo mv /media/stick/keys/a /media/stick/keys/a.old\n```\n";
+    let rb = "## 1. Install\n```bash\n# c\ntabula check --spec host.toml\nsudo tabula import --disk /dev/nvme0n1 --out host.toml\nsudo tabula plan --disk /dev/nvme0n1\nsudo mkdir -p /media/stick\ntabula status\n```\ntabula plan --disk x\n## 3. Keys\n```bash\nsudo mv /media/stick/keys/a /media/stick/keys/a.old\n```\n";
     let steps = runbook_disk_steps(rb);
     assert_eq!(
         steps,
@@ -406,7 +410,6 @@ fn vm_full_layout_reset_kill_and_mount() {
     )
     .unwrap();
     std::fs::write(w.join("import.sh"), include_str!("disk_vm/import.sh")).unwrap();
-    std::fs::write(w.join("wipe-kill.sh"), include_str!("disk_vm/wipe-kill.sh")).unwrap();
     std::fs::write(
         w.join("kill-anywhere.sh"),
         include_str!("disk_vm/kill-anywhere.sh"),
@@ -620,22 +623,6 @@ fn vm_full_layout_reset_kill_and_mount() {
         );
     }
     assert_eq!(rb_log.lines().count(), rb_steps.len(), "{rb_log}");
-    // `apply --wipe table:/dev/vdc` killed in luksFormat, then rerun.
-    for name in [
-        "wipe_kill_start_closed",
-        "wipe_kill_hit",
-        "wipe_kill_rerun",
-        "wipe_kill_noop",
-    ] {
-        let ok = format!("ok {name}");
-        assert!(
-            results.lines().any(|l| l == ok),
-            "{name}\n{}\nafter the runbook:\n{}\n{}",
-            read("wipe-kill.out"),
-            read("rb/reboot.out"),
-            context()
-        );
-    }
     // Killed after every step in turn: many runs died before it converged.
     let kills: usize = read("kills").trim().parse().unwrap();
     assert!(kills >= 20, "only {kills} killed runs");

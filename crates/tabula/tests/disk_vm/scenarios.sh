@@ -195,8 +195,8 @@ tab unmount --target $M > /dev/null 2>&1
 . "$W/kill-anywhere.sh"
 # ---- end kill-anywhere ----
 
-# ---- the RUNBOOK's disk steps, then a killed --wipe table: (wipe-kill.sh) ----
-. "$W/wipe-kill.sh"
+# ---- the RUNBOOK's disk steps (runbook.sh, written by disk_vm.rs) ----
+. "$W/runbook.sh"
 # ---- end RUNBOOK ----
 
 echo done >> "$W/results"
