@@ -577,12 +577,14 @@ fn adopt(spec: &HostSpec) -> String {
     let mut b = String::new();
     let _ = writeln!(
         b,
-        "# Read the disk into a spec, then check that it describes the disk: every line `keep`"
+        "# Read the disk into a spec (exit 1 when something is left out: listed on top)"
     );
+    let _ = writeln!(b, "sudo tabula import --disk {disk} --out host.toml");
     let _ = writeln!(
         b,
-        "sudo tabula import --disk {disk} --out host.toml && sudo tabula plan --spec host.toml --disk {disk}"
+        "# Then check that it describes the disk: every line `keep`"
     );
+    let _ = writeln!(b, "sudo tabula plan --spec host.toml --disk {disk}");
     let _ = writeln!(b);
     let _ = writeln!(
         b,
