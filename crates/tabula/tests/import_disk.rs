@@ -471,6 +471,14 @@ fn out_is_never_overwritten_without_force() {
     let (code, err) = w.import(&["--force"]);
     assert_eq!(code, 1, "{err}");
     assert!(w.spec().contains("[[partition]]"));
+    // A link at --out is never written through, not even with --force.
+    std::fs::write(w.p("victim"), "kept\n").unwrap();
+    std::fs::remove_file(w.p("imported.toml")).unwrap();
+    std::os::unix::fs::symlink(w.p("victim"), w.p("imported.toml")).unwrap();
+    let (code, err) = w.import(&["--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(std::fs::read_to_string(w.p("victim")).unwrap(), "kept\n");
 }
 
 #[test]

@@ -160,52 +160,6 @@ fn lift(e: tabula_import::Error) -> anyhow::Error {
     }
 }
 
-/// Write `text` to `path`: never over an existing file without `force`,
-/// never through a link; staged and renamed with `force`.
-pub fn write_new(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
-    if let Ok(m) = std::fs::symlink_metadata(path) {
-        if m.file_type().is_symlink() {
-            return Err(Refused(format!(
-                "{} is a symbolic link; import never writes through a link",
-                path.display()
-            ))
-            .into());
-        }
-        if !force {
-            return Err(Refused(format!(
-                "{} exists; pass --force to overwrite it",
-                path.display()
-            ))
-            .into());
-        }
-    }
-    if force {
-        tabula_run::atomic::stage(
-            path,
-            text.as_bytes(),
-            tabula_run::atomic::Meta::KeepOr { mode: 0o644 },
-        )
-        .and_then(tabula_run::atomic::Staged::commit)
-        .with_context(|| format!("writing {}", path.display()))
-    } else {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => anyhow::Error::from(Refused(format!(
-                    "{} appeared while writing it; pass --force to overwrite a file",
-                    path.display()
-                ))),
-                _ => anyhow::Error::new(e).context(format!("writing {}", path.display())),
-            })?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("writing {}", path.display()))
-    }
-}
-
 /// The exit code of an import: 1 when something was left out.
 pub fn code(r: &ImportReport) -> u8 {
     if r.left_out.is_empty() {
@@ -218,7 +172,8 @@ pub fn code(r: &ImportReport) -> u8 {
 pub fn import(a: &ImportArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     let mut r = draft_with_root(&a.disk, &a.key, a.root.as_deref())?;
     if let Some(out) = &a.out {
-        write_new(out, &r.spec, a.force)?;
+        super::spec::refuse_existing(out, a.force)?;
+        super::spec::write_spec(out, &r.spec, a.force)?;
         r.out = Some(out.clone());
     }
     if ctx.json {

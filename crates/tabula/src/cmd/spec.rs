@@ -219,14 +219,14 @@ fn list_rules(ctx: &Ctx) -> anyhow::Result<u8> {
 
 /// Refuse a path that is a symbolic link (never written through, with or
 /// without --force), or that exists without --force.
-fn refuse_existing(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
+pub(crate) fn refuse_existing(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
     if let Ok(m) = std::fs::symlink_metadata(path) {
         if m.file_type().is_symlink() {
             let to = std::fs::read_link(path)
                 .map(|t| format!(" (to {})", t.display()))
                 .unwrap_or_default();
             return Err(exit::Refused(format!(
-                "{} is a symbolic link{to}; init never writes through a link, with or without --force\n  hint: give the file itself (`tabula init TARGET`), or remove the link first",
+                "{} is a symbolic link{to}; tabula never writes a spec through a link, with or without --force\n  hint: give the file itself, or remove the link first",
                 path.display()
             ))
             .into());
@@ -244,7 +244,7 @@ fn refuse_existing(path: &std::path::Path, force: bool) -> anyhow::Result<()> {
 
 /// Write the new spec: staged and renamed with --force, else created
 /// exclusively (O_EXCL).
-fn write_spec(path: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
+pub(crate) fn write_spec(path: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
     if force {
         // Stage and rename: a rename replaces the directory entry itself, so
         // a link put there meanwhile is replaced, never written through.
