@@ -304,33 +304,11 @@ fn strip_dir<'a>(path: &'a [u8], dir: &[u8]) -> Option<&'a [u8]> {
     (rest.is_empty() || rest.starts_with(b"/")).then_some(rest)
 }
 
-/// Filesystem types that are views of the kernel: never described, never a
-/// loss.
-const KERNEL_FS: &[&str] = &[
-    "proc",
-    "sysfs",
-    "devtmpfs",
-    "devpts",
-    "mqueue",
-    "cgroup",
-    "cgroup2",
-    "securityfs",
-    "debugfs",
-    "tracefs",
-    "pstore",
-    "bpf",
-    "configfs",
-    "fusectl",
-    "hugetlbfs",
-    "autofs",
-    "binfmt_misc",
-    "nsfs",
-    "rpc_pipefs",
-    "efivarfs",
-    "ramfs",
-    "fuse.portal",
-    "fuse.gvfsd-fuse",
-];
+/// Kernel views, plus the FUSE views desktops mount: never described.
+fn is_kernel_view(fstype: &str) -> bool {
+    crate::mountinfo::KERNEL_FSTYPES.contains(&fstype)
+        || matches!(fstype, "fuse.portal" | "fuse.gvfsd-fuse")
+}
 /// Trees the kernel and systemd own.
 const KERNEL_TREES: &[&str] = &["/proc", "/sys", "/dev", "/run"];
 
@@ -576,7 +554,7 @@ fn relevant_mounts(table: &[MountInfo]) -> Vec<&MountInfo> {
         .iter()
         .filter(|m| {
             let p = m.mount_point_lossy();
-            !KERNEL_FS.contains(&m.fstype.as_str()) && !KERNEL_TREES.iter().any(|t| under(&p, t))
+            !is_kernel_view(&m.fstype) && !KERNEL_TREES.iter().any(|t| under(&p, t))
         })
         .collect()
 }

@@ -9,14 +9,12 @@
 /// One row of mountinfo: the workspace's one parser, in tabula-run.
 pub use tabula_run::mountinfo::{parse, Mount as MountInfo};
 
-/// Filesystem types whose content does not survive a reboot, or that are
-/// views of the kernel rather than storage.
-pub const EPHEMERAL_FSTYPES: &[&str] = &[
-    "tmpfs",
-    "ramfs",
-    "devtmpfs",
+/// Filesystem types that are views of the kernel rather than storage:
+/// never a loss for the audit, never described by `import --root`.
+pub const KERNEL_FSTYPES: &[&str] = &[
     "proc",
     "sysfs",
+    "devtmpfs",
     "devpts",
     "mqueue",
     "cgroup",
@@ -34,14 +32,17 @@ pub const EPHEMERAL_FSTYPES: &[&str] = &[
     "nsfs",
     "rpc_pipefs",
     "efivarfs",
-    // NixOS's /etc overlay: its upper directory lives on the root tmpfs and
-    // is audited there.
-    "overlay",
+    "ramfs",
 ];
+
+/// Memory-backed storage whose content does not survive a reboot: tmpfs,
+/// and NixOS's /etc overlay (its upper directory lives on the root tmpfs
+/// and is audited there).
+const VOLATILE_FSTYPES: &[&str] = &["tmpfs", "overlay"];
 
 /// Whether a filesystem type keeps its content across a reboot.
 pub fn is_persistent_fstype(fstype: &str) -> bool {
-    !EPHEMERAL_FSTYPES.contains(&fstype)
+    !KERNEL_FSTYPES.contains(&fstype) && !VOLATILE_FSTYPES.contains(&fstype)
 }
 
 #[cfg(test)]
