@@ -9,12 +9,11 @@
 mod support;
 use support::{disk_spec as spec_path, Loop};
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Distinctive, so a leak cannot match by chance.
 const PASS: &str = "typed-Zq7 velvet lantern 4419";
@@ -68,71 +67,13 @@ fn apply_on_a_terminal(w: &Work, answers: &[(&str, &str)]) -> (i32, String) {
         spec = spec_path().display(),
         img = w.img().display(),
     );
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
-        .current_dir(w.dir.path())
-        .env("NO_COLOR", "1")
-        .env("TABULA_ARGV_LOG", w.p("argv.log"))
-        .env_remove("TABULA_SPEC")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let reader = {
-        let screen = Arc::clone(&screen);
-        let mut out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                screen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
-    let text = |s: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&s.lock().unwrap()).into_owned();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut seen = 0;
-    for (wait_for, typed) in answers {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let now = text(&screen);
-            if let Some(at) = now[seen..].find(wait_for) {
-                seen += at + wait_for.len();
-                break;
-            }
-            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no {wait_for:?} on the terminal:\n{now}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        stdin.write_all(typed.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-    // stdin stays open until tabula is done: EOF could reach it as ^D.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tabula did not finish:\n{}", text(&screen));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(stdin);
-    reader.join().unwrap();
-    let mut err = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-    assert!(err.is_empty(), "script itself complained: {err}");
-    (status.code().unwrap_or(-1), text(&screen))
+    let log = w.p("argv.log");
+    support::on_a_terminal(
+        w.dir.path(),
+        &cmd,
+        &[("TABULA_ARGV_LOG", log.as_os_str())],
+        answers,
+    )
 }
 
 fn opens_with(node: &str, pass: &str) -> bool {

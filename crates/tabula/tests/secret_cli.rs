@@ -456,70 +456,8 @@ fn password_then_render_gives_users_nix_the_age_secret_and_the_flake_its_file() 
 /// `tabula ARGS` on a pseudo-terminal (util-linux's `script`): each answer
 /// is typed once its prompt is on the screen (echo-off drops type-ahead).
 fn on_a_terminal(f: &Fleet, args: &str, answers: &[(&str, &str)]) -> (i32, String) {
-    use std::io::{Read as _, Write as _};
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
     let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_tabula"));
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
-        .current_dir(f.dir.path())
-        .env("NO_COLOR", "1")
-        .env_remove("TABULA_SPEC")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let screen = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let reader = {
-        let screen = Arc::clone(&screen);
-        let mut out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                screen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
-    let text = |s: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&s.lock().unwrap()).into_owned();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut seen = 0;
-    for (wait_for, typed) in answers {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let now = text(&screen);
-            if let Some(at) = now[seen..].find(wait_for) {
-                seen += at + wait_for.len();
-                break;
-            }
-            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no {wait_for:?} on the terminal:\n{now}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        stdin.write_all(typed.as_bytes()).unwrap();
-        stdin.flush().unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tabula did not finish:\n{}", text(&screen));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(stdin);
-    reader.join().unwrap();
-    (status.code().unwrap_or(-1), text(&screen))
+    support::on_a_terminal(f.dir.path(), &cmd, &[], answers)
 }
 
 #[test]
