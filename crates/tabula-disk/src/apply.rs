@@ -106,7 +106,8 @@ fn luks_node(spec: &HostSpec, probe: &DiskProbe) -> Option<String> {
 
 /// Probe the disk and plan. When the spec's container exists, is closed and
 /// a key is at hand, it is opened first (not destructive) so that the pool
-/// inside can be checked, unless `no_open`.
+/// inside can be checked, unless `no_open` or `--wipe table:` repartitions
+/// the disk (the old container goes with it).
 ///
 /// # Errors
 /// When probing fails.
@@ -114,7 +115,10 @@ pub fn prepare(spec: &HostSpec, device: &str, opts: &ApplyOptions) -> Result<(Di
     release_stale_top_levels()?;
     let mut disk = probe::probe(device)?;
     let mut keyfile_opens = None;
-    if let Some(node) = luks_node(spec, &disk) {
+    // `--wipe table:DISK` destroys the old container with everything else:
+    // opening it to look inside would only make its own partition busy.
+    let wiping = opts.plan_options(None).wipes_table(device);
+    if let Some(node) = luks_node(spec, &disk).filter(|_| !wiping) {
         let luks_ok = disk.partitions.iter().any(|p| {
             p.node == node
                 && matches!(&p.content, Content::Luks(l)

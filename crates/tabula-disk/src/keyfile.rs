@@ -124,8 +124,10 @@ pub enum Op {
 
 /// `tabula keyfile`: the key to enrol is checked before any prompt or
 /// write (an existing file: `--keyfile`, or one on the `--usb` stick), the
-/// disk opened, the passphrase asked, a new random keyfile written on the
-/// stick (`usb`, unless one is there), then `op`.
+/// disk opened and its container found, the passphrase asked and proven to
+/// open it, and only then a new random keyfile written on the stick (`usb`,
+/// unless one is there) and `op` run: a wrong disk, a missing container or
+/// a wrong passphrase leaves no new keyfile behind that unlocks nothing.
 ///
 /// # Errors
 /// A weak key, a wrong passphrase, no `--old` for replace, cryptsetup.
@@ -142,20 +144,23 @@ pub fn run(
     if enrols && (!usb || key.symlink_metadata().is_ok()) {
         check_keyfile(key)?;
     }
+    if let Op::Replace { old: None } = op {
+        return Err(Error::Usage(
+            "replace needs --old FILE (the keyfile being replaced)".into(),
+        ));
+    }
+    let _lock = crate::lock::exclusive(disk)?;
     let target = Target::open(disk, false)?;
+    let node = container_node(spec, target.device())?;
     let pass = prompt.passphrase(false)?;
-    if usb && enrols && spec.luks.is_some() && make_keyfile(key)? {
+    require_passphrase(&node, &pass)?;
+    if usb && enrols && make_keyfile(key)? {
         note(&format!("wrote a new random keyfile to {}", key.display()));
     }
     match op {
-        Op::Add => add(spec, target.device(), &pass, key),
-        Op::Remove => remove(spec, target.device(), &pass, key),
-        Op::Replace { old } => {
-            let old = old.as_ref().ok_or_else(|| {
-                Error::Usage("replace needs --old FILE (the keyfile being replaced)".into())
-            })?;
-            replace(spec, target.device(), &pass, old, key)
-        }
+        Op::Add => add_on(spec, &node, &pass, key),
+        Op::Remove => remove_on(&node, &pass, key),
+        Op::Replace { old } => replace_on(spec, &node, &pass, old.as_deref().unwrap_or(key), key),
     }
 }
 
@@ -181,10 +186,16 @@ pub fn add(spec: &HostSpec, device: &str, pass: &Secret, keyfile: &Path) -> Resu
     check_keyfile(keyfile)?;
     let node = container_node(spec, device)?;
     require_passphrase(&node, pass)?;
-    let added = add_keyfile(spec, &node, pass, keyfile)?;
+    add_on(spec, &node, pass, keyfile)
+}
+
+/// [`add`] on a container `node` the passphrase is known to open.
+fn add_on(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
+    check_keyfile(keyfile)?;
+    let added = add_keyfile(spec, node, pass, keyfile)?;
     Ok(Outcome {
-        key_slots: slots(&node)?,
-        node,
+        key_slots: slots(node)?,
+        node: node.to_owned(),
         added,
         removed: false,
     })
@@ -205,17 +216,29 @@ pub fn replace(
     check_keyfile(new)?;
     let node = container_node(spec, device)?;
     require_passphrase(&node, pass)?;
-    let added = add_keyfile(spec, &node, pass, new)?;
-    if !key_opens(&node, &Key::File(new.to_owned()))? {
+    replace_on(spec, &node, pass, old, new)
+}
+
+/// [`replace`] on a container `node` the passphrase is known to open.
+fn replace_on(
+    spec: &HostSpec,
+    node: &str,
+    pass: &Secret,
+    old: &Path,
+    new: &Path,
+) -> Result<Outcome> {
+    check_keyfile(new)?;
+    let added = add_keyfile(spec, node, pass, new)?;
+    if !key_opens(node, &Key::File(new.to_owned()))? {
         return Err(Error::Refused(format!(
             "the new keyfile {} does not open {node}; the old one was kept",
             new.display()
         )));
     }
-    let removed = remove_slot_of(&node, pass, old)?;
+    let removed = remove_slot_of(node, pass, old)?;
     Ok(Outcome {
-        key_slots: slots(&node)?,
-        node,
+        key_slots: slots(node)?,
+        node: node.to_owned(),
         added,
         removed,
     })
@@ -228,10 +251,15 @@ pub fn replace(
 pub fn remove(spec: &HostSpec, device: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
     let node = container_node(spec, device)?;
     require_passphrase(&node, pass)?;
-    let removed = remove_slot_of(&node, pass, keyfile)?;
+    remove_on(&node, pass, keyfile)
+}
+
+/// [`remove`] on a container `node` the passphrase is known to open.
+fn remove_on(node: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
+    let removed = remove_slot_of(node, pass, keyfile)?;
     Ok(Outcome {
-        key_slots: slots(&node)?,
-        node,
+        key_slots: slots(node)?,
+        node: node.to_owned(),
         added: false,
         removed,
     })

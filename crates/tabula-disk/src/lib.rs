@@ -22,6 +22,7 @@ pub mod busy;
 pub mod interrupt;
 pub mod keyfile;
 pub mod live;
+pub mod lock;
 pub mod loopdev;
 pub mod luks;
 pub mod mount;

@@ -7,12 +7,15 @@
 //! sparse image file of a given size.
 //!
 //! Each device tabula attaches is recorded in `/run/tabula/loop/NAME` (the
-//! image's device and inode) until it is detached, and registered with
-//! [`crate::interrupt`] so that a signal detaches it. A run killed with
-//! `kill -9` leaves both behind: [`adopt`] lets the next run on the same
-//! image take that device over instead of refusing it, but only when
-//! nothing uses it (not mounted, no holder but the spec's own unmounted
-//! mapping, no process holding it or a partition open).
+//! image's device and inode, and the PID of the run) until it is detached,
+//! and registered with [`crate::interrupt`] so that a signal detaches it. A
+//! run killed with `kill -9` leaves both behind: [`adopt`] lets the next
+//! writer on the same image take that device over instead of refusing it,
+//! but only when nothing uses it (not mounted, no holder but the spec's own
+//! unmounted mapping, no process holding it or a partition open); a
+//! read-only one, left by a killed plan or import whose PID is gone, is
+//! detached instead ([`drop_read_only_leftover`]). Two live writers never
+//! meet here: each holds the disk's lock ([`crate::lock`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -47,7 +50,9 @@ fn write_record(device: &str, image: &Path) {
     let (Some(p), Some(id)) = (record_path(device), image_id(image)) else {
         return;
     };
-    let r = std::fs::create_dir_all(RECORDS).and_then(|()| std::fs::write(&p, format!("{id}\n")));
+    let pid = std::process::id();
+    let r =
+        std::fs::create_dir_all(RECORDS).and_then(|()| std::fs::write(&p, format!("{id} {pid}\n")));
     if let Err(e) = r {
         tracing::debug!("could not record {device} in {}: {e}", p.display());
     }
@@ -66,7 +71,16 @@ fn recorded_for(device: &str, image: &Path) -> bool {
     let (Some(p), Some(id)) = (record_path(device), image_id(image)) else {
         return false;
     };
-    std::fs::read_to_string(p).is_ok_and(|r| r.trim() == id)
+    std::fs::read_to_string(p).is_ok_and(|r| r.split_whitespace().next() == Some(id.as_str()))
+}
+
+/// Whether the run that recorded `device` is still alive (a record without
+/// a PID, or with one that is gone, is a dead run's).
+fn recorder_alive(device: &str) -> bool {
+    record_path(device)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|r| r.split_whitespace().nth(1)?.parse::<u32>().ok())
+        .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// The partition nodes the kernel has for a whole disk (`/dev/loop3p1`...).
@@ -136,6 +150,7 @@ pub fn wait_for_openers(device: &str) -> Result<()> {
 /// [`Error::Refused`] when the image is attached and that device is not
 /// tabula's own leftover, or is in use.
 pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevice>> {
+    drop_read_only_leftover(image)?;
     let devs = attached(image)?;
     let Some(dev) = devs.first() else {
         return Ok(None);
@@ -187,6 +202,45 @@ pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevic
     Ok(Some(l))
 }
 
+/// Detach the read-only loop device a killed read-only run of tabula (plan,
+/// import) left attached to `image`, when it is recorded as tabula's and
+/// nothing uses it: a writer cannot use it, and it would block the image.
+/// Anything else attached is left for [`adopt`] to judge.
+///
+/// # Errors
+/// When the device's openers do not let go, or `losetup -d` fails.
+pub fn drop_read_only_leftover(image: &Path) -> Result<()> {
+    let devs = attached(image)?;
+    let [dev] = devs.as_slice() else {
+        return Ok(());
+    };
+    if !read_only(dev) || !recorded_for(dev, image) || recorder_alive(dev) {
+        return Ok(());
+    }
+    let mut all = vec![dev.clone()];
+    all.extend(partition_nodes(dev));
+    if !busy::scan_nodes(&all)?.is_empty() {
+        return Ok(());
+    }
+    wait_for_openers(dev)?;
+    eprintln!(
+        "detaching {dev}, left attached read-only to {} by an interrupted run",
+        image.display()
+    );
+    forget_record(dev);
+    drop_partitions(dev);
+    Cmd::new("losetup").args(["-d", dev]).run()?;
+    Ok(())
+}
+
+/// Whether a loop device is attached read-only (`/sys/class/block/NAME/ro`).
+fn read_only(device: &str) -> bool {
+    Path::new(device).file_name().is_some_and(|name| {
+        std::fs::read_to_string(Path::new("/sys/class/block").join(name).join("ro"))
+            .is_ok_and(|v| v.trim() == "1")
+    })
+}
+
 /// A loop device tabula attached; detached (by name) on drop.
 #[derive(Debug)]
 pub struct LoopDevice {
@@ -223,9 +277,9 @@ impl LoopDevice {
             adopted: false,
         };
         interrupt::register(Undo::Detach(dev.device.clone()));
-        if !read_only {
-            write_record(&dev.device, image);
-        }
+        // Read-only ones too: a killed plan or import leaves its device
+        // behind, and the next writer must know it for tabula's own.
+        write_record(&dev.device, image);
         // From here on, an error detaches through Drop.
         dev.rescan()?;
         Ok(dev)

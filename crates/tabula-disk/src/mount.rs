@@ -586,7 +586,9 @@ pub fn mount_disk(
     keyfile: Option<&Path>,
     prompt: &mut dyn KeyPrompt,
 ) -> Result<(Target, Vec<Mounted>)> {
+    let _lock = crate::lock::exclusive(disk)?;
     let attached = if disk.is_file() {
+        loopdev::drop_read_only_leftover(disk)?;
         loopdev::attached(disk)?.into_iter().next()
     } else {
         None
@@ -624,6 +626,7 @@ pub fn unmount_disk(
     target: &Path,
     disk: Option<&Path>,
 ) -> Result<(Unmounted, Vec<String>)> {
+    let _lock = disk.map(crate::lock::exclusive).transpose()?;
     let device = match disk {
         Some(d) if d.is_file() => loopdev::attached(d)?.into_iter().next(),
         Some(d) => Some(d.to_string_lossy().into_owned()),

@@ -483,6 +483,9 @@ pub fn run(
     if !req.disk.exists() {
         plan_new_image(spec, req, &mut opts, prompt, view)?;
     }
+    // One writer per disk: a second run at once is refused here, before
+    // anything is read or written (after a new image is created).
+    let _lock = crate::lock::exclusive(&req.disk)?;
     let target = open_for_write(spec, &req.disk)?;
     let device = target.device().to_owned();
     let close = CloseGuard::new(spec, &target);

@@ -450,3 +450,85 @@ fn passphrases_that_are_not_one_line_are_refused() {
     assert_eq!(code, Some(3));
     assert_eq!(w.pool_state(), (2, false));
 }
+
+/// `keyfile add|replace --usb` writes its new random keyfile on the stick
+/// only once the disk's container is found and the passphrase opens it: on
+/// a blank disk (the runbook's keyfile step before any install) or with a
+/// wrong passphrase, nothing lands on the stick, so no keyfile is left
+/// there that unlocks nothing.
+#[test]
+fn keyfile_usb_writes_nothing_to_the_stick_before_the_container_opens() {
+    if !ready("keyfile_usb_writes_nothing_to_the_stick_before_the_container_opens") {
+        return;
+    }
+    let w = Work::new();
+    let img = w.img();
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let usb = w.p("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let wrong = w.p("wrong");
+    std::fs::write(&wrong, "not the passphrase\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let kf = |action: &str, pass: &Path| {
+        let mut a = vec![
+            "keyfile",
+            action,
+            "--usb",
+            usb.to_str().unwrap(),
+            "--disk",
+            img.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ];
+        if action == "replace" {
+            a.extend_from_slice(&["--old", "/nonexistent/old.key"]);
+        }
+        w.run(&a, None)
+    };
+    let stick = || {
+        walk(&usb)
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+    };
+    // A blank disk: no partition table, no container.
+    for action in ["add", "replace"] {
+        let (code, text) = kf(action, &w.p("pass"));
+        assert_eq!(code, Some(3), "{action} on a blank disk: {text}");
+        assert!(text.contains("no partition"), "{text}");
+        assert!(!text.contains("wrote a new random keyfile"), "{text}");
+        assert_eq!(stick(), Vec::<String>::new(), "{action}: {text}");
+    }
+    // The layout, then a wrong passphrase.
+    w.fresh();
+    for action in ["add", "replace"] {
+        let (code, text) = kf(action, &wrong);
+        assert_eq!(code, Some(3), "{action} with a wrong passphrase: {text}");
+        assert!(text.contains("does not open"), "{text}");
+        assert_eq!(stick(), Vec::<String>::new(), "{action}: {text}");
+    }
+    assert_eq!(w.pool_state(), (1, false));
+    // The right passphrase: written and enrolled.
+    let (code, text) = kf("add", &w.p("pass"));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("wrote a new random keyfile"), "{text}");
+    assert_eq!(stick().len(), 1, "{:?}", stick());
+    assert_eq!(w.pool_state(), (2, false));
+}
+
+/// Every file under `dir` (not the folders).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -378,3 +378,91 @@ fn a_leftover_loop_device_in_use_is_refused() {
     assert!(support::loops_settled(&w.img()).is_empty());
     let _ = std::fs::remove_file(record);
 }
+
+/// Two runs at once on one image: while an apply is inside its mkfs.ext4,
+/// a second apply (through a symlink to the image), a `keyfile add` and a
+/// `mount` are each refused at once (exit 3), naming the first run's PID,
+/// before they ask for anything or attach a loop device of their own; the
+/// first run then finishes as if alone, and converges.
+#[test]
+fn a_second_writer_at_once_is_refused_and_the_first_finishes() {
+    if !ready("a_second_writer_at_once_is_refused_and_the_first_finishes") {
+        return;
+    }
+    let w = Work::new();
+    let mut child = w.spawn_apply("run");
+    w.wait_in_mkfs(&mut child);
+    let link = w.p("link.img");
+    std::os::unix::fs::symlink(w.img(), &link).unwrap();
+    let key = w.p("good.key");
+    std::fs::write(&key, support::random_bytes(4096)).unwrap();
+    std::fs::create_dir(w.p("mnt")).unwrap();
+    let pass = w.p("pass");
+    let (link_s, pass_s) = (link.to_str().unwrap(), pass.to_str().unwrap());
+    let mnt = w.p("mnt");
+    let cases: [(&str, Vec<&str>); 3] = [
+        (
+            "apply",
+            vec![
+                "apply",
+                "--yes",
+                "--no-open",
+                "--disk",
+                link_s,
+                "--passphrase-file",
+                pass_s,
+            ],
+        ),
+        (
+            "keyfile add",
+            vec![
+                "keyfile",
+                "add",
+                "--disk",
+                link_s,
+                "--keyfile",
+                key.to_str().unwrap(),
+                "--passphrase-file",
+                pass_s,
+            ],
+        ),
+        (
+            "mount",
+            vec![
+                "mount",
+                "--disk",
+                link_s,
+                "--target",
+                mnt.to_str().unwrap(),
+                "--passphrase-file",
+                pass_s,
+            ],
+        ),
+    ];
+    for (what, args) in &cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .arg("--spec")
+            .arg(spec_path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{what}:\n{err}");
+        assert!(
+            err.contains("another tabula is working on")
+                && err.contains(&format!("PID {}", child.id())),
+            "{what}:\n{err}"
+        );
+        assert_eq!(support::loops_of(&w.img()).len(), 1, "{what} attached one");
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first run is still at work"
+    );
+    let status = wait(&mut child, 300);
+    let err = std::fs::read_to_string(w.p("run.err")).unwrap();
+    assert_eq!(status.code(), Some(5), "the first run:\n{err}");
+    assert_converges(&w, "two at once");
+}

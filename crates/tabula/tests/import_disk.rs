@@ -570,3 +570,107 @@ fn flat_btrfs_subvolumes_are_read_unmounted_and_mounted_by_name() {
     w.plans_all_keep();
     assert_eq!(image_hash(&w.img()), before);
 }
+
+/// `import` killed with kill -9 while it reads (inside debugfs, paused by a
+/// PATH shim) leaves its read-only loop device behind. The next plan works
+/// beside it, and the next writer (apply) detaches it, as tabula's own
+/// leftover whose run is gone, instead of refusing the image; no loop
+/// device stays after, and neither the kill nor the runs after it wrote
+/// to the image.
+#[test]
+fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
+    let test = "a_killed_import_leaves_nothing_that_blocks_the_next_writer";
+    if !ready(test) {
+        return;
+    }
+    let w = Work::new();
+    sh(&format!("truncate -s 1G {}", w.img().display()));
+    let apply = || {
+        w.tabula()
+            .arg("--spec")
+            .arg(support::disk_spec())
+            .args(["apply", "--yes", "--no-open", "--disk"])
+            .arg(w.img())
+            .arg("--passphrase-file")
+            .arg(w.p("pass"))
+            .timeout(std::time::Duration::from_secs(300))
+            .output()
+            .unwrap()
+    };
+    let out = apply();
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let before = image_hash(&w.img());
+
+    let shim = w.p("shim");
+    std::fs::create_dir(&shim).unwrap();
+    let mark = w.p("in-debugfs");
+    std::fs::write(
+        shim.join("debugfs"),
+        format!(
+            "#!/bin/sh\necho $$ > {}\nsleep 60\nexec debugfs \"$@\"\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
+    sh(&format!("chmod 755 {}", shim.join("debugfs").display()));
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["import", "--disk"])
+        .arg(w.img())
+        .current_dir(w.dir.path())
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !mark.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "import ended first");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import never ran debugfs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The shim, orphaned: ours (this test started the run), by its PID.
+    let shim_pid = std::fs::read_to_string(&mark).unwrap();
+    sh(&format!("kill -9 {} 2>/dev/null; true", shim_pid.trim()));
+    let left = support::loops_settled(&w.img());
+    assert_eq!(left.len(), 1, "the killed import's device: {left:?}");
+    let ro = std::fs::read_to_string(format!(
+        "/sys/class/block/{}/ro",
+        left[0].trim_start_matches("/dev/")
+    ))
+    .unwrap();
+    assert_eq!(ro.trim(), "1", "attached read-only");
+
+    let plan = w
+        .tabula()
+        .arg("--spec")
+        .arg(support::disk_spec())
+        .args(["plan", "--disk"])
+        .arg(w.img())
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{plan:?}");
+
+    let out = apply();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains(&format!("detaching {}, left attached read-only", left[0])),
+        "{err}"
+    );
+    assert!(
+        support::loops_settled(&w.img()).is_empty(),
+        "a loop device stayed"
+    );
+    assert_eq!(image_hash(&w.img()), before, "the image was written");
+}

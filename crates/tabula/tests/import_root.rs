@@ -6,31 +6,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// Unmounts what the test mounted, innermost first, even on a panic.
-struct Mounted(Vec<PathBuf>);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        for p in self.0.iter().rev() {
-            let _ = Command::new("umount").arg(p).status();
-        }
-    }
-}
-
-fn mount(args: &[&str], at: &Path, guard: &mut Mounted) -> bool {
-    let ok = Command::new("mount")
-        .args(args)
-        .arg(at)
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        guard.0.push(at.to_path_buf());
-    }
-    ok
-}
 
 fn listing(root: &Path) -> Vec<String> {
     let o = Command::new("find")
@@ -59,8 +36,8 @@ fn import_root_reads_persistence_and_users_of_a_live_tmpfs_root() {
         .unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();
-    let mut guard = Mounted(Vec::new());
-    if !mount(
+    let mut guard = support::Mounted::default();
+    if !support::mount(
         &["-t", "tmpfs", "-o", "size=64m,mode=755", "tmpfs"],
         &root,
         &mut guard,
@@ -70,14 +47,14 @@ fn import_root_reads_persistence_and_users_of_a_live_tmpfs_root() {
     }
     let persist = root.join("persist");
     std::fs::create_dir(&persist).unwrap();
-    assert!(mount(
+    assert!(support::mount(
         &["-t", "tmpfs", "-o", "size=8m", "tmpfs"],
         &persist,
         &mut guard
     ));
     std::fs::create_dir_all(persist.join("var/log")).unwrap();
     std::fs::create_dir_all(root.join("var/log")).unwrap();
-    assert!(mount(
+    assert!(support::mount(
         &["--bind", persist.join("var/log").to_str().unwrap()],
         &root.join("var/log"),
         &mut guard

@@ -3,6 +3,7 @@
 //! "not a dynamic executable"), and it runs where there is no glibc at all —
 //! an empty chroot holding only the binary — on real commands: `--version`,
 //! `check` of the embedded host, `plan --disk` of an image, `render`.
+//! The RUNBOOK's step 0 copies it off a read-only, noexec stick and runs it.
 //! (The VM test, disk_vm.rs, runs it on a real disk too.)
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -226,4 +227,134 @@ fn static_binary_runs_in_an_empty_chroot() {
     std::fs::copy(assert_cmd::cargo::cargo_bin("tabula"), root.join("tabula")).unwrap();
     let dynamic = in_chroot(root, &["--version"]);
     assert!(!dynamic.status.success(), "{dynamic:?}");
+}
+
+/// The RUNBOOK's step 0, "From a USB stick", run as written against a stick
+/// that is mounted read-only and noexec (as a stick may be): the binary is
+/// copied off it, not run from it. The stick is a tmpfs in this test's own
+/// folder (this kernel mounts no vfat), so the lines that mount it by label
+/// and unmount it are the only ones replaced; every other line runs.
+#[test]
+fn runbook_step_zero_installs_tabula_from_a_read_only_noexec_stick() {
+    let test = "runbook_step_zero_installs_tabula_from_a_read_only_noexec_stick";
+    if !support::is_root() {
+        println!("SKIP {test}: needs root to mount the stick");
+        return;
+    }
+    let Some(bin) = support::static_tabula(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = std::fs::canonicalize(dir.path()).unwrap();
+    let docs = support::tabula_in(&d)
+        .args(["docs", "--out", "docs"])
+        .output()
+        .unwrap();
+    assert!(docs.status.success(), "{docs:?}");
+    let runbook = std::fs::read_to_string(d.join("docs/docs/RUNBOOK.md")).unwrap();
+    let after = runbook
+        .split("**From a USB stick**")
+        .nth(1)
+        .expect("the runbook has a 'From a USB stick' way");
+    let block: Vec<&str> = after
+        .split("```bash\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .unwrap()
+        .lines()
+        .collect();
+    // The stick's own lines: where it is mounted, and the three we replace.
+    let at = block
+        .iter()
+        .find_map(|l| l.strip_prefix("sudo mkdir -p "))
+        .expect("a mkdir for the stick's mount point");
+    let replaced: Vec<&str> = block
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("sudo mkdir ") || l.contains("mount "))
+        .collect();
+    assert_eq!(
+        replaced.len(),
+        3,
+        "mkdir, mount -o ro, umount: {replaced:?}"
+    );
+    assert!(
+        replaced[1].starts_with("sudo mount -o ro /dev/disk/by-label/"),
+        "{replaced:?}"
+    );
+
+    // The stick: the static binary and a host.toml, then read-only, noexec.
+    let stick = d.join("stick");
+    std::fs::create_dir(&stick).unwrap();
+    let mut guard = support::Mounted::default();
+    if !support::mount(
+        &["-t", "tmpfs", "-o", "size=1g", "stick"],
+        &stick,
+        &mut guard,
+    ) {
+        println!("SKIP {test}: cannot mount a tmpfs here");
+        return;
+    }
+    std::fs::copy(&bin, stick.join("tabula")).unwrap();
+    std::fs::write(
+        stick.join("host.toml"),
+        std::fs::read_to_string(support::disk_spec()).unwrap(),
+    )
+    .unwrap();
+    let remount = Command::new("mount")
+        .args(["-o", "remount,ro,noexec"])
+        .arg(&stick)
+        .status()
+        .unwrap();
+    assert!(remount.success());
+    // noexec is real here: the binary cannot be run from the stick.
+    let direct = Command::new(stick.join("tabula")).arg("--version").output();
+    assert!(
+        direct
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied),
+        "{direct:?}"
+    );
+
+    // Every other line of the block, as written, the stick's path in place
+    // of the mount point; a fresh HOME and a PATH without tabula on it.
+    let lines: Vec<String> = block
+        .iter()
+        .filter(|l| !replaced.contains(l))
+        .map(|l| l.replace(at, &stick.to_string_lossy()))
+        .collect();
+    let home = d.join("home");
+    let work = d.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let script = format!(
+        "set -eu\n{}\ntabula check --spec host.toml\n",
+        lines.join("\n")
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&work)
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", "/usr/bin:/bin")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{script}\n{out:?}");
+    assert!(
+        stdout.contains(&format!("tabula {}", env!("CARGO_PKG_VERSION"))),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 error(s)"), "{stdout}");
+    // What the block leaves behind: an executable copy and the spec.
+    let installed = home.join(".local/bin/tabula");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&installed).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(
+        std::fs::read(work.join("host.toml")).unwrap(),
+        std::fs::read(stick.join("host.toml")).unwrap()
+    );
 }

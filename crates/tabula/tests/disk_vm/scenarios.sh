@@ -21,6 +21,15 @@ fail() { echo "FAIL $1: $2" >> "$W/results"; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; }
 sums() { sha256sum /dev/vda3 /dev/vda4 /dev/vda5 | awk '{print $1}'; }
 
+# TABULA_DISK_VM_ONLY=runbook (disk_vm.rs writes it to $W/only): the
+# runbook's steps and the killed wipe alone, on vdc, to debug them quickly.
+if [ "$(cat $W/only 2> /dev/null)" = runbook ]; then
+  . "$W/runbook.sh"
+  . "$W/wipe-kill.sh"
+  echo done >> "$W/results"
+  exit 0
+fi
+
 # 1. Fresh apply of the full layout, with a new random keyfile on the "stick".
 tab apply --disk $D --yes --passphrase-file $P --usb $W/usb > $W/apply-fresh.out 2>&1
 check fresh_apply [ $? -eq 0 ]
@@ -195,8 +204,10 @@ tab unmount --target $M > /dev/null 2>&1
 . "$W/kill-anywhere.sh"
 # ---- end kill-anywhere ----
 
-# ---- the RUNBOOK's disk steps (runbook.sh, written by disk_vm.rs) ----
+# ---- the RUNBOOK's disk steps (runbook.sh, written by disk_vm.rs), then
+# a killed --wipe table: on the disk they left (wipe-kill.sh) ----
 . "$W/runbook.sh"
+. "$W/wipe-kill.sh"
 # ---- end RUNBOOK ----
 
 echo done >> "$W/results"

@@ -488,3 +488,31 @@ pub fn on_a_terminal(
     assert!(err.is_empty(), "script itself complained: {err}");
     (status.code().unwrap_or(-1), text(&screen))
 }
+
+// ---------------------------------------------------------------------------
+// Mounts a test makes inside its own temp directory (import_root, ship_static).
+
+/// Unmounts what the test mounted, innermost first, even on a panic.
+#[derive(Default)]
+pub struct Mounted(Vec<PathBuf>);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = Command::new("umount").arg(p).status();
+        }
+    }
+}
+
+/// `mount ARGS AT`; on success AT joins the guard's list.
+pub fn mount(args: &[&str], at: &Path, guard: &mut Mounted) -> bool {
+    let ok = Command::new("mount")
+        .args(args)
+        .arg(at)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        guard.0.push(at.to_path_buf());
+    }
+    ok
+}
