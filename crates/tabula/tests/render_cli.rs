@@ -2,6 +2,8 @@
 //! what it leaves alone on a re-render, and what it refuses.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -441,4 +443,38 @@ fn concurrent_renders_of_two_specs_leave_exactly_one() {
                 .collect::<Vec<_>>()
         );
     }
+}
+
+/// `render` on a full filesystem: it fails naming the full disk (no panic),
+/// and the output folder keeps the previous render whole, with no
+/// temporary file; once there is room again, the same render succeeds.
+#[test]
+fn render_on_a_full_disk_fails_and_leaves_the_old_output_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_specs(dir.path());
+    let fs = dir.path().join("fs");
+    let mut guard = support::Mounted::default();
+    if !support::small_fs(&fs, "2m", &mut guard) {
+        println!("SKIP render_on_a_full_disk: needs root to mount a tmpfs");
+        return;
+    }
+    let o = render_cmd(dir.path(), "a.toml", "fs/out").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(contents(&fs.join("out")), a);
+    let filler = support::fill(&fs);
+    let o = render_cmd(dir.path(), "b.toml", "fs/out").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        matches!(o.status.code(), Some(1..=5)),
+        "an error exit, not a panic: {:?}\n{err}",
+        o.status
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    let now = contents(&fs.join("out"));
+    assert!(temps(&now).is_empty(), "{:?}", temps(&now));
+    assert!(now == a, "the old render is not whole after a full disk");
+    std::fs::remove_file(filler).unwrap();
+    let o = render_cmd(dir.path(), "b.toml", "fs/out").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(contents(&fs.join("out")), b);
 }

@@ -579,3 +579,148 @@ fn render_fleet_copies_each_hosts_secrets_into_the_flake() {
     );
     assert!(!f.path("fout2").exists());
 }
+
+/// Eight `secret set` runs at once on one fleet, each a different secret:
+/// every spec lists all eight afterwards (no run lost another's edit of
+/// `[secrets] names`), and each secret decrypts with both host keys.
+#[test]
+fn secrets_set_at_once_lose_no_edit() {
+    if !ready("secrets_set_at_once_lose_no_edit") {
+        return;
+    }
+    let f = Fleet::new();
+    let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+    let runs: Vec<std::thread::JoinHandle<Output>> = names
+        .iter()
+        .map(|n| {
+            let (bin, dir, path) = (
+                env!("CARGO_BIN_EXE_tabula"),
+                f.dir.path().to_path_buf(),
+                f.path("bin"),
+            );
+            let n = n.clone();
+            std::thread::spawn(move || {
+                use std::io::Write as _;
+                let mut child = Command::new(bin)
+                    .args(["secret", "set", &n, "--fleet", "fleet"])
+                    .current_dir(dir)
+                    .env("PATH", path)
+                    .env_remove("TABULA_SPEC")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let mut stdin = child.stdin.take().unwrap();
+                stdin.write_all(format!("value of {n}").as_bytes()).unwrap();
+                drop(stdin);
+                child.wait_with_output().unwrap()
+            })
+        })
+        .collect();
+    for r in runs {
+        let o = r.join().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for h in ["a", "b"] {
+        let spec = std::fs::read_to_string(f.path(&format!("fleet/{h}.toml"))).unwrap();
+        let doc: toml_edit::DocumentMut = spec.parse().unwrap();
+        let listed: Vec<&str> = doc["secrets"]["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for n in &names {
+            assert!(
+                listed.contains(&n.as_str()),
+                "host {h} lost {n}: {listed:?}"
+            );
+        }
+    }
+    for n in &names {
+        let file = format!("fleet/secrets/{n}.age");
+        for id in ["host-a", "host-b"] {
+            assert_eq!(
+                f.decrypt(id, &file).as_deref(),
+                Some(format!("value of {n}").as_str()),
+                "{n} with {id}"
+            );
+        }
+    }
+}
+
+/// `secret set` on a full filesystem: it fails naming the full disk (no
+/// panic), no spec changes, no .age and no temporary file is left; once
+/// there is room, the same line succeeds.
+#[test]
+fn secret_set_on_a_full_disk_changes_nothing() {
+    if !ready("secret_set_on_a_full_disk_changes_nothing") {
+        return;
+    }
+    let f = Fleet::new();
+    let fs = f.path("fs");
+    let mut guard = support::Mounted::default();
+    if !support::small_fs(&fs, "1m", &mut guard) {
+        println!("SKIP secret_set_on_a_full_disk: needs root to mount a tmpfs");
+        return;
+    }
+    for h in ["a", "b"] {
+        std::fs::copy(
+            f.path(&format!("fleet/{h}.toml")),
+            fs.join(format!("{h}.toml")),
+        )
+        .unwrap();
+    }
+    let before: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|h| std::fs::read_to_string(fs.join(format!("{h}.toml"))).unwrap())
+        .collect();
+    let filler = support::fill(&fs);
+    let set = f.tabula(&["secret", "set", "wifi", "--fleet", "fs"], VALUE);
+    assert!(
+        matches!(set.status.code(), Some(1..=5)),
+        "an error exit, not a panic:\n{}",
+        text(&set)
+    );
+    assert!(
+        text(&set).contains("No space left on device"),
+        "{}",
+        text(&set)
+    );
+    let after: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|h| std::fs::read_to_string(fs.join(format!("{h}.toml"))).unwrap())
+        .collect();
+    assert_eq!(after, before, "a spec changed");
+    let mut left: Vec<String> = Vec::new();
+    for e in walkdir(&fs) {
+        let name = e.strip_prefix(&fs).unwrap().display().to_string();
+        if !["a.toml", "b.toml", "filler", ".secrets.tabula.lock"].contains(&name.as_str()) {
+            left.push(name);
+        }
+    }
+    assert_eq!(left, Vec::<String>::new(), "left behind");
+    no_leak(&f, &[&set], VALUE);
+    std::fs::remove_file(filler).unwrap();
+    let set = f.tabula(&["secret", "set", "wifi", "--fleet", "fs"], VALUE);
+    assert!(set.status.success(), "{}", text(&set));
+    assert_eq!(
+        f.decrypt("host-a", "fs/secrets/wifi.age").as_deref(),
+        Some(VALUE)
+    );
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

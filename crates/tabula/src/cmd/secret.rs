@@ -104,7 +104,9 @@ impl Host {
 }
 
 pub fn secret(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<u8> {
-    let (hosts, store) = load_hosts(args, ctx)?;
+    // Every action but list edits the specs and the store: one at a time.
+    let writes = !matches!(args.action, SecretAction::List);
+    let (hosts, store, _lock) = load_hosts(args, ctx, writes)?;
     match &args.action {
         SecretAction::Set { name, hosts: sel } => {
             secret_name(name).map_err(|m| {
@@ -152,8 +154,16 @@ pub fn secret(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     }
 }
 
-/// The host specs (`--fleet DIR` or the one `--spec`) and the store.
-fn load_hosts(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<(Vec<Host>, PathBuf)> {
+/// The host specs (`--fleet DIR` or the one `--spec`) and the store. With
+/// `lock`, the specs are read under a lock in their folder
+/// (`.secrets.tabula.lock`), held until the caller drops it: two `secret`
+/// runs at once queue, and neither loses the other's spec edit or writes a
+/// secret to readers the other just changed.
+fn load_hosts(
+    args: &SecretArgs,
+    ctx: &Ctx,
+    lock: bool,
+) -> anyhow::Result<(Vec<Host>, PathBuf, Option<tabula_run::atomic::Lock>)> {
     let mut files = Vec::new();
     let base = if let Some(dir) = &args.fleet {
         let rd = std::fs::read_dir(dir)
@@ -196,6 +206,22 @@ fn load_hosts(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<(Vec<Host>, PathBu
             )),
         }
     };
+    let guard = if lock {
+        let path = tabula_run::atomic::lock_path_for(&base.join("secrets"));
+        Some(tabula_run::atomic::Lock::acquire(
+            &path,
+            tabula_run::atomic::LOCK_TIMEOUT,
+            &mut |lock| {
+                eprintln!(
+                    "waiting for another tabula editing the secrets of {} (lock {})",
+                    base.display(),
+                    lock.display()
+                );
+            },
+        )?)
+    } else {
+        None
+    };
     let mut hosts: Vec<Host> = Vec::new();
     for p in files {
         let loaded = tabula_spec::load(&SpecSource::File(p.clone()))
@@ -215,7 +241,7 @@ fn load_hosts(args: &SecretArgs, ctx: &Ctx) -> anyhow::Result<(Vec<Host>, PathBu
         });
     }
     let store = args.store.clone().unwrap_or_else(|| base.join("secrets"));
-    Ok((hosts, store))
+    Ok((hosts, store, guard))
 }
 
 /// The host names `--hosts` picks (every host when empty).

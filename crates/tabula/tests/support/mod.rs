@@ -516,3 +516,34 @@ pub fn mount(args: &[&str], at: &Path, guard: &mut Mounted) -> bool {
     }
     ok
 }
+
+/// A small tmpfs of `size` mounted at `dir` (made here), in the guard.
+/// False (nothing mounted) where tmpfs cannot be mounted (not root).
+pub fn small_fs(dir: &Path, size: &str, guard: &mut Mounted) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    is_root()
+        && mount(
+            &["-t", "tmpfs", "-o", &format!("size={size}"), "tabula-test"],
+            dir,
+            guard,
+        )
+}
+
+/// Fill the filesystem of `dir` to the last byte with a file `filler`
+/// (written until ENOSPC); returns its path, to remove later.
+pub fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    let p = dir.join("filler");
+    let mut f = std::fs::File::create(&p).unwrap();
+    let block = vec![0x5au8; 4096];
+    loop {
+        match f.write(&block) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break,
+            Err(e) => panic!("filling {}: {e}", dir.display()),
+        }
+    }
+    let _ = f.sync_all();
+    p
+}
