@@ -370,6 +370,36 @@ fn the_runbooks_disk_steps_are_found() {
     assert_eq!(script.matches("rb_reboot\n").count(), 2, "{script}");
 }
 
+/// The `n` results that took longest after the one before them, from the
+/// guest's `UPTIME NAME` lines (scenarios.sh's `stamp`): where the minutes go.
+fn slowest(times: &str, n: usize) -> String {
+    let mut prev = 0.0_f64;
+    let mut spans: Vec<(f64, &str)> = Vec::new();
+    for line in times.lines() {
+        let Some((t, name)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(t) = t.parse::<f64>() else { continue };
+        spans.push((t - prev, name));
+        prev = t;
+    }
+    spans.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut s = format!("slowest scenario steps (of {:.0} s in the guest):\n", prev);
+    for (d, name) in spans.into_iter().take(n) {
+        s.push_str(&format!("  {d:7.1} s  {name}\n"));
+    }
+    s
+}
+
+#[test]
+fn slowest_orders_the_gaps_between_results() {
+    let s = slowest("10.0 a\n12.5 b\n40.0 c\nx\n41.0 d\n", 2);
+    assert_eq!(
+        s,
+        "slowest scenario steps (of 41 s in the guest):\n     27.5 s  c\n     10.0 s  a\n"
+    );
+}
+
 #[test]
 fn vm_full_layout_reset_kill_and_mount() {
     if !ready() {
@@ -513,6 +543,7 @@ fn vm_full_layout_reset_kill_and_mount() {
     }
     eprintln!("VM run took {:.1}s", started.elapsed().as_secs_f64());
     let read = |n: &str| std::fs::read_to_string(w.join(n)).unwrap_or_default();
+    eprintln!("{}", slowest(&read("times"), 12));
     let results = read("results");
     let context = || {
         format!(

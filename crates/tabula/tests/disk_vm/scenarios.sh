@@ -16,8 +16,11 @@ P=$W/pass
 K=$W/usb/keys/surface-pro-8.key
 M=/tmp/target
 tab() { "$T" --spec "$S" "$@"; }
-ok() { echo "ok $1" >> "$W/results"; }
-fail() { echo "FAIL $1: $2" >> "$W/results"; }
+# Each result also goes to $W/times with the guest's clock (seconds since
+# boot), so the test can print where the minutes go.
+stamp() { echo "$(cut -d' ' -f1 /proc/uptime) $1" >> "$W/times"; }
+ok() { echo "ok $1" >> "$W/results"; stamp "$1"; }
+fail() { echo "FAIL $1: $2" >> "$W/results"; stamp "$1"; }
 check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; }
 sums() { sha256sum /dev/vda3 /dev/vda4 /dev/vda5 | awk '{print $1}'; }
 
