@@ -489,7 +489,7 @@ fn keyfile_usb_writes_nothing_to_the_stick_before_the_container_opens() {
         w.run(&a, None)
     };
     let stick = || {
-        walk(&usb)
+        support::files_under(&usb)
             .into_iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
@@ -517,18 +517,4 @@ fn keyfile_usb_writes_nothing_to_the_stick_before_the_container_opens() {
     assert!(text.contains("wrote a new random keyfile"), "{text}");
     assert_eq!(stick().len(), 1, "{:?}", stick());
     assert_eq!(w.pool_state(), (2, false));
-}
-
-/// Every file under `dir` (not the folders).
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

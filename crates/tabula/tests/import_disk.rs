@@ -78,6 +78,26 @@ impl Work {
     fn spec(&self) -> String {
         std::fs::read_to_string(self.p("imported.toml")).unwrap()
     }
+    /// `apply --no-open` of SPEC (the embedded host when None) on the image:
+    /// the layout with its container formatted and left closed (exit 5).
+    /// Returns apply's stderr.
+    fn apply_closed(&self, spec: Option<&Path>) -> String {
+        let mut apply = self.tabula();
+        if let Some(s) = spec {
+            apply.arg("--spec").arg(s);
+        }
+        let out = apply
+            .args(["apply", "--yes", "--no-open", "--disk"])
+            .arg(self.img())
+            .arg("--passphrase-file")
+            .arg(self.p("pass"))
+            .timeout(std::time::Duration::from_secs(300))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(5), "apply: {err}");
+        err
+    }
     /// `check` of the imported spec: no error (warnings are allowed).
     fn checks_clean(&self) {
         let out = self
@@ -176,24 +196,7 @@ fn round_trip(spec: Option<&Path>, size: &str, test: &str) {
     }
     let w = Work::new();
     sh(&format!("truncate -s {size} {}", w.img().display()));
-    let mut apply = w.tabula();
-    if let Some(s) = spec {
-        apply.arg("--spec").arg(s);
-    }
-    let out = apply
-        .args(["apply", "--yes", "--no-open", "--disk"])
-        .arg(w.img())
-        .arg("--passphrase-file")
-        .arg(w.p("pass"))
-        .timeout(std::time::Duration::from_secs(300))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    w.apply_closed(spec);
     let before = image_hash(&w.img());
     let (code, err) = w.import(&[]);
     // The closed container's inside is left out: exit 1, named.
@@ -585,20 +588,8 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
     }
     let w = Work::new();
     sh(&format!("truncate -s 1G {}", w.img().display()));
-    let apply = || {
-        w.tabula()
-            .arg("--spec")
-            .arg(support::disk_spec())
-            .args(["apply", "--yes", "--no-open", "--disk"])
-            .arg(w.img())
-            .arg("--passphrase-file")
-            .arg(w.p("pass"))
-            .timeout(std::time::Duration::from_secs(300))
-            .output()
-            .unwrap()
-    };
-    let out = apply();
-    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let spec = support::disk_spec();
+    w.apply_closed(Some(&spec));
     let before = image_hash(&w.img());
 
     let shim = w.p("shim");
@@ -661,9 +652,7 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
         .unwrap();
     assert_eq!(plan.status.code(), Some(0), "{plan:?}");
 
-    let out = apply();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{err}");
+    let err = w.apply_closed(Some(&spec));
     assert!(
         err.contains(&format!("detaching {}, left attached read-only", left[0])),
         "{err}"

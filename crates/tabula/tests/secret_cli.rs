@@ -590,37 +590,23 @@ fn secrets_set_at_once_lose_no_edit() {
     }
     let f = Fleet::new();
     let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
-    let runs: Vec<std::thread::JoinHandle<Output>> = names
-        .iter()
-        .map(|n| {
-            let (bin, dir, path) = (
-                env!("CARGO_BIN_EXE_tabula"),
-                f.dir.path().to_path_buf(),
-                f.path("bin"),
-            );
-            let n = n.clone();
-            std::thread::spawn(move || {
-                use std::io::Write as _;
-                let mut child = Command::new(bin)
-                    .args(["secret", "set", &n, "--fleet", "fleet"])
-                    .current_dir(dir)
-                    .env("PATH", path)
-                    .env_remove("TABULA_SPEC")
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                let mut stdin = child.stdin.take().unwrap();
-                stdin.write_all(format!("value of {n}").as_bytes()).unwrap();
-                drop(stdin);
-                child.wait_with_output().unwrap()
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = names
+            .iter()
+            .map(|n| {
+                let f = &f;
+                s.spawn(move || {
+                    f.tabula(
+                        &["secret", "set", n, "--fleet", "fleet"],
+                        &format!("value of {n}"),
+                    )
+                })
             })
-        })
-        .collect();
-    for r in runs {
-        let o = r.join().unwrap();
-        assert!(o.status.success(), "{}", text(&o));
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert!(o.status.success(), "{}", text(o));
     }
     for h in ["a", "b"] {
         let spec = std::fs::read_to_string(f.path(&format!("fleet/{h}.toml"))).unwrap();
@@ -694,7 +680,7 @@ fn secret_set_on_a_full_disk_changes_nothing() {
         .collect();
     assert_eq!(after, before, "a spec changed");
     let mut left: Vec<String> = Vec::new();
-    for e in walkdir(&fs) {
+    for e in support::files_under(&fs) {
         let name = e.strip_prefix(&fs).unwrap().display().to_string();
         if !["a.toml", "b.toml", "filler", ".secrets.tabula.lock"].contains(&name.as_str()) {
             left.push(name);
@@ -709,18 +695,4 @@ fn secret_set_on_a_full_disk_changes_nothing() {
         f.decrypt("host-a", "fs/secrets/wifi.age").as_deref(),
         Some(VALUE)
     );
-}
-
-/// Every file under `dir`.
-fn walkdir(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walkdir(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -547,3 +547,17 @@ pub fn fill(dir: &Path) -> PathBuf {
     let _ = f.sync_all();
     p
 }
+
+/// Every file under `dir` (not the folders), depth first.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
