@@ -83,6 +83,10 @@ impl ApplyOptions {
 /// Shows the step being run.
 pub trait Progress {
     fn step(&mut self, index: usize, total: usize, step: &Step);
+    /// A step of the plan this run leaves undone, and why (`--no-open`).
+    fn skipped(&mut self, index: usize, total: usize, step: &Step, _why: &str) {
+        self.step(index, total, step);
+    }
     fn finish(&mut self) {}
 }
 
@@ -372,7 +376,11 @@ pub fn execute(
     let _writing = crate::interrupt::Writing::start();
     for (i, step) in plan.steps.iter().enumerate() {
         crate::interrupt::check()?;
-        progress.step(i, total, step);
+        if opts.no_open && step.inside_container() {
+            progress.skipped(i, total, step, "--no-open: the container stays closed");
+        } else {
+            progress.step(i, total, step);
+        }
         tracing::info!("step {}/{total}: {}", i + 1, step.describe());
         let x = Exec {
             spec,

@@ -247,6 +247,18 @@ pub enum Step {
 
 impl Step {
     /// A short description for the progress display.
+    /// Whether the step works inside the open container (opening it, the
+    /// pool, its subvolumes): what `--no-open` leaves undone.
+    pub fn inside_container(&self) -> bool {
+        matches!(
+            self,
+            Step::Open { .. }
+                | Step::MkfsBtrfs { .. }
+                | Step::DeleteSubvolume { .. }
+                | Step::CreateSubvolume { .. }
+        )
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Step::ZapTable => "removing every partition and the partition table".into(),

@@ -159,6 +159,13 @@ fn fresh_apply_partitions_formats_and_keys_then_is_a_noop() {
         !fresh_out.contains("horse battery"),
         "passphrase in the debug log"
     );
+    // --no-open: the steps inside the container are shown as not run.
+    for want in [
+        "opening the container as /dev/mapper/pool: skipped (--no-open",
+        "creating subvolume @user/home: skipped (--no-open",
+    ] {
+        assert!(fresh_out.contains(want), "no `{want}`:\n{fresh_out}");
+    }
     assert!(
         w.loops_settled().is_empty(),
         "tabula left its loop device attached"

@@ -102,6 +102,16 @@ impl Progress for Front<'_> {
             eprintln!("[{}/{total}] {}", index + 1, step.describe());
         }
     }
+    fn skipped(&mut self, index: usize, total: usize, step: &Step, why: &str) {
+        let msg = format!("{}: skipped ({why})", step.describe());
+        if let Some(b) = &self.bar {
+            b.set_length(total as u64);
+            b.set_position(index as u64);
+            b.set_message(msg);
+        } else {
+            eprintln!("[{}/{total}] {msg}", index + 1);
+        }
+    }
     fn finish(&mut self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
