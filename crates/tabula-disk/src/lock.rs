@@ -9,6 +9,8 @@
 //! `/run/tabula/lock/` named after the disk's identity, not its path, so
 //! `disk.img`, `./disk.img` and a symlink to it are the same disk.
 //!
+//! - `install` holds it from its apply to the end of nixos-install; the
+//!   steps it calls find it held by their own process and go on.
 //! - A second writer does not wait: it is refused at once (exit 3), before
 //!   it reads a passphrase or touches anything, and told who holds it.
 //! - The lock dies with its process: `kill -9` leaves no stale lock, and the
@@ -36,6 +38,25 @@ pub const LOCKS: &str = "/run/tabula/lock";
 #[derive(Debug)]
 pub struct DiskLock {
     _lock: Lock,
+    path: PathBuf,
+}
+
+/// The lock files this process holds: a command that holds a disk's lock
+/// for its whole run (install: apply, mount, nixos-install) calls steps
+/// that take it too, and a second `flock` of the same file by the same
+/// process would refuse itself.
+static HELD: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn held() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<PathBuf>> {
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Drop for DiskLock {
+    fn drop(&mut self) {
+        held().remove(&self.path);
+    }
 }
 
 /// The name of `disk`'s lock file: `blk-MAJ:MIN` for a block device (the
@@ -63,7 +84,8 @@ pub fn lock_path(disk: &Path) -> Option<PathBuf> {
 }
 
 /// Take the exclusive lock on `disk`, or refuse at once when another run
-/// holds it. A disk that does not exist yet needs no lock (None).
+/// holds it. A disk that does not exist yet needs no lock (None), nor one
+/// this process holds already (None: the outer holder keeps it).
 ///
 /// # Errors
 /// [`Error::Refused`] when another run holds the lock; [`Error::Io`] when
@@ -72,9 +94,15 @@ pub fn exclusive(disk: &Path) -> Result<Option<DiskLock>> {
     let Some(path) = lock_path(disk) else {
         return Ok(None);
     };
+    if held().contains(&path) {
+        return Ok(None);
+    }
     std::fs::create_dir_all(LOCKS).map_err(|e| Error::io(format!("creating {LOCKS}"), e))?;
     match Lock::acquire(&path, Duration::ZERO, &mut |_| {}) {
-        Ok(lock) => Ok(Some(DiskLock { _lock: lock })),
+        Ok(lock) => {
+            held().insert(path.clone());
+            Ok(Some(DiskLock { _lock: lock, path }))
+        }
         Err(AtomicError::LockTimeout { .. }) => Err(Error::Refused(format!(
             "another tabula is working on {} right now (it holds {}): nothing was done. Wait for it to end, then run this again{}",
             disk.display(),
@@ -127,6 +155,35 @@ mod tests {
         assert_eq!(lock_name(&link), Some(a.clone()));
         assert_eq!(lock_name(&d.path().join("./disk.img")), Some(a));
         assert_eq!(lock_name(&d.path().join("missing.img")), None);
+    }
+
+    #[test]
+    fn the_holder_takes_it_again_freely_and_a_drop_frees_it() {
+        let d = tempfile::tempdir().unwrap();
+        let img = d.path().join("disk.img");
+        std::fs::write(&img, b"x").unwrap();
+        let first = match exclusive(&img) {
+            Ok(l) => l.unwrap(),
+            Err(e) => {
+                // Not root: /run/tabula cannot be made here.
+                eprintln!("SKIP lock re-entry: {e}");
+                return;
+            }
+        };
+        // The same process, a step inside the command: goes on, holds nothing.
+        assert!(exclusive(&img).unwrap().is_none());
+        // Another open file of the lock is another holder: refused.
+        let other = std::fs::File::open(lock_path(&img).unwrap()).unwrap();
+        assert!(
+            rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .is_err()
+        );
+        drop(first);
+        assert!(
+            rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok()
+        );
+        rustix::fs::flock(&other, rustix::fs::FlockOperation::Unlock).unwrap();
+        assert!(exclusive(&img).unwrap().is_some());
     }
 
     #[test]

@@ -62,8 +62,15 @@ pub fn install(args: &InstallArgs, ctx: &Ctx) -> anyhow::Result<u8> {
     // The host's secrets/NAME.age travel with the flake: a missing one
     // stops here too, before the disk is touched.
     let secrets = crate::cmd::secret::FlakeSecrets::plan(ctx, &spec, &flake_dir)?;
+    // One install per disk, from its apply to the end of nixos-install (a
+    // new image is locked by apply, then here once it exists).
+    let mut lock = tabula_disk::lock::exclusive(&args.apply.disk).map_err(lift)?;
     // The passphrase apply used (stdin can be read only once).
     let mut done = run_apply(&args.apply, ctx, &spec)?;
+    if lock.is_none() {
+        lock = tabula_disk::lock::exclusive(&args.apply.disk).map_err(lift)?;
+    }
+    let _lock = lock;
     let mounted = session::mount_after_apply(
         &spec,
         &args.apply.request(),
