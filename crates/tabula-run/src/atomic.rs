@@ -273,6 +273,25 @@ impl Staged {
             .map_err(io_err("syncing the directory", dir))
     }
 
+    /// Put the file in place only if nothing is at the target (a file, a
+    /// directory or a link, dangling too): `renameat2(RENAME_NOREPLACE)`,
+    /// then sync the directory. Unlike `O_EXCL` on the target itself, a
+    /// failed write (a full disk) never leaves an empty or half file there.
+    ///
+    /// # Errors
+    /// [`AtomicError::Io`] naming the target; its kind is `AlreadyExists`
+    /// when something is there (the temporary file is removed).
+    pub fn commit_new(mut self) -> Result<(), AtomicError> {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        renameat_with(CWD, &self.tmp, CWD, &self.target, RenameFlags::NOREPLACE)
+            .map_err(|e| io_err("creating", &self.target)(e.into()))?;
+        self.done = true;
+        let dir = dir_of(&self.target);
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("syncing the directory", dir))
+    }
+
     /// Rename without syncing the directory (the caller syncs each directory
     /// once after a batch of renames).
     ///

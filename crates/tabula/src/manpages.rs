@@ -186,8 +186,11 @@ pub fn man(args: &ManArgs, ctx: &crate::ctx::Ctx) -> anyhow::Result<u8> {
     Ok(crate::exit::OK)
 }
 
+/// Each page whole or not at all (temporary file, fsync, rename): a full
+/// disk or a kill leaves the older page, never an empty or cut one.
 fn write_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    tabula_run::atomic::write_atomic(path, text, 0o644)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `tabula completions SHELL`: clap_complete's script plus positional values

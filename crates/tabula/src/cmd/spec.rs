@@ -242,8 +242,8 @@ pub(crate) fn refuse_existing(path: &std::path::Path, force: bool) -> anyhow::Re
     Ok(())
 }
 
-/// Write the new spec: staged and renamed with --force, else created
-/// exclusively (O_EXCL).
+/// Write the new spec: staged, then renamed over the target with --force,
+/// else renamed into place only where nothing is (RENAME_NOREPLACE).
 pub(crate) fn write_spec(path: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
     if force {
         // Stage and rename: a rename replaces the directory entry itself, so
@@ -256,22 +256,22 @@ pub(crate) fn write_spec(path: &std::path::Path, text: &str, force: bool) -> any
         .and_then(tabula_run::atomic::Staged::commit)
         .with_context(|| format!("writing {}", path.display()))?;
     } else {
-        // O_EXCL: fails on anything there, a dangling link included.
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => anyhow::Error::from(exit::Refused(format!(
-                    "{} appeared while writing it; pass --force to overwrite a file",
-                    path.display()
-                ))),
-                _ => anyhow::Error::new(e).context(format!("writing {}", path.display())),
-            })?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("writing {}", path.display()))?;
+        // Staged beside it, then renamed into place only if nothing is
+        // there (a dangling link included): a full disk fails in the
+        // temporary file and leaves no empty host.toml behind.
+        tabula_run::atomic::stage(
+            path,
+            text.as_bytes(),
+            tabula_run::atomic::Meta::Fresh { mode: 0o644 },
+        )
+        .and_then(tabula_run::atomic::Staged::commit_new)
+        .map_err(|e| match e.io_kind() {
+            Some(std::io::ErrorKind::AlreadyExists) => anyhow::Error::from(exit::Refused(format!(
+                "{} appeared while writing it; pass --force to overwrite a file",
+                path.display()
+            ))),
+            _ => anyhow::Error::new(e).context(format!("writing {}", path.display())),
+        })?;
     }
     Ok(())
 }

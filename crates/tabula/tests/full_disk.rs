@@ -1,0 +1,136 @@
+//! Every command that writes files, on a full filesystem (a small tmpfs in
+//! this test's own folder, filled to ENOSPC): an error exit naming "No space
+//! left on device" — never a panic — with the file it would have replaced
+//! as it was, no temporary file left, and every file it did write whole.
+//! Then, with room again, the same line succeeds. (render and `secret set`
+//! have their own: render_cli.rs, secret_cli.rs.) Needs root to mount the
+//! tmpfs; prints SKIP otherwise.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Every file under `dir` with its length and a hash of its bytes, by path
+/// relative to `dir`; lock files (empty, kept by design) left out.
+fn files(dir: &Path) -> BTreeMap<String, (usize, u64)> {
+    use std::hash::{Hash as _, Hasher as _};
+    support::files_under(dir)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".tabula.lock"))
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let bytes = std::fs::read(&p).unwrap();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            (rel, (bytes.len(), h.finish()))
+        })
+        .collect()
+}
+
+/// `tabula ARGS` in `dir`: (exit code, stdout + stderr).
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let (code, out, err) = support::run_in(dir, args);
+    (code, out + &err)
+}
+
+/// The failure a full disk must give: an error exit, the cause named.
+fn assert_full(what: &str, (code, text): &(Option<i32>, String)) {
+    assert!(
+        matches!(code, Some(1..=5)),
+        "{what}: an error exit, not {code:?}:\n{text}"
+    );
+    assert!(
+        text.contains("No space left on device"),
+        "{what}: the cause is not named:\n{text}"
+    );
+}
+
+#[test]
+fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("fs");
+    let mut guard = support::Mounted::default();
+    if !support::small_fs(&fs, "4m", &mut guard) {
+        println!("SKIP writers_on_a_full_disk: needs root to mount a tmpfs");
+        return;
+    }
+    // With room: a host.toml, its schema, and the man pages elsewhere (the
+    // pages a full run must match, file for file).
+    let (code, text) = run(&fs, &["init", "host.toml"]);
+    assert_eq!(code, Some(0), "{text}");
+    std::fs::write(fs.join("host.schema.json"), "old schema\n").unwrap();
+    let pages = dir.path().join("pages");
+    let (code, text) = run(dir.path(), &["man", "--out", "pages"]);
+    assert_eq!(code, Some(0), "{text}");
+    let good_pages = files(&pages);
+    assert!(good_pages.len() > 5, "{good_pages:?}");
+    let before = files(&fs);
+
+    let filler = support::fill(&fs);
+    let filled = files(&fs);
+    // place --apply: host.toml stays as it was.
+    let r = run(
+        &fs,
+        &[
+            "place",
+            "ripgrep",
+            "--kind",
+            "cli",
+            "--apply",
+            "--spec",
+            "host.toml",
+        ],
+    );
+    assert_full("place --apply", &r);
+    // schema --out over an older schema: the old one stays.
+    let r = run(&fs, &["schema", "--out", "host.schema.json"]);
+    assert_full("schema --out", &r);
+    // init of a new file: nothing appears.
+    let r = run(&fs, &["init", "new.toml"]);
+    assert_full("init", &r);
+    assert_eq!(
+        files(&fs),
+        filled,
+        "a file changed, appeared or a temp stayed"
+    );
+    // man --out: the pages it could write are whole, no temp file.
+    let r = run(&fs, &["man", "--out", "man"]);
+    assert_full("man --out", &r);
+    if fs.join("man").exists() {
+        for (name, bytes) in files(&fs.join("man")) {
+            assert_eq!(
+                good_pages.get(&name),
+                Some(&bytes),
+                "man/{name} is not a whole page"
+            );
+        }
+    }
+
+    // Room again: every line succeeds.
+    std::fs::remove_file(filler).unwrap();
+    let _ = std::fs::remove_dir_all(fs.join("man"));
+    assert_eq!(files(&fs), before);
+    for args in [
+        &[
+            "place",
+            "ripgrep",
+            "--kind",
+            "cli",
+            "--apply",
+            "--spec",
+            "host.toml",
+        ][..],
+        &["schema", "--out", "host.schema.json"],
+        &["init", "new.toml"],
+        &["man", "--out", "man"],
+    ] {
+        let (code, text) = run(&fs, args);
+        assert_eq!(code, Some(0), "{args:?}:\n{text}");
+    }
+    assert_eq!(files(&fs.join("man")), good_pages);
+    assert!(std::fs::read_to_string(fs.join("host.toml"))
+        .unwrap()
+        .contains("ripgrep"));
+}
