@@ -8,7 +8,7 @@ mod support;
 use support::have;
 use support::{disk_spec as spec_path, sh, Loop};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::Command as Bin;
@@ -19,26 +19,23 @@ fn ready(test: &str) -> bool {
     support::disk_ready(test, &["mdir", "mcopy", "debugfs", "sha256sum"])
 }
 
-/// A temp dir with an image path; detaches every loop device of the image
-/// when dropped (tabula should have, this is the test's own safety net).
+/// The image and its files: [`support::ImageWork`] (detached on drop),
+/// plus what this test needs.
 struct Work {
-    dir: tempfile::TempDir,
+    base: support::ImageWork,
+}
+
+impl std::ops::Deref for Work {
+    type Target = support::ImageWork;
+    fn deref(&self) -> &support::ImageWork {
+        &self.base
+    }
 }
 
 impl Work {
     fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("tabula-disk-test.")
-            .tempdir()
-            .unwrap();
-        std::fs::write(dir.path().join("pass"), format!("{PASS}\n")).unwrap();
-        Work { dir }
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn img(&self) -> PathBuf {
-        self.p("disk.img")
+        let base = support::ImageWork::new("tabula-disk-test.", PASS);
+        Work { base }
     }
     fn loops(&self) -> Vec<String> {
         support::loops_of(&self.img())
@@ -78,12 +75,6 @@ impl Work {
     }
     fn attach(&self) -> Loop {
         Loop::attach(&self.img())
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        support::detach_all(&self.img());
     }
 }
 

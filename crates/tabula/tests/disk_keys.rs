@@ -22,28 +22,25 @@ fn ready(test: &str) -> bool {
     support::disk_ready(test, &["mkfifo"])
 }
 
-/// The test's temp dir with a passphrase file; detaches the image's loop
-/// devices (by name) on drop.
+/// The image and its files: [`support::ImageWork`] (detached on drop),
+/// plus what this test needs.
 struct Work {
-    dir: tempfile::TempDir,
+    base: support::ImageWork,
+}
+
+impl std::ops::Deref for Work {
+    type Target = support::ImageWork;
+    fn deref(&self) -> &support::ImageWork {
+        &self.base
+    }
 }
 
 impl Work {
     fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("tabula-keys-test.")
-            .tempdir()
-            .unwrap();
-        let pass = dir.path().join("pass");
-        std::fs::write(&pass, format!("{PASS}\n")).unwrap();
+        let base = support::ImageWork::new("tabula-keys-test.", PASS);
+        let pass = base.p("pass");
         std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
-        Work { dir }
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn img(&self) -> PathBuf {
-        self.p("disk.img")
+        Work { base }
     }
     fn tabula(&self) -> Bin {
         let mut c = Bin::cargo_bin("tabula").unwrap();
@@ -106,12 +103,6 @@ impl Work {
             .status
             .success();
         (slots, empty_opens)
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        support::detach_all(&self.img());
     }
 }
 

@@ -11,7 +11,6 @@ use support::{disk_spec as spec_path, Loop};
 
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -24,36 +23,28 @@ fn ready(test: &str) -> bool {
     support::disk_ready(test, &["script"])
 }
 
-/// A temp dir holding the image; detaches, by name, every loop device of the
-/// image when dropped (tabula should have: this is the test's safety net).
+/// The image and its files: [`support::ImageWork`] (detached on drop),
+/// plus what this test needs.
 struct Work {
-    dir: tempfile::TempDir,
+    base: support::ImageWork,
+}
+
+impl std::ops::Deref for Work {
+    type Target = support::ImageWork;
+    fn deref(&self) -> &support::ImageWork {
+        &self.base
+    }
 }
 
 impl Work {
     fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("tabula-prompt-test.")
-            .tempdir()
-            .unwrap();
-        Work { dir }
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn img(&self) -> PathBuf {
-        self.p("disk.img")
+        let base = support::ImageWork::new("tabula-prompt-test.", "");
+        Work { base }
     }
     /// Whether the image is detached within a few seconds (see
     /// [`support::loops_settled`]).
     fn detached(&self) -> bool {
         support::loops_settled(&self.img()).is_empty()
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        support::detach_all(&self.img());
     }
 }
 
@@ -69,7 +60,7 @@ fn apply_on_a_terminal(w: &Work, answers: &[(&str, &str)]) -> (i32, String) {
     );
     let log = w.p("argv.log");
     support::on_a_terminal(
-        w.dir.path(),
+        w.dir(),
         &cmd,
         &[("TABULA_ARGV_LOG", log.as_os_str())],
         answers,

@@ -11,7 +11,7 @@ mod support;
 use support::disk_spec as spec_path;
 
 use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,20 +21,26 @@ fn ready(test: &str) -> bool {
     support::disk_ready(test, &["script", "stty"])
 }
 
+/// The image and its files: [`support::ImageWork`] (detached on drop),
+/// plus what this test needs.
 struct Work {
-    dir: tempfile::TempDir,
+    base: support::ImageWork,
+}
+
+impl std::ops::Deref for Work {
+    type Target = support::ImageWork;
+    fn deref(&self) -> &support::ImageWork {
+        &self.base
+    }
 }
 
 impl Work {
     fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("tabula-signals-test.")
-            .tempdir()
-            .unwrap();
-        std::fs::write(dir.path().join("pass"), format!("{PASS}\n")).unwrap();
+        let base = support::ImageWork::new("tabula-signals-test.", PASS);
+        let dir = base.dir();
         // The shim: marks that it runs, holds the partition open, sleeps,
         // then runs the real mkfs.ext4.
-        let shim = dir.path().join("shim");
+        let shim = dir.join("shim");
         std::fs::create_dir(&shim).unwrap();
         let real = ["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"]
             .into_iter()
@@ -42,18 +48,12 @@ impl Work {
             .unwrap();
         let script = format!(
             "#!/bin/sh\nfor a; do last=$a; done\nexec 3<\"$last\"\necho $$ > {mark}\nsleep ${{SHIM_SLEEP:-4}}\nexec {real} \"$@\"\n",
-            mark = dir.path().join("in-mkfs").display()
+            mark = dir.join("in-mkfs").display()
         );
         let p = shim.join("mkfs.ext4");
         std::fs::write(&p, script).unwrap();
         Command::new("chmod").arg("755").arg(&p).status().unwrap();
-        Work { dir }
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn img(&self) -> PathBuf {
-        self.p("disk.img")
+        Work { base }
     }
     fn path_env(&self) -> String {
         format!(
@@ -128,12 +128,6 @@ impl Work {
             .map(|l| format!("{} {}", l["action"], l["object"]))
             .collect();
         (v["steps"].as_array().unwrap().len(), left)
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        support::detach_all(&self.img());
     }
 }
 

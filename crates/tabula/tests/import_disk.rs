@@ -11,7 +11,7 @@ mod support;
 use support::sh;
 
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use assert_cmd::Command as Bin;
@@ -25,29 +25,28 @@ fn ready(test: &str) -> bool {
     )
 }
 
+/// The image and its files: [`support::ImageWork`] (detached on drop),
+/// plus what this test needs.
 struct Work {
-    dir: tempfile::TempDir,
+    base: support::ImageWork,
+}
+
+impl std::ops::Deref for Work {
+    type Target = support::ImageWork;
+    fn deref(&self) -> &support::ImageWork {
+        &self.base
+    }
 }
 
 impl Work {
     fn new() -> Work {
-        let dir = tempfile::Builder::new()
-            .prefix("tabula-import-test.")
-            .tempdir()
-            .unwrap();
-        std::fs::write(dir.path().join("pass"), format!("{PASS}\n")).unwrap();
-        Work { dir }
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-    fn img(&self) -> PathBuf {
-        self.p("disk.img")
+        let base = support::ImageWork::new("tabula-import-test.", PASS);
+        Work { base }
     }
     fn tabula(&self) -> Bin {
         let mut c = Bin::cargo_bin("tabula").unwrap();
         c.env("NO_COLOR", "1");
-        c.current_dir(self.dir.path());
+        c.current_dir(self.dir());
         c
     }
     /// A sparse image of `size` with the partitions `sgdisk ARGS` makes.
@@ -137,12 +136,6 @@ impl Work {
             self.spec()
         );
         text
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        support::detach_all(&self.img());
     }
 }
 
@@ -612,7 +605,7 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
         .args(["import", "--disk"])
         .arg(w.img())
-        .current_dir(w.dir.path())
+        .current_dir(w.dir())
         .env("PATH", path)
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

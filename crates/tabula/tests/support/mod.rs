@@ -360,6 +360,11 @@ impl ImageWork {
         ImageWork { dir }
     }
 
+    /// The temp dir.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub fn p(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
