@@ -47,6 +47,22 @@ fn assert_full(what: &str, (code, text): &(Option<i32>, String)) {
     );
 }
 
+/// The command lines that write, run in the tmpfs.
+const WRITERS: [&[&str]; 4] = [
+    &[
+        "place",
+        "ripgrep",
+        "--kind",
+        "cli",
+        "--apply",
+        "--spec",
+        "host.toml",
+    ],
+    &["schema", "--out", "host.schema.json"],
+    &["init", "new.toml"],
+    &["man", "--out", "man"],
+];
+
 #[test]
 fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,34 +86,16 @@ fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files() {
 
     let filler = support::fill(&fs);
     let filled = files(&fs);
-    // place --apply: host.toml stays as it was.
-    let r = run(
-        &fs,
-        &[
-            "place",
-            "ripgrep",
-            "--kind",
-            "cli",
-            "--apply",
-            "--spec",
-            "host.toml",
-        ],
-    );
-    assert_full("place --apply", &r);
-    // schema --out over an older schema: the old one stays.
-    let r = run(&fs, &["schema", "--out", "host.schema.json"]);
-    assert_full("schema --out", &r);
-    // init of a new file: nothing appears.
-    let r = run(&fs, &["init", "new.toml"]);
-    assert_full("init", &r);
-    assert_eq!(
-        files(&fs),
-        filled,
-        "a file changed, appeared or a temp stayed"
-    );
-    // man --out: the pages it could write are whole, no temp file.
-    let r = run(&fs, &["man", "--out", "man"]);
-    assert_full("man --out", &r);
+    // Each writer: place --apply edits host.toml, schema --out replaces an
+    // older schema, init makes a new file, man --out a folder of pages.
+    for args in WRITERS {
+        assert_full(&args.join(" "), &run(&fs, args));
+    }
+    // Every file outside man/ as it was, nothing new, no temp file.
+    let mut now = files(&fs);
+    now.retain(|k, _| !k.starts_with("man/"));
+    assert_eq!(now, filled, "a file changed, appeared or a temp stayed");
+    // The pages man could write are whole, no temp file.
     if fs.join("man").exists() {
         for (name, bytes) in files(&fs.join("man")) {
             assert_eq!(
@@ -112,20 +110,7 @@ fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files() {
     std::fs::remove_file(filler).unwrap();
     let _ = std::fs::remove_dir_all(fs.join("man"));
     assert_eq!(files(&fs), before);
-    for args in [
-        &[
-            "place",
-            "ripgrep",
-            "--kind",
-            "cli",
-            "--apply",
-            "--spec",
-            "host.toml",
-        ][..],
-        &["schema", "--out", "host.schema.json"],
-        &["init", "new.toml"],
-        &["man", "--out", "man"],
-    ] {
+    for args in WRITERS {
         let (code, text) = run(&fs, args);
         assert_eq!(code, Some(0), "{args:?}:\n{text}");
     }
