@@ -79,6 +79,16 @@ pub enum Error {
     /// A signal arrived (SIGINT, SIGTERM, SIGHUP): stopped between steps.
     #[error("{0}")]
     Interrupted(String),
+    /// A step failed while the filesystem holding the image file had no
+    /// room left: the sparse image could not grow (exit 1).
+    #[error("the filesystem holding {image} ({dir}) is full: the image is sparse and grows as tabula writes it (up to {size}); free space there, then run the same line again (it finishes what this run began)")]
+    ImageFull {
+        image: String,
+        dir: String,
+        size: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// After applying, the disk still does not match the spec.
     #[error("read-back after apply does not match the spec:\n{0}")]
     Verify(String),

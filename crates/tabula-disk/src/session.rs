@@ -496,7 +496,8 @@ pub fn run(
         (Vec::new(), None)
     } else {
         make_usb_keyfile(req, &plan, &opts, view)?;
-        let ran = apply::execute(spec, &device, &plan, &opts, view)?;
+        let ran = apply::execute(spec, &device, &plan, &opts, view)
+            .map_err(|e| when_image_full(&req.disk, e))?;
         let after =
             apply::verify(spec, &device, &opts).map_err(|e| Error::ReadBack(Box::new(e)))?;
         (ran, Some(after))
@@ -511,6 +512,35 @@ pub fn run(
         after,
         unverified,
     })
+}
+
+/// A failed step on an image whose filesystem has no room left (under 1
+/// MiB free): the tool's own message ("Device wipe error", "No space left")
+/// does not say that the image itself could not grow, so say it.
+fn when_image_full(disk: &Path, e: Error) -> Error {
+    let Ok(meta) = std::fs::metadata(disk) else {
+        return e;
+    };
+    if !meta.is_file() {
+        return e;
+    }
+    let dir = disk
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let free = rustix::fs::statvfs(dir).map(|v| v.f_bavail.saturating_mul(v.f_frsize));
+    match free {
+        Ok(free) if free < 1 << 20 => Error::ImageFull {
+            image: disk.display().to_string(),
+            dir: std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.to_owned())
+                .display()
+                .to_string(),
+            size: Size::bytes(meta.len()).to_string(),
+            source: Box::new(e),
+        },
+        _ => e,
+    }
 }
 
 /// After an apply (install): mount the layout at `dir` with the keyfile

@@ -2,9 +2,10 @@
 //! this test's own folder, filled to ENOSPC): an error exit naming "No space
 //! left on device" — never a panic — with the file it would have replaced
 //! as it was, no temporary file left, and every file it did write whole.
-//! Then, with room again, the same line succeeds. (render and `secret set`
-//! have their own: render_cli.rs, secret_cli.rs.) Needs root to mount the
-//! tmpfs; prints SKIP otherwise.
+//! Then, with room again, the same line succeeds. And `apply` to a sparse
+//! image whose filesystem fills up: the error says so, and the rerun with
+//! room converges. (render and `secret set` have their own: render_cli.rs,
+//! secret_cli.rs.) Needs root to mount the tmpfs; prints SKIP otherwise.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
@@ -118,4 +119,67 @@ fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files() {
     assert!(std::fs::read_to_string(fs.join("host.toml"))
         .unwrap()
         .contains("ripgrep"));
+}
+
+/// `apply` to a sparse image on a filesystem with too little room: the
+/// step that cannot write fails, and the error says the image's folder is
+/// full (the tool alone says "Device wipe error"); no loop device stays.
+/// Given room, the same line finishes and a plan has nothing left to do.
+#[test]
+fn apply_to_an_image_on_a_full_disk_says_so_and_converges_with_room() {
+    let test = "apply_to_an_image_on_a_full_disk_says_so_and_converges_with_room";
+    if !support::disk_ready(test, &[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("fs");
+    let mut guard = support::Mounted::default();
+    if !support::small_fs(&fs, "20m", &mut guard) {
+        println!("SKIP {test}: cannot mount a tmpfs");
+        return;
+    }
+    std::fs::write(dir.path().join("pass"), "full disk test pass\n").unwrap();
+    let img = fs.join("disk.img");
+    let apply = || {
+        let mut c = assert_cmd::Command::cargo_bin("tabula").unwrap();
+        c.arg("--spec")
+            .arg(support::disk_spec())
+            .args(["apply", "--yes", "--no-open", "--disk"])
+            .arg(&img)
+            .arg("--passphrase-file")
+            .arg(dir.path().join("pass"))
+            .env("NO_COLOR", "1")
+            .timeout(std::time::Duration::from_secs(300))
+            .output()
+            .unwrap()
+    };
+    let out = apply();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want = format!(
+        "the filesystem holding {} ({}) is full",
+        img.display(),
+        std::fs::canonicalize(&fs).unwrap().display()
+    );
+    assert!(err.contains(&want), "no `{want}`:\n{err}");
+    assert!(
+        support::loops_settled(&img).is_empty(),
+        "a loop device stayed"
+    );
+    // Room: the tmpfs grows; the same line finishes (exit 5: the pool in
+    // the unopened container is unverified), and nothing is left to do.
+    let grown = std::process::Command::new("mount")
+        .args(["-o", "remount,size=300m"])
+        .arg(&fs)
+        .status()
+        .unwrap();
+    assert!(grown.success());
+    for want in ["applied ", "no step left to run"] {
+        let out = apply();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{text}");
+        assert!(text.contains(want), "no `{want}`:\n{text}");
+    }
+    assert!(support::loops_settled(&img).is_empty());
 }
