@@ -74,13 +74,14 @@ fn recorded_for(device: &str, image: &Path) -> bool {
     std::fs::read_to_string(p).is_ok_and(|r| r.split_whitespace().next() == Some(id.as_str()))
 }
 
-/// Whether the run that recorded `device` is still alive (a record without
-/// a PID, or with one that is gone, is a dead run's).
-fn recorder_alive(device: &str) -> bool {
+/// The PID of the run that recorded `device`, while it is alive and not
+/// this process (a record without a PID, or with one that is gone, is a
+/// dead run's).
+fn live_recorder(device: &str) -> Option<u32> {
     record_path(device)
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|r| r.split_whitespace().nth(1)?.parse::<u32>().ok())
-        .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
+        .filter(|pid| *pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// The partition nodes the kernel has for a whole disk (`/dev/loop3p1`...).
@@ -166,6 +167,17 @@ pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevic
     if devs.len() > 1 || !recorded_for(dev, image) {
         return refuse(String::new());
     }
+    // A plan or import reading the image right now (its run is alive): its
+    // device is read-only and not a leftover to take over.
+    if let Some(pid) = live_recorder(dev) {
+        return Err(Error::Refused(format!(
+            "{} is being read by a running tabula (PID {pid}, through {dev}): wait for it to end, then run this again",
+            image.display()
+        )));
+    }
+    if read_only(dev) {
+        return refuse(" read-only".into());
+    }
     let nodes = partition_nodes(dev);
     let mut all = vec![dev.clone()];
     all.extend(nodes.iter().cloned());
@@ -214,7 +226,7 @@ pub fn drop_read_only_leftover(image: &Path) -> Result<()> {
     let [dev] = devs.as_slice() else {
         return Ok(());
     };
-    if !read_only(dev) || !recorded_for(dev, image) || recorder_alive(dev) {
+    if !read_only(dev) || !recorded_for(dev, image) || live_recorder(dev).is_some() {
         return Ok(());
     }
     let mut all = vec![dev.clone()];

@@ -11,7 +11,7 @@ mod support;
 use support::sh;
 
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use assert_cmd::Command as Bin;
@@ -77,25 +77,76 @@ impl Work {
     fn spec(&self) -> String {
         std::fs::read_to_string(self.p("imported.toml")).unwrap()
     }
-    /// `apply --no-open` of SPEC (the embedded host when None) on the image:
-    /// the layout with its container formatted and left closed (exit 5).
-    /// Returns apply's stderr.
-    fn apply_closed(&self, spec: Option<&Path>) -> String {
+    /// `apply --no-open` of SPEC (the embedded host when None) on the image.
+    fn apply_out(&self, spec: Option<&Path>) -> std::process::Output {
         let mut apply = self.tabula();
         if let Some(s) = spec {
             apply.arg("--spec").arg(s);
         }
-        let out = apply
+        apply
             .args(["apply", "--yes", "--no-open", "--disk"])
             .arg(self.img())
             .arg("--passphrase-file")
             .arg(self.p("pass"))
             .timeout(std::time::Duration::from_secs(300))
             .output()
-            .unwrap();
+            .unwrap()
+    }
+    /// [`Work::apply_out`], which must give the layout with its container
+    /// formatted and left closed (exit 5). Returns apply's stderr.
+    fn apply_closed(&self, spec: Option<&Path>) -> String {
+        let out = self.apply_out(spec);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(5), "apply: {err}");
         err
+    }
+    /// `import --disk IMG` with debugfs shimmed to pause `secs` seconds
+    /// first: the running import once it is inside debugfs, and the shim's
+    /// mark file (its PID).
+    fn import_paused(&self, secs: u32) -> (std::process::Child, PathBuf) {
+        let shim = self.p("shim");
+        std::fs::create_dir_all(&shim).unwrap();
+        let mark = self.p("in-debugfs");
+        let _ = std::fs::remove_file(&mark);
+        // The real one by its path: `exec debugfs` would find the shim again.
+        let real = ["/usr/sbin/debugfs", "/sbin/debugfs"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap();
+        std::fs::write(
+            shim.join("debugfs"),
+            format!(
+                "#!/bin/sh\necho $$ > {}\nsleep {secs}\nexec {real} \"$@\"\n",
+                mark.display()
+            ),
+        )
+        .unwrap();
+        sh(&format!("chmod 755 {}", shim.join("debugfs").display()));
+        let path = format!(
+            "{}:{}",
+            shim.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+            .args(["import", "--disk"])
+            .arg(self.img())
+            .current_dir(self.dir())
+            .env("PATH", path)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !mark.exists() {
+            assert!(child.try_wait().unwrap().is_none(), "import ended first");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "import never ran debugfs"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        (child, mark)
     }
     /// `check` of the imported spec: no error (warnings are allowed).
     fn checks_clean(&self) {
@@ -585,42 +636,7 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
     w.apply_closed(Some(&spec));
     let before = image_hash(&w.img());
 
-    let shim = w.p("shim");
-    std::fs::create_dir(&shim).unwrap();
-    let mark = w.p("in-debugfs");
-    std::fs::write(
-        shim.join("debugfs"),
-        format!(
-            "#!/bin/sh\necho $$ > {}\nsleep 60\nexec debugfs \"$@\"\n",
-            mark.display()
-        ),
-    )
-    .unwrap();
-    sh(&format!("chmod 755 {}", shim.join("debugfs").display()));
-    let path = format!(
-        "{}:{}",
-        shim.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(["import", "--disk"])
-        .arg(w.img())
-        .current_dir(w.dir())
-        .env("PATH", path)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !mark.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "import ended first");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "import never ran debugfs"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (mut child, mark) = w.import_paused(60);
     child.kill().unwrap();
     child.wait().unwrap();
     // The shim, orphaned: ours (this test started the run), by its PID.
@@ -654,5 +670,51 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
         support::loops_settled(&w.img()).is_empty(),
         "a loop device stayed"
     );
+    assert_eq!(image_hash(&w.img()), before, "the image was written");
+}
+
+/// A writer while an import reads the image (paused inside debugfs): apply
+/// is refused at once, naming the running import, and takes nothing over;
+/// the import then ends as usual, detaching its own device, and the same
+/// apply goes through.
+#[test]
+fn an_import_at_work_is_not_taken_over_by_a_writer() {
+    let test = "an_import_at_work_is_not_taken_over_by_a_writer";
+    if !ready(test) {
+        return;
+    }
+    let w = Work::new();
+    sh(&format!("truncate -s 1G {}", w.img().display()));
+    let spec = support::disk_spec();
+    w.apply_closed(Some(&spec));
+    let before = image_hash(&w.img());
+    let (mut child, _) = w.import_paused(5);
+    let out = w.apply_out(Some(&spec));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "is being read by a running tabula (PID {}",
+            child.id()
+        )),
+        "{err}"
+    );
+    // A safety net (the import takes ~5 s here): ours, by PID.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the import did not end in 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // The closed container's inside is left out: import's exit 1.
+    assert_eq!(status.code(), Some(1));
+    assert!(support::loops_settled(&w.img()).is_empty());
+    let err = w.apply_closed(Some(&spec));
+    assert!(!err.contains("detaching"), "{err}");
     assert_eq!(image_hash(&w.img()), before, "the image was written");
 }
