@@ -167,14 +167,7 @@ pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevic
     if devs.len() > 1 || !recorded_for(dev, image) {
         return refuse(String::new());
     }
-    // A plan or import reading the image right now (its run is alive): its
-    // device is read-only and not a leftover to take over.
-    if let Some(pid) = live_recorder(dev) {
-        return Err(Error::Refused(format!(
-            "{} is being read by a running tabula (PID {pid}, through {dev}): wait for it to end, then run this again",
-            image.display()
-        )));
-    }
+    refuse_live_reader(image)?;
     if read_only(dev) {
         return refuse(" read-only".into());
     }
@@ -242,6 +235,27 @@ pub fn drop_read_only_leftover(image: &Path) -> Result<()> {
     forget_record(dev);
     drop_partitions(dev);
     Cmd::new("losetup").args(["-d", dev]).run()?;
+    Ok(())
+}
+
+/// Refuse when a plan or import is reading `image` right now (a device
+/// recorded for it by a run that is alive): its read-only device is not a
+/// leftover, and the run must not be disturbed.
+///
+/// # Errors
+/// [`Error::Refused`] naming the run's PID and its device.
+pub fn refuse_live_reader(image: &Path) -> Result<()> {
+    for dev in attached(image)? {
+        if !recorded_for(&dev, image) {
+            continue;
+        }
+        if let Some(pid) = live_recorder(&dev) {
+            return Err(Error::Refused(format!(
+                "{} is being read by a running tabula (PID {pid}, through {dev}): wait for it to end, then run this again",
+                image.display()
+            )));
+        }
+    }
     Ok(())
 }
 

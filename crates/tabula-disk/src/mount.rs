@@ -589,6 +589,7 @@ pub fn mount_disk(
     let _lock = crate::lock::exclusive(disk)?;
     let attached = if disk.is_file() {
         loopdev::drop_read_only_leftover(disk)?;
+        loopdev::refuse_live_reader(disk)?;
         loopdev::attached(disk)?.into_iter().next()
     } else {
         None

@@ -674,7 +674,8 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
 }
 
 /// A writer while an import reads the image (paused inside debugfs): apply
-/// is refused at once, naming the running import, and takes nothing over;
+/// and mount are refused at once, naming the running import, and take
+/// nothing over;
 /// the import then ends as usual, detaching its own device, and the same
 /// apply goes through.
 #[test]
@@ -688,18 +689,34 @@ fn an_import_at_work_is_not_taken_over_by_a_writer() {
     let spec = support::disk_spec();
     w.apply_closed(Some(&spec));
     let before = image_hash(&w.img());
-    let (mut child, _) = w.import_paused(5);
-    let out = w.apply_out(Some(&spec));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains(&format!(
-            "is being read by a running tabula (PID {}",
-            child.id()
-        )),
-        "{err}"
-    );
-    // A safety net (the import takes ~5 s here): ours, by PID.
+    let (mut child, _) = w.import_paused(15);
+    let mnt = w.p("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mount = w
+        .tabula()
+        .arg("--spec")
+        .arg(&spec)
+        .args(["mount", "--disk"])
+        .arg(w.img())
+        .arg("--target")
+        .arg(&mnt)
+        .arg("--passphrase-file")
+        .arg(w.p("pass"))
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    for (what, out) in [("apply", w.apply_out(Some(&spec))), ("mount", mount)] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{what}: {err}");
+        assert!(
+            err.contains(&format!(
+                "is being read by a running tabula (PID {}",
+                child.id()
+            )),
+            "{what}: {err}"
+        );
+    }
+    // A safety net (the import takes ~15 s here): ours, by PID.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
