@@ -281,10 +281,36 @@ impl Staged {
     /// # Errors
     /// [`AtomicError::Io`] naming the target; its kind is `AlreadyExists`
     /// when something is there (the temporary file is removed).
+    ///
+    /// Filesystems without `RENAME_NOREPLACE` (9p, older FUSE, NFS before
+    /// 4.x servers) answer EINVAL: then a hard link, which fails on an
+    /// existing name just as atomically; where there are no hard links
+    /// either (vfat), a rename after a last look that the name is free.
     pub fn commit_new(mut self) -> Result<(), AtomicError> {
         use rustix::fs::{renameat_with, RenameFlags, CWD};
-        renameat_with(CWD, &self.tmp, CWD, &self.target, RenameFlags::NOREPLACE)
-            .map_err(|e| io_err("creating", &self.target)(e.into()))?;
+        use rustix::io::Errno;
+        let exists = || io::Error::from(io::ErrorKind::AlreadyExists);
+        match renameat_with(CWD, &self.tmp, CWD, &self.target, RenameFlags::NOREPLACE) {
+            Ok(()) => {}
+            Err(e) if [Errno::INVAL, Errno::NOSYS, Errno::OPNOTSUPP].contains(&e) => {
+                match fs::hard_link(&self.tmp, &self.target) {
+                    Ok(()) => {
+                        let _ = fs::remove_file(&self.tmp);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        return Err(io_err("creating", &self.target)(e));
+                    }
+                    Err(_) => {
+                        if fs::symlink_metadata(&self.target).is_ok() {
+                            return Err(io_err("creating", &self.target)(exists()));
+                        }
+                        fs::rename(&self.tmp, &self.target)
+                            .map_err(io_err("renaming into place", &self.target))?;
+                    }
+                }
+            }
+            Err(e) => return Err(io_err("creating", &self.target)(e.into())),
+        }
         self.done = true;
         let dir = dir_of(&self.target);
         File::open(dir)

@@ -444,8 +444,8 @@ fn vm_full_layout_reset_kill_and_mount() {
     .unwrap();
     std::fs::write(w.join("import.sh"), include_str!("disk_vm/import.sh")).unwrap();
     std::fs::write(w.join("wipe-kill.sh"), include_str!("disk_vm/wipe-kill.sh")).unwrap();
-    // TABULA_DISK_VM_ONLY=runbook runs the runbook's steps and the killed
-    // wipe alone (minutes instead of the whole suite), to debug them.
+    // TABULA_DISK_VM_ONLY=runbook runs the runbook's steps, the killed wipe
+    // and the import alone (minutes instead of the whole suite).
     let only_runbook = std::env::var("TABULA_DISK_VM_ONLY").is_ok_and(|v| v == "runbook");
     if only_runbook {
         std::fs::write(w.join("only"), "runbook").unwrap();
@@ -601,6 +601,26 @@ fn vm_full_layout_reset_kill_and_mount() {
         );
     }
     assert!(failed.is_empty(), "{}\n{}", failed.join("\n"), context());
+    // import.sh (issue 12): the pool read through a read-only open, the
+    // plan of the imported spec all keep, the disk unchanged.
+    for name in [
+        "import_wrote_spec",
+        "import_read_pool",
+        "import_pool_mounts",
+        "import_closed_after",
+        "import_plan_rc",
+        "import_plan_all_keep",
+        "import_never_writes",
+    ] {
+        let ok = format!("ok {name}");
+        assert!(
+            results.lines().any(|l| l == ok),
+            "{name}\nimport:\n{}\nplan:\n{}\n{}",
+            read("import.out"),
+            read("import-plan.out"),
+            context()
+        );
+    }
     if only_runbook {
         return;
     }
@@ -660,20 +680,6 @@ fn vm_full_layout_reset_kill_and_mount() {
             let ok = format!("ok {name}");
             assert!(results.lines().any(|l| l == ok), "{name}\n{}", context());
         }
-    }
-    // import.sh (issue 12): the pool read through a read-only open, the
-    // plan of the imported spec all keep, the disk unchanged.
-    for name in [
-        "import_wrote_spec",
-        "import_read_pool",
-        "import_pool_mounts",
-        "import_closed_after",
-        "import_plan_rc",
-        "import_plan_all_keep",
-        "import_never_writes",
-    ] {
-        let ok = format!("ok {name}");
-        assert!(results.lines().any(|l| l == ok), "{name}\n{}", context());
     }
     // umount-fails.sh (issue 9, defects 2 and 3).
     for name in [

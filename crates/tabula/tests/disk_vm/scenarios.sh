@@ -25,10 +25,13 @@ check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; 
 sums() { sha256sum /dev/vda3 /dev/vda4 /dev/vda5 | awk '{print $1}'; }
 
 # TABULA_DISK_VM_ONLY=runbook (disk_vm.rs writes it to $W/only): the
-# runbook's steps and the killed wipe alone, on vdc, to debug them quickly.
+# runbook's steps, the killed wipe and the import of the disk they leave,
+# alone on vdc, to debug them quickly.
 if [ "$(cat $W/only 2> /dev/null)" = runbook ]; then
   . "$W/runbook.sh"
   . "$W/wipe-kill.sh"
+  D=/dev/vdc
+  . "$W/import.sh"
   echo done >> "$W/results"
   exit 0
 fi
