@@ -376,11 +376,7 @@ pub fn execute(
     let _writing = crate::interrupt::Writing::start();
     for (i, step) in plan.steps.iter().enumerate() {
         crate::interrupt::check()?;
-        if opts.no_open && step.inside_container() {
-            progress.skipped(i, total, step, "--no-open: the container stays closed");
-        } else {
-            progress.step(i, total, step);
-        }
+        announce(progress, opts, i, total, step);
         tracing::info!("step {}/{total}: {}", i + 1, step.describe());
         let x = Exec {
             spec,
@@ -442,6 +438,21 @@ pub fn execute(
     let _ = Cmd::new("sync").run();
     progress.finish();
     Ok(ran)
+}
+
+/// Show the step about to run, or that `--no-open` leaves it undone.
+fn announce(
+    progress: &mut dyn Progress,
+    opts: &ApplyOptions,
+    index: usize,
+    total: usize,
+    step: &Step,
+) {
+    if opts.no_open && step.inside_container() {
+        progress.skipped(index, total, step, "--no-open: the container stays closed");
+    } else {
+        progress.step(index, total, step);
+    }
 }
 
 /// What every step reads: the spec, the disk, the plan, the options.

@@ -207,18 +207,7 @@ fn load_hosts(
         }
     };
     let guard = if lock {
-        let path = tabula_run::atomic::lock_path_for(&base.join("secrets"));
-        Some(tabula_run::atomic::Lock::acquire(
-            &path,
-            tabula_run::atomic::LOCK_TIMEOUT,
-            &mut |lock| {
-                eprintln!(
-                    "waiting for another tabula editing the secrets of {} (lock {})",
-                    base.display(),
-                    lock.display()
-                );
-            },
-        )?)
+        Some(secrets_lock(&base)?)
     } else {
         None
     };
@@ -242,6 +231,23 @@ fn load_hosts(
     }
     let store = args.store.clone().unwrap_or_else(|| base.join("secrets"));
     Ok((hosts, store, guard))
+}
+
+/// The lock of the secrets of the specs in `base` (`.secrets.tabula.lock`):
+/// a second `secret` run waits for it, saying so.
+fn secrets_lock(base: &Path) -> anyhow::Result<tabula_run::atomic::Lock> {
+    let path = tabula_run::atomic::lock_path_for(&base.join("secrets"));
+    Ok(tabula_run::atomic::Lock::acquire(
+        &path,
+        tabula_run::atomic::LOCK_TIMEOUT,
+        &mut |lock| {
+            eprintln!(
+                "waiting for another tabula editing the secrets of {} (lock {})",
+                base.display(),
+                lock.display()
+            );
+        },
+    )?)
 }
 
 /// The host names `--hosts` picks (every host when empty).
