@@ -74,14 +74,19 @@ fn recorded_for(device: &str, image: &Path) -> bool {
     std::fs::read_to_string(p).is_ok_and(|r| r.split_whitespace().next() == Some(id.as_str()))
 }
 
-/// The PID of the run that recorded `device`, while it is alive and not
-/// this process (a record without a PID, or with one that is gone, is a
-/// dead run's).
+/// The PID of the run that recorded `device`, while it is alive, is a
+/// tabula (`/proc/PID/comm`: a PID the kernel gave to another program since
+/// is no run of ours) and not this process. A record without a PID, or
+/// with one that is gone, is a dead run's.
 fn live_recorder(device: &str) -> Option<u32> {
     record_path(device)
         .and_then(|p| std::fs::read_to_string(p).ok())
         .and_then(|r| r.split_whitespace().nth(1)?.parse::<u32>().ok())
-        .filter(|pid| *pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
+        .filter(|pid| {
+            *pid != std::process::id()
+                && std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim().starts_with("tabula"))
+        })
 }
 
 /// The partition nodes the kernel has for a whole disk (`/dev/loop3p1`...).
