@@ -144,11 +144,15 @@ pub fn run(
     if enrols && (!usb || key.symlink_metadata().is_ok()) {
         check_keyfile(key)?;
     }
-    if let Op::Replace { old: None } = op {
-        return Err(Error::Usage(
-            "replace needs --old FILE (the keyfile being replaced)".into(),
-        ));
-    }
+    let old = match op {
+        Op::Replace { old: None } => {
+            return Err(Error::Usage(
+                "replace needs --old FILE (the keyfile being replaced)".into(),
+            ))
+        }
+        Op::Replace { old: Some(old) } => Some(old.as_path()),
+        Op::Add | Op::Remove => None,
+    };
     let _lock = crate::lock::exclusive(disk)?;
     let target = Target::open(disk, false)?;
     let node = container_node(spec, target.device())?;
@@ -157,10 +161,10 @@ pub fn run(
     if usb && enrols && make_keyfile(key)? {
         note(&format!("wrote a new random keyfile to {}", key.display()));
     }
-    match op {
-        Op::Add => add_on(spec, &node, &pass, key),
-        Op::Remove => remove_on(&node, &pass, key),
-        Op::Replace { old } => replace_on(spec, &node, &pass, old.as_deref().unwrap_or(key), key),
+    match (op, old) {
+        (Op::Remove, _) => remove(&node, &pass, key),
+        (Op::Replace { .. }, Some(old)) => replace(spec, &node, &pass, old, key),
+        _ => add(spec, &node, &pass, key),
     }
 }
 
@@ -177,21 +181,10 @@ fn require_passphrase(node: &str, pass: &Secret) -> Result<()> {
     Ok(())
 }
 
-/// Add `keyfile` as a key slot (a no-op when it already opens); a keyfile
-/// [`check_keyfile`] refuses is refused before anything else.
-///
-/// # Errors
-/// When the keyfile is weak, the passphrase does not open the container or cryptsetup fails.
-pub fn add(spec: &HostSpec, device: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
-    check_keyfile(keyfile)?;
-    let node = container_node(spec, device)?;
-    require_passphrase(&node, pass)?;
-    add_on(spec, &node, pass, keyfile)
-}
-
-/// [`add`] on a container `node` the passphrase is known to open.
-fn add_on(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
-    check_keyfile(keyfile)?;
+/// Add `keyfile` as a key slot of the container `node` the passphrase is
+/// known to open (a no-op when it already opens); [`add_keyfile`] never
+/// enrols a keyfile [`check_keyfile`] refuses.
+fn add(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
     let added = add_keyfile(spec, node, pass, keyfile)?;
     Ok(Outcome {
         key_slots: slots(node)?,
@@ -201,33 +194,10 @@ fn add_on(spec: &HostSpec, node: &str, pass: &Secret, keyfile: &Path) -> Result<
     })
 }
 
-/// Add `new` and then remove `old`'s slot; `old` is removed only once `new`
-/// is proven to open the container.
-///
-/// # Errors
-/// When a key does not open the container or cryptsetup fails.
-pub fn replace(
-    spec: &HostSpec,
-    device: &str,
-    pass: &Secret,
-    old: &Path,
-    new: &Path,
-) -> Result<Outcome> {
-    check_keyfile(new)?;
-    let node = container_node(spec, device)?;
-    require_passphrase(&node, pass)?;
-    replace_on(spec, &node, pass, old, new)
-}
-
-/// [`replace`] on a container `node` the passphrase is known to open.
-fn replace_on(
-    spec: &HostSpec,
-    node: &str,
-    pass: &Secret,
-    old: &Path,
-    new: &Path,
-) -> Result<Outcome> {
-    check_keyfile(new)?;
+/// Add `new` and then remove `old`'s slot, on the container `node` the
+/// passphrase is known to open; `old` is removed only once `new` is proven
+/// to open it.
+fn replace(spec: &HostSpec, node: &str, pass: &Secret, old: &Path, new: &Path) -> Result<Outcome> {
     let added = add_keyfile(spec, node, pass, new)?;
     if !key_opens(node, &Key::File(new.to_owned()))? {
         return Err(Error::Refused(format!(
@@ -244,18 +214,9 @@ fn replace_on(
     })
 }
 
-/// Remove `keyfile`'s slot; the passphrase must open another slot.
-///
-/// # Errors
-/// When the passphrase does not open the container or cryptsetup fails.
-pub fn remove(spec: &HostSpec, device: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
-    let node = container_node(spec, device)?;
-    require_passphrase(&node, pass)?;
-    remove_on(&node, pass, keyfile)
-}
-
-/// [`remove`] on a container `node` the passphrase is known to open.
-fn remove_on(node: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
+/// Remove `keyfile`'s slot of the container `node`; the passphrase must
+/// open another slot.
+fn remove(node: &str, pass: &Secret, keyfile: &Path) -> Result<Outcome> {
     let removed = remove_slot_of(node, pass, keyfile)?;
     Ok(Outcome {
         key_slots: slots(node)?,

@@ -14,7 +14,7 @@
 //! but only when nothing uses it (not mounted, no holder but the spec's own
 //! unmounted mapping, no process holding it or a partition open); a
 //! read-only one, left by a killed plan or import whose PID is gone, is
-//! detached instead ([`drop_read_only_leftover`]). Two live writers never
+//! detached instead ([`attached_for_writing`]). Two live writers never
 //! meet here: each holds the disk's lock ([`crate::lock`]).
 
 use std::path::{Path, PathBuf};
@@ -156,8 +156,7 @@ pub fn wait_for_openers(device: &str) -> Result<()> {
 /// [`Error::Refused`] when the image is attached and that device is not
 /// tabula's own leftover, or is in use.
 pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevice>> {
-    drop_read_only_leftover(image)?;
-    let devs = attached(image)?;
+    let devs = attached_for_writing(image)?;
     let Some(dev) = devs.first() else {
         return Ok(None);
     };
@@ -172,7 +171,6 @@ pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevic
     if devs.len() > 1 || !recorded_for(dev, image) {
         return refuse(String::new());
     }
-    refuse_live_reader(image)?;
     if read_only(dev) {
         return refuse(" read-only".into());
     }
@@ -212,25 +210,36 @@ pub fn adopt(image: &Path, own_mapping: Option<&str>) -> Result<Option<LoopDevic
     Ok(Some(l))
 }
 
-/// Detach the read-only loop device a killed read-only run of tabula (plan,
-/// import) left attached to `image`, when it is recorded as tabula's and
-/// nothing uses it: a writer cannot use it, and it would block the image.
-/// Anything else attached is left for [`adopt`] to judge.
+/// The loop devices attached to `image`, once a writer has dealt with the
+/// ones tabula's read-only runs (plan, import) left: a device recorded for
+/// `image` by a run that is still alive is refused (that run is reading it
+/// now and must not be disturbed); a lone read-only one whose run is gone
+/// and that nothing uses is detached (a writer cannot use it, and it would
+/// block the image). Everything else is returned for the caller to judge.
 ///
 /// # Errors
-/// When the device's openers do not let go, or `losetup -d` fails.
-pub fn drop_read_only_leftover(image: &Path) -> Result<()> {
+/// [`Error::Refused`] naming a live reader's PID and device; a failed
+/// `losetup -d`, or openers that do not let go.
+pub fn attached_for_writing(image: &Path) -> Result<Vec<String>> {
     let devs = attached(image)?;
+    for dev in devs.iter().filter(|d| recorded_for(d, image)) {
+        if let Some(pid) = live_recorder(dev) {
+            return Err(Error::Refused(format!(
+                "{} is being read by a running tabula (PID {pid}, through {dev}): wait for it to end, then run this again",
+                image.display()
+            )));
+        }
+    }
     let [dev] = devs.as_slice() else {
-        return Ok(());
+        return Ok(devs);
     };
-    if !read_only(dev) || !recorded_for(dev, image) || live_recorder(dev).is_some() {
-        return Ok(());
+    if !read_only(dev) || !recorded_for(dev, image) {
+        return Ok(devs);
     }
     let mut all = vec![dev.clone()];
     all.extend(partition_nodes(dev));
     if !busy::scan_nodes(&all)?.is_empty() {
-        return Ok(());
+        return Ok(devs);
     }
     wait_for_openers(dev)?;
     eprintln!(
@@ -240,28 +249,7 @@ pub fn drop_read_only_leftover(image: &Path) -> Result<()> {
     forget_record(dev);
     drop_partitions(dev);
     Cmd::new("losetup").args(["-d", dev]).run()?;
-    Ok(())
-}
-
-/// Refuse when a plan or import is reading `image` right now (a device
-/// recorded for it by a run that is alive): its read-only device is not a
-/// leftover, and the run must not be disturbed.
-///
-/// # Errors
-/// [`Error::Refused`] naming the run's PID and its device.
-pub fn refuse_live_reader(image: &Path) -> Result<()> {
-    for dev in attached(image)? {
-        if !recorded_for(&dev, image) {
-            continue;
-        }
-        if let Some(pid) = live_recorder(&dev) {
-            return Err(Error::Refused(format!(
-                "{} is being read by a running tabula (PID {pid}, through {dev}): wait for it to end, then run this again",
-                image.display()
-            )));
-        }
-    }
-    Ok(())
+    Ok(Vec::new())
 }
 
 /// Whether a loop device is attached read-only (`/sys/class/block/NAME/ro`).

@@ -588,9 +588,7 @@ pub fn mount_disk(
 ) -> Result<(Target, Vec<Mounted>)> {
     let _lock = crate::lock::exclusive(disk)?;
     let attached = if disk.is_file() {
-        loopdev::drop_read_only_leftover(disk)?;
-        loopdev::refuse_live_reader(disk)?;
-        loopdev::attached(disk)?.into_iter().next()
+        loopdev::attached_for_writing(disk)?.into_iter().next()
     } else {
         None
     };

@@ -69,8 +69,12 @@ fn writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files() {
     let dir = tempfile::tempdir().unwrap();
     let fs = dir.path().join("fs");
     let mut guard = support::Mounted::default();
-    if !support::small_fs(&fs, "4m", &mut guard) {
-        println!("SKIP writers_on_a_full_disk: needs root to mount a tmpfs");
+    if !support::small_fs(
+        "writers_on_a_full_disk_fail_cleanly_and_keep_the_old_files",
+        &fs,
+        "4m",
+        &mut guard,
+    ) {
         return;
     }
     // With room: a host.toml, its schema, and the man pages elsewhere (the
@@ -134,8 +138,7 @@ fn apply_to_an_image_on_a_full_disk_says_so_and_converges_with_room() {
     let dir = tempfile::tempdir().unwrap();
     let fs = dir.path().join("fs");
     let mut guard = support::Mounted::default();
-    if !support::small_fs(&fs, "20m", &mut guard) {
-        println!("SKIP {test}: cannot mount a tmpfs");
+    if !support::small_fs(test, &fs, "20m", &mut guard) {
         return;
     }
     std::fs::write(dir.path().join("pass"), "full disk test pass\n").unwrap();

@@ -618,6 +618,20 @@ fn flat_btrfs_subvolumes_are_read_unmounted_and_mounted_by_name() {
     assert_eq!(image_hash(&w.img()), before);
 }
 
+/// The test host applied (container closed) on a fresh 1 GiB image: the
+/// work folder, the spec, and the image's hash. None (SKIP) when not ready.
+fn applied_test_host(test: &str) -> Option<(Work, PathBuf, String)> {
+    if !ready(test) {
+        return None;
+    }
+    let w = Work::new();
+    sh(&format!("truncate -s 1G {}", w.img().display()));
+    let spec = support::disk_spec();
+    w.apply_closed(Some(&spec));
+    let before = image_hash(&w.img());
+    Some((w, spec, before))
+}
+
 /// `import` killed with kill -9 while it reads (inside debugfs, paused by a
 /// PATH shim) leaves its read-only loop device behind. The next plan works
 /// beside it, and the next writer (apply) detaches it, as tabula's own
@@ -627,14 +641,9 @@ fn flat_btrfs_subvolumes_are_read_unmounted_and_mounted_by_name() {
 #[test]
 fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
     let test = "a_killed_import_leaves_nothing_that_blocks_the_next_writer";
-    if !ready(test) {
+    let Some((w, spec, before)) = applied_test_host(test) else {
         return;
-    }
-    let w = Work::new();
-    sh(&format!("truncate -s 1G {}", w.img().display()));
-    let spec = support::disk_spec();
-    w.apply_closed(Some(&spec));
-    let before = image_hash(&w.img());
+    };
 
     let (mut child, mark) = w.import_paused(60);
     child.kill().unwrap();
@@ -654,7 +663,7 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
     let plan = w
         .tabula()
         .arg("--spec")
-        .arg(support::disk_spec())
+        .arg(&spec)
         .args(["plan", "--disk"])
         .arg(w.img())
         .output()
@@ -675,20 +684,14 @@ fn a_killed_import_leaves_nothing_that_blocks_the_next_writer() {
 
 /// A writer while an import reads the image (paused inside debugfs): apply
 /// and mount are refused at once, naming the running import, and take
-/// nothing over;
-/// the import then ends as usual, detaching its own device, and the same
-/// apply goes through.
+/// nothing over; the import then ends as usual, detaching its own device,
+/// and the same apply goes through.
 #[test]
 fn an_import_at_work_is_not_taken_over_by_a_writer() {
     let test = "an_import_at_work_is_not_taken_over_by_a_writer";
-    if !ready(test) {
+    let Some((w, spec, before)) = applied_test_host(test) else {
         return;
-    }
-    let w = Work::new();
-    sh(&format!("truncate -s 1G {}", w.img().display()));
-    let spec = support::disk_spec();
-    w.apply_closed(Some(&spec));
-    let before = image_hash(&w.img());
+    };
     let (mut child, _) = w.import_paused(15);
     let mnt = w.p("mnt");
     std::fs::create_dir(&mnt).unwrap();

@@ -454,8 +454,12 @@ fn render_on_a_full_disk_fails_and_leaves_the_old_output_whole() {
     let (a, b) = two_specs(dir.path());
     let fs = dir.path().join("fs");
     let mut guard = support::Mounted::default();
-    if !support::small_fs(&fs, "2m", &mut guard) {
-        println!("SKIP render_on_a_full_disk: needs root to mount a tmpfs");
+    if !support::small_fs(
+        "render_on_a_full_disk_fails_and_leaves_the_old_output_whole",
+        &fs,
+        "2m",
+        &mut guard,
+    ) {
         return;
     }
     let o = render_cmd(dir.path(), "a.toml", "fs/out").output().unwrap();

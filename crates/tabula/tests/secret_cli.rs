@@ -647,8 +647,12 @@ fn secret_set_on_a_full_disk_changes_nothing() {
     let f = Fleet::new();
     let fs = f.path("fs");
     let mut guard = support::Mounted::default();
-    if !support::small_fs(&fs, "1m", &mut guard) {
-        println!("SKIP secret_set_on_a_full_disk: needs root to mount a tmpfs");
+    if !support::small_fs(
+        "secret_set_on_a_full_disk_changes_nothing",
+        &fs,
+        "1m",
+        &mut guard,
+    ) {
         return;
     }
     for h in ["a", "b"] {

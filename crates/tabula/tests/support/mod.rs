@@ -523,15 +523,16 @@ pub fn mount(args: &[&str], at: &Path, guard: &mut Mounted) -> bool {
 }
 
 /// A small tmpfs of `size` mounted at `dir` (made here), in the guard.
-/// False (nothing mounted) where tmpfs cannot be mounted (not root).
-pub fn small_fs(dir: &Path, size: &str, guard: &mut Mounted) -> bool {
+/// False, with one SKIP line for `test`, where it cannot be mounted (not
+/// root).
+pub fn small_fs(test: &str, dir: &Path, size: &str, guard: &mut Mounted) -> bool {
     std::fs::create_dir_all(dir).unwrap();
-    is_root()
-        && mount(
-            &["-t", "tmpfs", "-o", &format!("size={size}"), "tabula-test"],
-            dir,
-            guard,
-        )
+    let opts = format!("size={size}");
+    let ok = is_root() && mount(&["-t", "tmpfs", "-o", &opts, "tabula-test"], dir, guard);
+    if !ok {
+        println!("SKIP {test}: needs root to mount a tmpfs");
+    }
+    ok
 }
 
 /// Fill the filesystem of `dir` to the last byte with a file `filler`
